@@ -1,0 +1,70 @@
+/*
+ * One sandbox per job (SPEC §5). sandbox_start() forks the job's init
+ * process into new PID, mount, network, IPC, UTS and cgroup namespaces,
+ * builds its root on a size-limited tmpfs with the environment's tree
+ * read-only, unpacks the upload inside as the job's user, drops every
+ * privilege and execs the job. The runner's job supervisor then reads the
+ * pipes, enforces the deadline and reaps it with sandbox_wait().
+ *
+ * Nothing of the sandbox lives outside its mount namespace: when its last
+ * process exits the kernel frees the tmpfs, so there is nothing to clean.
+ */
+#ifndef SANDRUN_SANDBOX_H
+#define SANDRUN_SANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct sandbox_spec {
+	const char *job_id;          /* for log lines only */
+	uid_t uid;                   /* the job's uid and gid: unique per runner slot */
+	gid_t gid;
+	const char *mount_point;     /* an existing empty host directory; the tmpfs root is mounted
+	                                on it inside the job's private mount namespace only */
+	const char *env_root;        /* the environment tree: "/" for the default (host /usr) */
+	int64_t tmpfs_bytes;         /* size of the job's tmpfs (root, /tmp, working dir) */
+
+	const void *upload;          /* the archive as submitted (any format libarchive reads) */
+	size_t upload_len;
+	int64_t unpacked_max_bytes;  /* bounds enforced while unpacking */
+	int64_t files_max;
+
+	const char *const *argv;     /* argv[0]: absolute path inside the sandbox */
+	const char *const *envp;     /* the job's whole environment (nothing of the runner's) */
+	const char *stdin_data;      /* fed as standard input; may be NULL */
+	size_t stdin_len;
+};
+
+struct sandbox {
+	pid_t pid;                   /* the job's init process, in the host PID namespace */
+	int stdout_fd;               /* read ends, O_NONBLOCK | O_CLOEXEC; the caller closes them */
+	int stderr_fd;
+	int report_fd;               /* internal: init's report pipe, read by sandbox_wait() */
+};
+
+enum sandbox_outcome {
+	SANDBOX_EXITED,              /* the job ran; exit_code or term_signal is set */
+	SANDBOX_UNPACK_FAILED,       /* the upload could not be unpacked (the user's fault): message says why */
+	SANDBOX_INTERNAL_ERROR,      /* a sandbox step failed: the job never ran */
+};
+
+struct sandbox_result {
+	enum sandbox_outcome outcome;
+	int exit_code;               /* when exited normally, else -1 */
+	int term_signal;             /* when killed by a signal, else 0 */
+	double cpu_seconds;          /* user+system of every process reaped in the sandbox */
+	int64_t memory_peak_bytes;   /* best figure available (largest RSS until cgroups land) */
+	char message[256];           /* for UNPACK_FAILED / INTERNAL_ERROR */
+};
+
+/* Returns 0 and fills *sb, or -1 with a sentence in err (the job fails with reason internal). */
+int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err, size_t errlen);
+
+/* Kills every process of the sandbox (the deadline, a cancel). Safe to call twice. */
+void sandbox_kill(struct sandbox *sb);
+
+/* Reaps the init process (blocking) and fills *res. Closes report_fd. */
+int sandbox_wait(struct sandbox *sb, struct sandbox_result *res);
+
+#endif
