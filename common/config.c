@@ -1,0 +1,258 @@
+/*
+ * sandrun.conf(5): `key = value` lines, `#` comments, blank lines. Keys
+ * are the field names of struct sandrun_config and struct sandrun_limits;
+ * an unknown key or a value out of range is an error naming the line, so a
+ * typo never silently leaves a limit at its default.
+ */
+#include "config.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum config_type { CONFIG_STRING, CONFIG_INT, CONFIG_UINT, CONFIG_INT64 };
+
+struct config_key {
+	const char *name;
+	enum config_type type;
+	size_t offset;
+	int64_t min, max;
+};
+
+#define CFG_STR(f)            { #f, CONFIG_STRING, offsetof(struct sandrun_config, f), 0, 0 }
+#define CFG_INT(f, lo, hi)    { #f, CONFIG_INT, offsetof(struct sandrun_config, f), lo, hi }
+#define CFG_UINT(f, lo, hi)   { #f, CONFIG_UINT, offsetof(struct sandrun_config, f), lo, hi }
+#define CFG_LIMIT(f, lo, hi)  { #f, CONFIG_INT64, offsetof(struct sandrun_config, limits.f), lo, hi }
+
+#define KIB 1024LL
+#define MIB (1024LL * KIB)
+#define GIB (1024LL * MIB)
+
+static const struct config_key config_keys[] = {
+	CFG_STR(redis_address),
+	CFG_STR(redis_responder_user),
+	CFG_STR(redis_responder_password),
+	CFG_STR(redis_runner_user),
+	CFG_STR(redis_runner_password),
+	CFG_INT(redis_timeout_ms, 10, 60000),
+	CFG_STR(fcgi_listen),
+	CFG_STR(fcgi_user),
+	CFG_STR(fcgi_socket_group),
+	CFG_INT(fcgi_workers, 1, 256),
+	CFG_INT(runner_slots, 0, 1024),
+	CFG_STR(runner_state_dir),
+	CFG_STR(runner_name),
+	/* Job uids must not collide with real users: keep them far above 65535. */
+	CFG_UINT(job_uid_base, 65536, 4000000000LL),
+	CFG_STR(environments_dir),
+	CFG_LIMIT(upload_max_bytes, 1 * KIB, 4 * GIB),
+	CFG_LIMIT(unpacked_max_bytes, 1 * KIB, 64 * GIB),
+	CFG_LIMIT(files_max, 1, 10000000),
+	CFG_LIMIT(manifest_max_bytes, 1 * KIB, 64 * MIB),
+	CFG_LIMIT(log_max_bytes, 1 * KIB, 1 * GIB),
+	CFG_LIMIT(timeout_default, 1, 7 * 86400),
+	CFG_LIMIT(timeout_max, 1, 7 * 86400),
+	CFG_LIMIT(memory_mb_default, 1, 1024 * 1024),
+	CFG_LIMIT(memory_mb_min, 1, 1024 * 1024),
+	CFG_LIMIT(memory_mb_max, 1, 1024 * 1024),
+	CFG_LIMIT(outputs_max_bytes, 0, 64 * GIB),
+	CFG_LIMIT(pids_max, 1, 1000000),
+	CFG_LIMIT(retention_seconds, 1, 30 * 86400),
+	CFG_LIMIT(failed_retention_seconds, 1, 30 * 86400),
+	CFG_LIMIT(queued_max_seconds, 1, 30 * 86400),
+};
+
+static void config_set_string(char **slot, const char *value)
+{
+	free(*slot);
+	*slot = xstrdup(value);
+}
+
+void config_defaults(struct sandrun_config *c)
+{
+	memset(c, 0, sizeof *c);
+	config_set_string(&c->redis_address, "127.0.0.1:6379");
+	config_set_string(&c->redis_responder_user, "sandrun-fcgi");
+	config_set_string(&c->redis_responder_password, "");
+	config_set_string(&c->redis_runner_user, "sandrun-runner");
+	config_set_string(&c->redis_runner_password, "");
+	c->redis_timeout_ms = 2000;
+	config_set_string(&c->fcgi_listen, "unix:/run/sandrun/fcgi.sock");
+	config_set_string(&c->fcgi_user, "sandrun");
+	config_set_string(&c->fcgi_socket_group, "www-data");
+	c->fcgi_workers = 4;
+	c->runner_slots = 0;
+	config_set_string(&c->runner_state_dir, "/run/sandrun-runner");
+	config_set_string(&c->runner_name, "");
+	c->job_uid_base = 1900000;
+	config_set_string(&c->environments_dir, LOCALSTATEDIR "/lib/sandrun/environments");
+
+	/* SPEC §4 defaults. */
+	c->limits.upload_max_bytes = 100 * 1000 * 1000;
+	c->limits.unpacked_max_bytes = 512 * MIB;
+	c->limits.files_max = 10000;
+	c->limits.manifest_max_bytes = 2 * MIB; /* stdin (1 MiB) travels inside it */
+	c->limits.log_max_bytes = 1 * MIB;
+	c->limits.timeout_default = 300;
+	c->limits.timeout_max = 3600;
+	c->limits.memory_mb_default = 512;
+	c->limits.memory_mb_min = 16;
+	c->limits.memory_mb_max = 4096;
+	c->limits.outputs_max_bytes = 100 * 1000 * 1000;
+	c->limits.pids_max = 64;
+	c->limits.retention_seconds = 3600;
+	c->limits.failed_retention_seconds = 300;
+	c->limits.queued_max_seconds = 3600;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static int config_error(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int config_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int config_set(struct sandrun_config *c, const char *key, const char *value,
+		      unsigned lineno, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof config_keys / sizeof config_keys[0]; i++) {
+		const struct config_key *k = &config_keys[i];
+		char *field = (char *)c + k->offset;
+		int64_t v;
+
+		if (strcmp(k->name, key) != 0)
+			continue;
+		if (k->type == CONFIG_STRING) {
+			config_set_string((char **)field, value);
+			return 0;
+		}
+		if (parse_int64(value, k->min, k->max, &v) < 0)
+			return config_error(err, errlen, "line %u: %s must be an integer from %lld to %lld",
+					    lineno, key, (long long)k->min, (long long)k->max);
+		if (k->type == CONFIG_INT)
+			*(int *)field = (int)v;
+		else if (k->type == CONFIG_UINT)
+			*(unsigned *)field = (unsigned)v;
+		else
+			*(int64_t *)field = v;
+		return 0;
+	}
+	return config_error(err, errlen, "line %u: unknown key '%s'", lineno, key);
+}
+
+static int config_check(const struct sandrun_config *c, char *err, size_t errlen)
+{
+	const struct sandrun_limits *l = &c->limits;
+
+	if (l->timeout_default > l->timeout_max)
+		return config_error(err, errlen, "timeout_default is above timeout_max");
+	if (l->memory_mb_min > l->memory_mb_max ||
+	    l->memory_mb_default < l->memory_mb_min || l->memory_mb_default > l->memory_mb_max)
+		return config_error(err, errlen, "memory_mb_default must lie within memory_mb_min..memory_mb_max");
+	return 0;
+}
+
+int config_parse(const char *text, size_t len, struct sandrun_config *out, char *err, size_t errlen)
+{
+	char *copy = xstrndup(text, len), *line, *next;
+	unsigned lineno = 0;
+	int rc = -1;
+
+	config_defaults(out);
+	if (memchr(text, '\0', len)) {
+		config_error(err, errlen, "the file holds a NUL byte");
+		goto fail;
+	}
+	for (line = copy; line; line = next) {
+		char *eq, *key, *value, *hash;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		if ((hash = strchr(line, '#')))
+			*hash = '\0';
+		line = trim(line);
+		if (!*line)
+			continue;
+		if (!(eq = strchr(line, '='))) {
+			config_error(err, errlen, "line %u: expected 'key = value'", lineno);
+			goto fail;
+		}
+		*eq = '\0';
+		key = trim(line);
+		value = trim(eq + 1);
+		if (config_set(out, key, value, lineno, err, errlen) < 0)
+			goto fail;
+	}
+	rc = config_check(out, err, errlen);
+fail:
+	free(copy);
+	if (rc < 0)
+		config_free(out);
+	return rc;
+}
+
+int config_load(const char *path, struct sandrun_config *out, char *err, size_t errlen)
+{
+	struct buf text = { 0 };
+	char chunk[4096];
+	size_t n;
+	FILE *f = fopen(path, "re");
+	int rc;
+
+	if (!f)
+		return config_error(err, errlen, "cannot open %s: %s", path, strerror(errno));
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		buf_append(&text, chunk, n);
+		if (text.len > 1024 * 1024) {
+			fclose(f);
+			free(text.data);
+			return config_error(err, errlen, "%s is larger than 1 MiB", path);
+		}
+	}
+	fclose(f);
+	rc = config_parse(text.data ? text.data : "", text.len, out, err, errlen);
+	free(text.data);
+	if (rc == 0)
+		out->path = xstrdup(path);
+	return rc;
+}
+
+void config_free(struct sandrun_config *c)
+{
+	free(c->path);
+	free(c->redis_address);
+	free(c->redis_responder_user);
+	free(c->redis_responder_password);
+	free(c->redis_runner_user);
+	free(c->redis_runner_password);
+	free(c->fcgi_listen);
+	free(c->fcgi_user);
+	free(c->fcgi_socket_group);
+	free(c->runner_state_dir);
+	free(c->runner_name);
+	free(c->environments_dir);
+	memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,71 @@
+/*
+ * The one configuration file, read by responders and runners alike
+ * (sandrun.conf(5)). Lines are `key = value`; `#` starts a comment.
+ * Every limit of the service lives here, so an operator changes a limit
+ * in one place and every process on every host agrees on it.
+ */
+#ifndef SANDRUN_CONFIG_H
+#define SANDRUN_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SANDRUN_DEFAULT_CONFIG SYSCONFDIR "/sandrun/sandrun.conf"
+
+struct sandrun_limits {
+	int64_t upload_max_bytes;      /* compressed archive as sent: 100 MB */
+	int64_t unpacked_max_bytes;    /* sum of entry sizes: 512 MB */
+	int64_t files_max;             /* archive entries: 10,000 */
+	int64_t manifest_max_bytes;    /* manifest JSON text: 2 MiB (stdin is inside) */
+	int64_t log_max_bytes;         /* per stream, then truncated: 1 MiB */
+	int64_t timeout_default;       /* seconds: 300 */
+	int64_t timeout_max;           /* seconds: 3600 */
+	int64_t memory_mb_default;     /* 512 */
+	int64_t memory_mb_min;         /* 16 */
+	int64_t memory_mb_max;         /* 4096 */
+	int64_t outputs_max_bytes;     /* 100 MB */
+	int64_t pids_max;              /* 64 */
+	int64_t retention_seconds;     /* after the end, at the latest: 3600 */
+	int64_t failed_retention_seconds; /* after a failure: 300 */
+	int64_t queued_max_seconds;    /* a job never started is dropped after: 3600 */
+};
+
+struct sandrun_config {
+	char *path;                    /* the file it came from */
+
+	/* Redis: "host:port" or "unix:/path". Each role has its own ACL user. */
+	char *redis_address;
+	char *redis_responder_user;    /* default "sandrun-fcgi" */
+	char *redis_responder_password;
+	char *redis_runner_user;       /* default "sandrun-runner" */
+	char *redis_runner_password;
+	int redis_timeout_ms;          /* connect and command timeout: 2000 */
+
+	/* Responder (sandrun-fcgi). */
+	char *fcgi_listen;             /* "unix:/run/sandrun/fcgi.sock" or "127.0.0.1:9000" */
+	char *fcgi_user;               /* unprivileged user it drops to: "sandrun" */
+	char *fcgi_socket_group;       /* group that may connect to a unix socket (nginx's) */
+	int fcgi_workers;              /* preforked responders: 4 */
+
+	/* Runner (sandrun-runner). */
+	int runner_slots;              /* jobs at once; 0 = number of CPUs */
+	char *runner_state_dir;        /* where sandbox roots are mounted: /run/sandrun-runner */
+	char *runner_name;             /* consumer name in the queue; default hostname:pid */
+	unsigned job_uid_base;         /* slot i runs as uid/gid base+i: 1900000 */
+	char *environments_dir;        /* named environment trees: /var/lib/sandrun/environments */
+
+	struct sandrun_limits limits;
+};
+
+/*
+ * Parses the file at `path` into `out` (defaults for what it leaves out).
+ * Returns 0, or -1 with a sentence naming the line in `err`.
+ * Who frees: the caller, with config_free().
+ */
+int config_load(const char *path, struct sandrun_config *out, char *err, size_t errlen);
+/* Same, from text in memory (tests, fuzzing). */
+int config_parse(const char *text, size_t len, struct sandrun_config *out, char *err, size_t errlen);
+void config_defaults(struct sandrun_config *out);
+void config_free(struct sandrun_config *cfg);
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * Redis connections for both daemons: timeouts always set, reconnect on
+ * the next call after any I/O error, scripts by SHA with EVAL fallback.
+ */
+#include "config.h"
+#include "rconn.h"
+#include "util.h"
+
+#include <openssl/sha.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rconn_init(struct rconn *r, const char *address, const char *user, const char *password,
+		int timeout_ms)
+{
+	memset(r, 0, sizeof *r);
+	r->address = xstrdup(address);
+	r->user = xstrdup(user ? user : "");
+	r->password = xstrdup(password ? password : "");
+	r->timeout_ms = timeout_ms;
+}
+
+static void rconn_drop(struct rconn *r)
+{
+	if (r->ctx)
+		redisFree(r->ctx);
+	r->ctx = NULL;
+}
+
+void rconn_close(struct rconn *r)
+{
+	rconn_drop(r);
+	free(r->address);
+	free(r->user);
+	free(r->password);
+	memset(r, 0, sizeof *r);
+}
+
+static struct timeval ms_to_tv(int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	return tv;
+}
+
+int rconn_connect(struct rconn *r)
+{
+	struct timeval tv = ms_to_tv(r->timeout_ms);
+	redisReply *reply;
+
+	if (r->ctx)
+		return 0;
+	if (strncmp(r->address, "unix:", 5) == 0) {
+		r->ctx = redisConnectUnixWithTimeout(r->address + 5, tv);
+	} else {
+		char host[256];
+		const char *colon = strrchr(r->address, ':');
+		long port;
+
+		if (!colon || (size_t)(colon - r->address) >= sizeof host) {
+			snprintf(r->error, sizeof r->error, "bad redis_address '%s'", r->address);
+			return -1;
+		}
+		memcpy(host, r->address, (size_t)(colon - r->address));
+		host[colon - r->address] = '\0';
+		port = strtol(colon + 1, NULL, 10);
+		/* "[::1]:6379" */
+		if (host[0] == '[') {
+			memmove(host, host + 1, strlen(host));
+			host[strcspn(host, "]")] = '\0';
+		}
+		r->ctx = redisConnectWithTimeout(host, (int)port, tv);
+	}
+	if (!r->ctx || r->ctx->err) {
+		snprintf(r->error, sizeof r->error, "cannot connect to Redis at %s: %s", r->address,
+			 r->ctx ? r->ctx->errstr : "out of memory");
+		rconn_drop(r);
+		return -1;
+	}
+	redisSetTimeout(r->ctx, tv);
+	redisEnableKeepAlive(r->ctx);
+	if (*r->user || *r->password) {
+		if (*r->user)
+			reply = redisCommand(r->ctx, "AUTH %s %s", r->user, r->password);
+		else
+			reply = redisCommand(r->ctx, "AUTH %s", r->password);
+		if (!reply || reply->type == REDIS_REPLY_ERROR) {
+			snprintf(r->error, sizeof r->error, "Redis refused user %s: %s", r->user,
+				 reply ? reply->str : r->ctx->errstr);
+			if (reply)
+				freeReplyObject(reply);
+			rconn_drop(r);
+			return -1;
+		}
+		freeReplyObject(reply);
+	}
+	return 0;
+}
+
+redisReply *rconn_argv(struct rconn *r, int extra_timeout_ms, int argc, const char **argv,
+		       const size_t *lens)
+{
+	redisReply *reply;
+
+	if (rconn_connect(r) < 0)
+		return NULL;
+	if (extra_timeout_ms)
+		redisSetTimeout(r->ctx, ms_to_tv(r->timeout_ms + extra_timeout_ms));
+	reply = redisCommandArgv(r->ctx, argc, argv, lens);
+	if (!reply) {
+		snprintf(r->error, sizeof r->error, "Redis at %s: %s", r->address, r->ctx->errstr);
+		rconn_drop(r);
+		return NULL;
+	}
+	if (extra_timeout_ms)
+		redisSetTimeout(r->ctx, ms_to_tv(r->timeout_ms));
+	return reply;
+}
+
+redisReply *rconn_command(struct rconn *r, const char *fmt, ...)
+{
+	redisReply *reply;
+	va_list ap;
+
+	if (rconn_connect(r) < 0)
+		return NULL;
+	va_start(ap, fmt);
+	reply = redisvCommand(r->ctx, fmt, ap);
+	va_end(ap);
+	if (!reply) {
+		snprintf(r->error, sizeof r->error, "Redis at %s: %s", r->address, r->ctx->errstr);
+		rconn_drop(r);
+	}
+	return reply;
+}
+
+redisReply *rconn_script(struct rconn *r, const char *script, int numkeys, int argc,
+			 const char **argv, const size_t *lens)
+{
+	unsigned char digest[SHA_DIGEST_LENGTH];
+	char sha[2 * SHA_DIGEST_LENGTH + 1], nkeys[16];
+	const char **av = xmalloc((size_t)(argc + 3) * sizeof *av);
+	size_t *al = xmalloc((size_t)(argc + 3) * sizeof *al);
+	redisReply *reply;
+
+	SHA1((const unsigned char *)script, strlen(script), digest);
+	for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+		snprintf(sha + 2 * i, 3, "%02x", digest[i]);
+	snprintf(nkeys, sizeof nkeys, "%d", numkeys);
+	av[0] = "EVALSHA";
+	av[1] = sha;
+	av[2] = nkeys;
+	for (int i = 0; i < argc; i++) {
+		av[i + 3] = argv[i];
+		al[i + 3] = lens ? lens[i] : strlen(argv[i]);
+	}
+	al[0] = 7;
+	al[1] = strlen(sha);
+	al[2] = strlen(nkeys);
+	reply = rconn_argv(r, 0, argc + 3, av, al);
+	if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+		freeReplyObject(reply);
+		av[0] = "EVAL";
+		al[0] = 4;
+		av[1] = script;
+		al[1] = strlen(script);
+		reply = rconn_argv(r, 0, argc + 3, av, al);
+	}
+	free(av);
+	free(al);
+	return reply;
+}

@@ -1,0 +1,39 @@
+/* Small helpers without side effects, shared by both daemons. */
+#ifndef SANDRUN_UTIL_H
+#define SANDRUN_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wall-clock milliseconds since the epoch (job timestamps). */
+int64_t time_now_ms(void);
+/* Monotonic milliseconds (deadlines, durations). */
+int64_t time_mono_ms(void);
+/* "2026-11-22T02:25:32.123Z" into out (at least 32 bytes). */
+void time_format_rfc3339(int64_t epoch_ms, char *out, size_t outlen);
+
+/* Parses a base-10 integer that must use the whole string and lie in [min, max]. */
+int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* Allocation helpers that abort on out-of-memory: there is no sane way on. */
+void *xmalloc(size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* A growable byte buffer; the owner frees data with free(). */
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+void buf_append(struct buf *b, const void *data, size_t len);
+void buf_append_str(struct buf *b, const char *s);
+
+/*
+ * A copy of `len` bytes with every invalid UTF-8 sequence and every NUL
+ * replaced by U+FFFD, so job output and user-chosen names can always be
+ * put in JSON. Caller frees.
+ */
+char *utf8_sanitize(const char *s, size_t len, size_t *outlen);
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * FastCGI request plumbing: the CGI variables nginx sends, body reading
+ * and the answer helpers. Nothing here knows about jobs.
+ */
+#include "config.h"
+#include "request.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RETRY_AFTER_SECONDS 5 /* a dependency down: Redis restarts in about this */
+
+static const char *param(FCGX_Request *f, const char *name)
+{
+	const char *v = FCGX_GetParam(name, f->envp);
+	return v ? v : "";
+}
+
+void request_init(struct request *req, FCGX_Request *fcgx, struct responder *srv)
+{
+	static unsigned long counter;
+	const char *cl;
+	int64_t n;
+
+	memset(req, 0, sizeof *req);
+	req->fcgx = fcgx;
+	req->srv = srv;
+	req->method = param(fcgx, "REQUEST_METHOD");
+	req->path = param(fcgx, "DOCUMENT_URI");
+	if (!*req->path)
+		req->path = param(fcgx, "SCRIPT_NAME");
+	req->query = param(fcgx, "QUERY_STRING");
+	req->content_type = param(fcgx, "CONTENT_TYPE");
+	req->remote_addr = param(fcgx, "REMOTE_ADDR");
+	req->accept = param(fcgx, "HTTP_ACCEPT");
+	cl = param(fcgx, "CONTENT_LENGTH");
+	req->content_length = *cl && parse_int64(cl, 0, INT64_MAX, &n) == 0 ? n : -1;
+	snprintf(req->id, sizeof req->id, "r%d-%lu", (int)getpid(), ++counter);
+}
+
+size_t request_read(struct request *req, char *buf, size_t len)
+{
+	int n = FCGX_GetStr(buf, (int)(len > 1 << 30 ? 1 << 30 : len), req->fcgx->in);
+	return n > 0 ? (size_t)n : 0;
+}
+
+void request_drain(struct request *req)
+{
+	char sink[65536];
+
+	while (request_read(req, sink, sizeof sink) > 0)
+		;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int request_query(const struct request *req, const char *name, char *out, size_t outlen)
+{
+	size_t nlen = strlen(name);
+
+	for (const char *p = req->query; *p; ) {
+		const char *end = strchr(p, '&'), *eq;
+		size_t plen = end ? (size_t)(end - p) : strlen(p), o = 0;
+
+		eq = memchr(p, '=', plen);
+		if ((eq ? (size_t)(eq - p) : plen) == nlen && memcmp(p, name, nlen) == 0) {
+			const char *v = eq ? eq + 1 : p + plen;
+			for (; v < p + plen; v++) {
+				int c = (unsigned char)*v;
+				if (c == '+') {
+					c = ' ';
+				} else if (c == '%') {
+					int hi, lo;
+					if (v + 2 >= p + plen || (hi = hexval(v[1])) < 0 || (lo = hexval(v[2])) < 0)
+						return -1;
+					c = hi * 16 + lo;
+					v += 2;
+				}
+				if (c == 0 || o + 1 >= outlen)
+					return -1;
+				out[o++] = (char)c;
+			}
+			out[o] = '\0';
+			return 1;
+		}
+		p += plen;
+		if (*p == '&')
+			p++;
+	}
+	return 0;
+}
+
+json_t *json_string_lossy(const char *s, size_t len)
+{
+	size_t n;
+	char *clean = utf8_sanitize(s, len, &n);
+	json_t *j = json_stringn(clean, n);
+
+	free(clean);
+	return j;
+}
+
+static const char *status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 202: return "Accepted";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "";
+	}
+}
+
+void respond_bytes(struct request *req, int status, const char *content_type,
+		   const char *data, size_t len, const char *headers)
+{
+	char head[1024];
+	int n;
+
+	if (req->answered)
+		return;
+	req->answered = true;
+	/* snprintf, not FCGX_FPrintF: libfcgi's own printf knows no %zu. */
+	n = snprintf(head, sizeof head,
+		     "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		     "Cache-Control: no-store\r\n%s\r\n",
+		     status, status_text(status), content_type, len, headers ? headers : "");
+	if (n < 0 || (size_t)n >= sizeof head)
+		n = snprintf(head, sizeof head, "Status: 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"), len = 0;
+	FCGX_PutStr(head, n, req->fcgx->out);
+	if (len)
+		FCGX_PutStr(data, (int)len, req->fcgx->out);
+}
+
+void respond_json(struct request *req, int status, json_t *body, const char *headers)
+{
+	char *text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6));
+	size_t len = text ? strlen(text) : 0;
+
+	if (text) {
+		/* A trailing newline keeps curl output readable in a terminal. */
+		text = xrealloc(text, len + 2);
+		text[len++] = '\n';
+		text[len] = '\0';
+		respond_bytes(req, status, "application/json", text, len, headers);
+	} else {
+		respond_bytes(req, 500, "application/json",
+			      "{\"error\":\"Internal error\",\"reason\":\"cannot encode the answer\"}\n", 63, NULL);
+	}
+	free(text);
+	json_decref(body);
+}
+
+static const char *error_title(int status)
+{
+	switch (status) {
+	case 400: return "Bad request";
+	case 404: return "Not found";
+	case 405: return "Method not allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload too large";
+	case 415: return "Unsupported media type";
+	case 429: return "Rate limit exceeded";
+	case 503: return "Service unavailable";
+	default: return "Internal error";
+	}
+}
+
+void respond_error(struct request *req, int status, const char *error, const char *field,
+		   const char *reason_fmt, ...)
+{
+	char reason[512];
+	va_list ap;
+	json_t *body;
+
+	va_start(ap, reason_fmt);
+	vsnprintf(reason, sizeof reason, reason_fmt, ap);
+	va_end(ap);
+	body = json_object();
+	json_object_set_new(body, "error", json_string(error ? error : error_title(status)));
+	json_object_set_new(body, "reason", json_string_lossy(reason, strlen(reason)));
+	if (field && *field)
+		json_object_set_new(body, "field", json_string_lossy(field, strlen(field)));
+	respond_json(req, status, body, NULL);
+}
+
+void respond_unavailable(struct request *req, const char *reason)
+{
+	char headers[64];
+	json_t *body = json_object();
+
+	json_object_set_new(body, "error", json_string("Service unavailable"));
+	json_object_set_new(body, "reason", json_string_lossy(reason, strlen(reason)));
+	json_object_set_new(body, "retry_after", json_integer(RETRY_AFTER_SECONDS));
+
+	snprintf(headers, sizeof headers, "Retry-After: %d\r\n", RETRY_AFTER_SECONDS);
+	respond_json(req, 503, body, headers);
+}

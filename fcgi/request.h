@@ -1,0 +1,64 @@
+/*
+ * One HTTP request as the responder sees it through FastCGI, and the
+ * helpers that answer it. Every error answer has the contract's shape
+ * {"error": "...", "reason": "..."} (+ "field", + "retry_after").
+ */
+#ifndef SANDRUN_REQUEST_H
+#define SANDRUN_REQUEST_H
+
+#include <fcgiapp.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "rconn.h"
+
+/* What one responder process holds for its whole life. */
+struct responder {
+	const struct sandrun_config *cfg;
+	struct rconn redis;
+};
+
+struct request {
+	FCGX_Request *fcgx;
+	struct responder *srv;
+	const char *method;
+	const char *path;            /* decoded, normalized by nginx ($document_uri) */
+	const char *query;           /* raw query string, "" when none */
+	const char *content_type;    /* "" when none */
+	const char *remote_addr;
+	const char *accept;          /* "" when none */
+	int64_t content_length;      /* -1 when not given (chunked) */
+	char id[20];                 /* request id for log lines */
+	bool answered;
+};
+
+void request_init(struct request *req, FCGX_Request *fcgx, struct responder *srv);
+
+/* Reads up to len body bytes; returns the count, 0 at the end. */
+size_t request_read(struct request *req, char *buf, size_t len);
+/* Reads and drops what is left of the body (so nginx sees a clean exchange). */
+void request_drain(struct request *req);
+
+/*
+ * Copies query parameter `name` (percent-decoded) into out. Returns 1 if
+ * present, 0 if absent, -1 if too long or badly encoded.
+ */
+int request_query(const struct request *req, const char *name, char *out, size_t outlen);
+
+/* Answers with `body` as JSON (the reference is stolen). `headers` are extra
+ * "Name: value\r\n" lines or NULL. */
+void respond_json(struct request *req, int status, json_t *body, const char *headers);
+void respond_error(struct request *req, int status, const char *error, const char *field,
+		   const char *reason_fmt, ...) __attribute__((format(printf, 5, 6)));
+/* 503 with Retry-After: the named dependency is down. */
+void respond_unavailable(struct request *req, const char *reason);
+void respond_bytes(struct request *req, int status, const char *content_type,
+		   const char *data, size_t len, const char *headers);
+
+/* A JSON string of any bytes: invalid UTF-8 and NUL become U+FFFD. New reference. */
+json_t *json_string_lossy(const char *s, size_t len);
+
+#endif

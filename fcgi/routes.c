@@ -1,0 +1,80 @@
+/*
+ * Route table, as bgplgd keeps one: each path is either exact or a prefix
+ * followed by a job id (and nothing else). Unknown paths are 404, a known
+ * path with the wrong method 405 naming the allowed one.
+ */
+#include "config.h"
+#include "jobid.h"
+#include "routes.h"
+
+#include <string.h>
+
+enum route_kind {
+	ROUTE_EXACT,    /* the path is exactly `path` */
+	ROUTE_JOB,      /* `path` then a job id */
+};
+
+struct route {
+	const char *method;
+	const char *path;
+	enum route_kind kind;
+	void (*handler)(struct request *req, const char *id);
+};
+
+static const struct route routes[] = {
+	{ "POST", "/submit",  ROUTE_EXACT, handle_submit },
+	{ "GET",  "/status/", ROUTE_JOB,   handle_status },
+	{ "GET",  "/logs/",   ROUTE_JOB,   handle_logs },
+	{ "GET",  "/health",  ROUTE_EXACT, handle_health },
+	{ "GET",  "/",        ROUTE_EXACT, handle_root },
+};
+
+/* Does `r` match the path? Sets *id_out (into idbuf) for job routes. */
+static int route_match(const struct route *r, const char *path, char *idbuf, const char **id_out)
+{
+	size_t plen = strlen(r->path);
+
+	*id_out = NULL;
+	if (r->kind == ROUTE_EXACT)
+		return strcmp(path, r->path) == 0;
+	if (strncmp(path, r->path, plen) != 0)
+		return 0;
+	path += plen;
+	if (strlen(path) > JOBID_LEN + 8)
+		return 0;
+	strcpy(idbuf, path);
+	*id_out = idbuf;
+	return 1;
+}
+
+void routes_dispatch(struct request *req)
+{
+	char idbuf[JOBID_LEN + 16];
+	const struct route *path_match = NULL;
+	const char *id;
+
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		const struct route *r = &routes[i];
+
+		if (!route_match(r, req->path, idbuf, &id))
+			continue;
+		if (strcmp(r->method, req->method) != 0 &&
+		    !(strcmp(r->method, "GET") == 0 && strcmp(req->method, "HEAD") == 0)) {
+			path_match = r;
+			continue;
+		}
+		if (id && !jobid_valid(id, strlen(id))) {
+			/* Same answer as an expired id: the shape tells nothing away. */
+			respond_error(req, 404, "Job not found", NULL, "no job with this id (unknown, expired or deleted)");
+			return;
+		}
+		r->handler(req, id);
+		return;
+	}
+	if (path_match) {
+		respond_error(req, 405, NULL, NULL, "%s %s is not allowed; use %s", req->method, req->path,
+			      path_match->method);
+		return;
+	}
+	respond_error(req, 404, NULL, NULL, "no such endpoint: %s", req->path);
+}

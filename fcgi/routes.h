@@ -1,0 +1,21 @@
+/*
+ * The responder's route table: method + path -> handler. Handlers answer
+ * the request themselves; a job id in the path is checked for shape
+ * before any handler runs, so no malformed id ever reaches Redis.
+ */
+#ifndef SANDRUN_ROUTES_H
+#define SANDRUN_ROUTES_H
+
+#include "request.h"
+
+/* Answers the request (always: a route, a 404 or a 405). */
+void routes_dispatch(struct request *req);
+
+/* Handlers (fcgi/submit.c, fcgi/jobs.c). `id` is the job id from the path, or NULL. */
+void handle_submit(struct request *req, const char *id);
+void handle_status(struct request *req, const char *id);
+void handle_logs(struct request *req, const char *id);
+void handle_health(struct request *req, const char *id);
+void handle_root(struct request *req, const char *id);
+
+#endif

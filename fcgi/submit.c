@@ -1,0 +1,296 @@
+/*
+ * POST /submit: the one route that takes a body.
+ *
+ *   multipart/form-data  parts "files" (the archive) and "manifest" (JSON,
+ *                        as a field or a file part), exactly as curl -F sends them
+ *   application/json     the manifest's fields plus "files": {"path": "content"}
+ *
+ * The body is parsed as a stream with hard bounds; after the first error
+ * the rest is read and dropped so nginx always gets a clean answer. The
+ * manifest is validated field by field, the archive inspected, then the
+ * job is recorded and queued in one Redis script.
+ */
+#include "config.h"
+#include "jobid.h"
+#include "keys.h"
+#include "log.h"
+#include "manifest.h"
+#include "multipart.h"
+#include "routes.h"
+#include "upload.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define BODY_CHUNK 65536
+
+/* The first failure found while reading the body: answered once the body is drained. */
+struct submit_error {
+	int status;                  /* 0 while none */
+	char field[64];
+	char reason[512];
+};
+
+struct form {
+	const struct sandrun_limits *limits;
+	enum { PART_NONE, PART_FILES, PART_MANIFEST } current;
+	int have_files, have_manifest;
+	struct buf files, manifest;
+	struct submit_error *err;
+};
+
+static void submit_fail(struct submit_error *e, int status, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void submit_fail(struct submit_error *e, int status, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e->status)
+		return;
+	e->status = status;
+	snprintf(e->field, sizeof e->field, "%s", field ? field : "");
+	va_start(ap, fmt);
+	vsnprintf(e->reason, sizeof e->reason, fmt, ap);
+	va_end(ap);
+}
+
+static int form_part_begin(void *ctx, const struct mp_part_info *part)
+{
+	struct form *f = ctx;
+
+	if (strcmp(part->name, "files") == 0) {
+		if (f->have_files++) {
+			submit_fail(f->err, 400, "files", "send one archive in files (pack several files into it)");
+			return 1;
+		}
+		f->current = PART_FILES;
+	} else if (strcmp(part->name, "manifest") == 0) {
+		if (f->have_manifest++) {
+			submit_fail(f->err, 400, "manifest", "manifest was sent twice");
+			return 1;
+		}
+		f->current = PART_MANIFEST;
+	} else {
+		submit_fail(f->err, 400, part->name, "unknown form field '%.64s': send files and manifest",
+			    part->name);
+		return 1;
+	}
+	return 0;
+}
+
+static int form_part_data(void *ctx, const char *data, size_t len)
+{
+	struct form *f = ctx;
+
+	if (f->current == PART_FILES) {
+		if ((int64_t)(f->files.len + len) > f->limits->upload_max_bytes) {
+			submit_fail(f->err, 413, "files", "the archive is larger than the %lld byte limit",
+				    (long long)f->limits->upload_max_bytes);
+			return 1;
+		}
+		buf_append(&f->files, data, len);
+	} else if (f->current == PART_MANIFEST) {
+		if ((int64_t)(f->manifest.len + len) > f->limits->manifest_max_bytes) {
+			submit_fail(f->err, 413, "manifest", "the manifest is larger than %lld bytes",
+				    (long long)f->limits->manifest_max_bytes);
+			return 1;
+		}
+		buf_append(&f->manifest, data, len);
+	}
+	return 0;
+}
+
+static int form_part_end(void *ctx)
+{
+	((struct form *)ctx)->current = PART_NONE;
+	return 0;
+}
+
+/* Reads the multipart body into form->files and form->manifest. */
+static void submit_read_multipart(struct request *req, struct form *form)
+{
+	static const struct mp_callbacks callbacks = { form_part_begin, form_part_data, form_part_end };
+	char boundary[MP_BOUNDARY_MAX + 1];
+	struct mp_parser *mp;
+	char *chunk;
+	size_t n;
+
+	if (mp_boundary_from_content_type(req->content_type, boundary, sizeof boundary) < 0) {
+		submit_fail(form->err, 400, NULL, "Content-Type multipart/form-data needs a valid boundary");
+		return;
+	}
+	mp = mp_parser_new(boundary, &callbacks, form);
+	if (!mp) {
+		submit_fail(form->err, 500, NULL, "out of memory");
+		return;
+	}
+	chunk = xmalloc(BODY_CHUNK);
+	while ((n = request_read(req, chunk, BODY_CHUNK)) > 0) {
+		enum mp_status st = mp_feed(mp, chunk, n);
+		if (st == MP_ERR_CALLBACK)
+			break; /* the callback recorded why */
+		if (st != MP_OK) {
+			submit_fail(form->err, st == MP_ERR_LIMIT ? 413 : 400, NULL,
+				    "the multipart body is malformed: %s", mp_error(mp));
+			break;
+		}
+	}
+	if (!form->err->status && mp_finish(mp) != MP_OK)
+		submit_fail(form->err, 400, NULL, "the multipart body is malformed: %s", mp_error(mp));
+	free(chunk);
+	mp_parser_free(mp);
+	if (form->err->status)
+		return;
+	if (!form->have_files)
+		submit_fail(form->err, 400, "files", "files is missing: attach the archive with -F files=@job.tar.gz");
+	else if (!form->have_manifest)
+		submit_fail(form->err, 400, "manifest", "manifest is missing: send it with -F manifest=...");
+}
+
+/* Reads a JSON body whole (bounded), returns the parsed object or NULL. */
+static json_t *submit_read_json(struct request *req, const struct sandrun_limits *limits,
+				struct submit_error *err)
+{
+	struct buf body = { 0 };
+	int64_t max = limits->upload_max_bytes + limits->manifest_max_bytes;
+	char *chunk = xmalloc(BODY_CHUNK);
+	json_error_t jerr;
+	json_t *root = NULL;
+	size_t n;
+
+	while ((n = request_read(req, chunk, BODY_CHUNK)) > 0) {
+		if ((int64_t)(body.len + n) > max) {
+			submit_fail(err, 413, NULL, "the JSON body is larger than %lld bytes", (long long)max);
+			goto done;
+		}
+		buf_append(&body, chunk, n);
+	}
+	root = json_loadb(body.data ? body.data : "", body.len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	if (!root)
+		submit_fail(err, 400, NULL, "the body is not valid JSON: %s (line %d, column %d)", jerr.text,
+			    jerr.line, jerr.column);
+	else if (!json_is_object(root)) {
+		submit_fail(err, 400, NULL, "the body must be a JSON object");
+		json_decref(root);
+		root = NULL;
+	}
+done:
+	free(chunk);
+	free(body.data);
+	return root;
+}
+
+/* Records and queues the job. 0, or -1 when Redis failed (answered 503 by the caller). */
+static int submit_record(struct request *req, const char *id, const char *manifest_json,
+			 int64_t timeout, const struct buf *archive)
+{
+	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	char job_key[KEY_MAX], upload_key[KEY_MAX], now[24], ttl[24];
+	const char *argv[9];
+	size_t lens[9];
+	redisReply *reply;
+	int rc = -1;
+
+	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
+	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
+	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
+	/* A job not started within queued_max_seconds is dropped; one started has its timeout to end. */
+	snprintf(ttl, sizeof ttl, "%lld", (long long)(l->queued_max_seconds + timeout + l->retention_seconds));
+	argv[0] = job_key;      argv[1] = upload_key;   argv[2] = KEY_QUEUE;
+	argv[3] = id;           argv[4] = manifest_json; argv[5] = req->remote_addr;
+	argv[6] = now;          argv[7] = archive->data ? archive->data : ""; argv[8] = ttl;
+	for (int i = 0; i < 9; i++)
+		lens[i] = strlen(argv[i]);
+	lens[7] = archive->len;
+	reply = rconn_script(&req->srv->redis, redis_script_submit, 3, 9, argv, lens);
+	if (!reply) {
+		log_error(req->id, "submit: %s", req->srv->redis.error);
+		return -1;
+	}
+	if (reply->type == REDIS_REPLY_ERROR)
+		log_error(req->id, "submit script: %s", reply->str);
+	else
+		rc = 0;
+	freeReplyObject(reply);
+	return rc;
+}
+
+void handle_submit(struct request *req, const char *unused)
+{
+	const struct sandrun_limits *limits = &req->srv->cfg->limits;
+	struct submit_error err = { 0 };
+	struct form form = { .limits = limits, .err = &err };
+	struct manifest *m = NULL;
+	struct manifest_error merr;
+	struct buf *archive = &form.files;
+	json_t *root = NULL, *body;
+	char id[JOBID_LEN + 1], headers[128], *manifest_json = NULL;
+	int status;
+
+	(void)unused;
+	if (req->content_length > limits->upload_max_bytes + limits->manifest_max_bytes) {
+		submit_fail(&err, 413, NULL, "the body is larger than the %lld byte upload limit",
+			    (long long)limits->upload_max_bytes);
+	} else if (strncasecmp(req->content_type, "multipart/form-data", 19) == 0) {
+		submit_read_multipart(req, &form);
+		if (!err.status && manifest_parse(form.manifest.data ? form.manifest.data : "",
+						  form.manifest.len, limits, &m, &merr) < 0)
+			submit_fail(&err, 400, *merr.field ? merr.field : "manifest", "%s", merr.reason);
+	} else if (strncasecmp(req->content_type, "application/json", 16) == 0) {
+		root = submit_read_json(req, limits, &err);
+		if (root) {
+			json_t *files = json_incref(json_object_get(root, "files"));
+
+			json_object_del(root, "files");
+			if (!files)
+				submit_fail(&err, 400, "files", "files is missing: give {\"path\": \"content\"} pairs");
+			else if (manifest_from_json(root, limits, &m, &merr) < 0)
+				submit_fail(&err, 400, *merr.field ? merr.field : "manifest", "%s", merr.reason);
+			else if ((status = upload_from_json_files(files, limits, &form.files, err.field,
+								  sizeof err.field, err.reason,
+								  sizeof err.reason)) != 0)
+				err.status = status;
+			json_decref(files);
+		}
+	} else {
+		submit_fail(&err, 415, NULL, "send multipart/form-data (files and manifest) or application/json");
+	}
+	request_drain(req);
+
+	if (!err.status && (status = upload_inspect(archive->data, archive->len, limits, m, err.reason,
+						     sizeof err.reason)) != 0) {
+		err.status = status;
+		snprintf(err.field, sizeof err.field, "files");
+	}
+	if (err.status) {
+		respond_error(req, err.status, NULL, err.field, "%s", err.reason);
+		goto done;
+	}
+	if (jobid_generate(id) < 0) {
+		respond_error(req, 500, NULL, NULL, "cannot make a job id");
+		goto done;
+	}
+	manifest_json = manifest_to_json(m);
+	if (!manifest_json) {
+		respond_error(req, 500, NULL, NULL, "cannot encode the manifest");
+		goto done;
+	}
+	if (submit_record(req, id, manifest_json, m->timeout, archive) < 0) {
+		respond_unavailable(req, "the job store is unreachable; the job was not accepted");
+		goto done;
+	}
+	log_info(id, "queued from %s (%zu byte upload)", req->remote_addr, archive->len);
+	snprintf(headers, sizeof headers, "Location: /status/%s\r\n", id);
+	body = json_pack("{s:s, s:s}", "job_id", id, "status", "queued");
+	respond_json(req, 202, body, headers);
+done:
+	free(manifest_json);
+	manifest_free(m);
+	json_decref(root);
+	free(form.files.data);
+	free(form.manifest.data);
+}

@@ -1,0 +1,245 @@
+/*
+ * Upload checks at submit time (libarchive, in memory). The responder
+ * never writes an upload to disk and never unpacks it: it only reads the
+ * entry headers and counts the bytes each entry really decompresses to.
+ */
+#include "config.h"
+#include "path.h"
+#include "upload.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define ENTRY_NAME_MAX 4096 /* longer entry names are refused: PATH_MAX */
+
+static const char *entry_kind(mode_t type)
+{
+	switch (type) {
+	case AE_IFCHR: return "character device";
+	case AE_IFBLK: return "block device";
+	case AE_IFIFO: return "FIFO";
+	case AE_IFSOCK: return "socket";
+	default: return "special file";
+	}
+}
+
+/*
+ * Does a link at `entry` (normalized) pointing to `target` stay inside the
+ * tree? Absolute targets never do; ".." may not climb above the root.
+ */
+static int link_target_inside(const char *entry, const char *target)
+{
+	long depth = 0;
+
+	if (target[0] == '/' || target[0] == '\0')
+		return 0;
+	for (const char *p = entry; *p; p++)
+		depth += *p == '/';
+	for (const char *p = target; *p; ) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			if (--depth < 0)
+				return 0;
+		} else if (n > 0 && !(n == 1 && p[0] == '.')) {
+			depth++;
+		}
+		p += n;
+		p += *p == '/';
+	}
+	return 1;
+}
+
+int upload_inspect(const void *data, size_t len, const struct sandrun_limits *limits,
+		   const struct manifest *m, char *reason, size_t reasonlen)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *entry;
+	int64_t files = 0, total = 0;
+	int found_entry = 0, found_req = m->requirements == NULL, rc = 400, r;
+	char norm[ENTRY_NAME_MAX + 1], block[65536];
+
+	archive_read_support_filter_all(a);
+	archive_read_support_format_all(a);
+	if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
+		snprintf(reason, reasonlen, "files is not an archive sandrun can read (tar, tar.gz, "
+			 "tar.bz2, tar.xz, tar.zst or zip): %s", archive_error_string(a));
+		goto done;
+	}
+	while ((r = archive_read_next_header(a, &entry)) == ARCHIVE_OK) {
+		const char *name = archive_entry_pathname(entry);
+		mode_t type = archive_entry_filetype(entry);
+		ssize_t n;
+
+		if (!name) {
+			snprintf(reason, reasonlen, "archive entry %lld has no name", (long long)files + 1);
+			goto done;
+		}
+		if (++files > limits->files_max) {
+			snprintf(reason, reasonlen, "the archive has more than %lld entries",
+				 (long long)limits->files_max);
+			rc = 413;
+			goto done;
+		}
+		if (path_normalize_relative(name, strlen(name), norm, sizeof norm) < 0) {
+			/* The archive's own root ("./", "."): nothing to extract. */
+			if (strspn(name, "./") == strlen(name) && strstr(name, "..") == NULL && name[0] != '/')
+				continue;
+			snprintf(reason, reasonlen, "archive entry '%.200s' is not a safe relative path "
+				 "(absolute, '..' or invalid)", name);
+			goto done;
+		}
+		if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
+			snprintf(reason, reasonlen, "archive entry '%.200s' is a %s; only files, "
+				 "directories and links are allowed", norm, entry_kind(type));
+			goto done;
+		}
+		if (type == AE_IFLNK && !link_target_inside(norm, archive_entry_symlink(entry) ?
+							      archive_entry_symlink(entry) : "")) {
+			snprintf(reason, reasonlen, "archive entry '%.200s' is a link pointing outside the "
+				 "working directory", norm);
+			goto done;
+		}
+		if (archive_entry_hardlink(entry)) {
+			const char *target = archive_entry_hardlink(entry);
+			char tnorm[ENTRY_NAME_MAX + 1];
+
+			if (path_normalize_relative(target, strlen(target), tnorm, sizeof tnorm) < 0) {
+				snprintf(reason, reasonlen, "archive entry '%.200s' is a hard link to a path "
+					 "outside the working directory", norm);
+				goto done;
+			}
+		}
+		if (archive_entry_hardlink(entry) == NULL && type == AE_IFREG) {
+			while ((n = archive_read_data(a, block, sizeof block)) > 0) {
+				total += n;
+				if (total > limits->unpacked_max_bytes) {
+					snprintf(reason, reasonlen, "the archive unpacks to more than %lld bytes",
+						 (long long)limits->unpacked_max_bytes);
+					rc = 413;
+					goto done;
+				}
+			}
+			if (n < 0) {
+				snprintf(reason, reasonlen, "archive entry '%.200s' is corrupt: %s", norm,
+					 archive_error_string(a));
+				goto done;
+			}
+		}
+		if (strcmp(norm, m->entrypoint) == 0) {
+			if (type != AE_IFREG) {
+				snprintf(reason, reasonlen, "entrypoint '%.200s' is not a regular file in the archive",
+					 norm);
+				goto done;
+			}
+			found_entry = 1;
+		}
+		if (m->requirements && strcmp(norm, m->requirements) == 0)
+			found_req = 1;
+	}
+	if (r != ARCHIVE_EOF) {
+		snprintf(reason, reasonlen, "files is not a readable archive: %s", archive_error_string(a));
+		goto done;
+	}
+	if (!found_entry) {
+		snprintf(reason, reasonlen, "entrypoint '%.200s' is not in the archive", m->entrypoint);
+		goto done;
+	}
+	if (!found_req) {
+		snprintf(reason, reasonlen, "requirements file '%.200s' is not in the archive", m->requirements);
+		goto done;
+	}
+	rc = 0;
+done:
+	archive_read_free(a);
+	return rc;
+}
+
+static int archive_buf_write(struct archive *a, void *ctx, const void *data, size_t len)
+{
+	(void)a;
+	buf_append(ctx, data, len);
+	return (int)len;
+}
+
+static ssize_t archive_buf_write_cb(struct archive *a, void *ctx, const void *data, size_t len)
+{
+	return archive_buf_write(a, ctx, data, len);
+}
+
+int upload_from_json_files(const json_t *files, const struct sandrun_limits *limits,
+			   struct buf *out, char *field, size_t fieldlen,
+			   char *reason, size_t reasonlen)
+{
+	struct archive *a = NULL;
+	struct archive_entry *entry = archive_entry_new();
+	const char *name;
+	json_t *content;
+	int64_t total = 0;
+	int rc = 400;
+	char norm[ENTRY_NAME_MAX + 1];
+
+	snprintf(field, fieldlen, "files");
+	if (!json_is_object(files)) {
+		snprintf(reason, reasonlen, "files must be an object mapping paths to file contents");
+		goto done;
+	}
+	if ((int64_t)json_object_size(files) > limits->files_max) {
+		snprintf(reason, reasonlen, "files has more than %lld entries", (long long)limits->files_max);
+		rc = 413;
+		goto done;
+	}
+	a = archive_write_new();
+	archive_write_set_format_pax_restricted(a);
+	archive_write_set_bytes_in_last_block(a, 1);
+	if (archive_write_open(a, out, NULL, archive_buf_write_cb, NULL) != ARCHIVE_OK) {
+		snprintf(reason, reasonlen, "cannot build the archive: %s", archive_error_string(a));
+		rc = 500;
+		goto done;
+	}
+	json_object_foreach((json_t *)files, name, content) {
+		size_t clen;
+
+		if (path_normalize_relative(name, strlen(name), norm, sizeof norm) < 0) {
+			snprintf(reason, reasonlen, "file name '%.200s' is not a safe relative path", name);
+			goto done;
+		}
+		if (!json_is_string(content)) {
+			snprintf(field, fieldlen, "files.%.200s", norm);
+			snprintf(reason, reasonlen, "the content of '%.200s' must be a string", norm);
+			goto done;
+		}
+		clen = json_string_length(content);
+		total += (int64_t)clen;
+		if (total > limits->unpacked_max_bytes || total > limits->upload_max_bytes) {
+			snprintf(reason, reasonlen, "files hold more than the upload limit");
+			rc = 413;
+			goto done;
+		}
+		archive_entry_clear(entry);
+		archive_entry_set_pathname(entry, norm);
+		archive_entry_set_filetype(entry, AE_IFREG);
+		archive_entry_set_perm(entry, 0644);
+		archive_entry_set_size(entry, (la_int64_t)clen);
+		if (archive_write_header(a, entry) != ARCHIVE_OK ||
+		    (clen && archive_write_data(a, json_string_value(content), clen) != (ssize_t)clen)) {
+			snprintf(reason, reasonlen, "cannot add '%.200s' to the archive: %s", norm,
+				 archive_error_string(a));
+			goto done;
+		}
+	}
+	if (archive_write_close(a) != ARCHIVE_OK) {
+		snprintf(reason, reasonlen, "cannot finish the archive: %s", archive_error_string(a));
+		rc = 500;
+		goto done;
+	}
+	rc = 0;
+done:
+	if (a)
+		archive_write_free(a);
+	archive_entry_free(entry);
+	return rc;
+}

@@ -1,0 +1,481 @@
+/*
+ * A job supervisor: claim the job (queued -> running, atomically), build
+ * the command line from the manifest, start the sandbox, stream its output
+ * into the job's log stream in Redis (bounded, in order, batched), enforce
+ * the wall-clock deadline, and record the result with one script.
+ *
+ * The manifest is validated again here: what comes out of Redis is
+ * untrusted input to the root runner too.
+ */
+#include "config.h"
+#include "job.h"
+#include "keys.h"
+#include "log.h"
+#include "manifest.h"
+#include "sandbox.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LOG_FLUSH_MS      100            /* output reaches Redis (and readers) within this */
+#define LOG_FLUSH_BYTES   (64 * 1024)    /* or as soon as this much is waiting */
+#define LOG_READ_CHUNK    (64 * 1024)
+#define ARGV_FIXED        2              /* interpreter and entrypoint */
+#define ENV_FIXED         6              /* PATH HOME TMPDIR LANG USER PYTHONUNBUFFERED */
+
+/* The environment every job starts from: fixed, nothing of the runner's. */
+static const char *const job_base_env[ENV_FIXED] = {
+	"PATH=/usr/local/bin:/usr/bin:/bin",
+	"HOME=/work",
+	"TMPDIR=/tmp",
+	"LANG=C.UTF-8",
+	"USER=sandrun",
+	/* Python buffers a pipe by default; unbuffered keeps stdout and stderr in order. */
+	"PYTHONUNBUFFERED=1",
+};
+
+struct log_stream_state {
+	int64_t written;             /* bytes kept for this stream */
+	int truncated;
+};
+
+struct job_run_state {
+	const struct job_slot *slot;
+	struct rconn *redis;
+	const char *id;
+	char log_key[KEY_MAX];
+	int64_t ttl;
+	int log_expire_set;
+	/* Output not yet in Redis, in arrival order: consecutive bytes of one stream form a run. */
+	struct buf batch_data;       /* pending bytes of every run, back to back */
+	struct { char stream; size_t len; } runs[256];
+	size_t nruns;
+	struct log_stream_state streams[2];
+};
+
+/* Writes the pending runs to the log stream: one XADD per run. 0 or -1 (Redis failed). */
+static int log_flush(struct job_run_state *st)
+{
+	size_t off = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < st->nruns; i++) {
+		const char *argv[7] = { "XADD", st->log_key, "*", "s", st->runs[i].stream == 'e' ? "e" : "o",
+					"d", st->batch_data.data + off };
+		size_t lens[7] = { 4, strlen(st->log_key), 1, 1, 1, 1, st->runs[i].len };
+		redisReply *r = rconn_argv(st->redis, 0, 7, argv, lens);
+
+		off += st->runs[i].len;
+		if (!r) {
+			rc = -1;
+			break;
+		}
+		freeReplyObject(r);
+	}
+	if (rc == 0 && st->nruns && !st->log_expire_set) {
+		redisReply *r = rconn_command(st->redis, "EXPIRE %s %lld", st->log_key, (long long)st->ttl);
+		if (r) {
+			freeReplyObject(r);
+			st->log_expire_set = 1;
+		}
+	}
+	st->nruns = 0;
+	st->batch_data.len = 0;
+	return rc;
+}
+
+/* Adds output of one stream (0 stdout, 1 stderr), keeping at most log_max_bytes of it. */
+static void log_add(struct job_run_state *st, int stream, const char *data, size_t len)
+{
+	struct log_stream_state *s = &st->streams[stream];
+	int64_t cap = st->slot->cfg->limits.log_max_bytes;
+	char marker[96];
+	size_t markerlen = 0;
+
+	if (s->truncated)
+		return;
+	if (s->written + (int64_t)len > cap) {
+		len = (size_t)(cap - s->written);
+		s->truncated = 1;
+		markerlen = (size_t)snprintf(marker, sizeof marker, "\n[sandrun: %s truncated after %lld bytes]\n",
+					     stream ? "stderr" : "stdout", (long long)cap);
+	}
+	s->written += (int64_t)len;
+	for (int part = 0; part < 2; part++) {
+		const char *p = part ? marker : data;
+		size_t n = part ? markerlen : len;
+
+		if (!n)
+			continue;
+		if (st->nruns && st->runs[st->nruns - 1].stream == (stream ? 'e' : 'o')) {
+			st->runs[st->nruns - 1].len += n;
+		} else {
+			if (st->nruns == sizeof st->runs / sizeof st->runs[0])
+				log_flush(st);
+			st->runs[st->nruns].stream = stream ? 'e' : 'o';
+			st->runs[st->nruns].len = n;
+			st->nruns++;
+		}
+		buf_append(&st->batch_data, p, n);
+	}
+}
+
+/* The absolute path of an interpreter inside the environment tree, or NULL. */
+static const char *job_interpreter_path(const char *env_root, const char *name, char *out, size_t outlen)
+{
+	static const char *const dirs[] = { "/usr/local/bin/", "/usr/bin/" };
+	char host[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+		snprintf(out, outlen, "%s%s", dirs[i], name);
+		snprintf(host, sizeof host, "%s%s", strcmp(env_root, "/") ? env_root : "", out);
+		if (access(host, X_OK) == 0)
+			return out;
+	}
+	return NULL;
+}
+
+struct job_result {
+	const char *status;          /* completed | failed */
+	const char *reason;          /* NULL | exit_code | timeout | internal */
+	char error[300];
+	struct sandbox_result sb;
+	double wall_seconds;
+};
+
+/* Records the result with finish.lua. 0, or -1 when Redis failed. */
+static int job_record_result(struct job_run_state *st, const struct job_result *res)
+{
+	const struct sandrun_limits *l = &st->slot->cfg->limits;
+	char job_key[KEY_MAX], upload_key[KEY_MAX], ttl[24], nums[16][32], cpu[32], wall[32];
+	const char *argv[48];
+	size_t lens[48];
+	int argc = 0;
+	redisReply *r;
+
+	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, st->id);
+	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, st->id);
+	snprintf(ttl, sizeof ttl, "%lld", (long long)(strcmp(res->status, "completed") == 0 ?
+						   l->retention_seconds : l->failed_retention_seconds));
+	snprintf(cpu, sizeof cpu, "%.3f", res->sb.cpu_seconds);
+	snprintf(wall, sizeof wall, "%.3f", res->wall_seconds);
+	argv[argc++] = job_key;
+	argv[argc++] = upload_key;
+	argv[argc++] = st->log_key;
+	argv[argc++] = st->slot->runner_name;
+	argv[argc++] = ttl;
+	argv[argc++] = JOB_F_STATUS;    argv[argc++] = res->status;
+	if (res->reason) {
+		argv[argc++] = JOB_F_REASON;
+		argv[argc++] = res->reason;
+	}
+	if (*res->error) {
+		argv[argc++] = JOB_F_ERROR;
+		argv[argc++] = res->error;
+	}
+	argv[argc++] = JOB_F_CPU;       argv[argc++] = cpu;
+	argv[argc++] = JOB_F_WALL;      argv[argc++] = wall;
+	{
+		int n = 0;
+		const char *names[8];
+		long long values[8];
+
+		names[n] = JOB_F_FINISHED;     values[n++] = time_now_ms();
+		names[n] = JOB_F_MEMORY;       values[n++] = res->sb.memory_peak_bytes;
+		names[n] = JOB_F_STDOUT_BYTES; values[n++] = st->streams[0].written;
+		names[n] = JOB_F_STDERR_BYTES; values[n++] = st->streams[1].written;
+		names[n] = JOB_F_STDOUT_TRUNC; values[n++] = st->streams[0].truncated;
+		names[n] = JOB_F_STDERR_TRUNC; values[n++] = st->streams[1].truncated;
+		if (res->sb.outcome == SANDBOX_EXITED && res->sb.exit_code >= 0) {
+			names[n] = JOB_F_EXIT_CODE; values[n++] = res->sb.exit_code;
+		}
+		if (res->sb.outcome == SANDBOX_EXITED && res->sb.term_signal > 0) {
+			names[n] = JOB_F_SIGNAL; values[n++] = res->sb.term_signal;
+		}
+		for (int i = 0; i < n; i++) {
+			snprintf(nums[i], sizeof nums[i], "%lld", values[i]);
+			argv[argc++] = names[i];
+			argv[argc++] = nums[i];
+		}
+	}
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	r = rconn_script(st->redis, redis_script_finish, 3, argc, argv, lens);
+	if (!r)
+		return -1;
+	if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
+		log_warn(st->id, "result dropped: the job is no longer ours (cancelled or reclaimed)");
+	else if (r->type == REDIS_REPLY_ERROR)
+		log_error(st->id, "finish script: %s", r->str);
+	freeReplyObject(r);
+	return 0;
+}
+
+/* Reads what is there on fd into the log; returns 0 at EOF, 1 while open. */
+static int job_read_output(struct job_run_state *st, int fd, int stream, char *chunk)
+{
+	for (int rounds = 0; rounds < 16; rounds++) {
+		ssize_t n = read(fd, chunk, LOG_READ_CHUNK);
+
+		if (n > 0) {
+			log_add(st, stream, chunk, (size_t)n);
+			continue;
+		}
+		if (n == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN ? 1 : 0;
+	}
+	return 1;
+}
+
+/* Streams output until the job ends or the deadline passes. Sets res->wall_seconds and timeout. */
+static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t timeout_s,
+			  struct job_result *res, int *timed_out)
+{
+	int64_t started = time_mono_ms(), deadline = started + timeout_s * 1000, flush_due = 0;
+	struct pollfd fds[3] = {
+		{ .fd = sb->stdout_fd, .events = POLLIN },
+		{ .fd = sb->stderr_fd, .events = POLLIN },
+		{ .fd = sb->report_fd, .events = POLLIN },
+	};
+	char *chunk = xmalloc(LOG_READ_CHUNK);
+	int64_t ended = 0;
+
+	*timed_out = 0;
+	while (fds[0].fd >= 0 || fds[1].fd >= 0 || fds[2].fd >= 0) {
+		int64_t now = time_mono_ms(), wait_ms = deadline - now;
+
+		if (st->nruns && (flush_due - now) < wait_ms)
+			wait_ms = flush_due - now;
+		if (wait_ms < 0)
+			wait_ms = 0;
+		if (poll(fds, 3, (int)(wait_ms > INT_MAX ? INT_MAX : wait_ms)) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < 2; i++)
+			if (fds[i].fd >= 0 && fds[i].revents && !job_read_output(st, fds[i].fd, i, chunk))
+				fds[i].fd = -1;
+		if (fds[2].fd >= 0 && fds[2].revents) {
+			/* init wrote its report or died: the job is over; sandbox_wait() reads it. */
+			fds[2].fd = -1;
+			if (!ended)
+				ended = time_mono_ms();
+		}
+		now = time_mono_ms();
+		if (!*timed_out && now >= deadline) {
+			*timed_out = 1;
+			ended = now;
+			log_info(st->id, "deadline of %lld s passed: killing the sandbox", (long long)timeout_s);
+			sandbox_kill(sb);
+		}
+		if (st->nruns && !flush_due)
+			flush_due = now + LOG_FLUSH_MS;
+		if (st->nruns && (now >= flush_due || st->batch_data.len >= LOG_FLUSH_BYTES)) {
+			if (log_flush(st) < 0)
+				log_warn(st->id, "log write: %s", st->redis->error);
+			flush_due = 0;
+		}
+	}
+	if (st->nruns && log_flush(st) < 0)
+		log_warn(st->id, "log write: %s", st->redis->error);
+	res->wall_seconds = (double)((ended ? ended : time_mono_ms()) - started) / 1000.0;
+	free(chunk);
+}
+
+/* argv for the sandbox: interpreter + entrypoint + args, or the entrypoint itself. */
+static const char **job_argv(const struct manifest *m, const char *interp_path, char *exe, size_t exelen)
+{
+	const char **argv = xmalloc((m->nargs + ARGV_FIXED + 1) * sizeof *argv);
+	size_t n = 0;
+
+	if (interp_path) {
+		argv[n++] = interp_path;
+		argv[n++] = m->entrypoint;
+	} else {
+		snprintf(exe, exelen, "/work/%s", m->entrypoint);
+		argv[n++] = exe;
+	}
+	for (size_t i = 0; i < m->nargs; i++)
+		argv[n++] = m->args[i];
+	argv[n] = NULL;
+	return argv;
+}
+
+static char **job_envp(const struct manifest *m)
+{
+	char **envp = xmalloc((m->nenv + ENV_FIXED + 1) * sizeof *envp);
+	size_t n = 0;
+
+	/* The job's own variables come last and win: a later duplicate overrides in every libc. */
+	for (size_t i = 0; i < ENV_FIXED; i++) {
+		const char *eq = strchr(job_base_env[i], '=');
+		int overridden = 0;
+
+		for (size_t j = 0; j < m->nenv; j++)
+			if (strlen(m->env_names[j]) == (size_t)(eq - job_base_env[i]) &&
+			    strncmp(m->env_names[j], job_base_env[i], (size_t)(eq - job_base_env[i])) == 0)
+				overridden = 1;
+		if (!overridden)
+			envp[n++] = xstrdup(job_base_env[i]);
+	}
+	for (size_t j = 0; j < m->nenv; j++) {
+		size_t len = strlen(m->env_names[j]) + strlen(m->env_values[j]) + 2;
+		envp[n] = xmalloc(len);
+		snprintf(envp[n++], len, "%s=%s", m->env_names[j], m->env_values[j]);
+	}
+	envp[n] = NULL;
+	return envp;
+}
+
+int job_run(const struct job_slot *slot, const char *id)
+{
+	const struct sandrun_config *cfg = slot->cfg;
+	struct rconn redis;
+	struct job_run_state st = { .slot = slot, .redis = &redis, .id = id };
+	struct job_result res = { .status = "failed", .reason = "internal" };
+	struct manifest *m = NULL;
+	struct manifest_error merr;
+	struct sandbox sb = { .pid = -1 };
+	char job_key[KEY_MAX], upload_key[KEY_MAX], now[24], interp[64], exe[PATH_MAX], err[256];
+	const char *argv[4], *interp_path = NULL, **job_av = NULL;
+	char **envp = NULL;
+	redisReply *claim;
+	int rc = -1, timed_out = 0;
+
+	rconn_init(&redis, cfg->redis_address, cfg->redis_runner_user, cfg->redis_runner_password,
+		   cfg->redis_timeout_ms);
+	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
+	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
+	snprintf(st.log_key, sizeof st.log_key, KEY_LOG_FMT, id);
+	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
+	argv[0] = job_key; argv[1] = upload_key; argv[2] = slot->runner_name; argv[3] = now;
+	claim = rconn_script(&redis, redis_script_start, 2, 4, argv, NULL);
+	if (!claim) {
+		log_error(id, "claim: %s", redis.error);
+		goto out;
+	}
+	if (claim->type == REDIS_REPLY_NIL) {
+		log_info(id, "not runnable any more (cancelled, expired or taken): skipped");
+		rc = 0;
+		goto out;
+	}
+	if (claim->type != REDIS_REPLY_ARRAY || claim->elements != 2 ||
+	    claim->element[0]->type != REDIS_REPLY_STRING || claim->element[1]->type != REDIS_REPLY_STRING) {
+		log_error(id, "claim: unexpected reply %s", claim->type == REDIS_REPLY_ERROR ? claim->str : "");
+		goto out;
+	}
+	/* The log must outlive any run; finish.lua then sets its retention. */
+	st.ttl = cfg->limits.timeout_max + cfg->limits.retention_seconds;
+
+	if (manifest_parse(claim->element[0]->str, claim->element[0]->len, &cfg->limits, &m, &merr) < 0) {
+		snprintf(res.error, sizeof res.error, "the stored manifest is invalid (%.60s: %.200s)", merr.field,
+			 merr.reason);
+		goto record;
+	}
+	if (m->interpreter &&
+	    !(interp_path = job_interpreter_path("/", m->interpreter, interp, sizeof interp))) {
+		snprintf(res.error, sizeof res.error, "interpreter %s is not installed on this runner",
+			 m->interpreter);
+		goto record;
+	}
+	job_av = job_argv(m, interp_path, exe, sizeof exe);
+	envp = job_envp(m);
+	{
+		struct sandbox_spec spec = {
+			.job_id = id,
+			.uid = cfg->job_uid_base + slot->index,
+			.gid = cfg->job_uid_base + slot->index,
+			.mount_point = slot->mount_point,
+			.env_root = "/",
+			/* The job's files live in RAM: its tmpfs is part of its memory budget. */
+			.tmpfs_bytes = m->memory_mb * 1024 * 1024,
+			.upload = claim->element[1]->str,
+			.upload_len = claim->element[1]->len,
+			.unpacked_max_bytes = cfg->limits.unpacked_max_bytes,
+			.files_max = cfg->limits.files_max,
+			.argv = job_av,
+			.envp = (const char *const *)envp,
+			.stdin_data = m->stdin_data,
+			.stdin_len = m->stdin_len,
+		};
+
+		if (sandbox_start(&spec, &sb, err, sizeof err) < 0) {
+			log_error(id, "sandbox: %s", err);
+			snprintf(res.error, sizeof res.error, "the sandbox could not be built: %s", err);
+			goto record;
+		}
+	}
+	log_info(id, "running in slot %u as uid %u (pid %d)", slot->index, cfg->job_uid_base + slot->index,
+		 (int)sb.pid);
+	job_supervise(&st, &sb, m->timeout, &res, &timed_out);
+	sandbox_wait(&sb, &res.sb);
+	close(sb.stdout_fd);
+	close(sb.stderr_fd);
+
+	switch (res.sb.outcome) {
+	case SANDBOX_INTERNAL_ERROR:
+		snprintf(res.error, sizeof res.error, "the sandbox could not be built: %s", res.sb.message);
+		break;
+	case SANDBOX_UNPACK_FAILED:
+		snprintf(res.error, sizeof res.error, "the upload could not be unpacked: %s", res.sb.message);
+		break;
+	case SANDBOX_EXITED:
+		if (timed_out) {
+			res.reason = "timeout";
+			snprintf(res.error, sizeof res.error, "the job ran past its %lld s timeout and was killed",
+				 (long long)m->timeout);
+		} else if (res.sb.exit_code == 0 && res.sb.term_signal == 0) {
+			res.status = "completed";
+			res.reason = NULL;
+		} else {
+			res.reason = "exit_code";
+		}
+		break;
+	}
+record:
+	rc = job_record_result(&st, &res);
+	if (rc < 0)
+		log_error(id, "cannot record the result: %s", redis.error);
+	else
+		log_info(id, "%s%s%s (exit %d, signal %d, %.3f s cpu, %.3f s wall)", res.status,
+			 res.reason ? ": " : "", res.reason ? res.reason : "", res.sb.exit_code,
+			 res.sb.term_signal, res.sb.cpu_seconds, res.wall_seconds);
+out:
+	if (claim)
+		freeReplyObject(claim);
+	if (envp)
+		for (char **e = envp; *e; e++)
+			free(*e);
+	free(envp);
+	free(job_av);
+	free(st.batch_data.data);
+	manifest_free(m);
+	rconn_close(&redis);
+	return rc;
+}
+
+void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char *id, const char *why)
+{
+	char job_key[KEY_MAX], upload_key[KEY_MAX], log_key[KEY_MAX], ttl[24], now[24];
+	const char *argv[] = { job_key, upload_key, log_key, slot->runner_name, ttl,
+			       JOB_F_STATUS, "failed", JOB_F_REASON, "internal", JOB_F_ERROR, why,
+			       JOB_F_FINISHED, now };
+	redisReply *reply;
+
+	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
+	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
+	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
+	snprintf(ttl, sizeof ttl, "%lld", (long long)slot->cfg->limits.failed_retention_seconds);
+	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
+	reply = rconn_script(r, redis_script_finish, 3, (int)(sizeof argv / sizeof argv[0]), argv, NULL);
+	if (reply)
+		freeReplyObject(reply);
+}

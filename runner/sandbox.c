@@ -1,0 +1,1231 @@
+/*
+ * The job's sandbox (SPEC §5). sandbox_start() creates the job's init
+ * process in new PID, mount, network, IPC, UTS and cgroup namespaces;
+ * init builds the job's root on a tmpfs, pivots into it, becomes the job's
+ * user, has the upload unpacked by a child, forks the job and stays behind
+ * as the namespace's reaper, summing the CPU of everything it reaps. When
+ * the job process exits, init kills what is left, reaps it, writes one
+ * report to a pipe and exits, which tears down the PID namespace; the tmpfs
+ * lives only in init's mount namespace, so the kernel frees it too.
+ * Nothing to clean up on the host.
+ *
+ *   supervisor (root, host)          init (pid 1, job's uid after f)   children
+ *   sandbox_start ── clone3 ───────▶ mounts, pivot_root, drop privileges
+ *        │                           fork ─────────────────────────▶ unpacker
+ *        │  ◀── stdout/stderr ────── fork ─────────────────────────▶ job: execve
+ *   sandbox_kill ── SIGTERM ───────▶ kill(-1, SIGKILL), reap all
+ *        │  ◀── report pipe ──────── report {outcome, status, cpu}, _exit
+ *   sandbox_wait: wait4(init), read the report
+ *
+ * Init is a copy of the caller: it never returns into the caller's code
+ * (every path ends in _exit), it resets every signal handler first thing,
+ * and it closes every descriptor it does not need before touching anything.
+ * Every failure inside is a report {outcome, message}, never a log line:
+ * the supervisor decides what to say. Init dies with the thread that
+ * created it (PR_SET_PDEATHSIG), so a dead supervisor leaves no sandbox.
+ *
+ * The caller must be single-threaded (init is made by a raw clone, like
+ * fork(), and uses malloc and stdio): the runner's per-job supervisor is.
+ * Init and the unpacker hold a copy of the caller's memory: the caller
+ * should hold no secret it would not hand the job's user (init is
+ * non-dumpable, so the job cannot read it, but a libarchive exploit in the
+ * unpacker could).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/sched.h>        /* struct clone_args, CLONE_INTO_CGROUP */
+
+#include "sandbox.h"
+#include "unpack.h"
+
+/* The namespaces every job gets: its own process tree (and a fresh /proc),
+ * mount table, network stack (loopback left down: no network at all), SysV
+ * IPC, host name and cgroup view. No user namespace: init is real root
+ * until it drops privileges, which is what mounting needs. */
+#define SANDBOX_CLONE_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET \
+	| CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
+
+/* What `hostname` says inside: the same for every job, nothing of the host. */
+#define SANDBOX_HOSTNAME "sandrun"
+
+/* The job's working directory, where the upload is unpacked; also the
+ * sandrun user's home in the generated /etc/passwd. */
+#define SANDBOX_WORKDIR_NAME "work"
+#define SANDBOX_WORKDIR "/" SANDBOX_WORKDIR_NAME
+
+/* Inodes the job may create on its tmpfs beyond the upload's files: room
+ * for honest scratch files, a bound on the kernel memory that inodes use
+ * (the size= option counts only file data). */
+#define SANDBOX_JOB_INODES 100000
+
+/* Stack for the clone() fallback (kernels without clone3): init and the
+ * unpacker it forks (libarchive) run on it, so be generous; it is a private
+ * mapping of the child and costs only the pages touched. */
+#define SANDBOX_CLONE_STACK (1024 * 1024)
+
+/* How long sandbox_kill lets init kill and reap the sandbox's processes
+ * before it SIGKILLs init itself: init answers in a millisecond or two,
+ * dying processes need a few more to free their memory; a wedged init
+ * must not hold up the deadline noticeably. */
+#define SANDBOX_KILL_GRACE_MS 500
+
+/* The job's exit code when its program cannot be executed: the shell's
+ * convention for "command not found", which users recognise. */
+#define SANDBOX_EXEC_FAILED 127
+
+/* The report init writes once, in a single write() (atomic: it is smaller
+ * than PIPE_BUF), before it exits. Missing report = init was killed. */
+struct sandbox_report {
+	int32_t outcome;             /* enum sandbox_outcome */
+	int32_t wait_status;         /* the job process's wait status, for SANDBOX_EXITED */
+	double cpu_seconds;          /* user+system of every process init reaped, the unpacker included */
+	int64_t memory_peak_bytes;   /* largest ru_maxrss among the processes init reaped */
+	char message[sizeof(((struct sandbox_result *)0)->message)];
+};
+_Static_assert(sizeof(struct sandbox_report) <= PIPE_BUF, "the report must be written atomically");
+
+/* The child's ends of the pipes, as init holds them. */
+struct sandbox_fds {
+	int report;                  /* write end of the report pipe */
+	int stdin_data;              /* the sealed memfd with stdin_data, or -1 for /dev/null */
+	int stdout_w;
+	int stderr_w;
+};
+
+/* Device nodes the job gets: what programs open without asking (no tty,
+ * nothing that reaches hardware or the kernel's innards). */
+static const char *const sandbox_dev_nodes[] = { "null", "zero", "full", "random", "urandom" };
+
+/* Top-level names that are symlinks into usr on a merged-/usr system (Debian
+ * 12); in an environment where one is a real directory it is bound read-only. */
+static const char *const sandbox_root_links[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
+
+/* What interpreters read from /etc to start, bound read-only from the
+ * environment's /etc when present (glob patterns). Never the whole /etc:
+ * the host's holds the service's secrets (Redis passwords, the worker key). */
+static const char *const sandbox_etc_binds[] = {
+	"ld.so.cache",       /* the dynamic linker's index of library paths */
+	"alternatives",      /* /usr/bin/node, awk, java, ... are symlinks through it */
+	"localtime",         /* the time zone (a symlink into /usr/share/zoneinfo) */
+	"perl",              /* Perl's site configuration */
+	"python3",           /* Debian's Python configuration... */
+	"python3.*",         /* ...and sitecustomize.py, which /usr/lib/python3.x links to */
+	"ssl/openssl.cnf",   /* read by OpenSSL at start-up, node included */
+	"java-*-openjdk",    /* the JDK's conf/ files are symlinks into it */
+};
+
+static void __attribute__((format(printf, 3, 4)))
+sandbox_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* snprintf into a path buffer; -1 with err set when it does not fit. */
+static int __attribute__((format(printf, 5, 6)))
+sandbox_path(char *buf, size_t buflen, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, buflen, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= buflen) {
+		sandbox_error(err, errlen, "a sandbox path is too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* env_root without a trailing slash ("/" becomes ""), so "%s/usr" is clean. */
+static size_t sandbox_root_len(const char *env_root)
+{
+	size_t len = strlen(env_root);
+
+	while (len > 0 && env_root[len - 1] == '/')
+		len--;
+	return len;
+}
+
+static void sandbox_reset_signal_dispositions(void)
+{
+	int sig;
+
+	/* SIGKILL, SIGSTOP and the C library's reserved signals refuse; fine */
+	for (sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+}
+
+static int sandbox_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Init's last words. Never fails loudly: if the supervisor is gone, so is the point. */
+static void sandbox_report_send(int fd, enum sandbox_outcome outcome, int wait_status,
+				double cpu_seconds, int64_t memory_peak_bytes, const char *message)
+{
+	struct sandbox_report report;
+
+	memset(&report, 0, sizeof report);
+	report.outcome = (int32_t)outcome;
+	report.wait_status = wait_status;
+	report.cpu_seconds = cpu_seconds;
+	report.memory_peak_bytes = memory_peak_bytes;
+	if (message != NULL)
+		snprintf(report.message, sizeof report.message, "%s", message);
+	(void)sandbox_write_all(fd, &report, sizeof report);
+}
+
+/* ------------------------------------------------------------------ */
+/* Init's steps, in the order sandbox_init_main() runs them. Each returns
+ * 0, or -1 with a sentence in err; init turns that into its report.   */
+
+/*
+ * Keeps exactly the four descriptors init needs, moved above 2, and puts
+ * /dev/null on 0, 1 and 2. Anything else the supervisor had open (its
+ * Redis connection, a directory outside the sandbox) is closed before init
+ * mounts or unpacks anything.
+ */
+static int sandbox_isolate_fds(struct sandbox_fds *fds, char *err, size_t errlen)
+{
+	int *keep[] = { &fds->report, &fds->stdin_data, &fds->stdout_w, &fds->stderr_w };
+	int sorted[4], n = 0, i, j, next, null_fd;
+
+	for (i = 0; i < 4; i++) {
+		int fd = *keep[i];
+
+		if (fd < 0)
+			continue;
+		if (fd <= STDERR_FILENO) {
+			int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+
+			if (moved < 0) {
+				sandbox_error(err, errlen, "cannot move a pipe above stderr: %s", strerror(errno));
+				return -1;
+			}
+			close(fd);
+			*keep[i] = moved;
+		}
+	}
+	for (i = 0; i < 4; i++) {
+		if (*keep[i] < 0)
+			continue;
+		for (j = n; j > 0 && sorted[j - 1] > *keep[i]; j--)
+			sorted[j] = sorted[j - 1];
+		sorted[j] = *keep[i];
+		n++;
+	}
+	/* close the gaps between the kept descriptors, and everything above */
+	next = 0;
+	for (i = 0; i < n; i++) {
+		if (sorted[i] > next && close_range((unsigned)next, (unsigned)sorted[i] - 1, 0) < 0)
+			goto fail;
+		next = sorted[i] + 1;
+	}
+	if (close_range((unsigned)next, ~0U, 0) < 0)
+		goto fail;
+
+	null_fd = open("/dev/null", O_RDWR);    /* lowest free: 0 */
+	if (null_fd != STDIN_FILENO || dup2(null_fd, STDOUT_FILENO) < 0
+	    || dup2(null_fd, STDERR_FILENO) < 0) {
+		sandbox_error(err, errlen, "cannot open /dev/null for init: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+
+fail:
+	sandbox_error(err, errlen, "cannot close the supervisor's descriptors: %s", strerror(errno));
+	return -1;
+}
+
+/* Step a: nothing mounted from here on propagates back to the host. */
+static int sandbox_private_mounts(char *err, size_t errlen)
+{
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		sandbox_error(err, errlen, "cannot make the mount namespace private: %s", strerror(errno));
+		return -1;
+	}
+	if (sethostname(SANDBOX_HOSTNAME, strlen(SANDBOX_HOSTNAME)) < 0) {
+		sandbox_error(err, errlen, "cannot set the host name: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Step b: the job's whole writable world, size-limited, then cd into it. */
+static int sandbox_mount_tmpfs(const struct sandbox_spec *spec, char *err, size_t errlen)
+{
+	char options[128];
+	int64_t inodes = spec->files_max;
+
+	inodes = inodes > INT64_MAX - SANDBOX_JOB_INODES ? INT64_MAX : inodes + SANDBOX_JOB_INODES;
+	snprintf(options, sizeof options, "size=%" PRId64 ",nr_inodes=%" PRId64 ",mode=0755",
+		 spec->tmpfs_bytes, inodes);
+	if (mount("sandrun", spec->mount_point, "tmpfs", MS_NOSUID | MS_NODEV, options) < 0) {
+		sandbox_error(err, errlen, "cannot mount the job's tmpfs on %s: %s",
+			      spec->mount_point, strerror(errno));
+		return -1;
+	}
+	if (chdir(spec->mount_point) < 0) {
+		sandbox_error(err, errlen, "cannot enter the job's tmpfs: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Bind-mounts src on dst (recursively), then sets attrs (MOUNT_ATTR_*) on
+ * the whole bound tree: a read-only bind must be read-only all the way down. */
+static int sandbox_bind(const char *src, const char *dst, uint64_t attrs, char *err, size_t errlen)
+{
+	struct mount_attr attr = { .attr_set = attrs };
+
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0) {
+		sandbox_error(err, errlen, "cannot bind %s into the sandbox: %s", src, strerror(errno));
+		return -1;
+	}
+	if (mount_setattr(AT_FDCWD, dst, AT_RECURSIVE, &attr, sizeof attr) == 0)
+		return 0;
+	if (errno == ENOSYS) {
+		/* before Linux 5.12: remount the top of the bind (its submounts keep their flags) */
+		unsigned long flags = MS_BIND | MS_REMOUNT
+			| (attrs & MOUNT_ATTR_RDONLY ? MS_RDONLY : 0)
+			| (attrs & MOUNT_ATTR_NOSUID ? MS_NOSUID : 0)
+			| (attrs & MOUNT_ATTR_NODEV ? MS_NODEV : 0)
+			| (attrs & MOUNT_ATTR_NOEXEC ? MS_NOEXEC : 0);
+
+		if (mount(NULL, dst, NULL, flags, NULL) == 0)
+			return 0;
+	}
+	sandbox_error(err, errlen, "cannot restrict the bind of %s: %s", src, strerror(errno));
+	return -1;
+}
+
+#define SANDBOX_READ_ONLY (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
+
+static int sandbox_mkdir(const char *path, mode_t mode, char *err, size_t errlen)
+{
+	if (mkdir(path, mode) < 0 && errno != EEXIST) {
+		sandbox_error(err, errlen, "cannot create /%s in the sandbox: %s", path, strerror(errno));
+		return -1;
+	}
+	if (chmod(path, mode) < 0) {     /* the umask had its say in mkdir */
+		sandbox_error(err, errlen, "cannot set the mode of /%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int sandbox_write_file(const char *path, const char *content, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+	if (fd < 0 || sandbox_write_all(fd, content, strlen(content)) < 0) {
+		sandbox_error(err, errlen, "cannot write /%s in the sandbox: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Makes an empty file to bind something on. */
+static int sandbox_mount_target_file(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		sandbox_error(err, errlen, "cannot create /%s in the sandbox: %s", path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Recreates the host entry src at dst (relative): a symlink is copied as a
+ * symlink (it then resolves inside the sandbox), a directory or a regular
+ * file is bound read-only; anything else, or nothing, is left out. */
+static int sandbox_mirror_read_only(const char *src, const char *dst, char *err, size_t errlen)
+{
+	struct stat st;
+	char target[PATH_MAX];
+	ssize_t n;
+
+	if (lstat(src, &st) < 0)
+		return 0;
+	if (S_ISLNK(st.st_mode)) {
+		n = readlink(src, target, sizeof target - 1);
+		if (n < 0) {
+			sandbox_error(err, errlen, "cannot read the link %s: %s", src, strerror(errno));
+			return -1;
+		}
+		target[n] = '\0';
+		if (symlink(target, dst) < 0) {
+			sandbox_error(err, errlen, "cannot create the link /%s: %s", dst, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (sandbox_mkdir(dst, 0755, err, errlen) < 0)
+			return -1;
+	} else if (S_ISREG(st.st_mode)) {
+		if (sandbox_mount_target_file(dst, err, errlen) < 0)
+			return -1;
+	} else {
+		return 0;
+	}
+	return sandbox_bind(src, dst, SANDBOX_READ_ONLY, err, errlen);
+}
+
+/* Step c, /usr and the merged-/usr links: the environment's programs, read-only. */
+static int sandbox_mount_usr(const struct sandbox_spec *spec, char *err, size_t errlen)
+{
+	size_t root_len = sandbox_root_len(spec->env_root);
+	char src[PATH_MAX];
+	size_t i;
+
+	if (sandbox_mkdir("usr", 0755, err, errlen) < 0
+	    || sandbox_path(src, sizeof src, err, errlen, "%.*s/usr", (int)root_len, spec->env_root) < 0
+	    || sandbox_bind(src, "usr", SANDBOX_READ_ONLY, err, errlen) < 0)
+		return -1;
+	for (i = 0; i < sizeof sandbox_root_links / sizeof sandbox_root_links[0]; i++) {
+		if (sandbox_path(src, sizeof src, err, errlen, "%.*s/%s", (int)root_len,
+				 spec->env_root, sandbox_root_links[i]) < 0
+		    || sandbox_mirror_read_only(src, sandbox_root_links[i], err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Step c, /etc: generated files for the job's identity, plus the few
+ * read-only pieces of the environment's /etc that interpreters need. */
+static int sandbox_make_etc(const struct sandbox_spec *spec, char *err, size_t errlen)
+{
+	size_t root_len = sandbox_root_len(spec->env_root);
+	char text[512], pattern[PATH_MAX], dst[PATH_MAX];
+	size_t i, j, prefix;
+
+	if (sandbox_mkdir("etc", 0755, err, errlen) < 0)
+		return -1;
+	snprintf(text, sizeof text,
+		 "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+		 "sandrun:x:%u:%u:sandrun:" SANDBOX_WORKDIR ":/bin/sh\n",
+		 (unsigned)spec->uid, (unsigned)spec->gid);
+	if (sandbox_write_file("etc/passwd", text, err, errlen) < 0)
+		return -1;
+	snprintf(text, sizeof text, "root:x:0:\nsandrun:x:%u:\n", (unsigned)spec->gid);
+	if (sandbox_write_file("etc/group", text, err, errlen) < 0
+	    || sandbox_write_file("etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost\n", err, errlen) < 0
+	    || sandbox_write_file("etc/hostname", SANDBOX_HOSTNAME "\n", err, errlen) < 0
+	    || sandbox_write_file("etc/nsswitch.conf",
+				  "passwd: files\ngroup: files\nshadow: files\nhosts: files\n",
+				  err, errlen) < 0)
+		return -1;
+
+	if (sandbox_path(pattern, sizeof pattern, err, errlen, "%.*s/etc/", (int)root_len,
+			 spec->env_root) < 0)
+		return -1;
+	prefix = strlen(pattern);
+	for (i = 0; i < sizeof sandbox_etc_binds / sizeof sandbox_etc_binds[0]; i++) {
+		glob_t found;
+		const char *slash = strchr(sandbox_etc_binds[i], '/');
+
+		pattern[prefix] = '\0';
+		if (sandbox_path(pattern + prefix, sizeof pattern - prefix, err, errlen, "%s",
+				 sandbox_etc_binds[i]) < 0)
+			return -1;
+		if (slash != NULL) {
+			/* "ssl/openssl.cnf": its directory, empty but for the bound file */
+			if (sandbox_path(dst, sizeof dst, err, errlen, "etc/%.*s",
+					 (int)(slash - sandbox_etc_binds[i]), sandbox_etc_binds[i]) < 0
+			    || sandbox_mkdir(dst, 0755, err, errlen) < 0)
+				return -1;
+		}
+		if (glob(pattern, 0, NULL, &found) != 0)
+			continue;       /* not in this environment */
+		for (j = 0; j < found.gl_pathc; j++) {
+			if (sandbox_path(dst, sizeof dst, err, errlen, "etc/%s",
+					 found.gl_pathv[j] + prefix) < 0
+			    || sandbox_mirror_read_only(found.gl_pathv[j], dst, err, errlen) < 0) {
+				globfree(&found);
+				return -1;
+			}
+		}
+		globfree(&found);
+	}
+	return 0;
+}
+
+/* Step c, /dev: the host's harmless nodes bound onto empty files (mknod
+ * would need the tmpfs to allow devices), and the usual fd symlinks. */
+static int sandbox_make_dev(char *err, size_t errlen)
+{
+	static const char *const links[][2] = {
+		{ "dev/fd", "/proc/self/fd" },
+		{ "dev/stdin", "/proc/self/fd/0" },
+		{ "dev/stdout", "/proc/self/fd/1" },
+		{ "dev/stderr", "/proc/self/fd/2" },
+	};
+	char src[64], dst[64];
+	size_t i;
+
+	if (sandbox_mkdir("dev", 0755, err, errlen) < 0)
+		return -1;
+	for (i = 0; i < sizeof sandbox_dev_nodes / sizeof sandbox_dev_nodes[0]; i++) {
+		snprintf(src, sizeof src, "/dev/%s", sandbox_dev_nodes[i]);
+		snprintf(dst, sizeof dst, "dev/%s", sandbox_dev_nodes[i]);
+		if (sandbox_mount_target_file(dst, err, errlen) < 0
+		    || sandbox_bind(src, dst, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err, errlen) < 0)
+			return -1;
+	}
+	for (i = 0; i < sizeof links / sizeof links[0]; i++) {
+		if (symlink(links[i][1], links[i][0]) < 0) {
+			sandbox_error(err, errlen, "cannot create /%s: %s", links[i][0], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Step c: the whole root, built in the tmpfs we are standing in. */
+static int sandbox_mount_root(const struct sandbox_spec *spec, char *err, size_t errlen)
+{
+	if (sandbox_mount_usr(spec, err, errlen) < 0
+	    || sandbox_make_etc(spec, err, errlen) < 0
+	    || sandbox_make_dev(err, errlen) < 0
+	    || sandbox_mkdir("proc", 0555, err, errlen) < 0)
+		return -1;
+	/* a procfs of our own PID namespace: the job sees only its own processes */
+	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		sandbox_error(err, errlen, "cannot mount /proc: %s", strerror(errno));
+		return -1;
+	}
+	if (sandbox_mkdir("tmp", 01777, err, errlen) < 0
+	    || sandbox_mkdir(SANDBOX_WORKDIR_NAME, 0700, err, errlen) < 0)
+		return -1;
+	if (chown(SANDBOX_WORKDIR_NAME, spec->uid, spec->gid) < 0) {
+		sandbox_error(err, errlen, "cannot give " SANDBOX_WORKDIR " to the job's user: %s",
+			      strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Step d: the tmpfs becomes "/", the host's tree is detached for good. */
+static int sandbox_pivot_root(char *err, size_t errlen)
+{
+	/* new and old root both ".": the old one ends up stacked on top, and
+	 * unmounting "." removes it without needing a directory for it */
+	if (syscall(SYS_pivot_root, ".", ".") < 0) {
+		sandbox_error(err, errlen, "cannot pivot_root into the sandbox: %s", strerror(errno));
+		return -1;
+	}
+	if (umount2(".", MNT_DETACH) < 0) {
+		sandbox_error(err, errlen, "cannot detach the host's root: %s", strerror(errno));
+		return -1;
+	}
+	if (chdir("/") < 0 || chdir(SANDBOX_WORKDIR) < 0) {
+		sandbox_error(err, errlen, "cannot enter " SANDBOX_WORKDIR ": %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Step f: the job's user, for good. The bounding set goes first (while we
+ * still hold CAP_SETPCAP), then groups, gid and uid; each is checked, since
+ * a half-dropped identity is worse than a failed job. no_new_privs means no
+ * exec can ever gain anything back, and libcap clears the (already empty)
+ * sets for good measure. Changing uid resets the parent-death signal and
+ * makes the process non-dumpable; both are set again explicitly.
+ */
+static int sandbox_drop_privileges(const struct sandbox_spec *spec, char *err, size_t errlen)
+{
+	cap_t caps = NULL;
+	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid;
+	int cap;
+
+	/* every capability the running kernel knows, which may be more than CAP_LAST_CAP */
+	for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			sandbox_error(err, errlen, "cannot drop capability %d from the bounding set: %s",
+				      cap, strerror(errno));
+			goto fail;
+		}
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
+		sandbox_error(err, errlen, "cannot clear the ambient capabilities: %s", strerror(errno));
+		goto fail;
+	}
+	if (setgroups(0, NULL) < 0 || setresgid(spec->gid, spec->gid, spec->gid) < 0
+	    || setresuid(spec->uid, spec->uid, spec->uid) < 0) {
+		sandbox_error(err, errlen, "cannot become uid %u gid %u: %s",
+			      (unsigned)spec->uid, (unsigned)spec->gid, strerror(errno));
+		goto fail;
+	}
+	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0
+	    || ruid != spec->uid || euid != spec->uid || suid != spec->uid
+	    || rgid != spec->gid || egid != spec->gid || sgid != spec->gid
+	    || getgroups(0, NULL) != 0 || setuid(0) == 0) {
+		sandbox_error(err, errlen, "the job's identity did not take (uid %u gid %u)",
+			      (unsigned)spec->uid, (unsigned)spec->gid);
+		goto fail;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		sandbox_error(err, errlen, "cannot set no_new_privs: %s", strerror(errno));
+		goto fail;
+	}
+	caps = cap_init();
+	if (caps == NULL || cap_clear(caps) < 0 || cap_set_proc(caps) < 0) {
+		sandbox_error(err, errlen, "cannot clear the capabilities: %s", strerror(errno));
+		goto fail;
+	}
+	cap_free(caps);
+	caps = NULL;
+	/* non-dumpable: the job, running as the same uid, cannot ptrace init
+	 * nor read its memory, which is a copy of the supervisor's */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+		sandbox_error(err, errlen, "cannot protect init: %s", strerror(errno));
+		goto fail;
+	}
+	umask(022);
+	return 0;
+
+fail:
+	if (caps != NULL)
+		cap_free(caps);
+	return -1;
+}
+
+/* Step h: limits for init and everything it forks, the unpacker included. */
+static int sandbox_set_limits(char *err, size_t errlen)
+{
+	/* no core files: they would fill the tmpfs, and a core_pattern pipe
+	 * would hand the job's memory to a helper on the host */
+	struct rlimit no_core = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &no_core) < 0) {
+		sandbox_error(err, errlen, "cannot set RLIMIT_CORE: %s", strerror(errno));
+		return -1;
+	}
+	/*
+	 * LATER (rlimits): RLIMIT_NOFILE, RLIMIT_FSIZE, RLIMIT_STACK... go here,
+	 * each with its reason; memory, CPU and pids are cgroup limits.
+	 */
+	return 0;
+}
+
+/*
+ * Init as the namespace's reaper. Every process that exits in the sandbox
+ * ends up reaped here (orphans are reparented to us), and each rusage
+ * already includes the descendants that process reaped itself, so summing
+ * what we reap counts every process exactly once.
+ *
+ * Init sleeps on a signalfd (SIGCHLD, SIGTERM; all signals stay blocked in
+ * init). SIGTERM sent with kill() from outside the namespace (SI_USER, no
+ * sender pid in our namespace: only the supervisor's sandbox_kill) is the
+ * kill request: init SIGKILLs every other process of the namespace and
+ * keeps reaping, so a killed job's CPU is still counted. The kernel would
+ * not count it if init itself were killed: pid 1's exit auto-reaps.
+ */
+struct sandbox_reaper {
+	int signals;                 /* signalfd for SIGCHLD and SIGTERM */
+	double cpu_seconds;          /* of every process reaped so far */
+	int64_t memory_peak_bytes;   /* largest ru_maxrss reaped so far */
+	bool kill_requested;
+};
+
+static double sandbox_rusage_cpu(const struct rusage *ru)
+{
+	return (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6
+		+ (double)ru->ru_stime.tv_sec + (double)ru->ru_stime.tv_usec / 1e6;
+}
+
+static void sandbox_account(struct sandbox_reaper *r, const struct rusage *ru)
+{
+	r->cpu_seconds += sandbox_rusage_cpu(ru);
+	if ((int64_t)ru->ru_maxrss * 1024 > r->memory_peak_bytes)
+		r->memory_peak_bytes = (int64_t)ru->ru_maxrss * 1024;   /* ru_maxrss is in KiB */
+}
+
+static int sandbox_reaper_open(struct sandbox_reaper *r, char *err, size_t errlen)
+{
+	sigset_t set;
+
+	memset(r, 0, sizeof *r);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	r->signals = signalfd(-1, &set, SFD_CLOEXEC);
+	if (r->signals < 0) {
+		sandbox_error(err, errlen, "cannot create init's signalfd: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Reaps whatever exits until `target` has, and stores its wait status.
+ * False only if target is not ours or the signalfd broke. */
+static bool sandbox_reap_until(struct sandbox_reaper *r, pid_t target, int *target_status)
+{
+	for (;;) {
+		struct signalfd_siginfo si;
+		struct rusage ru;
+		int status;
+		pid_t pid;
+		ssize_t n;
+
+		while ((pid = wait4(-1, &status, __WALL | WNOHANG, &ru)) > 0) {
+			sandbox_account(r, &ru);
+			if (pid == target) {
+				*target_status = status;
+				return true;
+			}
+		}
+		if (pid < 0 && errno != EINTR)
+			return false;   /* ECHILD: target is not our child */
+		/* a SIGCHLD that came after the wait4 above is pending: no lost wake-up */
+		n = read(r->signals, &si, sizeof si);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof si)
+			return false;
+		if (si.ssi_signo == SIGTERM && si.ssi_code == SI_USER && si.ssi_pid == 0
+		    && !r->kill_requested) {
+			r->kill_requested = true;
+			kill(-1, SIGKILL);      /* everyone but us: same uid, so allowed */
+		}
+	}
+}
+
+/* The end: kill what is left, reap it (its CPU counts), report, exit. */
+static _Noreturn void sandbox_finish(struct sandbox_reaper *r, int report_fd, int job_status)
+{
+	struct rusage ru;
+	int status;
+
+	kill(-1, SIGKILL);
+	for (;;) {
+		if (wait4(-1, &status, __WALL, &ru) > 0)
+			sandbox_account(r, &ru);
+		else if (errno != EINTR)
+			break;          /* ECHILD: nobody left */
+	}
+	sandbox_report_send(report_fd, SANDBOX_EXITED, job_status, r->cpu_seconds,
+			    r->memory_peak_bytes, NULL);
+	_exit(0);
+}
+
+/*
+ * Step g: unpacks the upload into /work in a child of init (the job's
+ * user, the job's namespaces): init stays in its reaper loop meanwhile, so
+ * a kill request is served at once and the unpacking CPU is counted like
+ * the job's. The child's error sentence comes back through a shared page.
+ * Returns 0, or -1 with *outcome and err set; check kill_requested first.
+ */
+static int sandbox_unpack_upload(const struct sandbox_spec *spec, struct sandbox_reaper *r,
+				 const struct sandbox_fds *fds, enum sandbox_outcome *outcome,
+				 char *err, size_t errlen)
+{
+	char *shared;
+	pid_t pid;
+	int status = 0;
+
+	*outcome = SANDBOX_INTERNAL_ERROR;
+	shared = mmap(NULL, errlen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared == MAP_FAILED) {
+		sandbox_error(err, errlen, "cannot map the unpacker's message page: %s", strerror(errno));
+		return -1;
+	}
+	shared[0] = '\0';
+	pid = fork();
+	if (pid < 0) {
+		sandbox_error(err, errlen, "cannot fork the unpacker: %s", strerror(errno));
+		goto fail;
+	}
+	if (pid == 0) {
+		/* the unpacker needs none of init's descriptors */
+		close(fds->report);
+		close(r->signals);
+		if (fds->stdin_data >= 0)
+			close(fds->stdin_data);
+		close(fds->stdout_w);
+		close(fds->stderr_w);
+		_exit(unpack_archive(spec->upload, spec->upload_len, spec->unpacked_max_bytes,
+				     spec->files_max, shared, errlen) == 0 ? 0 : 1);
+	}
+	if (!sandbox_reap_until(r, pid, &status)) {
+		sandbox_error(err, errlen, "lost track of the unpacker");
+		goto fail;
+	}
+	if (r->kill_requested || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		munmap(shared, errlen);
+		return 0;
+	}
+	*outcome = SANDBOX_UNPACK_FAILED;
+	shared[errlen - 1] = '\0';
+	if (WIFSIGNALED(status))
+		sandbox_error(err, errlen, "unpacking the upload crashed (signal %d)", WTERMSIG(status));
+	else
+		sandbox_error(err, errlen, "%s", shared[0] != '\0' ? shared : "the upload could not be unpacked");
+fail:
+	munmap(shared, errlen);
+	return -1;
+}
+
+/* Step i, in the job process (pid 2): its descriptors, a clean signal state, exec. */
+static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const struct sandbox_fds *fds,
+				       int signals)
+{
+	sigset_t none;
+
+	close(fds->report);
+	close(signals);
+	/* all sources are above 2 (sandbox_isolate_fds), so no dup2 clobbers another;
+	 * with no stdin_data, fd 0 stays init's /dev/null */
+	if ((fds->stdin_data >= 0 && dup2(fds->stdin_data, STDIN_FILENO) < 0)
+	    || dup2(fds->stdout_w, STDOUT_FILENO) < 0 || dup2(fds->stderr_w, STDERR_FILENO) < 0) {
+		dprintf(fds->stderr_w, "sandrun: cannot set up standard streams: %s\n", strerror(errno));
+		_exit(SANDBOX_EXEC_FAILED);
+	}
+	if (fds->stdin_data >= 0)
+		close(fds->stdin_data);
+	close(fds->stdout_w);
+	close(fds->stderr_w);
+	sandbox_reset_signal_dispositions();
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/*
+	 * LATER (seccomp): load the libseccomp allowlist here, last thing
+	 * before execve, so it covers the job's first instruction.
+	 */
+	execve(spec->argv[0], (char *const *)spec->argv, (char *const *)spec->envp);
+	dprintf(STDERR_FILENO, "sandrun: cannot execute %s: %s\n", spec->argv[0], strerror(errno));
+	_exit(SANDBOX_EXEC_FAILED);
+}
+
+/*
+ * The job's init, pid 1 of its namespaces. Never returns.
+ *
+ *   0. reset signal handlers (all signals stay blocked: init has no
+ *      handler, the job cannot kill it; the reaper reads SIGCHLD and the
+ *      supervisor's SIGTERM from a signalfd), die with the supervisor,
+ *      leave its session, keep only our descriptors
+ *   a. make every mount private, set the host name
+ *   b. mount the job's tmpfs on mount_point and cd into it
+ *   c. build the root: usr (ro), bin/lib links, etc, dev, proc, tmp, work
+ *   d. pivot_root into it, detach the host's tree, cd /work
+ *   e. network: nothing to do, the new namespace has only a down loopback
+ *   f. drop privileges: bounding set, groups, gid, uid, no_new_privs, caps
+ *   h. limits (RLIMIT_CORE now; more rlimits later) -- before g, so a
+ *      crashing unpacker dumps no core either
+ *   g. unpack the upload into /work, as the job's user, in a child
+ *   i. fork the job: stdio, signals, (seccomp later), execve
+ *   j. reap everything until the job is gone; kill and reap the rest;
+ *      report; exit, which ends the namespace
+ */
+static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct sandbox_fds fds)
+{
+	enum sandbox_outcome outcome = SANDBOX_INTERNAL_ERROR;
+	char msg[sizeof(((struct sandbox_report *)0)->message)] = "";
+	struct sandbox_reaper reaper = { .signals = -1 };
+	int job_status = 0;
+	pid_t job;
+
+	/* 0 */
+	sandbox_reset_signal_dispositions();
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	setsid();
+	if (sandbox_isolate_fds(&fds, msg, sizeof msg) < 0
+	    || sandbox_reaper_open(&reaper, msg, sizeof msg) < 0)
+		goto fail;
+	/* a */
+	if (sandbox_private_mounts(msg, sizeof msg) < 0)
+		goto fail;
+	/* b */
+	if (sandbox_mount_tmpfs(spec, msg, sizeof msg) < 0)
+		goto fail;
+	/* c */
+	if (sandbox_mount_root(spec, msg, sizeof msg) < 0)
+		goto fail;
+	/* d */
+	if (sandbox_pivot_root(msg, sizeof msg) < 0)
+		goto fail;
+	/* e: CLONE_NEWNET gave us a namespace whose loopback is down; leave it so */
+	/* f */
+	if (sandbox_drop_privileges(spec, msg, sizeof msg) < 0)
+		goto fail;
+	/* h */
+	if (sandbox_set_limits(msg, sizeof msg) < 0)
+		goto fail;
+	/* g */
+	if (spec->upload_len > 0) {
+		int rc = sandbox_unpack_upload(spec, &reaper, &fds, &outcome, msg, sizeof msg);
+
+		if (reaper.kill_requested)      /* killed before the job ever ran */
+			sandbox_finish(&reaper, fds.report, W_EXITCODE(0, SIGKILL));
+		if (rc < 0)
+			goto fail;
+	}
+	/* i */
+	outcome = SANDBOX_INTERNAL_ERROR;
+	job = fork();
+	if (job < 0) {
+		sandbox_error(msg, sizeof msg, "cannot fork the job process: %s", strerror(errno));
+		goto fail;
+	}
+	if (job == 0)
+		sandbox_exec_job(spec, &fds, reaper.signals);
+	/* j: the job holds the streams now; ours must go so the reader sees EOF */
+	if (fds.stdin_data >= 0)
+		close(fds.stdin_data);
+	close(fds.stdout_w);
+	close(fds.stderr_w);
+	if (!sandbox_reap_until(&reaper, job, &job_status)) {
+		sandbox_error(msg, sizeof msg, "init lost track of the job process");
+		goto fail;
+	}
+	sandbox_finish(&reaper, fds.report, job_status);
+
+fail:
+	kill(-1, SIGKILL);      /* an unpacker or job left behind (kill(-1) reaches only our PID namespace) */
+	sandbox_report_send(fds.report, outcome, 0, reaper.cpu_seconds, reaper.memory_peak_bytes, msg);
+	_exit(1);
+}
+
+/* ------------------------------------------------------------------ */
+/* The supervisor's side.                                              */
+
+struct sandbox_clone_context {
+	const struct sandbox_spec *spec;
+	struct sandbox_fds fds;
+};
+
+static int sandbox_clone_entry(void *arg)
+{
+	struct sandbox_clone_context *ctx = arg;
+
+	sandbox_init_main(ctx->spec, ctx->fds);
+}
+
+/*
+ * Creates init. clone3 in fork-like mode (no stack: the child continues
+ * here on a copy of ours); plain clone() with a stack of its own only where
+ * the kernel has no clone3. Returns init's pid, or -1 with err set.
+ */
+static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox_fds *fds,
+			   char *err, size_t errlen)
+{
+	struct clone_args args;
+	struct sandbox_clone_context ctx = { spec, *fds };
+	void *stack;
+	pid_t pid;
+
+	memset(&args, 0, sizeof args);
+	args.flags = SANDBOX_CLONE_FLAGS;
+	args.exit_signal = SIGCHLD;
+	/*
+	 * LATER (cgroup placement): start init inside the job's cgroup, with
+	 * no window in which it runs unlimited:
+	 *     args.flags |= CLONE_INTO_CGROUP;
+	 *     args.cgroup = (uint64_t)cgroup_fd;   (an O_DIRECTORY fd, cgroup v2)
+	 * On a v1 hierarchy there is no CLONE_INTO_CGROUP: write init's pid to
+	 * each controller's tasks file before init goes on (a start pipe).
+	 */
+	pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+	if (pid == 0)
+		sandbox_init_main(spec, *fds);
+	if (pid > 0)
+		return pid;
+	if (errno != ENOSYS) {
+		sandbox_error(err, errlen, "cannot create the sandbox (clone3): %s", strerror(errno));
+		return -1;
+	}
+
+	stack = mmap(NULL, SANDBOX_CLONE_STACK, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED) {
+		sandbox_error(err, errlen, "cannot allocate a stack for the sandbox: %s", strerror(errno));
+		return -1;
+	}
+	pid = clone(sandbox_clone_entry, (char *)stack + SANDBOX_CLONE_STACK,
+		    SANDBOX_CLONE_FLAGS | SIGCHLD, &ctx);
+	if (pid < 0)
+		sandbox_error(err, errlen, "cannot create the sandbox (clone): %s", strerror(errno));
+	munmap(stack, SANDBOX_CLONE_STACK);     /* ours; the child has its own copy */
+	return pid;
+}
+
+/* A sealed memfd holding the job's stdin: it cannot change under the job,
+ * and needs no writer process. */
+static int sandbox_stdin_memfd(const struct sandbox_spec *spec, char *err, size_t errlen)
+{
+	int fd = memfd_create("sandrun-stdin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0) {
+		sandbox_error(err, errlen, "cannot create the job's stdin: %s", strerror(errno));
+		return -1;
+	}
+	if (sandbox_write_all(fd, spec->stdin_data, spec->stdin_len) < 0
+	    || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0
+	    || lseek(fd, 0, SEEK_SET) != 0) {
+		sandbox_error(err, errlen, "cannot fill the job's stdin: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static const char *sandbox_spec_problem(const struct sandbox_spec *spec)
+{
+	if (spec->uid == 0 || spec->gid == 0)
+		return "a job may not run as root";
+	if (spec->mount_point == NULL || spec->mount_point[0] != '/')
+		return "the sandbox mount point must be an absolute path";
+	if (spec->env_root == NULL || spec->env_root[0] != '/')
+		return "the environment root must be an absolute path";
+	if (spec->tmpfs_bytes <= 0 || spec->unpacked_max_bytes < 0 || spec->files_max < 0)
+		return "the sandbox sizes must be positive";
+	if (spec->argv == NULL || spec->argv[0] == NULL || spec->argv[0][0] != '/')
+		return "the job's program must be an absolute path";
+	if (spec->envp == NULL)
+		return "the job's environment is missing";
+	if (spec->stdin_len > 0 && spec->stdin_data == NULL)
+		return "the job's stdin is missing";
+	if (spec->upload_len > 0 && spec->upload == NULL)
+		return "the upload is missing";
+	return NULL;
+}
+
+static void sandbox_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/*
+ * In the supervisor:
+ *   1. check the spec; make the stdout, stderr and report pipes (ours
+ *      non-blocking, all close-on-exec) and the stdin memfd
+ *   2. block every signal so none of the supervisor's handlers can run in
+ *      the child before it resets them; clone init; restore the mask
+ *   3. close the child's ends, fill *sb
+ * Init does the rest (sandbox_init_main).
+ */
+int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err, size_t errlen)
+{
+	int report[2] = { -1, -1 }, out[2] = { -1, -1 }, errs[2] = { -1, -1 }, stdin_fd = -1;
+	struct sandbox_fds child;
+	sigset_t all, old;
+	const char *problem;
+	pid_t pid = -1;
+
+	if (spec == NULL || sb == NULL) {
+		sandbox_error(err, errlen, "no sandbox spec");
+		goto fail;
+	}
+	problem = sandbox_spec_problem(spec);
+	if (problem != NULL) {
+		sandbox_error(err, errlen, "%s", problem);
+		goto fail;
+	}
+	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errs, O_CLOEXEC) < 0) {
+		sandbox_error(err, errlen, "cannot create the sandbox's pipes: %s", strerror(errno));
+		goto fail;
+	}
+	if (fcntl(out[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(errs[0], F_SETFL, O_NONBLOCK) < 0) {
+		sandbox_error(err, errlen, "cannot make the output pipes non-blocking: %s", strerror(errno));
+		goto fail;
+	}
+	if (spec->stdin_len > 0 && (stdin_fd = sandbox_stdin_memfd(spec, err, errlen)) < 0)
+		goto fail;
+
+	child.report = report[1];
+	child.stdin_data = stdin_fd;
+	child.stdout_w = out[1];
+	child.stderr_w = errs[1];
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = sandbox_clone(spec, &child, err, errlen);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0)
+		goto fail;
+
+	sandbox_close(&report[1]);
+	sandbox_close(&out[1]);
+	sandbox_close(&errs[1]);
+	sandbox_close(&stdin_fd);
+	sb->pid = pid;
+	sb->stdout_fd = out[0];
+	sb->stderr_fd = errs[0];
+	sb->report_fd = report[0];
+	return 0;
+
+fail:
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+			;
+	}
+	sandbox_close(&report[0]);
+	sandbox_close(&report[1]);
+	sandbox_close(&out[0]);
+	sandbox_close(&out[1]);
+	sandbox_close(&errs[0]);
+	sandbox_close(&errs[1]);
+	sandbox_close(&stdin_fd);
+	return -1;
+}
+
+/*
+ * Two stages. First a kill request (SIGTERM) to init, which SIGKILLs every
+ * other process of the namespace, reaps them, counts their CPU and reports:
+ * that keeps the figures of a job killed at its deadline honest. If init
+ * has not exited within SANDBOX_KILL_GRACE_MS, it gets SIGKILL, and its
+ * death makes the kernel SIGKILL whatever is left in the namespace (the
+ * job then counts as killed, its CPU mostly unknown: see sandbox_wait).
+ * Init is left a zombie for sandbox_wait; after that sb->pid is -1, so a
+ * late call hits nobody else.
+ */
+void sandbox_kill(struct sandbox *sb)
+{
+	struct pollfd exited;
+	int pidfd;
+
+	if (sb == NULL || sb->pid <= 0)
+		return;
+	/* init is our unreaped child: its pid cannot have been reused */
+	pidfd = (int)syscall(SYS_pidfd_open, sb->pid, 0);
+	kill(sb->pid, SIGTERM);
+	if (pidfd >= 0) {
+		exited.fd = pidfd;
+		exited.events = POLLIN;         /* readable once init has exited */
+		while (poll(&exited, 1, SANDBOX_KILL_GRACE_MS) < 0 && errno == EINTR)
+			;
+		close(pidfd);
+	}
+	/* a no-op on the zombie of an init that obeyed */
+	kill(sb->pid, SIGKILL);
+}
+
+/*
+ * Reaps init and reads its report. Without a report, init was killed by
+ * sandbox_kill's second stage (or crashed): the job counts as killed by
+ * init's signal, and the figures come from init's own rusage, which holds
+ * only what init reaped before it died -- a dying pid 1 lets the kernel
+ * auto-reap the rest, uncounted -- so the CPU figure is a lower bound until
+ * cgroup accounting replaces it. The memory figure then includes init's
+ * own pages (a copy of the supervisor's).
+ */
+int sandbox_wait(struct sandbox *sb, struct sandbox_result *res)
+{
+	struct sandbox_report report;
+	struct rusage ru;
+	size_t got = 0;
+	int status;
+	pid_t pid;
+
+	memset(res, 0, sizeof *res);
+	res->outcome = SANDBOX_INTERNAL_ERROR;
+	res->exit_code = -1;
+	if (sb->pid <= 0) {
+		snprintf(res->message, sizeof res->message, "the sandbox was not started");
+		return -1;
+	}
+	while ((pid = wait4(sb->pid, &status, __WALL, &ru)) < 0 && errno == EINTR)
+		;
+	if (pid < 0) {
+		snprintf(res->message, sizeof res->message, "cannot wait for the sandbox: %s",
+			 strerror(errno));
+		return -1;
+	}
+	sb->pid = -1;
+
+	/* init is gone and nobody else holds the write end: this cannot block */
+	while (sb->report_fd >= 0 && got < sizeof report) {
+		ssize_t n = read(sb->report_fd, (char *)&report + got, sizeof report - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	sandbox_close(&sb->report_fd);
+
+	if (got == sizeof report && report.outcome >= SANDBOX_EXITED
+	    && report.outcome <= SANDBOX_INTERNAL_ERROR) {
+		report.message[sizeof report.message - 1] = '\0';
+		res->outcome = (enum sandbox_outcome)report.outcome;
+		res->cpu_seconds = report.cpu_seconds;
+		res->memory_peak_bytes = report.memory_peak_bytes;
+		if (res->outcome == SANDBOX_EXITED) {
+			if (WIFEXITED(report.wait_status))
+				res->exit_code = WEXITSTATUS(report.wait_status);
+			else if (WIFSIGNALED(report.wait_status))
+				res->term_signal = WTERMSIG(report.wait_status);
+		} else {
+			snprintf(res->message, sizeof res->message, "%s", report.message);
+		}
+		return 0;
+	}
+	res->cpu_seconds = sandbox_rusage_cpu(&ru);
+	res->memory_peak_bytes = (int64_t)ru.ru_maxrss * 1024;
+	if (WIFSIGNALED(status)) {
+		res->outcome = SANDBOX_EXITED;
+		res->term_signal = WTERMSIG(status);
+	} else {
+		snprintf(res->message, sizeof res->message,
+			 "the sandbox's init ended without a report (exit status %d)",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	}
+	return 0;
+}

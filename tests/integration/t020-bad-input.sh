@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Bad input gets a clear 4xx naming what is wrong, never a 5xx, and the
+# service keeps working: bad manifests, non-archives, unsafe archives,
+# oversized bodies, unknown ids and routes.
+. "$top_srcdir/tests/integration/lib.sh"
+require_cmd jq tar head
+# A small upload limit, so "too large" is cheap to test.
+stack_start --set upload_max_bytes=1048576 --set timeout_max=600
+
+cd "$WORK"
+echo 'print("ok")' > hello.py
+tar czf good.tar.gz hello.py
+
+expect_error() { # expect_error STATUS FIELD NAME -- curl args...
+	local status=$1 field=$2 name=$3; shift 4
+	api "$@"
+	is "$HTTP_STATUS" "$status" "$name: HTTP $status"
+	is "$(json .error | grep -c .)" 1 "$name: the answer has an error"
+	like "$(json .reason)" '.{10,}' "$name: the reason is a sentence"
+	if [ -n "$field" ]; then
+		is "$(json .field)" "$field" "$name: the field is named"
+	fi
+}
+
+submit() { api -X POST "$SANDRUN_URL/submit" "$@"; }
+
+expect_error 400 timeout "timeout as a string" -- -X POST "$SANDRUN_URL/submit" \
+	-F files=@good.tar.gz -F 'manifest={"entrypoint":"hello.py","timeout":"abc"}'
+expect_error 400 timeout "timeout above the maximum" -- -X POST "$SANDRUN_URL/submit" \
+	-F files=@good.tar.gz -F 'manifest={"entrypoint":"hello.py","timeout":601}'
+expect_error 400 memory_mb "memory below the minimum" -- -X POST "$SANDRUN_URL/submit" \
+	-F files=@good.tar.gz -F 'manifest={"entrypoint":"hello.py","memory_mb":1}'
+expect_error 400 colour "an unknown field" -- -X POST "$SANDRUN_URL/submit" \
+	-F files=@good.tar.gz -F 'manifest={"entrypoint":"hello.py","colour":"red"}'
+expect_error 400 entrypoint "a missing entrypoint" -- -X POST "$SANDRUN_URL/submit" \
+	-F files=@good.tar.gz -F 'manifest={"interpreter":"python3"}'
+expect_error 400 entrypoint "an entrypoint with .." -- -X POST "$SANDRUN_URL/submit" \
+	-F files=@good.tar.gz -F 'manifest={"entrypoint":"../hello.py"}'
+expect_error 400 interpreter "an unknown interpreter" -- -X POST "$SANDRUN_URL/submit" \
+	-F files=@good.tar.gz -F 'manifest={"entrypoint":"hello.py","interpreter":"cobol"}'
+expect_error 400 manifest "a manifest that is not JSON" -- -X POST "$SANDRUN_URL/submit" \
+	-F files=@good.tar.gz -F 'manifest={"entrypoint": hello.py'
+expect_error 400 manifest "no manifest at all" -- -X POST "$SANDRUN_URL/submit" -F files=@good.tar.gz
+expect_error 400 files "no files at all" -- -X POST "$SANDRUN_URL/submit" -F 'manifest={"entrypoint":"hello.py"}'
+expect_error 400 files "an entrypoint missing from the archive" -- -X POST "$SANDRUN_URL/submit" \
+	-F files=@good.tar.gz -F 'manifest={"entrypoint":"main.py"}'
+
+printf 'this is not an archive\n' > notes.txt
+expect_error 400 files "a non-tar upload" -- -X POST "$SANDRUN_URL/submit" \
+	-F files=@notes.txt -F 'manifest={"entrypoint":"hello.py"}'
+like "$(json .reason)" 'not an archive' "the reason says it is not an archive"
+
+# Unsafe archive entries are refused at the door.
+mkdir -p evil && echo 'print(1)' > evil/hello.py
+tar czf dotdot.tar.gz -C evil hello.py --transform 's|hello.py|../escape.py|' 2>/dev/null ||
+	tar czf dotdot.tar.gz -P -C evil hello.py
+/usr/bin/python3 - <<'PY'
+import tarfile, io
+def make(name, members):
+    with tarfile.open(name, "w:gz") as t:
+        for m, data in members:
+            t.addfile(m, io.BytesIO(data) if data is not None else None)
+def reg(path, data=b"print(1)\n"):
+    i = tarfile.TarInfo(path); i.size = len(data); return (i, data)
+def link(path, target, kind=tarfile.SYMTYPE):
+    i = tarfile.TarInfo(path); i.type = kind; i.linkname = target; return (i, None)
+def dev(path):
+    i = tarfile.TarInfo(path); i.type = tarfile.CHRTYPE; i.devmajor = 1; i.devminor = 3; return (i, None)
+make("parent.tar.gz", [reg("hello.py"), reg("../escape.py")])
+make("absolute.tar.gz", [reg("hello.py"), reg("/tmp/escape.py")])
+make("symlink.tar.gz", [reg("hello.py"), link("passwd", "/etc/passwd")])
+make("symlink-up.tar.gz", [reg("hello.py"), link("up", "../../etc")])
+make("device.tar.gz", [reg("hello.py"), dev("null")])
+PY
+for f in parent absolute symlink symlink-up device; do
+	submit -F "files=@$f.tar.gz" -F 'manifest={"entrypoint":"hello.py"}'
+	is "$HTTP_STATUS" 400 "an archive with a $f entry is refused with 400"
+	is "$(json .field)" files "... naming files"
+done
+
+# Too large: our own limit (1 MiB here), and the form bounds.
+head -c 2000000 /dev/urandom > big.bin
+tar cf big.tar big.bin hello.py
+expect_error 413 "" "an upload over the limit" -- -X POST "$SANDRUN_URL/submit" \
+	-F files=@big.tar -F 'manifest={"entrypoint":"hello.py"}'
+
+expect_error 415 "" "a body that is neither form nor JSON" -- -X POST "$SANDRUN_URL/submit" \
+	-H 'Content-Type: text/plain' --data 'hello'
+expect_error 400 "" "a JSON body that is not an object" -- -X POST "$SANDRUN_URL/submit" \
+	-H 'Content-Type: application/json' --data '[1,2]'
+expect_error 400 files "a JSON body without files" -- -X POST "$SANDRUN_URL/submit" \
+	-H 'Content-Type: application/json' --data '{"entrypoint":"a.py"}'
+expect_error 400 "files" "a JSON body with an unsafe file name" -- -X POST "$SANDRUN_URL/submit" \
+	-H 'Content-Type: application/json' --data '{"entrypoint":"a.py","files":{"../a.py":"x"}}'
+expect_error 400 "" "a form with an unknown part" -- -X POST "$SANDRUN_URL/submit" \
+	-F files=@good.tar.gz -F 'manifest={"entrypoint":"hello.py"}' -F 'extra=1'
+expect_error 400 "" "a truncated multipart body" -- -X POST "$SANDRUN_URL/submit" \
+	-H 'Content-Type: multipart/form-data; boundary=XyZ' \
+	--data-binary $'--XyZ\r\nContent-Disposition: form-data; name="manifest"\r\n\r\n{}'
+
+# Unknown ids and routes.
+expect_error 404 "" "an unknown job id" -- "$SANDRUN_URL/status/job-aaaaaaaaaaaaaaaaaaaaaaaaaa"
+expect_error 404 "" "the logs of an unknown job" -- "$SANDRUN_URL/logs/job-aaaaaaaaaaaaaaaaaaaaaaaaaa"
+expect_error 404 "" "a malformed job id" -- "$SANDRUN_URL/status/job-abc123def456"
+expect_error 404 "" "an unknown route" -- "$SANDRUN_URL/nope"
+expect_error 405 "" "GET on /submit" -- "$SANDRUN_URL/submit"
+expect_error 400 stream "a bad stream parameter" -- "$SANDRUN_URL/logs/job-aaaaaaaaaaaaaaaaaaaaaaaaaa?stream=stdin"
+
+# After all that, a good job still runs.
+submit -F files=@good.tar.gz -F 'manifest={"entrypoint":"hello.py"}'
+is "$HTTP_STATUS" 202 "a good job is still accepted after the bad ones"
+wait_job "$(json .job_id)"
+is "$(json .status "$STATUS_JSON")" completed "and it completes"
+fcgi_errors=$(grep -ciE 'segfault|abort|sanitizer' "$STACK_DIR"/fcgi*.log 2>/dev/null | awk -F: '{s+=$NF} END {print s+0}')
+is "$fcgi_errors" 0 "no responder crashed on the way"
+done_testing

@@ -1,0 +1,759 @@
+/*
+ * The sandbox and the unpacker, end to end (needs root: it mounts and
+ * makes namespaces). Each case builds an upload in memory with libarchive's
+ * writer, starts a real sandbox on a temporary mount point, drains its
+ * pipes until EOF, reaps it, and checks what the job saw or what went
+ * wrong. A few unpacker cases also run unpack_archive() directly in a
+ * temporary directory, to see that nothing lands outside it.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+#include "tap.h"
+#include "unpack.h"
+
+/* A uid and gid nobody on a test machine uses, so files and processes of
+ * the job cannot be confused with anything else. */
+#define TEST_UID 61234
+#define TEST_GID 61234
+
+/* Output kept per stream: more than any case prints. */
+#define TEST_OUTPUT_MAX 65536
+
+/* A job that has not finished after this long is a hung test: kill it. */
+#define TEST_JOB_TIMEOUT_MS 30000
+
+/* Room for the archives built here (the largest holds a few KiB). */
+#define TEST_ARCHIVE_MAX (1024 * 1024)
+
+static char mount_point[64];
+
+struct test_entry {
+	const char *name;
+	char type;                  /* 'f' file, 'd' dir, 'l' symlink, 'h' hard link, 'c' char device, 'p' FIFO */
+	const char *data;           /* file contents */
+	const char *link;           /* symlink or hard link target */
+	int mode;                   /* permission bits; 0 for the default */
+};
+
+enum test_format { TEST_TAR, TEST_TGZ, TEST_ZIP };
+
+struct test_upload {
+	char *data;
+	size_t len;
+};
+
+struct test_job {
+	struct sandbox_result res;
+	char out[TEST_OUTPUT_MAX], errout[TEST_OUTPUT_MAX];
+	size_t outlen, errlen;
+	double wall_seconds;
+	int start_rc;
+	char start_err[256];
+};
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Builds an archive in memory; the caller frees upload->data. */
+static struct test_upload make_archive(const struct test_entry *entries, size_t n, enum test_format format)
+{
+	struct test_upload up = { malloc(TEST_ARCHIVE_MAX), 0 };
+	struct archive *a = archive_write_new();
+	size_t i;
+
+	if (format == TEST_ZIP) {
+		archive_write_set_format_zip(a);
+	} else {
+		archive_write_set_format_pax_restricted(a);
+		if (format == TEST_TGZ)
+			archive_write_add_filter_gzip(a);
+	}
+	archive_write_open_memory(a, up.data, TEST_ARCHIVE_MAX, &up.len);
+	for (i = 0; i < n; i++) {
+		const struct test_entry *e = &entries[i];
+		struct archive_entry *ae = archive_entry_new();
+		size_t len = e->data ? strlen(e->data) : 0;
+
+		archive_entry_set_pathname(ae, e->name);
+		archive_entry_set_mtime(ae, 1700000000, 0);
+		switch (e->type) {
+		case 'd':
+			archive_entry_set_filetype(ae, AE_IFDIR);
+			archive_entry_set_perm(ae, e->mode ? e->mode : 0755);
+			break;
+		case 'l':
+			archive_entry_set_filetype(ae, AE_IFLNK);
+			archive_entry_set_symlink(ae, e->link);
+			archive_entry_set_perm(ae, 0777);
+			break;
+		case 'h':
+			archive_entry_set_filetype(ae, AE_IFREG);
+			archive_entry_set_hardlink(ae, e->link);
+			archive_entry_set_perm(ae, 0644);
+			break;
+		case 'c':
+			archive_entry_set_filetype(ae, AE_IFCHR);
+			archive_entry_set_rdev(ae, makedev(1, 3));
+			archive_entry_set_perm(ae, 0666);
+			break;
+		case 'p':
+			archive_entry_set_filetype(ae, AE_IFIFO);
+			archive_entry_set_perm(ae, 0644);
+			break;
+		default:
+			archive_entry_set_filetype(ae, AE_IFREG);
+			archive_entry_set_perm(ae, e->mode ? e->mode : 0644);
+			archive_entry_set_size(ae, (la_int64_t)len);
+			break;
+		}
+		archive_write_header(a, ae);
+		if (len > 0)
+			archive_write_data(a, e->data, len);
+		archive_entry_free(ae);
+	}
+	archive_write_close(a);
+	archive_write_free(a);
+	return up;
+}
+
+static const char *const default_env[] = { "PATH=/usr/bin:/bin", "HOME=/work", "LANG=C.UTF-8", NULL };
+
+static const struct test_entry hello_files[] = {
+	{ "hello.py", 'f', "print('hello from python')\n", NULL, 0 },
+};
+
+static void base_spec(struct sandbox_spec *spec, const struct test_upload *up, const char *const *argv)
+{
+	memset(spec, 0, sizeof *spec);
+	spec->job_id = "test";
+	spec->uid = TEST_UID;
+	spec->gid = TEST_GID;
+	spec->mount_point = mount_point;
+	spec->env_root = "/";
+	spec->tmpfs_bytes = 64 << 20;           /* plenty for these jobs */
+	spec->upload = up ? up->data : NULL;
+	spec->upload_len = up ? up->len : 0;
+	spec->unpacked_max_bytes = 16 << 20;
+	spec->files_max = 100;
+	spec->argv = argv;
+	spec->envp = default_env;
+}
+
+static void drain(int fd, char *buf, size_t *len, bool *open_)
+{
+	for (;;) {
+		char chunk[4096];
+		ssize_t n = read(fd, chunk, sizeof chunk);
+
+		if (n > 0) {
+			size_t keep = (size_t)n;
+
+			if (keep > TEST_OUTPUT_MAX - 1 - *len)
+				keep = TEST_OUTPUT_MAX - 1 - *len;
+			memcpy(buf + *len, chunk, keep);
+			*len += keep;
+			buf[*len] = '\0';
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			*open_ = false;
+		return;
+	}
+}
+
+/* Starts the sandbox; if kill_after_ms >= 0, kills it that long after start. */
+static void run_job_killing(const struct sandbox_spec *spec, struct test_job *job, int kill_after_ms)
+{
+	struct sandbox sb;
+	bool out_open = true, err_open = true, killed = false;
+	double start = now_seconds();
+
+	memset(job, 0, sizeof *job);
+	job->start_rc = sandbox_start(spec, &sb, job->start_err, sizeof job->start_err);
+	if (job->start_rc < 0)
+		return;
+	while (out_open || err_open) {
+		struct pollfd p[2] = { { sb.stdout_fd, POLLIN, 0 }, { sb.stderr_fd, POLLIN, 0 } };
+		double elapsed_ms = (now_seconds() - start) * 1000;
+
+		if (!out_open)
+			p[0].fd = -1;
+		if (!err_open)
+			p[1].fd = -1;
+		if (!killed && ((kill_after_ms >= 0 && elapsed_ms >= kill_after_ms)
+				|| elapsed_ms >= TEST_JOB_TIMEOUT_MS)) {
+			sandbox_kill(&sb);
+			killed = true;
+		}
+		poll(p, 2, 50);
+		if (out_open)
+			drain(sb.stdout_fd, job->out, &job->outlen, &out_open);
+		if (err_open)
+			drain(sb.stderr_fd, job->errout, &job->errlen, &err_open);
+	}
+	sandbox_wait(&sb, &job->res);
+	sandbox_kill(&sb);              /* after wait: must be a harmless no-op */
+	close(sb.stdout_fd);
+	close(sb.stderr_fd);
+	job->wall_seconds = now_seconds() - start;
+}
+
+static void run_job(const struct sandbox_spec *spec, struct test_job *job)
+{
+	run_job_killing(spec, job, -1);
+}
+
+/* Runs argv on the default hello upload; returns the job (static storage). */
+static struct test_job *run_argv(const char *const *argv)
+{
+	static struct test_job job;
+	struct test_upload up = make_archive(hello_files, 1, TEST_TAR);
+	struct sandbox_spec spec;
+
+	base_spec(&spec, &up, argv);
+	run_job(&spec, &job);
+	free(up.data);
+	return &job;
+}
+
+static bool exited_with(const struct test_job *job, int code)
+{
+	return job->start_rc == 0 && job->res.outcome == SANDBOX_EXITED && job->res.exit_code == code;
+}
+
+static void show(const struct test_job *job)
+{
+	printf("#   start_rc %d (%s) outcome %d exit %d signal %d cpu %.3f message '%s'\n",
+	       job->start_rc, job->start_err, job->res.outcome, job->res.exit_code,
+	       job->res.term_signal, job->res.cpu_seconds, job->res.message);
+	printf("#   stdout '%s'\n#   stderr '%s'\n", job->out, job->errout);
+}
+
+static void check(bool cond, const struct test_job *job, const char *name)
+{
+	if (!ok(cond, "%s", name))
+		show(job);
+}
+
+static void test_basics(void)
+{
+	struct test_job *job;
+
+	job = run_argv((const char *const[]){ "/usr/bin/python3", "hello.py", NULL });
+	check(exited_with(job, 0) && strcmp(job->out, "hello from python\n") == 0, job,
+	      "python3 hello.py prints its line and exits 0");
+	check(job->res.memory_peak_bytes > 1 << 20, job, "a memory peak is reported");
+
+	job = run_argv((const char *const[]){ "/bin/sh", "-c", "exit 3", NULL });
+	check(exited_with(job, 3), job, "sh -c 'exit 3' gives exit code 3");
+
+	job = run_argv((const char *const[]){ "/bin/sh", "-c", "kill -9 $$", NULL });
+	check(job->start_rc == 0 && job->res.outcome == SANDBOX_EXITED && job->res.term_signal == SIGKILL
+	      && job->res.exit_code == -1, job, "a job killed by a signal reports term_signal");
+
+	job = run_argv((const char *const[]){ "/nonexistent", NULL });
+	check(exited_with(job, 127) && strstr(job->errout, "sandrun: cannot execute /nonexistent") != NULL,
+	      job, "a program that cannot be executed gives 127 and a message");
+
+	job = run_argv((const char *const[]){ "/usr/bin/env", NULL });
+	check(exited_with(job, 0) && strcmp(job->out, "PATH=/usr/bin:/bin\nHOME=/work\nLANG=C.UTF-8\n") == 0,
+	      job, "the environment is exactly the one given");
+
+	job = run_argv((const char *const[]){ "/bin/sh", "-c", "pwd; stat -c '%u %g %a' /work; stat -c %a /tmp; uname -n", NULL });
+	check(exited_with(job, 0) && strcmp(job->out, "/work\n61234 61234 700\n1777\nsandrun\n") == 0, job,
+	      "cwd is /work (job's, 0700), /tmp is 1777, hostname is sandrun");
+}
+
+static void test_stdin(void)
+{
+	struct test_upload up = make_archive(hello_files, 1, TEST_TAR);
+	struct sandbox_spec spec;
+	static struct test_job job;
+	const char *const cat[] = { "/bin/cat", NULL };
+	const char *const probe[] = { "/bin/sh", "-c", "echo x >> /dev/stdin; echo $?", NULL };
+
+	base_spec(&spec, &up, cat);
+	spec.stdin_data = "line one\nline two\n";
+	spec.stdin_len = strlen(spec.stdin_data);
+	run_job(&spec, &job);
+	check(exited_with(&job, 0) && strcmp(job.out, "line one\nline two\n") == 0, &job, "stdin is fed");
+
+	spec.argv = probe;
+	run_job(&spec, &job);
+	check(exited_with(&job, 0) && strcmp(job.out, "1\n") == 0, &job, "stdin cannot be written");
+
+	spec.argv = cat;
+	spec.stdin_data = NULL;
+	spec.stdin_len = 0;
+	run_job(&spec, &job);
+	check(exited_with(&job, 0) && job.outlen == 0, &job, "no stdin reads as /dev/null");
+	free(up.data);
+}
+
+static void test_isolation(void)
+{
+	struct test_job *job;
+	char secret[] = "/tmp/sandrun-secret-XXXXXX", script[512];
+	int fd = mkstemp(secret), leak;
+
+	job = run_argv((const char *const[]){ "/bin/sh", "-c", "echo $$", NULL });
+	check(exited_with(job, 0) && atoi(job->out) > 0 && atoi(job->out) <= 3, job, "the job's pid is small");
+
+	job = run_argv((const char *const[]){ "/bin/ls", "/proc", NULL });
+	{
+		int numeric = 0;
+		const char *p = job->out;
+
+		while (*p) {
+			if (*p >= '0' && *p <= '9')
+				numeric++;
+			p = strchr(p, '\n');
+			p = p ? p + 1 : "";
+		}
+		check(exited_with(job, 0) && numeric >= 1 && numeric <= 2, job,
+		      "/proc shows only the sandbox's processes");
+	}
+
+	job = run_argv((const char *const[]){ "/bin/sh", "-c", "id -u; id -g; id -G", NULL });
+	check(exited_with(job, 0) && strcmp(job->out, "61234\n61234\n61234\n") == 0, job,
+	      "the job runs as the given uid and gid, no supplementary groups");
+
+	job = run_argv((const char *const[]){ "/bin/grep", "-E", "^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)",
+					      "/proc/self/status", NULL });
+	check(exited_with(job, 0) && strcmp(job->out,
+		"CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n"
+		"CapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n") == 0,
+	      job, "no capabilities at all, no_new_privs set");
+
+	snprintf(script, sizeof script, "for f in %s %s /etc/shadow /etc/redis /etc/ssh /root /home /var /sys; do "
+		 "test -e $f && echo $f; done; true", secret, mount_point);
+	job = run_argv((const char *const[]){ "/bin/sh", "-c", script, NULL });
+	check(exited_with(job, 0) && job->outlen == 0, job, "nothing of the host's files is visible");
+	if (fd >= 0) {
+		close(fd);
+		unlink(secret);
+	}
+
+	job = run_argv((const char *const[]){ "/bin/ls", "/", "/etc", NULL });
+	check(exited_with(job, 0) && strstr(job->out, "/:\nbin\ndev\netc\nlib\nlib32\nlib64\nproc\nsbin\ntmp\nusr\nwork\n")
+	      && !strstr(job->out, "shadow") && strstr(job->out, "passwd\n"), job,
+	      "the root holds only what the sandbox made, /etc no secrets");
+
+	job = run_argv((const char *const[]){ "/bin/sh", "-c",
+		"touch /usr/x 2>/dev/null && echo wrote; awk '$2==\"/usr\"{print substr($4,1,3)}' /proc/self/mounts", NULL });
+	check(exited_with(job, 0) && strcmp(job->out, "ro,\n") == 0, job, "/usr is read-only");
+
+	job = run_argv((const char *const[]){ "/bin/ls", "-A", "/dev", NULL });
+	check(exited_with(job, 0) && strcmp(job->out, "fd\nfull\nnull\nrandom\nstderr\nstdin\nstdout\nurandom\nzero\n") == 0,
+	      job, "/dev holds only the listed nodes");
+
+	job = run_argv((const char *const[]){ "/bin/sh", "-c",
+		"echo x > /dev/null && head -c 8 /dev/urandom | wc -c && head -c 3 /dev/zero | wc -c", NULL });
+	check(exited_with(job, 0) && strcmp(job->out, "8\n3\n") == 0, job, "the /dev nodes work");
+
+	job = run_argv((const char *const[]){ "/bin/sh", "-c", "grep -c : /proc/net/dev", NULL });
+	check(exited_with(job, 0) && strcmp(job->out, "1\n") == 0, job, "only the loopback interface exists");
+
+	job = run_argv((const char *const[]){ "/usr/bin/python3", "-c",
+		"import socket\ntry:\n socket.create_connection(('127.0.0.1', 80), 2)\n print('connected')\n"
+		"except OSError as e:\n print(e.errno)\n", NULL });
+	check(exited_with(job, 0) && strcmp(job->out, "101\n") == 0, job,
+	      "connecting to 127.0.0.1 fails: network unreachable (loopback down)");
+
+	/* a descriptor the supervisor holds must not reach the job */
+	leak = open("/", O_RDONLY | O_DIRECTORY);
+	job = run_argv((const char *const[]){ "/bin/ls", "/proc/self/fd", NULL });
+	check(exited_with(job, 0) && strcmp(job->out, "0\n1\n2\n3\n") == 0, job,
+	      "the job gets only fds 0, 1 and 2");
+	close(leak);
+
+	job = run_argv((const char *const[]){ "/bin/sh", "-c",
+		"cat /proc/1/environ >/dev/null 2>&1 && echo readable; kill -KILL 1; kill -TERM 1; echo alive", NULL });
+	check(exited_with(job, 0) && strcmp(job->out, "alive\n") == 0, job,
+	      "init's memory is unreadable and the job cannot kill it");
+}
+
+static void test_interpreters(void)
+{
+	static const struct {
+		const char *path;
+		const char *const argv[4];
+		const char *want;
+	} cases[] = {
+		{ "/usr/bin/bash", { "/usr/bin/bash", "-c", "echo $((6*7))", NULL }, "42\n" },
+		{ "/usr/bin/perl", { "/usr/bin/perl", "-e", "print 6*7, qq{\\n}", NULL }, "42\n" },
+		{ "/usr/bin/node", { "/usr/bin/node", "-e", "console.log(6*7)", NULL }, "42\n" },
+		{ "/usr/bin/python3", { "/usr/bin/python3", "-c", "import json, ssl; print(6*7)", NULL }, "42\n" },
+		{ "/usr/bin/java", { "/usr/bin/java", "-Xshare:auto", "-version", NULL }, "" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct test_job *job;
+
+		if (access(cases[i].path, X_OK) != 0) {
+			ok(1, "# SKIP %s is not installed", cases[i].path);
+			continue;
+		}
+		job = run_argv(cases[i].argv);
+		check(exited_with(job, 0) && strcmp(job->out, cases[i].want) == 0, job, cases[i].path);
+	}
+}
+
+static void test_uploads(void)
+{
+	static const struct test_entry project[] = {
+		{ "./", 'd', NULL, NULL, 0 },
+		{ "./main.py", 'f', "import utils\nprint(utils.greet('tar'))\n", NULL, 0 },
+		{ "./utils.py", 'f', "def greet(who):\n    return 'hello ' + who\n", NULL, 0 },
+	};
+	static const struct test_entry modes[] = {
+		{ "hello.py", 'f', "print('x')\n", NULL, 0 },
+		{ "suid.sh", 'f', "#!/bin/sh\necho hi\n", NULL, 06755 },
+		{ "sticky", 'd', NULL, NULL, 01777 },
+		{ "link", 'l', NULL, "hello.py", 0 },
+		{ "sub/", 'd', NULL, NULL, 0 },
+		{ "sub/up", 'l', NULL, "../hello.py", 0 },
+		{ "hard", 'h', NULL, "hello.py", 0 },
+	};
+	const char *const main_py[] = { "/usr/bin/python3", "main.py", NULL };
+	const char *const stat_argv[] = { "/bin/sh", "-c",
+		"stat -c '%n %a' suid.sh sticky; cat link sub/up hard; ./suid.sh", NULL };
+	struct test_upload up;
+	struct sandbox_spec spec;
+	static struct test_job job;
+
+	up = make_archive(project, 3, TEST_TGZ);
+	base_spec(&spec, &up, main_py);
+	run_job(&spec, &job);
+	check(exited_with(&job, 0) && strcmp(job.out, "hello tar\n") == 0, &job,
+	      "a `tar czf x.tgz .` upload unpacks and main.py imports utils");
+	free(up.data);
+
+	up = make_archive(project + 1, 2, TEST_ZIP);
+	base_spec(&spec, &up, main_py);
+	run_job(&spec, &job);
+	check(exited_with(&job, 0) && strcmp(job.out, "hello tar\n") == 0, &job, "a zip upload unpacks");
+	free(up.data);
+
+	up = make_archive(modes, sizeof modes / sizeof modes[0], TEST_TAR);
+	base_spec(&spec, &up, stat_argv);
+	run_job(&spec, &job);
+	check(exited_with(&job, 0) && strcmp(job.out, "suid.sh 755\nsticky 777\nprint('x')\nprint('x')\nprint('x')\nhi\n") == 0,
+	      &job, "setuid/setgid/sticky bits are stripped; links inside the tree work");
+	free(up.data);
+
+	base_spec(&spec, NULL, (const char *const[]){ "/bin/ls", "-A", NULL });
+	run_job(&spec, &job);
+	check(exited_with(&job, 0) && job.outlen == 0, &job, "an empty upload gives an empty /work");
+}
+
+static void test_bad_uploads(void)
+{
+	static const struct test_entry dotdot[] = { { "../x", 'f', "x\n", NULL, 0 } };
+	static const struct test_entry deep_dotdot[] = { { "a/../../x", 'f', "x\n", NULL, 0 } };
+	static const struct test_entry absolute[] = { { "/abs", 'f', "x\n", NULL, 0 } };
+	static const struct test_entry abs_link[] = { { "pw", 'l', NULL, "/etc/passwd", 0 } };
+	static const struct test_entry climb_link[] = { { "sub/", 'd', NULL, NULL, 0 }, { "sub/l", 'l', NULL, "../../x", 0 } };
+	static const struct test_entry hard_out[] = { { "h", 'h', NULL, "../../etc/passwd", 0 } };
+	static const struct test_entry device[] = { { "null", 'c', NULL, NULL, 0 } };
+	static const struct test_entry fifo[] = { { "fifo", 'p', NULL, NULL, 0 } };
+	static const struct test_entry through_link[] = {
+		{ "d", 'l', NULL, ".", 0 }, { "d/x", 'f', "x\n", NULL, 0 },
+	};
+	static const struct {
+		const struct test_entry *entries;
+		size_t n;
+		const char *name;
+	} cases[] = {
+		{ dotdot, 1, "an entry \"../x\"" },
+		{ deep_dotdot, 1, "an entry \"a/../../x\"" },
+		{ absolute, 1, "an entry \"/abs\"" },
+		{ abs_link, 1, "a symlink to /etc/passwd" },
+		{ climb_link, 2, "a symlink climbing out with ../.." },
+		{ hard_out, 1, "a hard link to ../../etc/passwd" },
+		{ device, 1, "a device node" },
+		{ fifo, 1, "a FIFO" },
+		{ through_link, 2, "an entry written through a symlink" },
+	};
+	const char *const ls[] = { "/bin/ls", NULL };
+	struct sandbox_spec spec;
+	static struct test_job job;
+	struct test_upload up;
+	char random_bytes[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char name[128];
+
+		up = make_archive(cases[i].entries, cases[i].n, TEST_TAR);
+		base_spec(&spec, &up, ls);
+		run_job(&spec, &job);
+		snprintf(name, sizeof name, "%s fails the unpack", cases[i].name);
+		check(job.start_rc == 0 && job.res.outcome == SANDBOX_UNPACK_FAILED && job.res.message[0] != '\0'
+		      && job.outlen == 0, &job, name);
+		free(up.data);
+	}
+
+	base_spec(&spec, NULL, ls);
+	spec.upload = "just some text, not an archive\n";
+	spec.upload_len = strlen(spec.upload);
+	run_job(&spec, &job);
+	check(job.res.outcome == SANDBOX_UNPACK_FAILED
+	      && strstr(job.res.message, "upload is not an archive libarchive can read") != NULL,
+	      &job, "plain text is not an archive");
+
+	srand(42);
+	for (i = 0; i < sizeof random_bytes; i++)
+		random_bytes[i] = (char)rand();
+	spec.upload = random_bytes;
+	spec.upload_len = sizeof random_bytes;
+	run_job(&spec, &job);
+	check(job.res.outcome == SANDBOX_UNPACK_FAILED, &job, "random bytes are not an archive");
+
+	{
+		static const struct test_entry five[] = {
+			{ "a", 'f', "1", NULL, 0 }, { "b", 'f', "2", NULL, 0 }, { "c", 'f', "3", NULL, 0 },
+			{ "d", 'f', "4", NULL, 0 }, { "e", 'f', "5", NULL, 0 },
+		};
+		static char big[5001];
+		struct test_entry large[1] = { { "big", 'f', big, NULL, 0 } };
+
+		up = make_archive(five, 5, TEST_TAR);
+		base_spec(&spec, &up, ls);
+		spec.files_max = 3;
+		run_job(&spec, &job);
+		check(job.res.outcome == SANDBOX_UNPACK_FAILED && strstr(job.res.message, "more than 3 entries"),
+		      &job, "files_max is enforced");
+		spec.files_max = 5;
+		run_job(&spec, &job);
+		check(exited_with(&job, 0) && strcmp(job.out, "a\nb\nc\nd\ne\n") == 0, &job,
+		      "exactly files_max entries is fine");
+		free(up.data);
+
+		memset(big, 'x', sizeof big - 1);
+		up = make_archive(large, 1, TEST_TGZ);
+		base_spec(&spec, &up, ls);
+		spec.unpacked_max_bytes = 1000;
+		run_job(&spec, &job);
+		check(job.res.outcome == SANDBOX_UNPACK_FAILED && strstr(job.res.message, "1000 bytes"), &job,
+		      "unpacked_max_bytes is enforced");
+		free(up.data);
+	}
+}
+
+/* Counts the entries of a directory, "." and ".." aside. */
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* unpack_archive() on its own, in <tmp>/work: nothing may appear in <tmp>. */
+static void test_unpack_direct(void)
+{
+	static const struct test_entry dotdot[] = { { "ok", 'f', "fine\n", NULL, 0 }, { "../escaped", 'f', "x\n", NULL, 0 } };
+	static const struct test_entry link_then_write[] = {
+		{ "up", 'l', NULL, "..", 0 }, { "up/escaped", 'f', "x\n", NULL, 0 },
+	};
+	char top[] = "/tmp/sandrun-unpack-XXXXXX", work[64], err[256], cwd[4096];
+	struct test_upload up;
+	int rc;
+
+	if (mkdtemp(top) == NULL || getcwd(cwd, sizeof cwd) == NULL) {
+		ok(0, "cannot make a temporary directory");
+		return;
+	}
+	snprintf(work, sizeof work, "%s/work", top);
+	mkdir(work, 0700);
+	if (chdir(work) < 0) {
+		ok(0, "cannot enter %s", work);
+		return;
+	}
+
+	up = make_archive(dotdot, 2, TEST_TAR);
+	err[0] = '\0';
+	rc = unpack_archive(up.data, up.len, 1 << 20, 100, err, sizeof err);
+	ok(rc == -1 && strstr(err, "../escaped") != NULL, "unpack_archive refuses \"../escaped\", naming it");
+	printf("#   %s\n", err);
+	ok(count_entries(top) == 1, "nothing was written beside the working directory");
+	free(up.data);
+
+	up = make_archive(link_then_write, 2, TEST_TAR);
+	rc = unpack_archive(up.data, up.len, 1 << 20, 100, err, sizeof err);
+	ok(rc == -1 && count_entries(top) == 1, "a symlink to \"..\" is refused and nothing written through it");
+	printf("#   %s\n", err);
+	free(up.data);
+
+	rc = unpack_archive("", 0, 1 << 20, 100, err, sizeof err);
+	ok(rc == 0, "an empty upload unpacks to nothing");
+
+	{
+		/* mtree takes file contents from the unpacking machine: not an upload */
+		const char *mtree = "#mtree\nleak type=file contents=/etc/hostname\n";
+
+		rc = unpack_archive(mtree, strlen(mtree), 1 << 20, 100, err, sizeof err);
+		ok(rc == -1 && access("leak", F_OK) != 0, "an mtree listing is refused");
+	}
+
+	if (chdir(cwd) < 0)
+		ok(0, "cannot go back to %s", cwd);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof cmd, "rm -rf %s", top);
+		if (system(cmd) != 0)
+			diag("cannot remove the temporary directory");
+	}
+}
+
+static void test_lifetime(void)
+{
+	struct test_upload up = make_archive(hello_files, 1, TEST_TAR);
+	struct sandbox_spec spec;
+	static struct test_job job;
+	const char *const orphan[] = { "/bin/sh", "-c", "sleep 100 & echo done", NULL };
+	const char *const sleeper[] = { "/bin/sleep", "100", NULL };
+	const char *const busy[] = { "/usr/bin/python3", "-c",
+		"import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass\n", NULL };
+	const char *const spin[] = { "/bin/sh", "-c", "while :; do :; done", NULL };
+
+	base_spec(&spec, &up, orphan);
+	run_job(&spec, &job);
+	check(exited_with(&job, 0) && strcmp(job.out, "done\n") == 0 && job.wall_seconds < 5, &job,
+	      "an orphan left behind does not keep the sandbox alive");
+
+	spec.argv = sleeper;
+	run_job_killing(&spec, &job, 300);
+	check(job.res.outcome == SANDBOX_EXITED && job.res.term_signal == SIGKILL && job.wall_seconds < 5, &job,
+	      "sandbox_kill ends a sleeping job");
+
+	spec.argv = orphan;
+	run_job_killing(&spec, &job, 0);
+	check(job.res.outcome == SANDBOX_EXITED && job.res.term_signal == SIGKILL && job.outlen == 0
+	      && job.wall_seconds < 2, &job, "sandbox_kill right after the start ends it before the job runs");
+
+	spec.argv = busy;
+	run_job(&spec, &job);
+	check(exited_with(&job, 0) && job.res.cpu_seconds >= 0.3 && job.res.cpu_seconds <= 1.0, &job,
+	      "a 0.5 s busy loop is charged between 0.3 and 1.0 CPU seconds");
+	printf("#   cpu %.3f\n", job.res.cpu_seconds);
+
+	spec.argv = spin;
+	/* ~0.8 s of spinning on a quiet machine; a dead-init kill would report
+	 * a few milliseconds, so 0.25 separates the two even on a busy one */
+	run_job_killing(&spec, &job, 1000);
+	check(job.res.term_signal == SIGKILL && job.res.cpu_seconds >= 0.25 && job.res.cpu_seconds <= 1.5, &job,
+	      "a killed job's CPU is still counted");
+	printf("#   cpu %.3f\n", job.res.cpu_seconds);
+	free(up.data);
+}
+
+static void test_errors(void)
+{
+	const char *const ls[] = { "/bin/ls", NULL };
+	struct sandbox_spec spec;
+	static struct test_job job;
+	struct sandbox sb;
+	char err[256] = "";
+
+	base_spec(&spec, NULL, ls);
+	spec.uid = 0;
+	ok(sandbox_start(&spec, &sb, err, sizeof err) == -1 && strstr(err, "root"), "a job may not run as root");
+
+	base_spec(&spec, NULL, (const char *const[]){ "ls", NULL });
+	ok(sandbox_start(&spec, &sb, err, sizeof err) == -1 && err[0] != '\0', "argv[0] must be absolute");
+
+	base_spec(&spec, NULL, ls);
+	spec.mount_point = "/nonexistent-sandrun-mount-point";
+	run_job(&spec, &job);
+	check(job.start_rc == 0 && job.res.outcome == SANDBOX_INTERNAL_ERROR && strstr(job.res.message, "tmpfs"),
+	      &job, "a broken mount point is an internal error with a message");
+
+	base_spec(&spec, NULL, ls);
+	spec.env_root = "/nonexistent-sandrun-env";
+	run_job(&spec, &job);
+	check(job.res.outcome == SANDBOX_INTERNAL_ERROR && strstr(job.res.message, "/nonexistent-sandrun-env/usr"),
+	      &job, "a missing environment is an internal error naming it");
+}
+
+static bool mounted_anywhere(const char *path)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[4096];
+	bool found = false;
+
+	if (f == NULL)
+		return false;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strstr(line, path) != NULL)
+			found = true;
+	fclose(f);
+	return found;
+}
+
+int main(void)
+{
+	int fds_before, fds_after;
+
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP needs root\n");
+		return 0;
+	}
+	snprintf(mount_point, sizeof mount_point, "/tmp/sandrun-root-XXXXXX");
+	if (mkdtemp(mount_point) == NULL) {
+		printf("Bail out! cannot create a mount point: %s\n", strerror(errno));
+		return 1;
+	}
+	fds_before = count_entries("/proc/self/fd");
+
+	test_basics();
+	test_stdin();
+	test_isolation();
+	test_interpreters();
+	test_uploads();
+	test_bad_uploads();
+	test_unpack_direct();
+	test_lifetime();
+	test_errors();
+
+	fds_after = count_entries("/proc/self/fd");
+	is_int(fds_after, fds_before, "the supervisor leaks no descriptors");
+	ok(count_entries(mount_point) == 0 && !mounted_anywhere(mount_point),
+	   "the host's mount point is still empty and unmounted");
+	rmdir(mount_point);
+	return done_testing();
+}
