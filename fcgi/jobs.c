@@ -87,7 +87,7 @@ static json_t *job_status_json(const char *id, const redisReply *h)
 	if (reason)
 		json_object_set_new(o, "reason", json_string(reason));
 	if (error)
-		json_object_set_new(o, "error", json_string(error));
+		json_object_set_new(o, "error", json_string_lossy(error, strlen(error)));
 	json_object_set_new(o, "submitted_at", json_time(hash_get(h, JOB_F_SUBMITTED)));
 	json_object_set_new(o, "started_at", json_time(hash_get(h, JOB_F_STARTED)));
 	json_object_set_new(o, "finished_at", json_time(hash_get(h, JOB_F_FINISHED)));

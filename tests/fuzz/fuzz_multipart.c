@@ -11,7 +11,9 @@
  * bytes held back call abort(). The rest of the input is also given to
  * mp_boundary_from_content_type(), whose answer must be a valid boundary.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
+#endif
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>

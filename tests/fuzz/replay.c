@@ -9,7 +9,9 @@
  * or 1 when an argument cannot be read. A harness that finds a bug
  * aborts, which fails the run.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* asprintf */
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <stdint.h>

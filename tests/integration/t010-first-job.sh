@@ -24,10 +24,8 @@ is "$HTTP_STATUS" 202 "submit answers 202 Accepted"
 id=$(json .job_id)
 like "$id" '^job-[a-z2-7]{26}$' "the job id is job- and 26 base32 characters"
 is "$(json .status)" queued "the new job is queued"
-like "$HTTP_HEADERS" "(^|
-)[Ll]ocation: /status/$id" "Location points at the job's status"
-like "$HTTP_HEADERS" '(^|
-)[Cc]ontent-[Tt]ype: application/json' "the answer is JSON"
+like "$HTTP_HEADERS" "^[Ll]ocation: /status/$id\$" "Location points at the job's status"
+like "$HTTP_HEADERS" '^[Cc]ontent-[Tt]ype: application/json' "the answer is JSON"
 
 wait_job "$id"
 is "$(json .status "$STATUS_JSON")" completed "the job completes"
