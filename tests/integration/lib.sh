@@ -83,7 +83,7 @@ stack_stop() {
 stack_start() {
 	require_root
 	require_cmd redis-server nginx curl openssl
-	STACK_DIR=$(mktemp -d /tmp/sandrun-test.XXXXXX)
+	STACK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sandrun-test.XXXXXX")
 	trap stack_stop EXIT
 	if ! "$top_srcdir/contrib/sandrun-stack" start "$STACK_DIR" --bin-dir "$top_builddir" \
 		--fcgi-workers 2 --runner-slots 2 "$@" >"$STACK_DIR/start.out" 2>&1; then
