@@ -62,7 +62,8 @@ static void master_on_term(int sig)
 static void worker_run(int listen_fd, const struct sandrun_config *cfg)
 {
 	struct responder srv = { .cfg = cfg };
-	struct sigaction sa = { .sa_handler = worker_on_term };
+	/* SA_RESTART: a SIGTERM must not cut short the body read of the request in flight. */
+	struct sigaction sa = { .sa_handler = worker_on_term, .sa_flags = SA_RESTART };
 	FCGX_Request fcgx;
 
 	sigaction(SIGTERM, &sa, NULL);
