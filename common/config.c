@@ -121,18 +121,6 @@ static char *trim(char *s)
 	return s;
 }
 
-static int config_error(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int config_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int config_set(struct sandrun_config *c, const char *key, const char *value,
 		      unsigned lineno, char *err, size_t errlen)
 {
@@ -148,7 +136,7 @@ static int config_set(struct sandrun_config *c, const char *key, const char *val
 			return 0;
 		}
 		if (parse_int64(value, k->min, k->max, &v) < 0)
-			return config_error(err, errlen, "line %u: %s must be an integer from %lld to %lld",
+			return error_format(err, errlen, "line %u: %s must be an integer from %lld to %lld",
 					    lineno, key, (long long)k->min, (long long)k->max);
 		if (k->type == CONFIG_INT)
 			*(int *)field = (int)v;
@@ -158,7 +146,7 @@ static int config_set(struct sandrun_config *c, const char *key, const char *val
 			*(int64_t *)field = v;
 		return 0;
 	}
-	return config_error(err, errlen, "line %u: unknown key '%s'", lineno, key);
+	return error_format(err, errlen, "line %u: unknown key '%s'", lineno, key);
 }
 
 static int config_check(const struct sandrun_config *c, char *err, size_t errlen)
@@ -166,10 +154,10 @@ static int config_check(const struct sandrun_config *c, char *err, size_t errlen
 	const struct sandrun_limits *l = &c->limits;
 
 	if (l->timeout_default > l->timeout_max)
-		return config_error(err, errlen, "timeout_default is above timeout_max");
+		return error_format(err, errlen, "timeout_default is above timeout_max");
 	if (l->memory_mb_min > l->memory_mb_max ||
 	    l->memory_mb_default < l->memory_mb_min || l->memory_mb_default > l->memory_mb_max)
-		return config_error(err, errlen, "memory_mb_default must lie within memory_mb_min..memory_mb_max");
+		return error_format(err, errlen, "memory_mb_default must lie within memory_mb_min..memory_mb_max");
 	return 0;
 }
 
@@ -181,7 +169,7 @@ int config_parse(const char *text, size_t len, struct sandrun_config *out, char 
 
 	config_defaults(out);
 	if (memchr(text, '\0', len)) {
-		config_error(err, errlen, "the file holds a NUL byte");
+		error_format(err, errlen, "the file holds a NUL byte");
 		goto fail;
 	}
 	for (line = copy; line; line = next) {
@@ -197,7 +185,7 @@ int config_parse(const char *text, size_t len, struct sandrun_config *out, char 
 		if (!*line)
 			continue;
 		if (!(eq = strchr(line, '='))) {
-			config_error(err, errlen, "line %u: expected 'key = value'", lineno);
+			error_format(err, errlen, "line %u: expected 'key = value'", lineno);
 			goto fail;
 		}
 		*eq = '\0';
@@ -223,13 +211,13 @@ int config_load(const char *path, struct sandrun_config *out, char *err, size_t 
 	int rc;
 
 	if (!f)
-		return config_error(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return error_format(err, errlen, "cannot open %s: %s", path, strerror(errno));
 	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
 		buf_append(&text, chunk, n);
 		if (text.len > 1024 * 1024) {
 			fclose(f);
 			free(text.data);
-			return config_error(err, errlen, "%s is larger than 1 MiB", path);
+			return error_format(err, errlen, "%s is larger than 1 MiB", path);
 		}
 	}
 	fclose(f);

@@ -12,6 +12,9 @@ int64_t time_mono_ms(void);
 /* "2026-11-22T02:25:32.123Z" into out (at least 32 bytes). */
 void time_format_rfc3339(int64_t epoch_ms, char *out, size_t outlen);
 
+/* Formats a sentence into err (when err is non-NULL and errlen > 0); returns -1 for `return error_format(...)`. */
+int error_format(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Parses a base-10 integer that must use the whole string and lie in [min, max]. */
 int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 

@@ -63,6 +63,7 @@
 
 #include "sandbox.h"
 #include "unpack.h"
+#include "util.h"
 
 /* The namespaces every job gets: its own process tree (and a fresh /proc),
  * mount table, network stack (loopback left down: no network at all), SysV
@@ -140,18 +141,6 @@ static const char *const sandbox_etc_binds[] = {
 	"java-*-openjdk",    /* the JDK's conf/ files are symlinks into it */
 };
 
-static void __attribute__((format(printf, 3, 4)))
-sandbox_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* snprintf into a path buffer; -1 with err set when it does not fit. */
 static int __attribute__((format(printf, 5, 6)))
 sandbox_path(char *buf, size_t buflen, char *err, size_t errlen, const char *fmt, ...)
@@ -163,7 +152,7 @@ sandbox_path(char *buf, size_t buflen, char *err, size_t errlen, const char *fmt
 	n = vsnprintf(buf, buflen, fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= buflen) {
-		sandbox_error(err, errlen, "a sandbox path is too long");
+		error_format(err, errlen, "a sandbox path is too long");
 		return -1;
 	}
 	return 0;
@@ -245,7 +234,7 @@ static int sandbox_isolate_fds(struct sandbox_fds *fds, char *err, size_t errlen
 			int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
 
 			if (moved < 0) {
-				sandbox_error(err, errlen, "cannot move a pipe above stderr: %s", strerror(errno));
+				error_format(err, errlen, "cannot move a pipe above stderr: %s", strerror(errno));
 				return -1;
 			}
 			close(fd);
@@ -273,13 +262,13 @@ static int sandbox_isolate_fds(struct sandbox_fds *fds, char *err, size_t errlen
 	null_fd = open("/dev/null", O_RDWR);    /* lowest free: 0 */
 	if (null_fd != STDIN_FILENO || dup2(null_fd, STDOUT_FILENO) < 0
 	    || dup2(null_fd, STDERR_FILENO) < 0) {
-		sandbox_error(err, errlen, "cannot open /dev/null for init: %s", strerror(errno));
+		error_format(err, errlen, "cannot open /dev/null for init: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
 
 fail:
-	sandbox_error(err, errlen, "cannot close the supervisor's descriptors: %s", strerror(errno));
+	error_format(err, errlen, "cannot close the supervisor's descriptors: %s", strerror(errno));
 	return -1;
 }
 
@@ -287,11 +276,11 @@ fail:
 static int sandbox_private_mounts(char *err, size_t errlen)
 {
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		sandbox_error(err, errlen, "cannot make the mount namespace private: %s", strerror(errno));
+		error_format(err, errlen, "cannot make the mount namespace private: %s", strerror(errno));
 		return -1;
 	}
 	if (sethostname(SANDBOX_HOSTNAME, strlen(SANDBOX_HOSTNAME)) < 0) {
-		sandbox_error(err, errlen, "cannot set the host name: %s", strerror(errno));
+		error_format(err, errlen, "cannot set the host name: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -307,12 +296,12 @@ static int sandbox_mount_tmpfs(const struct sandbox_spec *spec, char *err, size_
 	snprintf(options, sizeof options, "size=%" PRId64 ",nr_inodes=%" PRId64 ",mode=0755",
 		 spec->tmpfs_bytes, inodes);
 	if (mount("sandrun", spec->mount_point, "tmpfs", MS_NOSUID | MS_NODEV, options) < 0) {
-		sandbox_error(err, errlen, "cannot mount the job's tmpfs on %s: %s",
+		error_format(err, errlen, "cannot mount the job's tmpfs on %s: %s",
 			      spec->mount_point, strerror(errno));
 		return -1;
 	}
 	if (chdir(spec->mount_point) < 0) {
-		sandbox_error(err, errlen, "cannot enter the job's tmpfs: %s", strerror(errno));
+		error_format(err, errlen, "cannot enter the job's tmpfs: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -325,7 +314,7 @@ static int sandbox_bind(const char *src, const char *dst, uint64_t attrs, char *
 	struct mount_attr attr = { .attr_set = attrs };
 
 	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0) {
-		sandbox_error(err, errlen, "cannot bind %s into the sandbox: %s", src, strerror(errno));
+		error_format(err, errlen, "cannot bind %s into the sandbox: %s", src, strerror(errno));
 		return -1;
 	}
 	if (mount_setattr(AT_FDCWD, dst, AT_RECURSIVE, &attr, sizeof attr) == 0)
@@ -341,7 +330,7 @@ static int sandbox_bind(const char *src, const char *dst, uint64_t attrs, char *
 		if (mount(NULL, dst, NULL, flags, NULL) == 0)
 			return 0;
 	}
-	sandbox_error(err, errlen, "cannot restrict the bind of %s: %s", src, strerror(errno));
+	error_format(err, errlen, "cannot restrict the bind of %s: %s", src, strerror(errno));
 	return -1;
 }
 
@@ -350,11 +339,11 @@ static int sandbox_bind(const char *src, const char *dst, uint64_t attrs, char *
 static int sandbox_mkdir(const char *path, mode_t mode, char *err, size_t errlen)
 {
 	if (mkdir(path, mode) < 0 && errno != EEXIST) {
-		sandbox_error(err, errlen, "cannot create /%s in the sandbox: %s", path, strerror(errno));
+		error_format(err, errlen, "cannot create /%s in the sandbox: %s", path, strerror(errno));
 		return -1;
 	}
 	if (chmod(path, mode) < 0) {     /* the umask had its say in mkdir */
-		sandbox_error(err, errlen, "cannot set the mode of /%s: %s", path, strerror(errno));
+		error_format(err, errlen, "cannot set the mode of /%s: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -365,7 +354,7 @@ static int sandbox_write_file(const char *path, const char *content, char *err, 
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 
 	if (fd < 0 || sandbox_write_all(fd, content, strlen(content)) < 0) {
-		sandbox_error(err, errlen, "cannot write /%s in the sandbox: %s", path, strerror(errno));
+		error_format(err, errlen, "cannot write /%s in the sandbox: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -380,7 +369,7 @@ static int sandbox_mount_target_file(const char *path, char *err, size_t errlen)
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 
 	if (fd < 0) {
-		sandbox_error(err, errlen, "cannot create /%s in the sandbox: %s", path, strerror(errno));
+		error_format(err, errlen, "cannot create /%s in the sandbox: %s", path, strerror(errno));
 		return -1;
 	}
 	close(fd);
@@ -401,12 +390,12 @@ static int sandbox_mirror_read_only(const char *src, const char *dst, char *err,
 	if (S_ISLNK(st.st_mode)) {
 		n = readlink(src, target, sizeof target - 1);
 		if (n < 0) {
-			sandbox_error(err, errlen, "cannot read the link %s: %s", src, strerror(errno));
+			error_format(err, errlen, "cannot read the link %s: %s", src, strerror(errno));
 			return -1;
 		}
 		target[n] = '\0';
 		if (symlink(target, dst) < 0) {
-			sandbox_error(err, errlen, "cannot create the link /%s: %s", dst, strerror(errno));
+			error_format(err, errlen, "cannot create the link /%s: %s", dst, strerror(errno));
 			return -1;
 		}
 		return 0;
@@ -526,7 +515,7 @@ static int sandbox_make_dev(char *err, size_t errlen)
 	}
 	for (i = 0; i < sizeof links / sizeof links[0]; i++) {
 		if (symlink(links[i][1], links[i][0]) < 0) {
-			sandbox_error(err, errlen, "cannot create /%s: %s", links[i][0], strerror(errno));
+			error_format(err, errlen, "cannot create /%s: %s", links[i][0], strerror(errno));
 			return -1;
 		}
 	}
@@ -543,14 +532,14 @@ static int sandbox_mount_root(const struct sandbox_spec *spec, char *err, size_t
 		return -1;
 	/* a procfs of our own PID namespace: the job sees only its own processes */
 	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
-		sandbox_error(err, errlen, "cannot mount /proc: %s", strerror(errno));
+		error_format(err, errlen, "cannot mount /proc: %s", strerror(errno));
 		return -1;
 	}
 	if (sandbox_mkdir("tmp", 01777, err, errlen) < 0
 	    || sandbox_mkdir(SANDBOX_WORKDIR_NAME, 0700, err, errlen) < 0)
 		return -1;
 	if (chown(SANDBOX_WORKDIR_NAME, spec->uid, spec->gid) < 0) {
-		sandbox_error(err, errlen, "cannot give " SANDBOX_WORKDIR " to the job's user: %s",
+		error_format(err, errlen, "cannot give " SANDBOX_WORKDIR " to the job's user: %s",
 			      strerror(errno));
 		return -1;
 	}
@@ -563,15 +552,15 @@ static int sandbox_pivot_root(char *err, size_t errlen)
 	/* new and old root both ".": the old one ends up stacked on top, and
 	 * unmounting "." removes it without needing a directory for it */
 	if (syscall(SYS_pivot_root, ".", ".") < 0) {
-		sandbox_error(err, errlen, "cannot pivot_root into the sandbox: %s", strerror(errno));
+		error_format(err, errlen, "cannot pivot_root into the sandbox: %s", strerror(errno));
 		return -1;
 	}
 	if (umount2(".", MNT_DETACH) < 0) {
-		sandbox_error(err, errlen, "cannot detach the host's root: %s", strerror(errno));
+		error_format(err, errlen, "cannot detach the host's root: %s", strerror(errno));
 		return -1;
 	}
 	if (chdir("/") < 0 || chdir(SANDBOX_WORKDIR) < 0) {
-		sandbox_error(err, errlen, "cannot enter " SANDBOX_WORKDIR ": %s", strerror(errno));
+		error_format(err, errlen, "cannot enter " SANDBOX_WORKDIR ": %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -595,18 +584,18 @@ static int sandbox_drop_privileges(const struct sandbox_spec *spec, char *err, s
 	/* every capability the running kernel knows, which may be more than CAP_LAST_CAP */
 	for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-			sandbox_error(err, errlen, "cannot drop capability %d from the bounding set: %s",
+			error_format(err, errlen, "cannot drop capability %d from the bounding set: %s",
 				      cap, strerror(errno));
 			goto fail;
 		}
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
-		sandbox_error(err, errlen, "cannot clear the ambient capabilities: %s", strerror(errno));
+		error_format(err, errlen, "cannot clear the ambient capabilities: %s", strerror(errno));
 		goto fail;
 	}
 	if (setgroups(0, NULL) < 0 || setresgid(spec->gid, spec->gid, spec->gid) < 0
 	    || setresuid(spec->uid, spec->uid, spec->uid) < 0) {
-		sandbox_error(err, errlen, "cannot become uid %u gid %u: %s",
+		error_format(err, errlen, "cannot become uid %u gid %u: %s",
 			      (unsigned)spec->uid, (unsigned)spec->gid, strerror(errno));
 		goto fail;
 	}
@@ -614,17 +603,17 @@ static int sandbox_drop_privileges(const struct sandbox_spec *spec, char *err, s
 	    || ruid != spec->uid || euid != spec->uid || suid != spec->uid
 	    || rgid != spec->gid || egid != spec->gid || sgid != spec->gid
 	    || getgroups(0, NULL) != 0 || setuid(0) == 0) {
-		sandbox_error(err, errlen, "the job's identity did not take (uid %u gid %u)",
+		error_format(err, errlen, "the job's identity did not take (uid %u gid %u)",
 			      (unsigned)spec->uid, (unsigned)spec->gid);
 		goto fail;
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		sandbox_error(err, errlen, "cannot set no_new_privs: %s", strerror(errno));
+		error_format(err, errlen, "cannot set no_new_privs: %s", strerror(errno));
 		goto fail;
 	}
 	caps = cap_init();
 	if (caps == NULL || cap_clear(caps) < 0 || cap_set_proc(caps) < 0) {
-		sandbox_error(err, errlen, "cannot clear the capabilities: %s", strerror(errno));
+		error_format(err, errlen, "cannot clear the capabilities: %s", strerror(errno));
 		goto fail;
 	}
 	cap_free(caps);
@@ -632,7 +621,7 @@ static int sandbox_drop_privileges(const struct sandbox_spec *spec, char *err, s
 	/* non-dumpable: the job, running as the same uid, cannot ptrace init
 	 * nor read its memory, which is a copy of the supervisor's */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
-		sandbox_error(err, errlen, "cannot protect init: %s", strerror(errno));
+		error_format(err, errlen, "cannot protect init: %s", strerror(errno));
 		goto fail;
 	}
 	umask(022);
@@ -652,7 +641,7 @@ static int sandbox_set_limits(char *err, size_t errlen)
 	struct rlimit no_core = { 0, 0 };
 
 	if (setrlimit(RLIMIT_CORE, &no_core) < 0) {
-		sandbox_error(err, errlen, "cannot set RLIMIT_CORE: %s", strerror(errno));
+		error_format(err, errlen, "cannot set RLIMIT_CORE: %s", strerror(errno));
 		return -1;
 	}
 	/*
@@ -705,7 +694,7 @@ static int sandbox_reaper_open(struct sandbox_reaper *r, char *err, size_t errle
 	sigaddset(&set, SIGTERM);
 	r->signals = signalfd(-1, &set, SFD_CLOEXEC);
 	if (r->signals < 0) {
-		sandbox_error(err, errlen, "cannot create init's signalfd: %s", strerror(errno));
+		error_format(err, errlen, "cannot create init's signalfd: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -781,13 +770,13 @@ static int sandbox_unpack_upload(const struct sandbox_spec *spec, struct sandbox
 	*outcome = SANDBOX_INTERNAL_ERROR;
 	shared = mmap(NULL, errlen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shared == MAP_FAILED) {
-		sandbox_error(err, errlen, "cannot map the unpacker's message page: %s", strerror(errno));
+		error_format(err, errlen, "cannot map the unpacker's message page: %s", strerror(errno));
 		return -1;
 	}
 	shared[0] = '\0';
 	pid = fork();
 	if (pid < 0) {
-		sandbox_error(err, errlen, "cannot fork the unpacker: %s", strerror(errno));
+		error_format(err, errlen, "cannot fork the unpacker: %s", strerror(errno));
 		goto fail;
 	}
 	if (pid == 0) {
@@ -802,7 +791,7 @@ static int sandbox_unpack_upload(const struct sandbox_spec *spec, struct sandbox
 				     spec->files_max, shared, errlen) == 0 ? 0 : 1);
 	}
 	if (!sandbox_reap_until(r, pid, &status)) {
-		sandbox_error(err, errlen, "lost track of the unpacker");
+		error_format(err, errlen, "lost track of the unpacker");
 		goto fail;
 	}
 	if (r->kill_requested || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
@@ -812,9 +801,9 @@ static int sandbox_unpack_upload(const struct sandbox_spec *spec, struct sandbox
 	*outcome = SANDBOX_UNPACK_FAILED;
 	shared[errlen - 1] = '\0';
 	if (WIFSIGNALED(status))
-		sandbox_error(err, errlen, "unpacking the upload crashed (signal %d)", WTERMSIG(status));
+		error_format(err, errlen, "unpacking the upload crashed (signal %d)", WTERMSIG(status));
 	else
-		sandbox_error(err, errlen, "%s", shared[0] != '\0' ? shared : "the upload could not be unpacked");
+		error_format(err, errlen, "%s", shared[0] != '\0' ? shared : "the upload could not be unpacked");
 fail:
 	munmap(shared, errlen);
 	return -1;
@@ -918,7 +907,7 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 	outcome = SANDBOX_INTERNAL_ERROR;
 	job = fork();
 	if (job < 0) {
-		sandbox_error(msg, sizeof msg, "cannot fork the job process: %s", strerror(errno));
+		error_format(msg, sizeof msg, "cannot fork the job process: %s", strerror(errno));
 		goto fail;
 	}
 	if (job == 0)
@@ -929,7 +918,7 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 	close(fds.stdout_w);
 	close(fds.stderr_w);
 	if (!sandbox_reap_until(&reaper, job, &job_status)) {
-		sandbox_error(msg, sizeof msg, "init lost track of the job process");
+		error_format(msg, sizeof msg, "init lost track of the job process");
 		goto fail;
 	}
 	sandbox_finish(&reaper, fds.report, job_status);
@@ -985,20 +974,20 @@ static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox
 	if (pid > 0)
 		return pid;
 	if (errno != ENOSYS) {
-		sandbox_error(err, errlen, "cannot create the sandbox (clone3): %s", strerror(errno));
+		error_format(err, errlen, "cannot create the sandbox (clone3): %s", strerror(errno));
 		return -1;
 	}
 
 	stack = mmap(NULL, SANDBOX_CLONE_STACK, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED) {
-		sandbox_error(err, errlen, "cannot allocate a stack for the sandbox: %s", strerror(errno));
+		error_format(err, errlen, "cannot allocate a stack for the sandbox: %s", strerror(errno));
 		return -1;
 	}
 	pid = clone(sandbox_clone_entry, (char *)stack + SANDBOX_CLONE_STACK,
 		    SANDBOX_CLONE_FLAGS | SIGCHLD, &ctx);
 	if (pid < 0)
-		sandbox_error(err, errlen, "cannot create the sandbox (clone): %s", strerror(errno));
+		error_format(err, errlen, "cannot create the sandbox (clone): %s", strerror(errno));
 	munmap(stack, SANDBOX_CLONE_STACK);     /* ours; the child has its own copy */
 	return pid;
 }
@@ -1010,13 +999,13 @@ static int sandbox_stdin_memfd(const struct sandbox_spec *spec, char *err, size_
 	int fd = memfd_create("sandrun-stdin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
 	if (fd < 0) {
-		sandbox_error(err, errlen, "cannot create the job's stdin: %s", strerror(errno));
+		error_format(err, errlen, "cannot create the job's stdin: %s", strerror(errno));
 		return -1;
 	}
 	if (sandbox_write_all(fd, spec->stdin_data, spec->stdin_len) < 0
 	    || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0
 	    || lseek(fd, 0, SEEK_SET) != 0) {
-		sandbox_error(err, errlen, "cannot fill the job's stdin: %s", strerror(errno));
+		error_format(err, errlen, "cannot fill the job's stdin: %s", strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -1069,20 +1058,20 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 	pid_t pid = -1;
 
 	if (spec == NULL || sb == NULL) {
-		sandbox_error(err, errlen, "no sandbox spec");
+		error_format(err, errlen, "no sandbox spec");
 		goto fail;
 	}
 	problem = sandbox_spec_problem(spec);
 	if (problem != NULL) {
-		sandbox_error(err, errlen, "%s", problem);
+		error_format(err, errlen, "%s", problem);
 		goto fail;
 	}
 	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errs, O_CLOEXEC) < 0) {
-		sandbox_error(err, errlen, "cannot create the sandbox's pipes: %s", strerror(errno));
+		error_format(err, errlen, "cannot create the sandbox's pipes: %s", strerror(errno));
 		goto fail;
 	}
 	if (fcntl(out[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(errs[0], F_SETFL, O_NONBLOCK) < 0) {
-		sandbox_error(err, errlen, "cannot make the output pipes non-blocking: %s", strerror(errno));
+		error_format(err, errlen, "cannot make the output pipes non-blocking: %s", strerror(errno));
 		goto fail;
 	}
 	if (spec->stdin_len > 0 && (stdin_fd = sandbox_stdin_memfd(spec, err, errlen)) < 0)

@@ -37,6 +37,7 @@
 
 #include "path.h"
 #include "unpack.h"
+#include "util.h"
 
 /* How much of an entry's name goes into an error message: enough to find
  * it in the archive, not so much that the message becomes the name. */
@@ -80,18 +81,6 @@ static void unpack_support_formats(struct archive *in)
 	archive_read_support_format_warc(in);
 	archive_read_support_format_xar(in);
 	archive_read_support_format_zip(in);
-}
-
-static void __attribute__((format(printf, 3, 4)))
-unpack_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 /* A printable, bounded copy of an untrusted name for an error message. */
@@ -180,11 +169,11 @@ static int unpack_clean_entry(struct archive_entry *entry, char *err, size_t err
 	if (name == NULL)
 		name = archive_entry_pathname_utf8(entry);
 	if (name == NULL) {
-		unpack_error(err, errlen, "an archive entry has a name that cannot be read");
+		error_format(err, errlen, "an archive entry has a name that cannot be read");
 		return -1;
 	}
 	if (path_normalize_relative(name, strlen(name), norm, sizeof norm) < 0) {
-		unpack_error(err, errlen, "archive entry \"%s\" has an unsafe name "
+		error_format(err, errlen, "archive entry \"%s\" has an unsafe name "
 			     "(absolute, with \"..\", with control characters or too long)",
 			     unpack_shown_name(name, shown, sizeof shown));
 		return -1;
@@ -197,19 +186,19 @@ static int unpack_clean_entry(struct archive_entry *entry, char *err, size_t err
 	if (hardlink != NULL) {
 		/* a hard link names another entry of the archive, by its path from the root */
 		if (path_normalize_relative(hardlink, strlen(hardlink), link_norm, sizeof link_norm) < 0) {
-			unpack_error(err, errlen, "archive entry \"%s\" is a hard link to an unsafe name", shown);
+			error_format(err, errlen, "archive entry \"%s\" is a hard link to an unsafe name", shown);
 			return -1;
 		}
 		archive_entry_set_hardlink(entry, link_norm);
 	} else if (type == AE_IFLNK) {
 		symlink = archive_entry_symlink(entry);
 		if (symlink == NULL || !unpack_symlink_stays_inside(norm, symlink)) {
-			unpack_error(err, errlen, "archive entry \"%s\" is a symbolic link that "
+			error_format(err, errlen, "archive entry \"%s\" is a symbolic link that "
 				     "points outside the upload (or is absolute)", shown);
 			return -1;
 		}
 	} else if (type != AE_IFREG && type != AE_IFDIR) {
-		unpack_error(err, errlen, "archive entry \"%s\" is a device, FIFO, socket or other "
+		error_format(err, errlen, "archive entry \"%s\" is a device, FIFO, socket or other "
 			     "special file, which uploads may not contain", shown);
 		return -1;
 	}
@@ -234,20 +223,20 @@ static int unpack_copy_data(struct archive *in, struct archive *out, const char 
 		if (r == ARCHIVE_EOF)
 			return 0;
 		if (r < ARCHIVE_WARN) {
-			unpack_error(err, errlen, "cannot read the data of archive entry \"%s\": %s",
+			error_format(err, errlen, "cannot read the data of archive entry \"%s\": %s",
 				     unpack_shown_name(name, shown, sizeof shown),
 				     archive_error_string(in));
 			return -1;
 		}
 		if ((uint64_t)size > (uint64_t)(max_bytes - *written)) {
-			unpack_error(err, errlen, "the upload unpacks to more than %" PRId64
+			error_format(err, errlen, "the upload unpacks to more than %" PRId64
 				     " bytes (the limit), at entry \"%s\"", max_bytes,
 				     unpack_shown_name(name, shown, sizeof shown));
 			return -1;
 		}
 		*written += (int64_t)size;
 		if (archive_write_data_block(out, buf, size, offset) < ARCHIVE_WARN) {
-			unpack_error(err, errlen, "cannot write archive entry \"%s\": %s",
+			error_format(err, errlen, "cannot write archive entry \"%s\": %s",
 				     unpack_shown_name(name, shown, sizeof shown),
 				     archive_error_string(out));
 			return -1;
@@ -266,20 +255,20 @@ int unpack_archive(const void *data, size_t len, int64_t max_bytes, int64_t max_
 	int r;
 
 	if (max_bytes < 0 || max_files < 0) {
-		unpack_error(err, errlen, "the unpacking limits are negative");
+		error_format(err, errlen, "the unpacking limits are negative");
 		goto fail;
 	}
 	in = archive_read_new();
 	out = archive_write_disk_new();
 	if (in == NULL || out == NULL) {
-		unpack_error(err, errlen, "cannot set up libarchive: out of memory");
+		error_format(err, errlen, "cannot set up libarchive: out of memory");
 		goto fail;
 	}
 	archive_read_support_filter_all(in);
 	unpack_support_formats(in);
 	archive_write_disk_set_options(out, UNPACK_WRITE_FLAGS);
 	if (archive_read_open_memory2(in, data, len, UNPACK_READ_BLOCK) != ARCHIVE_OK) {
-		unpack_error(err, errlen, "upload is not an archive libarchive can read: %s",
+		error_format(err, errlen, "upload is not an archive libarchive can read: %s",
 			     archive_error_string(in));
 		goto fail;
 	}
@@ -292,10 +281,10 @@ int unpack_archive(const void *data, size_t len, int64_t max_bytes, int64_t max_
 			continue;
 		if (r < ARCHIVE_WARN) {
 			if (first)
-				unpack_error(err, errlen, "upload is not an archive libarchive can read: %s",
+				error_format(err, errlen, "upload is not an archive libarchive can read: %s",
 					     archive_error_string(in));
 			else
-				unpack_error(err, errlen, "the archive is damaged after %" PRId64
+				error_format(err, errlen, "the archive is damaged after %" PRId64
 					     " entries: %s", files, archive_error_string(in));
 			goto fail;
 		}
@@ -310,7 +299,7 @@ int unpack_archive(const void *data, size_t len, int64_t max_bytes, int64_t max_
 				continue;       /* "./": the working directory itself */
 		}
 		if (++files > max_files) {
-			unpack_error(err, errlen, "the upload has more than %" PRId64
+			error_format(err, errlen, "the upload has more than %" PRId64
 				     " entries (the limit)", max_files);
 			goto fail;
 		}
@@ -320,14 +309,14 @@ int unpack_archive(const void *data, size_t len, int64_t max_bytes, int64_t max_
 		 * writer may extend a file to its declared size (sparse tail):
 		 * keep that within the limit too. */
 		if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > max_bytes) {
-			unpack_error(err, errlen, "archive entry \"%s\" declares %" PRId64
+			error_format(err, errlen, "archive entry \"%s\" declares %" PRId64
 				     " bytes, more than the %" PRId64 " bytes an upload may unpack to",
 				     unpack_shown_name(archive_entry_pathname(entry), shown, sizeof shown),
 				     (int64_t)archive_entry_size(entry), max_bytes);
 			goto fail;
 		}
 		if (archive_write_header(out, entry) < ARCHIVE_WARN) {
-			unpack_error(err, errlen, "cannot unpack archive entry \"%s\": %s",
+			error_format(err, errlen, "cannot unpack archive entry \"%s\": %s",
 				     unpack_shown_name(archive_entry_pathname(entry), shown, sizeof shown),
 				     archive_error_string(out));
 			goto fail;
@@ -336,7 +325,7 @@ int unpack_archive(const void *data, size_t len, int64_t max_bytes, int64_t max_
 				     &written, err, errlen) < 0)
 			goto fail;
 		if (archive_write_finish_entry(out) < ARCHIVE_WARN) {
-			unpack_error(err, errlen, "cannot finish archive entry \"%s\": %s",
+			error_format(err, errlen, "cannot finish archive entry \"%s\": %s",
 				     unpack_shown_name(archive_entry_pathname(entry), shown, sizeof shown),
 				     archive_error_string(out));
 			goto fail;
@@ -345,7 +334,7 @@ int unpack_archive(const void *data, size_t len, int64_t max_bytes, int64_t max_
 
 	/* applies the deferred directory modes and times */
 	if (archive_write_close(out) != ARCHIVE_OK) {
-		unpack_error(err, errlen, "cannot finish unpacking: %s", archive_error_string(out));
+		error_format(err, errlen, "cannot finish unpacking: %s", archive_error_string(out));
 		goto fail;
 	}
 	archive_write_free(out);
