@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LOG_FLUSH_MS      100            /* output reaches Redis (and readers) within this */
@@ -29,6 +30,8 @@
 #define LOG_READ_CHUNK    (64 * 1024)
 #define ARGV_FIXED        2              /* interpreter and entrypoint */
 #define ENV_FIXED         6              /* PATH HOME TMPDIR LANG USER PYTHONUNBUFFERED */
+#define REDIS_RETRY_MS    30000          /* claim and result ride out a Redis restart this long */
+#define REDIS_RETRY_STEP  500
 
 /* The environment every job starts from: fixed, nothing of the runner's. */
 static const char *const job_base_env[ENV_FIXED] = {
@@ -59,6 +62,23 @@ struct job_run_state {
 	size_t nruns;
 	struct log_stream_state streams[2];
 };
+
+/*
+ * A script call that rides out a short Redis outage (a restart): a job's
+ * claim or result must not be dropped for a blip. NULL after REDIS_RETRY_MS.
+ */
+static redisReply *job_script(struct rconn *r, const char *script, int numkeys, int argc,
+			      const char **argv, const size_t *lens)
+{
+	int64_t give_up = time_mono_ms() + REDIS_RETRY_MS;
+	redisReply *reply;
+
+	while (!(reply = rconn_script(r, script, numkeys, argc, argv, lens)) && time_mono_ms() < give_up) {
+		struct timespec ts = { 0, REDIS_RETRY_STEP * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return reply;
+}
 
 /* Writes the pending runs to the log stream: one XADD per run. 0 or -1 (Redis failed). */
 static int log_flush(struct job_run_state *st)
@@ -207,7 +227,7 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 	}
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	r = rconn_script(st->redis, redis_script_finish, 3, argc, argv, lens);
+	r = job_script(st->redis, redis_script_finish, 3, argc, argv, lens);
 	if (!r)
 		return -1;
 	if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
@@ -357,7 +377,7 @@ int job_run(const struct job_slot *slot, const char *id)
 	snprintf(st.log_key, sizeof st.log_key, KEY_LOG_FMT, id);
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
 	argv[0] = job_key; argv[1] = upload_key; argv[2] = slot->runner_name; argv[3] = now;
-	claim = rconn_script(&redis, redis_script_start, 2, 4, argv, NULL);
+	claim = job_script(&redis, redis_script_start, 2, 4, argv, NULL);
 	if (!claim) {
 		log_error(id, "claim: %s", redis.error);
 		goto out;
