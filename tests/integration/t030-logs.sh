@@ -8,11 +8,13 @@ stack_start --set log_max_bytes=4096
 
 cd "$WORK"
 mkdir -p streams
+# Two pipes carry no timestamps: writes a few milliseconds apart keep their
+# order, writes in the same instant may be read either way round.
 cat > streams/main.py <<'PY'
-import sys
-print("out 1")
-print("err 1", file=sys.stderr)
-print("out 2")
+import sys, time
+print("out 1"); time.sleep(0.05)
+print("err 1", file=sys.stderr); time.sleep(0.05)
+print("out 2"); time.sleep(0.05)
 print("err 2", file=sys.stderr)
 sys.exit(3)
 PY
