@@ -6,7 +6,12 @@
  *
  * The manifest is validated again here: what comes out of Redis is
  * untrusted input to the root runner too.
+ *
+ * Limits: the job's cgroup (memory_mb, one core, pids_max) is made before
+ * the sandbox and removed after it; a job is never started without it.
+ * An OOM kill the cgroup saw is reason memory_limit.
  */
+#include "cgroup.h"
 #include "config.h"
 #include "job.h"
 #include "keys.h"
@@ -32,6 +37,16 @@
 #define ENV_FIXED         6              /* PATH HOME TMPDIR LANG USER PYTHONUNBUFFERED */
 #define REDIS_RETRY_MS    30000          /* claim and result ride out a Redis restart this long */
 #define REDIS_RETRY_STEP  500
+/* One core per job (SPEC §4): CPU time per period, all the job's threads
+ * together. The period is the kernel's default: shorter costs scheduler
+ * work, longer lets a job burst for longer before it is throttled. */
+#define JOB_CPU_PERIOD_US 100000
+#define JOB_CPU_QUOTA_US  100000
+/* The share of memory_mb kept for processes when sizing the tmpfs: the
+ * cgroup charges the tmpfs's pages too, so a tmpfs as large as the limit
+ * would let a job that fills its disk be OOM-killed before it sees ENOSPC,
+ * an error it can report. A quarter: room for an interpreter and its heap. */
+#define JOB_TMPFS_RESERVE_DIVISOR 4
 
 /* The environment every job starts from: fixed, nothing of the runner's. */
 static const char *const job_base_env[ENV_FIXED] = {
@@ -164,7 +179,7 @@ static const char *job_interpreter_path(const char *env_root, const char *name, 
 
 struct job_result {
 	const char *status;          /* completed | failed */
-	const char *reason;          /* NULL | exit_code | timeout | internal */
+	const char *reason;          /* NULL | exit_code | timeout | memory_limit | internal */
 	char error[300];
 	struct sandbox_result sb;
 	double wall_seconds;
@@ -364,6 +379,7 @@ int job_run(const struct job_slot *slot, const char *id)
 	struct manifest *m = NULL;
 	struct manifest_error merr;
 	struct sandbox sb = { .pid = -1 };
+	struct cgroup_job cg = { .version = CGROUP_NONE, .fd = -1 };
 	char job_key[KEY_MAX], upload_key[KEY_MAX], now[24], interp[64], exe[PATH_MAX], err[256];
 	const char *argv[4], *interp_path = NULL, **job_av = NULL;
 	char **envp = NULL;
@@ -409,6 +425,21 @@ int job_run(const struct job_slot *slot, const char *id)
 	job_av = job_argv(m, interp_path, exe, sizeof exe);
 	envp = job_envp(m);
 	{
+		/* the cgroup first, its limits set: the sandbox's init is born in it */
+		const struct cgroup_limits limits = {
+			.memory_bytes = m->memory_mb * 1024 * 1024,
+			.cpu_quota_us = JOB_CPU_QUOTA_US,
+			.cpu_period_us = JOB_CPU_PERIOD_US,
+			.pids_max = cfg->limits.pids_max,
+		};
+
+		if (cgroup_job_create(slot->cgroup, id, &limits, &cg, err, sizeof err) < 0) {
+			log_error(id, "cgroup: %s", err);
+			snprintf(res.error, sizeof res.error, "the job's limits could not be set: %s", err);
+			goto record;
+		}
+	}
+	{
 		struct sandbox_spec spec = {
 			.job_id = id,
 			.uid = cfg->job_uid_base + slot->index,
@@ -416,7 +447,8 @@ int job_run(const struct job_slot *slot, const char *id)
 			.mount_point = slot->mount_point,
 			.env_root = "/",
 			/* The job's files live in RAM: its tmpfs is part of its memory budget. */
-			.tmpfs_bytes = m->memory_mb * 1024 * 1024,
+			.tmpfs_bytes = m->memory_mb * 1024 * 1024
+				- m->memory_mb * 1024 * 1024 / JOB_TMPFS_RESERVE_DIVISOR,
 			.upload = claim->element[1]->str,
 			.upload_len = claim->element[1]->len,
 			.unpacked_max_bytes = cfg->limits.unpacked_max_bytes,
@@ -425,6 +457,8 @@ int job_run(const struct job_slot *slot, const char *id)
 			.envp = (const char *const *)envp,
 			.stdin_data = m->stdin_data,
 			.stdin_len = m->stdin_len,
+			.cgroup = &cg,
+			.pids_max = cfg->limits.pids_max,
 		};
 
 		if (sandbox_start(&spec, &sb, err, sizeof err) < 0) {
@@ -439,6 +473,8 @@ int job_run(const struct job_slot *slot, const char *id)
 	sandbox_wait(&sb, &res.sb);
 	close(sb.stdout_fd);
 	close(sb.stderr_fd);
+	if (cgroup_job_destroy(&cg, err, sizeof err) < 0)
+		log_warn(id, "cgroup: %s", err);
 
 	switch (res.sb.outcome) {
 	case SANDBOX_INTERNAL_ERROR:
@@ -455,8 +491,16 @@ int job_run(const struct job_slot *slot, const char *id)
 		} else if (res.sb.exit_code == 0 && res.sb.term_signal == 0) {
 			res.status = "completed";
 			res.reason = NULL;
+		} else if (res.sb.oom_killed) {
+			/* counted by the cgroup (memory.events, memory.oom_control), not guessed */
+			res.reason = "memory_limit";
+			snprintf(res.error, sizeof res.error, "the job ran out of its %lld MB of memory and was killed",
+				 (long long)m->memory_mb);
 		} else {
 			res.reason = "exit_code";
+			if (res.sb.pids_limit_hit)
+				snprintf(res.error, sizeof res.error, "the job reached its limit of %lld processes",
+					 (long long)cfg->limits.pids_max);
 		}
 		break;
 	}
@@ -465,10 +509,13 @@ record:
 	if (rc < 0)
 		log_error(id, "cannot record the result: %s", redis.error);
 	else
-		log_info(id, "%s%s%s (exit %d, signal %d, %.3f s cpu, %.3f s wall)", res.status,
+		log_info(id, "%s%s%s (exit %d, signal %d, %.3f s cpu, %.3f s wall, %lld bytes peak%s)", res.status,
 			 res.reason ? ": " : "", res.reason ? res.reason : "", res.sb.exit_code,
-			 res.sb.term_signal, res.sb.cpu_seconds, res.wall_seconds);
+			 res.sb.term_signal, res.sb.cpu_seconds, res.wall_seconds,
+			 (long long)res.sb.memory_peak_bytes, res.sb.pids_limit_hit ? ", pids limit hit" : "");
 out:
+	if (cgroup_job_destroy(&cg, err, sizeof err) < 0)  /* a sandbox that never started */
+		log_warn(id, "cgroup: %s", err);
 	if (claim)
 		freeReplyObject(claim);
 	if (envp)

@@ -10,11 +10,14 @@
 #include "config.h"
 #include "rconn.h"
 
+struct cgroup_runner;
+
 struct job_slot {
 	const struct sandrun_config *cfg;
 	const char *runner_name;     /* this runner's consumer name: who holds a running job */
 	unsigned index;              /* slot number: uid/gid = job_uid_base + index */
 	const char *mount_point;     /* the slot's empty directory for the sandbox root */
+	const struct cgroup_runner *cgroup; /* the runner's parent of every job cgroup */
 };
 
 /*

@@ -8,7 +8,12 @@
  * process of its own (runner/job.c), and acknowledges the entry when the
  * supervisor is done. A supervisor that crashes fails its job with reason
  * internal; the runner keeps serving.
+ *
+ * At start it finds which cgroups the host offers (v2, or v1/hybrid) and
+ * makes its parent of the jobs' cgroups; with none usable it takes no job
+ * at all and exits, leaving the queue to runners that can limit them.
  */
+#include "cgroup.h"
 #include "config.h"
 #include "job.h"
 #include "jobid.h"
@@ -161,12 +166,14 @@ int main(int argc, char **argv)
 {
 	const char *config_path = SANDRUN_DEFAULT_CONFIG;
 	struct sandrun_config cfg;
+	struct cgroup_host cg_host;
+	struct cgroup_runner cg_runner;
 	struct slot *slots;
 	struct job_slot *jslots;
 	struct rconn redis;
 	struct sigaction sa = { .sa_handler = on_term };
 	sigset_t chld;
-	char err[512], name[256], host[200];
+	char err[1024], name[256], host[200], cg_name[CGROUP_NAME_MAX], cg_text[1200];
 	int opt, check_only = 0, nslots;
 	enum log_level level = LOG_LEVEL_INFO;
 
@@ -220,8 +227,28 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		jslots[i] = (struct job_slot){ .cfg = &cfg, .runner_name = name, .index = (unsigned)i,
-					       .mount_point = slots[i].mount_point };
+					       .mount_point = slots[i].mount_point, .cgroup = &cg_runner };
 	}
+
+	/* Fail closed: a job never runs without its cgroup limits. Made while
+	 * single-threaded and before any fork (on v2 the runner may move
+	 * itself into a leaf cgroup of its own). */
+	if (cgroup_detect(&cg_host, err, sizeof err) < 0) {
+		log_error(NULL, "cgroups: %s: refusing to take jobs", err);
+		return 1;
+	}
+	cgroup_describe(&cg_host, cg_text, sizeof cg_text);
+	log_info(NULL, "%s", cg_text);
+	snprintf(cg_name, sizeof cg_name, "sandrun-runner-%d", (int)getpid());
+	if (cgroup_runner_init(&cg_runner, &cg_host, cg_name, err, sizeof err) < 0) {
+		log_error(NULL, "cgroups: %s: refusing to take jobs", err);
+		return 1;
+	}
+	if (cg_runner.version == CGROUP_V2)
+		log_info(NULL, "job cgroups go below %s", cg_runner.v2);
+	else
+		log_info(NULL, "job cgroups go below %s (and %s in each v1 hierarchy)",
+			 cg_runner.v1[CGROUP_MEMORY], cg_name);
 
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -303,6 +330,8 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	if (cgroup_runner_cleanup(&cg_runner, err, sizeof err) < 0)
+		log_warn(NULL, "cgroups: %s", err);
 	log_info(NULL, "stopped");
 	rconn_close(&redis);
 	free(slots);

@@ -7,15 +7,18 @@
  * the job process exits, init kills what is left, reaps it, writes one
  * report to a pipe and exits, which tears down the PID namespace; the tmpfs
  * lives only in init's mount namespace, so the kernel frees it too.
- * Nothing to clean up on the host.
+ * Nothing to clean up on the host but the job's cgroup, which the caller
+ * made (runner/cgroup.h) and removes: init is born in it, its limits bind
+ * every process of the job, and sandbox_kill and the figures go through it.
  *
  *   supervisor (root, host)          init (pid 1, job's uid after f)   children
- *   sandbox_start ── clone3 ───────▶ mounts, pivot_root, drop privileges
+ *   sandbox_start ── clone3 ───────▶ born in the job's cgroup (v2), waits
+ *        │ ── (v1: place) "go" ────▶ mounts, pivot_root, drop privileges
  *        │                           fork ─────────────────────────▶ unpacker
  *        │  ◀── stdout/stderr ────── fork ─────────────────────────▶ job: execve
- *   sandbox_kill ── SIGTERM ───────▶ kill(-1, SIGKILL), reap all
+ *   sandbox_kill ── cgroup kill ───▶ every process of the cgroup, init too
  *        │  ◀── report pipe ──────── report {outcome, status, cpu}, _exit
- *   sandbox_wait: wait4(init), read the report
+ *   sandbox_wait: wait4(init), read the report and the cgroup's figures
  *
  * Init is a copy of the caller: it never returns into the caller's code
  * (every path ends in _exit), it resets every signal handler first thing,
@@ -61,7 +64,9 @@
 #include <unistd.h>
 #include <linux/sched.h>        /* struct clone_args, CLONE_INTO_CGROUP */
 
+#include "cgroup.h"
 #include "sandbox.h"
+#include "seccomp_filter.h"
 #include "unpack.h"
 #include "util.h"
 
@@ -100,6 +105,16 @@
  * convention for "command not found", which users recognise. */
 #define SANDBOX_EXEC_FAILED 127
 
+/* Open files per process: the classic default, what select() can handle
+ * (FD_SETSIZE), and with pids_max a bound on the kernel memory that open
+ * files take, which the memory cgroup does not fully count. */
+#define SANDBOX_NOFILE 1024
+
+/* RLIMIT_NPROC sits this far above the cgroup's pids.max, so that a fork
+ * bomb meets the cgroup's limit first (pids.events reports it); NPROC is
+ * the backstop, per uid, should the cgroup's limit ever be missing. */
+#define SANDBOX_NPROC_ABOVE_PIDS 1
+
 /* The report init writes once, in a single write() (atomic: it is smaller
  * than PIPE_BUF), before it exits. Missing report = init was killed. */
 struct sandbox_report {
@@ -117,6 +132,8 @@ struct sandbox_fds {
 	int stdin_data;              /* the sealed memfd with stdin_data, or -1 for /dev/null */
 	int stdout_w;
 	int stderr_w;
+	int start;                   /* read end of the start pipe: init waits on it first */
+	int start_w;                 /* the supervisor's end: init closes its copy */
 };
 
 /* Device nodes the job gets: what programs open without asking (no tty,
@@ -139,6 +156,7 @@ static const char *const sandbox_etc_binds[] = {
 	"python3.*",         /* ...and sitecustomize.py, which /usr/lib/python3.x links to */
 	"ssl/openssl.cnf",   /* read by OpenSSL at start-up, node included */
 	"java-*-openjdk",    /* the JDK's conf/ files are symlinks into it */
+	"R",                 /* R's Renviron and Rprofile.site (/usr/lib/R/etc links here) */
 };
 
 /* snprintf into a path buffer; -1 with err set when it does not fit. */
@@ -270,6 +288,40 @@ static int sandbox_isolate_fds(struct sandbox_fds *fds, char *err, size_t errlen
 fail:
 	error_format(err, errlen, "cannot close the supervisor's descriptors: %s", strerror(errno));
 	return -1;
+}
+
+/*
+ * Step 0, before anything else: wait for the supervisor's go. Until it
+ * comes init may still be outside the job's cgroup (v1, where the
+ * supervisor places it after the clone), so it must not run a single step
+ * of its own. EOF instead of the byte means the supervisor gave up or
+ * died: end quietly, nothing was done.
+ */
+static void sandbox_wait_for_start(struct sandbox_fds *fds)
+{
+	ssize_t n;
+	char go;
+
+	close(fds->start_w);    /* our copy would keep the pipe open: no EOF */
+	while ((n = read(fds->start, &go, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		_exit(1);
+	close(fds->start);
+	fds->start = fds->start_w = -1;
+}
+
+/* Step 0, once placed: a cgroup namespace rooted at the job's own cgroup.
+ * The one clone3 made is rooted where the supervisor was (the kernel takes
+ * it before CLONE_INTO_CGROUP moves us, and v1 moved us later still), so
+ * /proc/self/cgroup would show the runner's tree. */
+static int sandbox_enter_cgroup_namespace(char *err, size_t errlen)
+{
+	if (unshare(CLONE_NEWCGROUP) < 0) {
+		error_format(err, errlen, "cannot make the job's cgroup namespace: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* Step a: nothing mounted from here on propagates back to the host. */
@@ -504,7 +556,8 @@ static int sandbox_make_dev(char *err, size_t errlen)
 	char src[64], dst[64];
 	size_t i;
 
-	if (sandbox_mkdir("dev", 0755, err, errlen) < 0)
+	/* dev/shm: POSIX shared memory and semaphores (python's multiprocessing) */
+	if (sandbox_mkdir("dev", 0755, err, errlen) < 0 || sandbox_mkdir("dev/shm", 01777, err, errlen) < 0)
 		return -1;
 	for (i = 0; i < sizeof sandbox_dev_nodes / sizeof sandbox_dev_nodes[0]; i++) {
 		snprintf(src, sizeof src, "/dev/%s", sandbox_dev_nodes[i]);
@@ -522,6 +575,29 @@ static int sandbox_make_dev(char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Step c, /proc: what container runtimes mask, masked here too (defence in
+ * depth: the job's uid could not write these anyway). Kernel memory and
+ * debugging views are covered with /dev/null; /proc/sys is read-only.
+ */
+static int sandbox_mask_proc(char *err, size_t errlen)
+{
+	static const char *const masked[] = {
+		"proc/kcore", "proc/keys", "proc/timer_list", "proc/sched_debug",
+		"proc/sysrq-trigger", "proc/kallsyms", "proc/kpagecount", "proc/kpageflags",
+	};
+
+	for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++) {
+		if (access(masked[i], F_OK) < 0)
+			continue;       /* this kernel has no such file */
+		if (sandbox_bind("/dev/null", masked[i], MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
+				 | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV, err, errlen) < 0)
+			return -1;
+	}
+	return sandbox_bind("proc/sys", "proc/sys", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
+			    | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV, err, errlen);
+}
+
 /* Step c: the whole root, built in the tmpfs we are standing in. */
 static int sandbox_mount_root(const struct sandbox_spec *spec, char *err, size_t errlen)
 {
@@ -530,11 +606,16 @@ static int sandbox_mount_root(const struct sandbox_spec *spec, char *err, size_t
 	    || sandbox_make_dev(err, errlen) < 0
 	    || sandbox_mkdir("proc", 0555, err, errlen) < 0)
 		return -1;
-	/* a procfs of our own PID namespace: the job sees only its own processes */
-	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+	/* A procfs of our own PID namespace: the job sees only its own processes.
+	 * hidepid=invisible also hides init (root), whose command line is the
+	 * runner's; kernels before 5.8 know only the number. */
+	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") < 0
+	    && mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2") < 0) {
 		error_format(err, errlen, "cannot mount /proc: %s", strerror(errno));
 		return -1;
 	}
+	if (sandbox_mask_proc(err, errlen) < 0)
+		return -1;
 	if (sandbox_mkdir("tmp", 01777, err, errlen) < 0
 	    || sandbox_mkdir(SANDBOX_WORKDIR_NAME, 0700, err, errlen) < 0)
 		return -1;
@@ -633,21 +714,50 @@ fail:
 	return -1;
 }
 
-/* Step h: limits for init and everything it forks, the unpacker included. */
-static int sandbox_set_limits(char *err, size_t errlen)
+/*
+ * Step h: limits for init and everything it forks, the unpacker included.
+ * Memory, CPU and the number of tasks are the cgroup's limits; these bound
+ * what the cgroup does not, per process. Soft and hard alike, so the job
+ * cannot raise them; never above what the runner itself was given.
+ * RLIMIT_STACK keeps its default (8 MiB soft): what programs expect, and
+ * the memory it could take is the cgroup's to bound.
+ */
+static int sandbox_set_limits(const struct sandbox_spec *spec, char *err, size_t errlen)
 {
-	/* no core files: they would fill the tmpfs, and a core_pattern pipe
-	 * would hand the job's memory to a helper on the host */
-	struct rlimit no_core = { 0, 0 };
+	const struct {
+		int resource;
+		const char *name;
+		rlim_t value;
+	} limits[] = {
+		/* no core files: they would fill the tmpfs, and a core_pattern pipe
+		 * would hand the job's memory to a helper on the host */
+		{ RLIMIT_CORE, "RLIMIT_CORE", 0 },
+		{ RLIMIT_NOFILE, "RLIMIT_NOFILE", SANDBOX_NOFILE },
+		/* the largest file the job may write: its whole tmpfs. The tmpfs
+		 * bounds its own files already; this bounds any other writable
+		 * place, should one ever be mounted in */
+		{ RLIMIT_FSIZE, "RLIMIT_FSIZE", (rlim_t)spec->tmpfs_bytes },
+		/* counted per real uid across the host: each slot has a uid of
+		 * its own, so this counts this job's tasks only */
+		{ RLIMIT_NPROC, "RLIMIT_NPROC", (rlim_t)spec->pids_max + SANDBOX_NPROC_ABOVE_PIDS },
+	};
+	size_t i;
 
-	if (setrlimit(RLIMIT_CORE, &no_core) < 0) {
-		error_format(err, errlen, "cannot set RLIMIT_CORE: %s", strerror(errno));
-		return -1;
+	for (i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+		struct rlimit rl;
+
+		if (getrlimit(limits[i].resource, &rl) < 0) {
+			error_format(err, errlen, "cannot read %s: %s", limits[i].name, strerror(errno));
+			return -1;
+		}
+		if (rl.rlim_max == RLIM_INFINITY || limits[i].value < rl.rlim_max)
+			rl.rlim_max = limits[i].value;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(limits[i].resource, &rl) < 0) {
+			error_format(err, errlen, "cannot set %s: %s", limits[i].name, strerror(errno));
+			return -1;
+		}
 	}
-	/*
-	 * LATER (rlimits): RLIMIT_NOFILE, RLIMIT_FSIZE, RLIMIT_STACK... go here,
-	 * each with its reason; memory, CPU and pids are cgroup limits.
-	 */
 	return 0;
 }
 
@@ -813,10 +923,10 @@ fail:
 static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const struct sandbox_fds *fds,
 				       int signals)
 {
+	char msg[sizeof(((struct sandbox_report *)0)->message)];
 	sigset_t none;
 
-	close(fds->report);
-	close(signals);
+	close(signals);         /* fds->report stays until the seccomp filter is in */
 	/* all sources are above 2 (sandbox_isolate_fds), so no dup2 clobbers another;
 	 * with no stdin_data, fd 0 stays init's /dev/null */
 	if ((fds->stdin_data >= 0 && dup2(fds->stdin_data, STDIN_FILENO) < 0)
@@ -832,9 +942,19 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/*
-	 * LATER (seccomp): load the libseccomp allowlist here, last thing
-	 * before execve, so it covers the job's first instruction.
+	 * seccomp, last thing before execve, so it covers the job's first
+	 * instruction (runner/seccomp_policy.c: what is allowed, and why). A
+	 * filter that cannot be built or loaded must neither let the job run
+	 * unfiltered nor pass for the job's own failure: this process reports
+	 * an internal error on init's pipe itself. That report comes first in
+	 * the pipe and sandbox_wait reads only the first; init's own, written
+	 * once it has reaped us, stays unread.
 	 */
+	if (seccomp_policy_load(msg, sizeof msg) < 0) {
+		sandbox_report_send(fds->report, SANDBOX_INTERNAL_ERROR, 0, 0.0, 0, msg);
+		_exit(SANDBOX_EXEC_FAILED);
+	}
+	close(fds->report);
 	execve(spec->argv[0], (char *const *)spec->argv, (char *const *)spec->envp);
 	dprintf(STDERR_FILENO, "sandrun: cannot execute %s: %s\n", spec->argv[0], strerror(errno));
 	_exit(SANDBOX_EXEC_FAILED);
@@ -843,20 +963,22 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 /*
  * The job's init, pid 1 of its namespaces. Never returns.
  *
- *   0. reset signal handlers (all signals stay blocked: init has no
+ *   0. wait for the supervisor's go (by then init is in the job's
+ *      cgroup); reset signal handlers (all signals stay blocked: init has no
  *      handler, the job cannot kill it; the reaper reads SIGCHLD and the
  *      supervisor's SIGTERM from a signalfd), die with the supervisor,
- *      leave its session, keep only our descriptors
+ *      leave its session, keep only our descriptors; a cgroup namespace
+ *      rooted at the job's cgroup
  *   a. make every mount private, set the host name
  *   b. mount the job's tmpfs on mount_point and cd into it
  *   c. build the root: usr (ro), bin/lib links, etc, dev, proc, tmp, work
  *   d. pivot_root into it, detach the host's tree, cd /work
  *   e. network: nothing to do, the new namespace has only a down loopback
  *   f. drop privileges: bounding set, groups, gid, uid, no_new_privs, caps
- *   h. limits (RLIMIT_CORE now; more rlimits later) -- before g, so a
- *      crashing unpacker dumps no core either
+ *   h. rlimits: CORE, NOFILE, FSIZE, NPROC -- before g, so they bind the
+ *      unpacker too (and a crashing one dumps no core)
  *   g. unpack the upload into /work, as the job's user, in a child
- *   i. fork the job: stdio, signals, (seccomp later), execve
+ *   i. fork the job: stdio, signals, seccomp, execve
  *   j. reap everything until the job is gone; kill and reap the rest;
  *      report; exit, which ends the namespace
  */
@@ -869,11 +991,13 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 	pid_t job;
 
 	/* 0 */
+	sandbox_wait_for_start(&fds);
 	sandbox_reset_signal_dispositions();
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	setsid();
 	if (sandbox_isolate_fds(&fds, msg, sizeof msg) < 0
-	    || sandbox_reaper_open(&reaper, msg, sizeof msg) < 0)
+	    || sandbox_reaper_open(&reaper, msg, sizeof msg) < 0
+	    || sandbox_enter_cgroup_namespace(msg, sizeof msg) < 0)
 		goto fail;
 	/* a */
 	if (sandbox_private_mounts(msg, sizeof msg) < 0)
@@ -892,7 +1016,7 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 	if (sandbox_drop_privileges(spec, msg, sizeof msg) < 0)
 		goto fail;
 	/* h */
-	if (sandbox_set_limits(msg, sizeof msg) < 0)
+	if (sandbox_set_limits(spec, msg, sizeof msg) < 0)
 		goto fail;
 	/* g */
 	if (spec->upload_len > 0) {
@@ -947,13 +1071,15 @@ static int sandbox_clone_entry(void *arg)
 /*
  * Creates init. clone3 in fork-like mode (no stack: the child continues
  * here on a copy of ours); plain clone() with a stack of its own only where
- * the kernel has no clone3. Returns init's pid, or -1 with err set.
+ * the kernel has no clone3. Returns init's pid, with *placed true when it
+ * was born in the job's cgroup, or -1 with err set.
  */
-static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox_fds *fds,
+static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox_fds *fds, bool *placed,
 			   char *err, size_t errlen)
 {
 	struct clone_args args;
 	struct sandbox_clone_context ctx = { spec, *fds };
+	int cgroup_fd = spec->cgroup->fd;
 	void *stack;
 	pid_t pid;
 
@@ -961,18 +1087,29 @@ static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox
 	args.flags = SANDBOX_CLONE_FLAGS;
 	args.exit_signal = SIGCHLD;
 	/*
-	 * LATER (cgroup placement): start init inside the job's cgroup, with
-	 * no window in which it runs unlimited:
-	 *     args.flags |= CLONE_INTO_CGROUP;
-	 *     args.cgroup = (uint64_t)cgroup_fd;   (an O_DIRECTORY fd, cgroup v2)
-	 * On a v1 hierarchy there is no CLONE_INTO_CGROUP: write init's pid to
-	 * each controller's tasks file before init goes on (a start pipe).
+	 * Cgroup placement: on v2, init is born inside the job's cgroup, with
+	 * no window in which it runs unlimited. A v1 cgroup has no fd (-1),
+	 * and a kernel before 5.7 refuses the flag (E2BIG, EINVAL): then init
+	 * is born outside, blocked on the start pipe, and sandbox_start places
+	 * it before it lets it go (*placed false). Either way it runs no step
+	 * of its own outside the cgroup.
 	 */
+	if (cgroup_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgroup_fd;
+	}
 	pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+	if (pid < 0 && cgroup_fd >= 0 && (errno == E2BIG || errno == EINVAL)) {
+		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+		args.cgroup = 0;
+		pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+	}
+	*placed = (args.flags & CLONE_INTO_CGROUP) != 0;
 	if (pid == 0)
 		sandbox_init_main(spec, *fds);
 	if (pid > 0)
 		return pid;
+	*placed = false;
 	if (errno != ENOSYS) {
 		error_format(err, errlen, "cannot create the sandbox (clone3): %s", strerror(errno));
 		return -1;
@@ -1030,6 +1167,10 @@ static const char *sandbox_spec_problem(const struct sandbox_spec *spec)
 		return "the job's stdin is missing";
 	if (spec->upload_len > 0 && spec->upload == NULL)
 		return "the upload is missing";
+	if (spec->cgroup == NULL)
+		return "the job has no cgroup: refusing to run it without limits";
+	if (spec->pids_max <= 0)
+		return "the job's process limit must be positive";
 	return NULL;
 }
 
@@ -1045,16 +1186,21 @@ static void sandbox_close(int *fd)
  *   1. check the spec; make the stdout, stderr and report pipes (ours
  *      non-blocking, all close-on-exec) and the stdin memfd
  *   2. block every signal so none of the supervisor's handlers can run in
- *      the child before it resets them; clone init; restore the mask
- *   3. close the child's ends, fill *sb
+ *      the child before it resets them; clone init (into the job's cgroup
+ *      on v2); restore the mask
+ *   3. if init was not born in the job's cgroup (v1), place it there; only
+ *      then let it go: one byte on the start pipe it is blocked on
+ *   4. close the child's ends, fill *sb
  * Init does the rest (sandbox_init_main).
  */
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err, size_t errlen)
 {
-	int report[2] = { -1, -1 }, out[2] = { -1, -1 }, errs[2] = { -1, -1 }, stdin_fd = -1;
+	int report[2] = { -1, -1 }, out[2] = { -1, -1 }, errs[2] = { -1, -1 }, start[2] = { -1, -1 };
+	int stdin_fd = -1;
 	struct sandbox_fds child;
 	sigset_t all, old;
 	const char *problem;
+	bool placed = false;
 	pid_t pid = -1;
 
 	if (spec == NULL || sb == NULL) {
@@ -1066,7 +1212,8 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 		error_format(err, errlen, "%s", problem);
 		goto fail;
 	}
-	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errs, O_CLOEXEC) < 0) {
+	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errs, O_CLOEXEC) < 0
+	    || pipe2(start, O_CLOEXEC) < 0) {
 		error_format(err, errlen, "cannot create the sandbox's pipes: %s", strerror(errno));
 		goto fail;
 	}
@@ -1081,13 +1228,23 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 	child.stdin_data = stdin_fd;
 	child.stdout_w = out[1];
 	child.stderr_w = errs[1];
+	child.start = start[0];
+	child.start_w = start[1];
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = sandbox_clone(spec, &child, err, errlen);
+	pid = sandbox_clone(spec, &child, &placed, err, errlen);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0)
 		goto fail;
+	if (!placed && cgroup_job_place(spec->cgroup, pid, err, errlen) < 0)
+		goto fail;
+	if (sandbox_write_all(start[1], "g", 1) < 0) {
+		error_format(err, errlen, "cannot start the sandbox: %s", strerror(errno));
+		goto fail;
+	}
 
+	sandbox_close(&start[0]);
+	sandbox_close(&start[1]);
 	sandbox_close(&report[1]);
 	sandbox_close(&out[1]);
 	sandbox_close(&errs[1]);
@@ -1096,6 +1253,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 	sb->stdout_fd = out[0];
 	sb->stderr_fd = errs[0];
 	sb->report_fd = report[0];
+	sb->cgroup = spec->cgroup;
 	return 0;
 
 fail:
@@ -1110,17 +1268,24 @@ fail:
 	sandbox_close(&out[1]);
 	sandbox_close(&errs[0]);
 	sandbox_close(&errs[1]);
+	sandbox_close(&start[0]);
+	sandbox_close(&start[1]);
 	sandbox_close(&stdin_fd);
 	return -1;
 }
 
 /*
- * Two stages. First a kill request (SIGTERM) to init, which SIGKILLs every
- * other process of the namespace, reaps them, counts their CPU and reports:
- * that keeps the figures of a job killed at its deadline honest. If init
- * has not exited within SANDBOX_KILL_GRACE_MS, it gets SIGKILL, and its
- * death makes the kernel SIGKILL whatever is left in the namespace (the
- * job then counts as killed, its CPU mostly unknown: see sandbox_wait).
+ * Through the cgroup first: every process in it, init, the job and
+ * whatever double-forked its way out of the job's tree, at once
+ * (cgroup.kill on v2, freeze-kill-thaw on v1); cgroup_job_kill returns
+ * when the cgroup is empty. The job then counts as killed by SIGKILL, and
+ * its figures come from the cgroup, so init's report is not missed.
+ *
+ * Should that fail, the namespace still ends in two stages. A kill
+ * request (SIGTERM) to init, which SIGKILLs every other process of the
+ * namespace, reaps them, counts their CPU and reports. If init has not
+ * exited within SANDBOX_KILL_GRACE_MS, it gets SIGKILL, and its death
+ * makes the kernel SIGKILL whatever is left in the namespace.
  * Init is left a zombie for sandbox_wait; after that sb->pid is -1, so a
  * late call hits nobody else.
  */
@@ -1131,6 +1296,10 @@ void sandbox_kill(struct sandbox *sb)
 
 	if (sb == NULL || sb->pid <= 0)
 		return;
+	if (sb->cgroup != NULL && cgroup_job_kill(sb->cgroup, NULL, 0) == 0) {
+		kill(sb->pid, SIGKILL);         /* a no-op: init was in the cgroup */
+		return;
+	}
 	/* init is our unreaped child: its pid cannot have been reused */
 	pidfd = (int)syscall(SYS_pidfd_open, sb->pid, 0);
 	kill(sb->pid, SIGTERM);
@@ -1145,14 +1314,30 @@ void sandbox_kill(struct sandbox *sb)
 	kill(sb->pid, SIGKILL);
 }
 
+/* The cgroup's figures replace init's wherever the kernel has them: they
+ * count every process and thread, reaped by init or not, and the tmpfs. */
+static void sandbox_cgroup_figures(const struct sandbox *sb, struct sandbox_result *res)
+{
+	struct cgroup_stats st;
+
+	if (sb->cgroup == NULL)
+		return;
+	cgroup_job_stats(sb->cgroup, &st, NULL, 0);
+	if (st.cpu_seconds >= 0)
+		res->cpu_seconds = st.cpu_seconds;
+	if (st.memory_peak_bytes >= 0)
+		res->memory_peak_bytes = st.memory_peak_bytes;
+	res->oom_killed = st.oom_killed;
+	res->pids_limit_hit = st.pids_limit_hit;
+}
+
 /*
- * Reaps init and reads its report. Without a report, init was killed by
- * sandbox_kill's second stage (or crashed): the job counts as killed by
- * init's signal, and the figures come from init's own rusage, which holds
- * only what init reaped before it died -- a dying pid 1 lets the kernel
- * auto-reap the rest, uncounted -- so the CPU figure is a lower bound until
- * cgroup accounting replaces it. The memory figure then includes init's
- * own pages (a copy of the supervisor's).
+ * Reaps init and reads its report. Without a report, init was killed (by
+ * sandbox_kill, the OOM killer, or a crash): the job counts as killed by
+ * init's signal. Either way the figures are then the cgroup's: init's
+ * rusage holds only what init reaped before it died (a dying pid 1 lets
+ * the kernel auto-reap the rest, uncounted), and is the fallback only
+ * where the cgroup cannot be read.
  */
 int sandbox_wait(struct sandbox *sb, struct sandbox_result *res)
 {
@@ -1204,6 +1389,7 @@ int sandbox_wait(struct sandbox *sb, struct sandbox_result *res)
 		} else {
 			snprintf(res->message, sizeof res->message, "%s", report.message);
 		}
+		sandbox_cgroup_figures(sb, res);
 		return 0;
 	}
 	res->cpu_seconds = sandbox_rusage_cpu(&ru);
@@ -1216,5 +1402,6 @@ int sandbox_wait(struct sandbox *sb, struct sandbox_result *res)
 			 "the sandbox's init ended without a report (exit status %d)",
 			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	}
+	sandbox_cgroup_figures(sb, res);
 	return 0;
 }

@@ -8,13 +8,19 @@
  *
  * Nothing of the sandbox lives outside its mount namespace: when its last
  * process exits the kernel frees the tmpfs, so there is nothing to clean.
+ * The one exception is the job's cgroup (runner/cgroup.h): the caller makes
+ * it, with its limits, before sandbox_start() and removes it after
+ * sandbox_wait(); init is born inside it and the kill goes through it.
  */
 #ifndef SANDRUN_SANDBOX_H
 #define SANDRUN_SANDBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+struct cgroup_job;
 
 struct sandbox_spec {
 	const char *job_id;          /* for log lines only */
@@ -34,6 +40,10 @@ struct sandbox_spec {
 	const char *const *envp;     /* the job's whole environment (nothing of the runner's) */
 	const char *stdin_data;      /* fed as standard input; may be NULL */
 	size_t stdin_len;
+
+	const struct cgroup_job *cgroup; /* the job's cgroup, limits set (cgroup_job_create): required,
+	                                    a job never runs outside one; the caller destroys it */
+	int64_t pids_max;            /* the cgroup's pids.max, for the RLIMIT_NPROC backstop */
 };
 
 struct sandbox {
@@ -41,6 +51,7 @@ struct sandbox {
 	int stdout_fd;               /* read ends, O_NONBLOCK | O_CLOEXEC; the caller closes them */
 	int stderr_fd;
 	int report_fd;               /* internal: init's report pipe, read by sandbox_wait() */
+	const struct cgroup_job *cgroup; /* internal: spec->cgroup, for the kill and the figures */
 };
 
 enum sandbox_outcome {
@@ -53,15 +64,20 @@ struct sandbox_result {
 	enum sandbox_outcome outcome;
 	int exit_code;               /* when exited normally, else -1 */
 	int term_signal;             /* when killed by a signal, else 0 */
-	double cpu_seconds;          /* user+system of every process reaped in the sandbox */
-	int64_t memory_peak_bytes;   /* best figure available (largest RSS until cgroups land) */
+	double cpu_seconds;          /* user+system of every process and thread (the cgroup's count;
+	                                what init reaped if the cgroup cannot be read) */
+	int64_t memory_peak_bytes;   /* the cgroup's peak, tmpfs included (largest RSS where the
+	                                kernel has no peak: v2 before 5.19) */
+	bool oom_killed;             /* the cgroup's OOM killer killed a process of the job */
+	bool pids_limit_hit;         /* a fork failed at the cgroup's pids.max */
 	char message[256];           /* for UNPACK_FAILED / INTERNAL_ERROR */
 };
 
 /* Returns 0 and fills *sb, or -1 with a sentence in err (the job fails with reason internal). */
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err, size_t errlen);
 
-/* Kills every process of the sandbox (the deadline, a cancel). Safe to call twice. */
+/* Kills every process of the sandbox, through its cgroup (the deadline, a
+ * cancel): orphans that escaped init die too. Safe to call twice. */
 void sandbox_kill(struct sandbox *sb);
 
 /* Reaps the init process (blocking) and fills *res. Closes report_fd. */

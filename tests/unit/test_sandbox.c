@@ -5,6 +5,10 @@
  * pipes until EOF, reaps it, and checks what the job saw or what went
  * wrong. A few unpacker cases also run unpack_archive() directly in a
  * temporary directory, to see that nothing lands outside it.
+ *
+ * Every job runs in a cgroup of its own, made here as the runner makes it
+ * (runner/cgroup.h) below a parent for this test process: the last cases
+ * check the limits (OOM, pids), the cgroup kill and the CPU figure.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -21,11 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "sandbox.h"
 #include "tap.h"
 #include "unpack.h"
@@ -34,6 +40,12 @@
  * the job cannot be confused with anything else. */
 #define TEST_UID 61234
 #define TEST_GID 61234
+
+/* The process-limit cases run as a uid of this test process's own (base
+ * + pid, far above any range a system hands out): RLIMIT_NPROC counts a
+ * uid's tasks across the host, and other copies of this test may run
+ * sandboxes at the same time (in production each slot has its own uid). */
+#define TEST_PIDS_UID_BASE 1900000000u
 
 /* Output kept per stream: more than any case prints. */
 #define TEST_OUTPUT_MAX 65536
@@ -45,6 +57,11 @@
 #define TEST_ARCHIVE_MAX (1024 * 1024)
 
 static char mount_point[64];
+
+/* The parent of every job cgroup of this test, and the limits each job
+ * gets unless a case changes them: the runner's defaults (SPEC §4). */
+static struct cgroup_runner test_cgroups;
+static struct cgroup_limits job_limits = { 512LL << 20, 100000, 100000, 64 };
 
 struct test_entry {
 	const char *name;
@@ -161,6 +178,7 @@ static void base_spec(struct sandbox_spec *spec, const struct test_upload *up, c
 	spec->files_max = 100;
 	spec->argv = argv;
 	spec->envp = default_env;
+	spec->pids_max = job_limits.pids_max;
 }
 
 static void drain(int fd, char *buf, size_t *len, bool *open_)
@@ -185,17 +203,30 @@ static void drain(int fd, char *buf, size_t *len, bool *open_)
 	}
 }
 
-/* Starts the sandbox; if kill_after_ms >= 0, kills it that long after start. */
-static void run_job_killing(const struct sandbox_spec *spec, struct test_job *job, int kill_after_ms)
+/* Starts the sandbox in a new job cgroup with job_limits; if
+ * kill_after_ms >= 0, kills it that long after start. */
+static void run_job_killing(const struct sandbox_spec *spec_in, struct test_job *job, int kill_after_ms)
 {
+	static unsigned jobs;
+	struct sandbox_spec with_cgroup = *spec_in, *spec = &with_cgroup;
+	struct cgroup_job cg;
 	struct sandbox sb;
 	bool out_open = true, err_open = true, killed = false;
 	double start = now_seconds();
+	char name[32];
 
 	memset(job, 0, sizeof *job);
-	job->start_rc = sandbox_start(spec, &sb, job->start_err, sizeof job->start_err);
+	snprintf(name, sizeof name, "job-%u", ++jobs);
+	job->start_rc = cgroup_job_create(&test_cgroups, name, &job_limits, &cg, job->start_err,
+					  sizeof job->start_err);
 	if (job->start_rc < 0)
 		return;
+	with_cgroup.cgroup = &cg;
+	job->start_rc = sandbox_start(spec, &sb, job->start_err, sizeof job->start_err);
+	if (job->start_rc < 0) {
+		cgroup_job_destroy(&cg, NULL, 0);
+		return;
+	}
 	while (out_open || err_open) {
 		struct pollfd p[2] = { { sb.stdout_fd, POLLIN, 0 }, { sb.stderr_fd, POLLIN, 0 } };
 		double elapsed_ms = (now_seconds() - start) * 1000;
@@ -220,6 +251,8 @@ static void run_job_killing(const struct sandbox_spec *spec, struct test_job *jo
 	close(sb.stdout_fd);
 	close(sb.stderr_fd);
 	job->wall_seconds = now_seconds() - start;
+	if (cgroup_job_destroy(&cg, job->start_err, sizeof job->start_err) < 0)
+		printf("#   cgroup: %s\n", job->start_err);
 }
 
 static void run_job(const struct sandbox_spec *spec, struct test_job *job)
@@ -368,7 +401,7 @@ static void test_isolation(void)
 	check(exited_with(job, 0) && strcmp(job->out, "ro,\n") == 0, job, "/usr is read-only");
 
 	job = run_argv((const char *const[]){ "/bin/ls", "-A", "/dev", NULL });
-	check(exited_with(job, 0) && strcmp(job->out, "fd\nfull\nnull\nrandom\nstderr\nstdin\nstdout\nurandom\nzero\n") == 0,
+	check(exited_with(job, 0) && strcmp(job->out, "fd\nfull\nnull\nrandom\nshm\nstderr\nstdin\nstdout\nurandom\nzero\n") == 0,
 	      job, "/dev holds only the listed nodes");
 
 	job = run_argv((const char *const[]){ "/bin/sh", "-c",
@@ -710,6 +743,159 @@ static void test_errors(void)
 	      &job, "a missing environment is an internal error naming it");
 }
 
+/* Kills the sandbox once the job has printed `ready`; before the kill,
+ * opens a pidfd on every process of its cgroup (init, the job, orphans),
+ * so that after it we can tell whether each of them died: within 2 s, as
+ * the cgroup empties when each has passed cgroup_exit() in the kernel, a
+ * moment before exit_notify() makes its pidfd readable (init waits there
+ * for the rest of its namespace). */
+static void run_job_kill_when_ready(const struct sandbox_spec *spec_in, struct test_job *job,
+				    int *processes, int *survivors)
+{
+	struct sandbox_spec spec = *spec_in;
+	struct cgroup_job cg;
+	struct sandbox sb;
+	pid_t pids[64];
+	int pidfds[64], n = 0, i;
+	double start = now_seconds();
+	bool open_ = true;
+
+	memset(job, 0, sizeof *job);
+	*processes = *survivors = -1;
+	job->start_rc = cgroup_job_create(&test_cgroups, "job-ready", &job_limits, &cg, job->start_err,
+					  sizeof job->start_err);
+	if (job->start_rc < 0)
+		return;
+	spec.cgroup = &cg;
+	job->start_rc = sandbox_start(&spec, &sb, job->start_err, sizeof job->start_err);
+	if (job->start_rc < 0) {
+		cgroup_job_destroy(&cg, NULL, 0);
+		return;
+	}
+	while (open_ && strstr(job->out, "ready\n") == NULL && now_seconds() - start < 10) {
+		struct pollfd p = { sb.stdout_fd, POLLIN, 0 };
+
+		poll(&p, 1, 50);
+		drain(sb.stdout_fd, job->out, &job->outlen, &open_);
+	}
+	n = cgroup_job_pids(&cg, pids, 64, job->start_err, sizeof job->start_err);
+	for (i = 0; i < n; i++)
+		pidfds[i] = (int)syscall(SYS_pidfd_open, pids[i], 0);
+	sandbox_kill(&sb);
+	*processes = n;
+	*survivors = 0;
+	for (i = 0; i < n; i++) {
+		struct pollfd p = { pidfds[i], POLLIN, 0 };
+
+		if (pidfds[i] >= 0 && poll(&p, 1, 2000) != 1)
+			(*survivors)++;
+		if (pidfds[i] >= 0)
+			close(pidfds[i]);
+	}
+	sandbox_wait(&sb, &job->res);
+	close(sb.stdout_fd);
+	close(sb.stderr_fd);
+	job->wall_seconds = now_seconds() - start;
+	cgroup_job_destroy(&cg, NULL, 0);
+}
+
+/* The job's cgroup at work: rlimits and the cgroup view inside, runaway
+ * jobs ended with the right figures, a kill that reaches an orphan, and
+ * the CPU of a busy loop counted from the cgroup. */
+static void test_limits(void)
+{
+	struct test_upload up = make_archive(hello_files, 1, TEST_TAR);
+	const struct cgroup_limits defaults = job_limits;
+	struct sandbox_spec spec;
+	static struct test_job job;
+	struct sandbox sb;
+	char err[256] = "";
+	int processes, survivors;
+	const char *const rlimits[] = { "/bin/sh", "-c", "awk '/^Max (file size|core file size|processes|open files)/ "
+		"{ print $(NF-2), $(NF-1) }' /proc/self/limits", NULL };
+	const char *const cgroup_view[] = { "/bin/cat", "/proc/self/cgroup", NULL };
+	const char *const hog[] = { "/usr/bin/python3", "-c",
+		"blocks = []\nwhile True:\n    blocks.append(b'x' * (16 << 20))\n", NULL };
+	const char *const fork_loop[] = { "/usr/bin/python3", "-c",
+		"import os, time\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n"
+		"            time.sleep(60)\n            os._exit(0)\n        n += 1\n"
+		"except OSError as e:\n    print(n, e.errno)\n", NULL };
+	const char *const bomb[] = { "/bin/sh", "-c", "b() { b | b & }; b; sleep 100", NULL };
+	const char *const orphan[] = { "/bin/sh", "-c", "sh -c 'setsid sleep 1000 &'; sleep 1000 & echo ready; wait", NULL };
+	const char *const busy[] = { "/usr/bin/python3", "-c",
+		"import time\nt = time.process_time()\nwhile time.process_time() - t < 1.0: pass\n", NULL };
+	const char *const hello[] = { "/usr/bin/python3", "hello.py", NULL };
+
+	base_spec(&spec, &up, rlimits);
+	run_job(&spec, &job);
+	check(exited_with(&job, 0) && strcmp(job.out, "67108864 67108864\n0 0\n65 65\n1024 1024\n") == 0, &job,
+	      "rlimits: FSIZE = the tmpfs, CORE 0, NPROC pids_max + 1, NOFILE 1024, soft = hard");
+
+	spec.argv = cgroup_view;
+	run_job(&spec, &job);
+	{
+		const char *p = job.out;
+		bool rooted = job.outlen > 0;
+
+		while (*p != '\0') {
+			const char *nl = strchr(p, '\n');
+
+			if (nl == NULL || nl - p < 2 || strncmp(nl - 2, ":/", 2) != 0)
+				rooted = false;
+			p = nl ? nl + 1 : "";
+		}
+		check(exited_with(&job, 0) && rooted, &job,
+		      "the job's /proc/self/cgroup shows its own cgroup as / (nothing of the runner's tree)");
+	}
+
+	job_limits.memory_bytes = 64 << 20;
+	spec.argv = hog;
+	run_job(&spec, &job);
+	check(job.res.outcome == SANDBOX_EXITED && job.res.term_signal == SIGKILL && job.res.oom_killed
+	      && job.res.memory_peak_bytes >= 50 << 20 && job.res.memory_peak_bytes <= 80 << 20 && job.wall_seconds < 20,
+	      &job, "a job allocating past its 64 MB is OOM-killed, reported so, its peak about the limit");
+	printf("#   peak %lld bytes\n", (long long)job.res.memory_peak_bytes);
+	job_limits = defaults;
+
+	spec.uid = spec.gid = TEST_PIDS_UID_BASE + (unsigned)getpid();
+	spec.argv = fork_loop;
+	run_job(&spec, &job);
+	{
+		int made = -1, e = 0;
+
+		sscanf(job.out, "%d %d", &made, &e);
+		check(exited_with(&job, 0) && made > 50 && made < 64 && e == EAGAIN && job.res.pids_limit_hit, &job,
+		      "a fork loop stops below pids_max (64) with EAGAIN, pids_limit_hit is reported");
+	}
+
+	spec.argv = bomb;
+	run_job_killing(&spec, &job, 2000);
+	check(job.res.outcome == SANDBOX_EXITED && job.res.term_signal == SIGKILL && job.res.pids_limit_hit
+	      && job.wall_seconds < 10, &job, "a fork bomb meets pids_max and sandbox_kill still ends it");
+	spec.argv = hello;
+	run_job(&spec, &job);
+	check(exited_with(&job, 0) && strcmp(job.out, "hello from python\n") == 0, &job,
+	      "the next job runs normally after the fork bomb");
+	spec.uid = spec.gid = TEST_UID;
+
+	spec.argv = orphan;
+	run_job_kill_when_ready(&spec, &job, &processes, &survivors);
+	check(processes >= 4 && survivors == 0 && job.res.term_signal == SIGKILL, &job,
+	      "a setsid double-forked orphan does not survive sandbox_kill (checked by pidfd)");
+	printf("#   %d processes in the cgroup, %d survived\n", processes, survivors);
+
+	spec.argv = busy;
+	run_job(&spec, &job);
+	check(exited_with(&job, 0) && job.res.cpu_seconds >= 0.7 && job.res.cpu_seconds <= 1.5, &job,
+	      "a 1 s busy loop is charged 0.7 to 1.5 CPU seconds by the cgroup");
+	printf("#   cpu %.3f\n", job.res.cpu_seconds);
+
+	base_spec(&spec, &up, hello);
+	ok(sandbox_start(&spec, &sb, err, sizeof err) == -1 && strstr(err, "no cgroup") != NULL,
+	   "a spec without a cgroup is refused: %s", err);
+	free(up.data);
+}
+
 static bool mounted_anywhere(const char *path)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "r");
@@ -733,6 +919,20 @@ int main(void)
 		printf("1..0 # SKIP needs root\n");
 		return 0;
 	}
+	{
+		struct cgroup_host host;
+		char err[1024], name[64];
+
+		if (cgroup_detect(&host, err, sizeof err) < 0) {
+			printf("1..0 # SKIP no usable cgroups here, and jobs never run without: %s\n", err);
+			return 0;
+		}
+		snprintf(name, sizeof name, "sandrun-test-sandbox-%d", (int)getpid());
+		if (cgroup_runner_init(&test_cgroups, &host, name, err, sizeof err) < 0) {
+			printf("1..0 # SKIP cannot make a cgroup for the test's jobs here: %s\n", err);
+			return 0;
+		}
+	}
 	snprintf(mount_point, sizeof mount_point, "/tmp/sandrun-root-XXXXXX");
 	if (mkdtemp(mount_point) == NULL) {
 		printf("Bail out! cannot create a mount point: %s\n", strerror(errno));
@@ -749,11 +949,18 @@ int main(void)
 	test_unpack_direct();
 	test_lifetime();
 	test_errors();
+	test_limits();
 
 	fds_after = count_entries("/proc/self/fd");
 	is_int(fds_after, fds_before, "the supervisor leaks no descriptors");
 	ok(count_entries(mount_point) == 0 && !mounted_anywhere(mount_point),
 	   "the host's mount point is still empty and unmounted");
 	rmdir(mount_point);
+	{
+		char err[512] = "";
+
+		if (!ok(cgroup_runner_cleanup(&test_cgroups, err, sizeof err) == 0, "every job cgroup is gone, and the parent"))
+			printf("#   %s\n", err);
+	}
 	return done_testing();
 }

@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# The attack suite: small jobs that try to get out. Each prints RAN when it
+# started and PWNED only if its attack worked; a test fails if PWNED appears
+# or RAN is missing (the job did not even run, so it proves nothing). Where
+# the seccomp filter is the layer under test, the job must also have died
+# of SIGSYS (31). Network tests never send a packet off this machine: they
+# target the host's own loopback services and read the routing table.
+. "$top_srcdir/tests/integration/lib.sh"
+require_cmd jq tar gcc
+stack_start
+cd "$WORK"
+ATTACKS=$top_srcdir/tests/integration/attacks
+
+# attack NAME MANIFEST-JSON DIR : runs the job, checks the markers; leaves STATUS_JSON.
+attack() {
+	local name=$1 manifest=$2 dir=$3 out
+	run_job "$dir" "$manifest" 60
+	out=$(logs "$JOB_ID" stream=both)
+	like "$out" 'RAN' "$name: the payload ran"
+	unlike "$out" 'PWNED' "$name: the attack failed"
+}
+
+# Each attack in a directory of its own, as an upload.
+job_dir() { rm -rf "$1"; mkdir -p "$1"; echo "$1"; }
+
+# --- network: nothing of the host is reachable, there is no route anywhere
+d=$(job_dir net)
+cat > "$d/main.py" <<PY
+import socket
+print("RAN", flush=True)
+for port in ($SANDRUN_REDIS_PORT, $SANDRUN_HTTPS_PORT, ${SANDRUN_FCGI_PORTS%% *}):
+    for host in ("127.0.0.1", "::1"):
+        try:
+            socket.create_connection((host, port), timeout=2).close()
+            print("PWNED connected to", host, port, flush=True)
+        except OSError as e:
+            print("refused", host, port, e, flush=True)
+routes = [l.split()[1] for l in open("/proc/net/route").read().splitlines()[1:]]
+if routes:
+    print("PWNED a route exists:", routes)
+ifaces = [l.split(":")[0].strip() for l in open("/proc/net/dev").read().splitlines()[2:]]
+if ifaces != ["lo"]:
+    print("PWNED interfaces:", ifaces)
+import fcntl, struct
+s = socket.socket()
+flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, struct.pack("16sH", b"lo", 0)))[1]
+if flags & 1:
+    print("PWNED loopback is up")
+PY
+attack "network" '{"entrypoint":"main.py"}' "$d"
+
+# --- host files: a secret on the host is not visible; /etc is not the host's
+secret=$(mktemp /tmp/sandrun-host-secret.XXXXXX)
+echo "host-secret-$RANDOM$RANDOM" > "$secret"
+chmod 644 "$secret"
+d=$(job_dir files)
+cat > "$d/main.py" <<PY
+import os, glob
+print("RAN", flush=True)
+secret = open("$secret").read() if os.path.exists("$secret") else None
+for path in ["$secret", "/etc/shadow", "/root", "/home", "/var", "/run", "/srv", "/boot",
+             "$STACK_DIR/sandrun.conf", "$STACK_DIR/users.acl", "/proc/1/root/etc/shadow"]:
+    if os.path.exists(path):
+        print("PWNED sees", path)
+hostname = open("/proc/sys/kernel/hostname").read().strip()
+if hostname != "sandrun":
+    print("PWNED host name", hostname)
+for f in glob.glob("/etc/*"):
+    try:
+        if "sandrun-fcgi" in open(f, errors="replace").read():
+            print("PWNED service secrets in", f)
+    except (IsADirectoryError, PermissionError):
+        pass
+PY
+attack "host files" '{"entrypoint":"main.py"}' "$d"
+rm -f "$secret"
+
+# --- processes: only the job's own are visible; kill -1 reaches nothing outside
+d=$(job_dir procs)
+cat > "$d/main.sh" <<'SH'
+echo RAN
+n=$(ls -d /proc/[0-9]* | wc -l)
+[ "$n" -le 6 ] || echo "PWNED sees $n processes"
+for p in /proc/[0-9]*; do
+	case "$(tr '\0' ' ' < $p/cmdline 2>/dev/null)" in
+	*redis-server*|*nginx*|*sandrun-fcgi*|*sandrun-runner*) echo "PWNED sees $(cat $p/cmdline)";;
+	esac
+done
+kill -9 -1 2>/dev/null
+echo done-kill
+SH
+attack "processes and kill -1" '{"entrypoint":"main.sh","interpreter":"bash"}' "$d"
+for p in "$SANDRUN_PID_REDIS" "$SANDRUN_PID_NGINX" "$SANDRUN_PID_FCGI" "$SANDRUN_PID_RUNNER"; do
+	ok "$(kill -0 "$p" 2>/dev/null; echo $?)" "kill -1 in a job left host process $p alone"
+done
+
+# --- devices, the read-only tree, privileges
+d=$(job_dir devs)
+cat > "$d/main.py" <<'PY'
+import os
+print("RAN", flush=True)
+for dev in ["/dev/mem", "/dev/kmem", "/dev/kmsg", "/dev/port", "/dev/sda", "/dev/vda", "/dev/tty",
+            "/dev/console", "/dev/fuse", "/dev/net/tun"]:
+    try:
+        os.close(os.open(dev, os.O_RDONLY))
+        print("PWNED opened", dev)
+    except OSError:
+        pass
+allowed = {"null", "zero", "full", "random", "urandom", "fd", "stdin", "stdout", "stderr", "pts", "shm", "ptmx"}
+extra = set(os.listdir("/dev")) - allowed
+if extra:
+    print("PWNED extra devices", sorted(extra))
+for path in ["/usr/bin/evil", "/usr/lib/evil", "/etc/passwd", "/bin/evil", "/evil", "/proc/sys/kernel/hostname"]:
+    try:
+        with open(path, "a") as f:
+            f.write("x")
+        print("PWNED wrote", path)
+    except OSError:
+        pass
+if os.getuid() == 0 or os.geteuid() == 0:
+    print("PWNED root")
+status = open("/proc/self/status").read()
+for line in status.splitlines():
+    if line.startswith(("CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh")) and line.split()[1].strip("0"):
+        print("PWNED capability", line)
+    if line.startswith("NoNewPrivs") and line.split()[1] != "1":
+        print("PWNED no_new_privs off")
+    if line.startswith("Seccomp:") and line.split()[1] != "2":
+        print("PWNED no seccomp filter", line)
+PY
+attack "devices, read-only tree, privileges" '{"entrypoint":"main.py"}' "$d"
+
+# --- setuid binaries in the upload do not keep their bit and give nothing
+d=$(job_dir suid)
+cp /usr/bin/id "$d/suid-id"
+chmod 4755 "$d/suid-id"
+cat > "$d/main.sh" <<'SH'
+echo RAN
+[ -u ./suid-id ] && echo "PWNED setuid bit kept"
+[ "$(./suid-id -u)" = 0 ] && echo "PWNED euid 0"
+exit 0
+SH
+tar --owner=0 --group=0 -czf suid.tar.gz -C "$d" .
+api -X POST "$SANDRUN_URL/submit" -F files=@suid.tar.gz -F 'manifest={"entrypoint":"main.sh","interpreter":"bash"}'
+wait_job "$(json .job_id)"
+out=$(logs "$(json .job_id "$STATUS_JSON")" stream=both)
+like "$out" RAN "setuid upload: the payload ran"
+unlike "$out" PWNED "setuid upload: no setuid bit, no root"
+
+# --- forbidden system calls: each one kills the job with SIGSYS
+for sc in mount umount2 unshare unshare_ns setns ptrace bpf keyctl add_key perf_event_open userfaultfd \
+	kexec_load init_module finit_module delete_module open_by_handle_at personality clone_newuser \
+	clone_newns reboot pivot_root chroot io_uring_setup; do
+	d=$(job_dir "sc-$sc")
+	cp "$ATTACKS/syscall.py" "$d/main.py"
+	attack "syscall $sc" "{\"entrypoint\":\"main.py\",\"args\":[\"$sc\"]}" "$d"
+	sig=$(json .execution_metadata.signal "$STATUS_JSON")
+	out=$(logs "$JOB_ID" stream=both)
+	if printf '%s' "$out" | grep -q '^refused'; then
+		# A documented EPERM/ENOSYS choice (a runtime probes it): refused, not killed.
+		ok 0 "syscall $sc: refused with an error ($(printf '%s' "$out" | grep '^refused' | head -n1))"
+	else
+		is "$sig" 31 "syscall $sc: the job died of SIGSYS"
+	fi
+done
+
+# --- the 32-bit ABIs (a static binary uploaded as an executable entrypoint)
+d=$(job_dir abi)
+gcc -O1 -static -o "$d/abi32" "$ATTACKS/abi32.c"
+for abi in i386 x32; do
+	attack "$abi ABI" "{\"entrypoint\":\"abi32\",\"interpreter\":\"none\",\"args\":[\"$abi\"]}" "$d"
+	is "$(json .execution_metadata.signal "$STATUS_JSON")" 31 "$abi ABI: killed by SIGSYS"
+done
+
+# --- other jobs: a concurrent job's files are out of reach
+d=$(job_dir victim)
+cat > "$d/main.sh" <<'SH'
+echo victim-secret > /work/victim-secret.txt
+echo victim-secret > /tmp/victim-secret.txt
+sleep 4
+SH
+tar czf victim.tar.gz -C "$d" .
+api -X POST "$SANDRUN_URL/submit" -F files=@victim.tar.gz -F 'manifest={"entrypoint":"main.sh","interpreter":"bash"}'
+victim=$(json .job_id)
+for _ in $(seq 50); do [ "$(json .status "$(curl -sS --cacert "$SANDRUN_CACERT" "$SANDRUN_URL/status/$victim")")" = running ] && break; sleep 0.1; done
+d=$(job_dir snoop)
+cat > "$d/main.sh" <<'SH'
+echo RAN
+sleep 0.5
+found=$(find / -xdev -name 'victim-secret*' 2>/dev/null; ls /proc/*/root/work /proc/*/root/tmp 2>/dev/null | grep victim)
+[ -n "$found" ] && echo "PWNED found $found"
+exit 0
+SH
+attack "another running job's files" '{"entrypoint":"main.sh","interpreter":"bash"}' "$d"
+wait_job "$victim"
+
+# --- leftovers: nothing of an earlier job survives in any slot
+d=$(job_dir litter)
+printf 'echo RAN\necho litter > /tmp/litter; echo litter > /work/litter; mkdir -p /tmp/d; exit 0\n' > "$d/main.sh"
+for i in 1 2 3; do run_job "$d" '{"entrypoint":"main.sh","interpreter":"bash"}'; done
+d=$(job_dir sweep)
+printf 'echo RAN\nls -a /tmp /work | grep -q litter && echo PWNED litter found\nexit 0\n' > "$d/main.sh"
+for i in 1 2 3 4; do attack "leftovers of earlier jobs ($i)" '{"entrypoint":"main.sh","interpreter":"bash"}' "$d"; done
+
+# --- Judge0 CVE-2024-28185 and CVE-2024-28189: links planted for the host to follow
+sum_before=$(sha256sum /etc/passwd /etc/shadow | sha256sum)
+stat_before=$(stat -c '%u %g %a' /etc/passwd /etc/shadow)
+d=$(job_dir cve)
+cat > "$d/main.sh" <<'SH'
+echo RAN
+# 28185: links where a host might write results or logs
+for n in stdout stderr run.log result.txt output.txt compile_output; do ln -sf /etc/passwd "/work/$n"; done
+ln -sf /etc /work/results
+# 28189: a file swapped for a link while the job runs, left for the host to chown
+echo data > /work/out.txt; rm /work/out.txt; ln -s /etc/shadow /work/out.txt
+exit 0
+SH
+attack "CVE-2024-28185/28189 links" '{"entrypoint":"main.sh","interpreter":"bash","outputs":["*.txt","results/"]}' "$d"
+is "$(sha256sum /etc/passwd /etc/shadow | sha256sum)" "$sum_before" "the host's /etc/passwd and /etc/shadow are unchanged"
+is "$(stat -c '%u %g %a' /etc/passwd /etc/shadow)" "$stat_before" "... and so are their owners and modes"
+
+# --- after all of it, the service is healthy
+d=$(job_dir after)
+echo 'print("still fine")' > "$d/main.py"
+run_job "$d" '{"entrypoint":"main.py"}'
+is "$(logs "$JOB_ID")" "still fine" "after the attacks a plain job runs"
+done_testing
