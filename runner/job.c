@@ -459,6 +459,7 @@ int job_run(const struct job_slot *slot, const char *id)
 			.stdin_len = m->stdin_len,
 			.cgroup = &cg,
 			.pids_max = cfg->limits.pids_max,
+			.seccomp = slot->seccomp,
 		};
 
 		if (sandbox_start(&spec, &sb, err, sizeof err) < 0) {

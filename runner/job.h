@@ -11,6 +11,7 @@
 #include "rconn.h"
 
 struct cgroup_runner;
+struct seccomp_program;
 
 struct job_slot {
 	const struct sandrun_config *cfg;
@@ -18,6 +19,7 @@ struct job_slot {
 	unsigned index;              /* slot number: uid/gid = job_uid_base + index */
 	const char *mount_point;     /* the slot's empty directory for the sandbox root */
 	const struct cgroup_runner *cgroup; /* the runner's parent of every job cgroup */
+	const struct seccomp_program *seccomp; /* the job filter, built once at start */
 };
 
 /*

@@ -20,6 +20,7 @@
 #include "keys.h"
 #include "log.h"
 #include "rconn.h"
+#include "seccomp_filter.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -168,6 +169,7 @@ int main(int argc, char **argv)
 	struct sandrun_config cfg;
 	struct cgroup_host cg_host;
 	struct cgroup_runner cg_runner;
+	struct seccomp_program filter = { 0 };
 	struct slot *slots;
 	struct job_slot *jslots;
 	struct rconn redis;
@@ -227,7 +229,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		jslots[i] = (struct job_slot){ .cfg = &cfg, .runner_name = name, .index = (unsigned)i,
-					       .mount_point = slots[i].mount_point, .cgroup = &cg_runner };
+					       .mount_point = slots[i].mount_point, .cgroup = &cg_runner,
+					       .seccomp = &filter };
+	}
+
+	/* The seccomp filter is the same for every job: built once, applied per job. */
+	if (seccomp_program_build(&filter, err, sizeof err) < 0) {
+		log_error(NULL, "seccomp: %s: refusing to take jobs", err);
+		return 1;
 	}
 
 	/* Fail closed: a job never runs without its cgroup limits. Made while
@@ -336,6 +345,7 @@ int main(int argc, char **argv)
 	rconn_close(&redis);
 	free(slots);
 	free(jslots);
+	seccomp_program_free(&filter);
 	config_free(&cfg);
 	return 0;
 }

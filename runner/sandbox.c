@@ -950,7 +950,8 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 	 * the pipe and sandbox_wait reads only the first; init's own, written
 	 * once it has reaped us, stays unread.
 	 */
-	if (seccomp_policy_load(msg, sizeof msg) < 0) {
+	if ((spec->seccomp ? seccomp_program_apply(spec->seccomp, msg, sizeof msg)
+			   : seccomp_policy_load(msg, sizeof msg)) < 0) {
 		sandbox_report_send(fds->report, SANDBOX_INTERNAL_ERROR, 0, 0.0, 0, msg);
 		_exit(SANDBOX_EXEC_FAILED);
 	}

@@ -22,6 +22,8 @@
 
 struct cgroup_job;
 
+struct seccomp_program;
+
 struct sandbox_spec {
 	const char *job_id;          /* for log lines only */
 	uid_t uid;                   /* the job's uid and gid: unique per runner slot */
@@ -44,6 +46,8 @@ struct sandbox_spec {
 	const struct cgroup_job *cgroup; /* the job's cgroup, limits set (cgroup_job_create): required,
 	                                    a job never runs outside one; the caller destroys it */
 	int64_t pids_max;            /* the cgroup's pids.max, for the RLIMIT_NPROC backstop */
+	const struct seccomp_program *seccomp; /* the filter, built once by the runner
+	                                (seccomp_program_build); NULL: build it here (slower) */
 };
 
 struct sandbox {
