@@ -1,0 +1,412 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh: what a sandbox costs, side by side with the baselines,
+# in one run on one machine (`make bench`). A benchmark, not a test: it
+# prints figures and the targets met or missed, and exits 0 whatever they
+# are (2 only for a usage error). See tests/bench/README.md.
+#
+#   1. start-up cost of /bin/true and `python3 -S -c pass`: bare fork+exec,
+#      our sandbox, bubblewrap and firejail (when installed), all timed by
+#      the same driver (sandbox_bench), interleaved, as medians and p90
+#   2. runner throughput: a real stack (sandrun-stack) with one slot per
+#      CPU, M trivial jobs queued straight into Redis with redis/submit.lua
+#      (the responder's own script), jobs per second until all are done
+#   3. end to end: N submissions through nginx and the responder with one
+#      curl in parallel mode, submissions and completed jobs per second
+#
+# Environment (all optional):
+#   BENCH_ROUNDS (10) BENCH_ITERATIONS (20) BENCH_WARMUP (3)  start-up runs:
+#       ROUNDS x ITERATIONS per row, interleaved
+#   BENCH_JOBS (500)        jobs for the runner throughput
+#   BENCH_HTTP_JOBS (200)   submissions through nginx; 0 skips part 3
+#   BENCH_HTTP_PARALLEL (8) transfers curl keeps in flight
+#   BENCH_SLOTS (nproc)     runner slots
+#   BENCH_KEEP=1            keep the stack directory (its logs) afterwards
+#
+# Everything runs on loopback, in a temporary directory that is removed at
+# the end, and each part is bounded in time (the whole run takes 1-3 min).
+
+set -u
+: "${top_srcdir:?run through make bench, or set top_srcdir (and top_builddir)}"
+: "${top_builddir:=$top_srcdir}"
+export LC_ALL=C
+
+PY=/usr/bin/python3                 # not a pyenv shim on PATH: Debian's own
+BENCH=$top_builddir/tests/bench/sandbox_bench
+STACK=$top_srcdir/contrib/sandrun-stack
+ROUNDS=${BENCH_ROUNDS:-10}
+ITERATIONS=${BENCH_ITERATIONS:-20}
+WARMUP=${BENCH_WARMUP:-3}
+JOBS=${BENCH_JOBS:-500}
+HTTP_JOBS=${BENCH_HTTP_JOBS:-200}
+HTTP_PARALLEL=${BENCH_HTTP_PARALLEL:-8}
+SLOTS=${BENCH_SLOTS:-$(nproc)}
+# The targets of the issue: a sandbox adds at most this much to a bare
+# fork+exec, and the runner finishes at least this many trivial jobs a second.
+TARGET_OVERHEAD_MS=2
+TARGET_JOBS_PER_S=300
+# Time bounds: each start-up comparison stops after the round that spends
+# this much; a phase waiting for jobs gives up after this.
+STARTUP_BUDGET_S=45
+JOBS_TIMEOUT_S=60
+
+for v in ROUNDS ITERATIONS WARMUP JOBS HTTP_JOBS HTTP_PARALLEL SLOTS; do
+	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "run.sh: BENCH_$v must be a number" >&2; exit 2; }
+done
+
+note() { printf '# %s\n' "$*"; }
+skip() { printf '# SKIP %s\n' "$*"; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sandrun-bench.XXXXXX") || exit 0
+STACK_DIR=$WORK/stack
+# shellcheck disable=SC2317  # called by the trap
+cleanup() {
+	if [[ -f $STACK_DIR/stack.env ]]; then
+		"$STACK" stop "$STACK_DIR" >/dev/null 2>&1 || true
+	fi
+	if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+		note "kept $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+RESULTS=$WORK/results     # "result ..." and "throughput ..." lines
+: >"$RESULTS"
+
+note "sandrun bench $(date -u +%FT%TZ) on $(uname -srm), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+if ((EUID != 0)); then
+	skip "needs root (the sandbox makes namespaces and mounts, like the runner)"
+	exit 0
+fi
+if [[ ! -x $BENCH ]]; then
+	skip "$BENCH is not built (make bench builds it)"
+	exit 0
+fi
+[[ -x $PY ]] || { skip "$PY is needed (the Redis client of parts 2 and 3)"; PY=; }
+
+# --------------------------------------------------------- 1. start-up cost
+
+# The wrappers, each an equivalent of our sandbox as near as its options go:
+# every namespace, /usr and the merged-/usr links read-only, the linker's
+# cache, fresh /proc, a minimal /dev, tmpfs /tmp and /work, an unprivileged
+# uid, a clean environment. Split at spaces by the driver.
+BWRAP=$(command -v bwrap || true)
+FIREJAIL=$(command -v firejail || true)
+MODES=(bare sandbox)
+if [[ -n $BWRAP ]]; then
+	MODES+=("exec:bwrap=$BWRAP --unshare-all --die-with-parent --new-session
+		--ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib
+		--symlink usr/lib64 /lib64 --symlink usr/sbin /sbin
+		--ro-bind /etc/ld.so.cache /etc/ld.so.cache --proc /proc --dev /dev
+		--tmpfs /tmp --tmpfs /work --chdir /work --hostname sandrun
+		--uid 1900999 --gid 1900999 --clearenv --setenv PATH /usr/bin:/bin
+		--setenv HOME /work --setenv LANG C.UTF-8")
+else
+	skip "bubblewrap is not installed (apt-get install bubblewrap): no bwrap rows"
+fi
+if [[ -n $FIREJAIL ]]; then
+	MODES+=("exec:firejail=$FIREJAIL --quiet --noprofile --net=none --private")
+else
+	note "firejail is not installed: no firejail rows"
+fi
+# the driver splits at single spaces: fold the lines above into one
+for i in "${!MODES[@]}"; do
+	MODES[i]=$(printf '%s' "${MODES[i]}" | tr -s ' \t\n' '   ')
+done
+
+startup() { # startup LABEL EXTRA-MODE... -- COMMAND...
+	local label=$1
+	shift
+	local modes=("${MODES[@]}")
+	while [[ $1 != -- ]]; do modes+=("$1"); shift; done
+	note "start-up: $label ($ROUNDS rounds x $ITERATIONS runs per row, interleaved)"
+	TMPDIR=$WORK timeout -k 5 $((STARTUP_BUDGET_S * 2)) "$BENCH" -l "$label" -r "$ROUNDS" -n "$ITERATIONS" \
+		-w "$WARMUP" -t "$STARTUP_BUDGET_S" "${modes[@]}" "$@" >>"$RESULTS" ||
+		note "the driver failed for $label (see above); its rows are missing"
+}
+startup true sandbox-empty -- /bin/true
+startup python -- /usr/bin/python3 -S -c pass
+
+# ------------------------------------------------------ 2, 3. throughput
+
+# A small Redis client (RESP over a socket, pipelined) for queueing jobs
+# with submit.lua and watching their records; prints "throughput ..." lines.
+cat >"$WORK/jobs.py" <<'EOF'
+import base64, io, json, os, socket, sys, tarfile, time
+
+class Redis:
+    def __init__(self, port, user, password):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.file = self.sock.makefile("rb")
+        self.call("AUTH", user, password)
+
+    def send(self, *args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += [b"$%d\r\n" % len(a), a, b"\r\n"]
+        self.sock.sendall(b"".join(out))
+
+    def read(self):
+        line = self.file.readline()
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            return RuntimeError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            return None if int(rest) < 0 else self.file.read(int(rest) + 2)[:-2]
+        if kind == b"*":
+            return None if int(rest) < 0 else [self.read() for _ in range(int(rest))]
+        raise RuntimeError("bad reply from Redis: %r" % line)
+
+    def call(self, *args):
+        self.send(*args)
+        reply = self.read()
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    def pipeline(self, commands, batch=200):
+        replies = []
+        for i in range(0, len(commands), batch):
+            for c in commands[i:i + batch]:
+                self.send(*c)
+            replies += [self.read() for _ in commands[i:i + batch]]
+        return replies
+
+def job_id():
+    return "job-" + base64.b32encode(os.urandom(17)).decode().lower()[:26]
+
+def upload():
+    data = b"exit 0\n"
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        info = tarfile.TarInfo("true.sh")
+        info.size, info.mode = len(data), 0o755
+        tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+def wait(r, ids, timeout):
+    """Polls the job records until every job has ended; returns their fields."""
+    deadline = time.time() + timeout
+    while True:
+        rows = r.pipeline([("HMGET", "sr:{%s}:job" % i, "status", "submitted_at", "started_at",
+                            "finished_at", "error") for i in ids])
+        ended = [row for row in rows if isinstance(row, list) and row[0] in (b"completed", b"failed", b"cancelled")]
+        if len(ended) == len(ids) or time.time() > deadline:
+            return rows
+        time.sleep(0.05)
+
+def cpu_ticks():
+    """(busy, total) jiffies of every CPU: the whole machine, whoever runs"""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return sum(v) - idle, sum(v)
+
+def report(kind, rows, t_begin_ms, slots, cpu0, extra=""):
+    def field(row, k):
+        return int(row[k]) if isinstance(row, list) and row[k] else None
+    done = [row for row in rows if isinstance(row, list) and row[0] == b"completed"]
+    failed = [row for row in rows if isinstance(row, list) and row[0] == b"failed"]
+    starts = [field(row, 2) for row in rows if field(row, 2)]
+    finishes = [field(row, 3) for row in rows if field(row, 3)]
+    line = "throughput kind=%s jobs=%d completed=%d failed=%d unfinished=%d" % (
+        kind, len(rows), len(done), len(failed), len(rows) - len(done) - len(failed))
+    if starts and finishes:
+        busy = (max(finishes) - min(starts)) / 1000.0
+        total = (max(finishes) - t_begin_ms) / 1000.0
+        line += " busy_s=%.3f jobs_per_s=%.1f total_s=%.3f end_to_end_jobs_per_s=%.1f" % (
+            busy, len(done) / busy if busy > 0 else 0, total, len(done) / total if total > 0 else 0)
+        # share of the slots' time spent between a job's claim and its result
+        # (the rest: the runner's own loop, the supervisor's fork and connect)
+        held = sum(field(row, 3) - field(row, 2) for row in rows if field(row, 2) and field(row, 3))
+        if busy > 0:
+            line += " slot_use=%.2f" % (held / 1000.0 / (busy * slots))
+    cpu1 = cpu_ticks()
+    if cpu1[1] > cpu0[1]:
+        line += " machine_cpu_busy=%.2f" % ((cpu1[0] - cpu0[0]) / (cpu1[1] - cpu0[1]))
+    print(line + extra, flush=True)
+    if failed:
+        print("# first failure: %s" % (failed[0][4] or b"?").decode(errors="replace"), file=sys.stderr)
+
+def main():
+    cmd, port, password, slots = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    del sys.argv[4]
+    r = Redis(port, "sandrun-admin", password)
+    if cmd == "queue":
+        # M jobs exactly as the responder records them: submit.lua, one round trip per 200
+        lua_path, count, timeout = sys.argv[4], int(sys.argv[5]), float(sys.argv[6])
+        sha = r.call("SCRIPT", "LOAD", open(lua_path, "rb").read()).decode()
+        manifest = json.dumps({"args": [], "entrypoint": "true.sh", "env": {}, "environment": "default",
+                               "gpu": None, "interpreter": "sh", "memory_mb": 512, "outputs": [],
+                               "requirements": None, "stdin": "", "timeout": 10},
+                              sort_keys=True, separators=(",", ":"))
+        data, ids = upload(), [job_id() for _ in range(count)]
+        cpu0 = cpu_ticks()
+        t0 = int(time.time() * 1000)
+        replies = r.pipeline([("EVALSHA", sha, 3, "sr:{%s}:job" % i, "sr:{%s}:upload" % i, "sr:queue",
+                               i, manifest, "bench", int(time.time() * 1000), data, 3600) for i in ids])
+        t1 = int(time.time() * 1000)
+        bad = [x for x in replies if x != 1]
+        if bad:
+            print("# submit.lua refused %d jobs: %s" % (len(bad), bad[0]), file=sys.stderr)
+        rows = wait(r, ids, timeout)
+        report("redis", rows, t0, slots, cpu0, " queue_s=%.3f" % ((t1 - t0) / 1000.0))
+    elif cmd == "wait":
+        # the ids of jobs already submitted (through HTTP), one per line
+        ids_path, t0, timeout, submit_s = sys.argv[4], int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
+        ids = [l.strip() for l in open(ids_path) if l.strip()]
+        if not ids:
+            print("throughput kind=http jobs=0 completed=0 failed=0 unfinished=0", flush=True)
+            return
+        cpu0 = cpu_ticks()     # from here: the submissions are in already
+        rows = wait(r, ids, timeout)
+        report("http", rows, t0, slots, cpu0,
+               " submit_s=%.3f submits_per_s=%.1f" % (submit_s, len(ids) / submit_s))
+
+main()
+EOF
+
+stack_up() {
+	note "starting a stack: $SLOTS runner slots ($STACK_DIR)"
+	if ! timeout -k 5 90 "$STACK" start "$STACK_DIR" --bin-dir "$top_builddir" --runner-slots "$SLOTS" \
+		--fcgi-workers 4 >"$WORK/stack-start.out" 2>&1; then
+		skip "the stack did not start; its last words:"
+		sed 's/^/#   /' "$WORK/stack-start.out" | tail -n 20
+		return 1
+	fi
+	# shellcheck disable=SC1091
+	. "$STACK_DIR/client.env"
+}
+
+now_ms() { date +%s%3N; }
+
+http_submit() {
+	local tgz=$WORK/true.tgz cfg=$WORK/curl.cfg i t0 t1 manifest
+	mkdir -p "$WORK/tgz" "$WORK/responses"
+	printf 'exit 0\n' >"$WORK/tgz/true.sh"
+	tar czf "$tgz" -C "$WORK/tgz" true.sh
+	manifest='{"entrypoint": "true.sh", "interpreter": "sh", "timeout": 10}'
+	: >"$cfg"
+	for ((i = 0; i < HTTP_JOBS; i++)); do
+		((i == 0)) || echo next >>"$cfg"
+		{
+			printf 'url = "%s/submit"\n' "$SANDRUN_URL"
+			printf 'cacert = "%s"\n' "$SANDRUN_CACERT"
+			printf 'form = "files=@%s"\n' "$tgz"
+			printf 'form-string = "manifest=%s"\n' "${manifest//\"/\\\"}"
+			printf 'output = "%s/responses/%d.json"\n' "$WORK" "$i"
+			echo 'max-time = 30'
+			echo 'silent'
+			echo 'show-error'
+		} >>"$cfg"
+	done
+	note "end to end: $HTTP_JOBS submissions through nginx, curl --parallel --parallel-max $HTTP_PARALLEL"
+	t0=$(now_ms)
+	timeout -k 5 60 curl --silent --show-error --no-progress-meter --parallel \
+		--parallel-max "$HTTP_PARALLEL" -K "$cfg" 2>"$WORK/curl.err" ||
+		note "curl reported errors: $(head -n 1 "$WORK/curl.err")"
+	t1=$(now_ms)
+	cat "$WORK"/responses/*.json 2>/dev/null | grep -o '"job_id": *"job-[a-z2-7]*"' |
+		grep -o 'job-[a-z2-7]*' >"$WORK/http-ids" || true
+	note "accepted $(wc -l <"$WORK/http-ids") of $HTTP_JOBS submissions"
+	timeout -k 5 $((JOBS_TIMEOUT_S + 10)) "$PY" "$WORK/jobs.py" wait "$SANDRUN_REDIS_PORT" \
+		"$SANDRUN_REDIS_ADMIN_PASSWORD" "$SLOTS" "$WORK/http-ids" "$t0" "$JOBS_TIMEOUT_S" \
+		"$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1000 }')" >>"$RESULTS"
+}
+
+if [[ -n $PY ]] && stack_up; then
+	note "runner throughput: $JOBS trivial jobs (sh true.sh) queued with redis/submit.lua"
+	timeout -k 5 $((JOBS_TIMEOUT_S + 30)) "$PY" "$WORK/jobs.py" queue "$SANDRUN_REDIS_PORT" \
+		"$SANDRUN_REDIS_ADMIN_PASSWORD" "$SLOTS" "$top_srcdir/redis/submit.lua" "$JOBS" "$JOBS_TIMEOUT_S" \
+		>>"$RESULTS" || note "the throughput run failed"
+	if ((HTTP_JOBS > 0)); then
+		http_submit || note "the end-to-end run failed"
+	fi
+	errors=$(grep -c -i -E 'error|abnormal' "$STACK_DIR/runner.log" 2>/dev/null || true)
+	[[ ${errors:-0} == 0 ]] || note "the runner logged $errors error lines ($STACK_DIR/runner.log)"
+	"$STACK" stop "$STACK_DIR" >/dev/null 2>&1 || note "the stack did not stop cleanly"
+fi
+
+# ------------------------------------------------------------------ report
+
+awk -v target_ms="$TARGET_OVERHEAD_MS" -v target_jobs="$TARGET_JOBS_PER_S" '
+function kv(line, key,    re, m) {
+	if (match(line, " " key "=[^ ]*")) return substr(line, RSTART + length(key) + 2, RLENGTH - length(key) - 2)
+	return ""
+}
+function verdict(ok) { return ok ? "PASS" : "MISS" }
+/^result / {
+	l = kv($0, "label"); m = kv($0, "mode")
+	med[l, m] = kv($0, "median_us"); p90[l, m] = kv($0, "p90_us"); n[l, m] = kv($0, "n")
+	fails[l, m] = kv($0, "failures")
+}
+/^throughput / { tp[kv($0, "kind")] = $0 }
+END {
+	split("true python", labels, " ")
+	split("bare sandbox sandbox-empty bwrap firejail", modes, " ")
+	name["bare"] = "bare"; name["sandbox"] = "sandbox"; name["sandbox-empty"] = "sandbox, no upload"
+	name["bwrap"] = "bwrap"; name["firejail"] = "firejail"
+	printf "\n%-28s %10s %10s %9s %13s %6s\n", "row", "median us", "p90 us", "x bare", "+bare (ms)", "n"
+	for (i = 1; i <= 2; i++) {
+		l = labels[i]
+		b = med[l, "bare"]
+		for (j = 1; j <= 5; j++) {
+			m = modes[j]
+			if (!((l, m) in med)) continue
+			if (med[l, m] == "NA" || b == "" || b == "NA") {
+				printf "%-28s %10s %10s %9s %13s %6s\n", l " " name[m], "NA", "NA", "", "", n[l, m]
+				continue
+			}
+			printf "%-28s %10d %10d %9.2f %+13.2f %6s%s\n", l " " name[m], med[l, m], p90[l, m],
+				med[l, m] / b, (med[l, m] - b) / 1000, n[l, m],
+				(fails[l, m] > 0 ? "  (" fails[l, m] " failed)" : "")
+		}
+	}
+	printf "\n"
+	for (i = 1; i <= 2; i++) {
+		l = labels[i]
+		if (med[l, "sandbox"] + 0 > 0 && med[l, "bwrap"] + 0 > 0)
+			printf "sandbox vs bwrap, %-7s %.2fx the time (%+.2f ms)\n", l ":",
+				med[l, "sandbox"] / med[l, "bwrap"], (med[l, "sandbox"] - med[l, "bwrap"]) / 1000
+	}
+	jps = ""
+	if ("redis" in tp) {
+		jps = kv(tp["redis"], "jobs_per_s")
+		printf "runner throughput: %s jobs/s with every slot busy (%s of %s completed, %s failed, in %s s; queued in %s s)\n",
+			(jps == "" ? "NA" : jps), kv(tp["redis"], "completed"), kv(tp["redis"], "jobs"),
+			kv(tp["redis"], "failed"), kv(tp["redis"], "busy_s"), kv(tp["redis"], "queue_s")
+		printf "    slots held by a job (claim to result): %s of the time; machine CPU busy: %s\n",
+			kv(tp["redis"], "slot_use"), kv(tp["redis"], "machine_cpu_busy")
+	} else {
+		print "runner throughput: not measured"
+	}
+	if ("http" in tp)
+		printf "end to end (nginx): %s submissions/s accepted; %s jobs/s from the first submission to the last result (%s of %s completed)\n",
+			kv(tp["http"], "submits_per_s"), kv(tp["http"], "end_to_end_jobs_per_s"),
+			kv(tp["http"], "completed"), kv(tp["http"], "jobs")
+	printf "\ntargets (informational):\n"
+	for (i = 1; i <= 2; i++) {
+		l = labels[i]
+		if (med[l, "sandbox"] + 0 > 0 && med[l, "bare"] + 0 > 0) {
+			o = (med[l, "sandbox"] - med[l, "bare"]) / 1000
+			printf "  %-4s %-7s sandbox within %s ms of bare: %+.2f ms\n", verdict(o <= target_ms), l, target_ms, o
+		}
+		if (med[l, "sandbox"] + 0 > 0 && med[l, "bwrap"] + 0 > 0)
+			printf "  %-4s %-7s sandbox below bwrap: %d vs %d us\n",
+				verdict(med[l, "sandbox"] + 0 < med[l, "bwrap"] + 0), l, med[l, "sandbox"], med[l, "bwrap"]
+	}
+	if (jps != "")
+		printf "  %-4s runner throughput >= %s jobs/s: %s\n", verdict(jps + 0 >= target_jobs), target_jobs, jps
+}' "$RESULTS"
+
+echo
+note "raw lines (took $SECONDS s):"
+sed 's/^/#   /' "$RESULTS"
+exit 0
