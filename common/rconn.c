@@ -79,7 +79,9 @@ int rconn_connect(struct rconn *r)
 		return -1;
 	}
 	redisSetTimeout(r->ctx, tv);
-	redisEnableKeepAlive(r->ctx);
+	/* TCP only: keepalive on a unix socket fails and marks the context broken. */
+	if (strncmp(r->address, "unix:", 5) != 0)
+		redisEnableKeepAlive(r->ctx);
 	if (*r->user || *r->password) {
 		if (*r->user)
 			reply = redisCommand(r->ctx, "AUTH %s %s", r->user, r->password);

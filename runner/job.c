@@ -68,6 +68,7 @@ struct job_run_state {
 	const struct job_slot *slot;
 	struct rconn *redis;
 	const char *id;
+	const char *entry_id;        /* the queue entry, acknowledged with the result */
 	char log_key[KEY_MAX];
 	int64_t ttl;
 	int log_expire_set;
@@ -204,8 +205,10 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 	argv[argc++] = job_key;
 	argv[argc++] = upload_key;
 	argv[argc++] = st->log_key;
+	argv[argc++] = KEY_QUEUE;
 	argv[argc++] = st->slot->runner_name;
 	argv[argc++] = ttl;
+	argv[argc++] = st->entry_id;
 	argv[argc++] = JOB_F_STATUS;    argv[argc++] = res->status;
 	if (res->reason) {
 		argv[argc++] = JOB_F_REASON;
@@ -242,7 +245,7 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 	}
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	r = job_script(st->redis, redis_script_finish, 3, argc, argv, lens);
+	r = job_script(st->redis, redis_script_finish, 4, argc, argv, lens);
 	if (!r)
 		return -1;
 	if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
@@ -370,18 +373,18 @@ static char **job_envp(const struct manifest *m)
 	return envp;
 }
 
-int job_run(const struct job_slot *slot, const char *id)
+int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 {
 	const struct sandrun_config *cfg = slot->cfg;
 	struct rconn redis;
-	struct job_run_state st = { .slot = slot, .redis = &redis, .id = id };
+	struct job_run_state st = { .slot = slot, .redis = &redis, .id = id, .entry_id = entry_id };
 	struct job_result res = { .status = "failed", .reason = "internal" };
 	struct manifest *m = NULL;
 	struct manifest_error merr;
 	struct sandbox sb = { .pid = -1 };
 	struct cgroup_job cg = { .version = CGROUP_NONE, .fd = -1 };
 	char job_key[KEY_MAX], upload_key[KEY_MAX], now[24], interp[64], exe[PATH_MAX], err[256];
-	const char *argv[4], *interp_path = NULL, **job_av = NULL;
+	const char *argv[6], *interp_path = NULL, **job_av = NULL;
 	char **envp = NULL;
 	redisReply *claim;
 	int rc = -1, timed_out = 0;
@@ -392,8 +395,9 @@ int job_run(const struct job_slot *slot, const char *id)
 	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
 	snprintf(st.log_key, sizeof st.log_key, KEY_LOG_FMT, id);
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
-	argv[0] = job_key; argv[1] = upload_key; argv[2] = slot->runner_name; argv[3] = now;
-	claim = job_script(&redis, redis_script_start, 2, 4, argv, NULL);
+	argv[0] = job_key; argv[1] = upload_key; argv[2] = KEY_QUEUE;
+	argv[3] = slot->runner_name; argv[4] = now; argv[5] = entry_id;
+	claim = job_script(&redis, redis_script_start, 3, 6, argv, NULL);
 	if (!claim) {
 		log_error(id, "claim: %s", redis.error);
 		goto out;
@@ -460,6 +464,7 @@ int job_run(const struct job_slot *slot, const char *id)
 			.cgroup = &cg,
 			.pids_max = cfg->limits.pids_max,
 			.seccomp = slot->seccomp,
+			.netns_fd = slot->netns_fd,
 		};
 
 		if (sandbox_start(&spec, &sb, err, sizeof err) < 0) {
@@ -533,7 +538,8 @@ out:
 void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char *id, const char *why)
 {
 	char job_key[KEY_MAX], upload_key[KEY_MAX], log_key[KEY_MAX], ttl[24], now[24];
-	const char *argv[] = { job_key, upload_key, log_key, slot->runner_name, ttl,
+	/* The caller acknowledges the queue entry itself (entry id ""). */
+	const char *argv[] = { job_key, upload_key, log_key, KEY_QUEUE, slot->runner_name, ttl, "",
 			       JOB_F_STATUS, "failed", JOB_F_REASON, "internal", JOB_F_ERROR, why,
 			       JOB_F_FINISHED, now };
 	redisReply *reply;
@@ -543,7 +549,7 @@ void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char 
 	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
 	snprintf(ttl, sizeof ttl, "%lld", (long long)slot->cfg->limits.failed_retention_seconds);
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
-	reply = rconn_script(r, redis_script_finish, 3, (int)(sizeof argv / sizeof argv[0]), argv, NULL);
+	reply = rconn_script(r, redis_script_finish, 4, (int)(sizeof argv / sizeof argv[0]), argv, NULL);
 	if (reply)
 		freeReplyObject(reply);
 }

@@ -20,15 +20,17 @@ struct job_slot {
 	const char *mount_point;     /* the slot's empty directory for the sandbox root */
 	const struct cgroup_runner *cgroup; /* the runner's parent of every job cgroup */
 	const struct seccomp_program *seccomp; /* the job filter, built once at start */
+	int netns_fd;                /* the slot's network namespace (loopback down), made at start */
 };
 
 /*
- * Claims the queued job `id`, runs it in a sandbox and records the result.
+ * Claims the queued job `id`, runs it in a sandbox and records the result;
+ * the scripts that claim and record also acknowledge its queue entry.
  * Returns 0 when a result was recorded or the job was not runnable
  * (cancelled, expired, taken), -1 when Redis failed (the caller fails the
  * job once Redis is back).
  */
-int job_run(const struct job_slot *slot, const char *id);
+int job_run(const struct job_slot *slot, const char *id, const char *entry_id);
 
 /*
  * Marks job `id` failed with reason internal and `why`, if this runner still

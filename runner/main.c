@@ -20,6 +20,8 @@
 #include "keys.h"
 #include "log.h"
 #include "rconn.h"
+#include "util.h"
+#include "sandbox.h"
 #include "seccomp_filter.h"
 
 #include <errno.h>
@@ -137,7 +139,8 @@ done:
 	return rc;
 }
 
-static pid_t supervisor_start(struct rconn *r, const struct job_slot *js, const char *job_id)
+static pid_t supervisor_start(struct rconn *r, const struct job_slot *js, const char *job_id,
+			      const char *entry_id)
 {
 	pid_t pid = fork();
 
@@ -158,7 +161,7 @@ static pid_t supervisor_start(struct rconn *r, const struct job_slot *js, const 
 		/* A supervisor never outlives its runner: the job fails and is taken up again. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		prctl(PR_SET_NAME, "sandrun-job");
-		_exit(job_run(js, job_id) == 0 ? 0 : 3);
+		_exit(job_run(js, job_id, entry_id) == 0 ? 0 : 3);
 	}
 	return pid;
 }
@@ -230,7 +233,11 @@ int main(int argc, char **argv)
 		}
 		jslots[i] = (struct job_slot){ .cfg = &cfg, .runner_name = name, .index = (unsigned)i,
 					       .mount_point = slots[i].mount_point, .cgroup = &cg_runner,
-					       .seccomp = &filter };
+					       .seccomp = &filter, .netns_fd = sandbox_netns_create(err, sizeof err) };
+		if (jslots[i].netns_fd < 0) {
+			log_error(NULL, "slot %d: %s", i, err);
+			return 1;
+		}
 	}
 
 	/* The seccomp filter is the same for every job: built once, applied per job. */
@@ -262,8 +269,11 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* SIGCHLD stays blocked in the loop, so one that comes between the reaping
+	 * and the wait is kept pending, not lost (supervisors unblock it). */
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
 	rconn_init(&redis, cfg.redis_address, cfg.redis_runner_user, cfg.redis_runner_password,
 		   cfg.redis_timeout_ms);
 	log_info(NULL, "runner %s: %d slots, Redis at %s", name, nslots, cfg.redis_address);
@@ -288,8 +298,9 @@ int main(int argc, char **argv)
 						  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 					job_fail_internal(&redis, &jslots[i], slots[i].job_id,
 							  "the runner lost this job's supervisor");
+					queue_ack(&redis, slots[i].entry_id);
 				}
-				queue_ack(&redis, slots[i].entry_id);
+				/* else the supervisor's scripts acknowledged the entry */
 				slots[i].supervisor = 0;
 			}
 		}
@@ -308,9 +319,7 @@ int main(int argc, char **argv)
 		if (free_slot < 0) {
 			/* Every slot busy: sleep until a supervisor ends. */
 			struct timespec ts = { 1, 0 };
-			sigprocmask(SIG_BLOCK, &chld, NULL);
 			sigtimedwait(&chld, NULL, &ts);
-			sigprocmask(SIG_UNBLOCK, &chld, NULL);
 			continue;
 		}
 		{
@@ -330,7 +339,7 @@ int main(int argc, char **argv)
 				queue_ack(&redis, s->entry_id);
 				continue;
 			}
-			s->supervisor = supervisor_start(&redis, &jslots[free_slot], s->job_id);
+			s->supervisor = supervisor_start(&redis, &jslots[free_slot], s->job_id, s->entry_id);
 			if (s->supervisor < 0) {
 				log_error(s->job_id, "fork: %s", strerror(errno));
 				s->supervisor = 0;

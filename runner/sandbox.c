@@ -897,6 +897,11 @@ static int sandbox_unpack_upload(const struct sandbox_spec *spec, struct sandbox
 			close(fds->stdin_data);
 		close(fds->stdout_w);
 		close(fds->stderr_w);
+		/* libarchive parses the user's bytes: under the job's filter too, so a
+		 * bug it has reaches no more of the kernel than the job itself could */
+		if ((spec->seccomp ? seccomp_program_apply(spec->seccomp, shared, errlen)
+				   : seccomp_policy_load(shared, errlen)) < 0)
+			_exit(2);
 		_exit(unpack_archive(spec->upload, spec->upload_len, spec->unpacked_max_bytes,
 				     spec->files_max, shared, errlen) == 0 ? 0 : 1);
 	}
@@ -993,6 +998,13 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 
 	/* 0 */
 	sandbox_wait_for_start(&fds);
+	/* e, early: the slot's own network namespace (made by the runner, loopback
+	 * down, nothing else in it), joined before its fd is closed with the rest */
+	if (spec->netns_fd > 0 && setns(spec->netns_fd, CLONE_NEWNET) < 0) {
+		error_format(msg, sizeof msg, "cannot enter the slot's network namespace: %s", strerror(errno));
+		sandbox_report_send(fds.report, outcome, 0, 0.0, 0, msg);
+		_exit(1);
+	}
 	sandbox_reset_signal_dispositions();
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	setsid();
@@ -1012,7 +1024,7 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 	/* d */
 	if (sandbox_pivot_root(msg, sizeof msg) < 0)
 		goto fail;
-	/* e: CLONE_NEWNET gave us a namespace whose loopback is down; leave it so */
+	/* e: our network namespace (CLONE_NEWNET, or the slot's) has only a loopback, down: leave it so */
 	/* f */
 	if (sandbox_drop_privileges(spec, msg, sizeof msg) < 0)
 		goto fail;
@@ -1057,6 +1069,35 @@ fail:
 /* ------------------------------------------------------------------ */
 /* The supervisor's side.                                              */
 
+/*
+ * A network namespace for one slot: only a loopback, down. Made once by the
+ * runner and joined by each of the slot's jobs in turn (one job at a time; nothing
+ * of a job outlives its PID namespace), which saves every job the cost of
+ * making and tearing down a namespace. Returns its fd, or -1 with err set.
+ */
+int sandbox_netns_create(char *err, size_t errlen)
+{
+	int host = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), slot = -1;
+
+	if (host < 0 || unshare(CLONE_NEWNET) < 0 ||
+	    (slot = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {
+		error_format(err, errlen, "cannot make a network namespace: %s", strerror(errno));
+		if (host >= 0)
+			close(host);
+		return -1;
+	}
+	if (setns(host, CLONE_NEWNET) < 0) {
+		/* The runner would now talk to Redis from the empty namespace: stop. */
+		error_format(err, errlen, "cannot return to the host's network namespace: %s", strerror(errno));
+		close(host);
+		close(slot);
+		return -1;
+	}
+	close(host);
+	return slot;
+}
+
+
 struct sandbox_clone_context {
 	const struct sandbox_spec *spec;
 	struct sandbox_fds fds;
@@ -1086,6 +1127,8 @@ static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox
 
 	memset(&args, 0, sizeof args);
 	args.flags = SANDBOX_CLONE_FLAGS;
+	if (spec->netns_fd > 0)
+		args.flags &= ~(uint64_t)CLONE_NEWNET;  /* init joins the slot's namespace instead */
 	args.exit_signal = SIGCHLD;
 	/*
 	 * Cgroup placement: on v2, init is born inside the job's cgroup, with
@@ -1123,7 +1166,7 @@ static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox
 		return -1;
 	}
 	pid = clone(sandbox_clone_entry, (char *)stack + SANDBOX_CLONE_STACK,
-		    SANDBOX_CLONE_FLAGS | SIGCHLD, &ctx);
+		    (spec->netns_fd > 0 ? SANDBOX_CLONE_FLAGS & ~CLONE_NEWNET : SANDBOX_CLONE_FLAGS) | SIGCHLD, &ctx);
 	if (pid < 0)
 		error_format(err, errlen, "cannot create the sandbox (clone): %s", strerror(errno));
 	munmap(stack, SANDBOX_CLONE_STACK);     /* ours; the child has its own copy */

@@ -46,6 +46,9 @@ struct sandbox_spec {
 	const struct cgroup_job *cgroup; /* the job's cgroup, limits set (cgroup_job_create): required,
 	                                    a job never runs outside one; the caller destroys it */
 	int64_t pids_max;            /* the cgroup's pids.max, for the RLIMIT_NPROC backstop */
+	int netns_fd;                /* > 0: a network namespace made for this slot (loopback down,
+	                                nothing else), joined instead of making one per job (that
+	                                costs ~0.3 ms and a kernel cleanup); 0: a fresh one */
 	const struct seccomp_program *seccomp; /* the filter, built once by the runner
 	                                (seccomp_program_build); NULL: build it here (slower) */
 };
@@ -76,6 +79,13 @@ struct sandbox_result {
 	bool pids_limit_hit;         /* a fork failed at the cgroup's pids.max */
 	char message[256];           /* for UNPACK_FAILED / INTERNAL_ERROR */
 };
+
+/*
+ * Makes a network namespace with only a loopback, down, for one runner slot
+ * (sandbox_spec.netns_fd); the caller stays in its own. Returns the fd, or
+ * -1 with a sentence in err. Call it while single-threaded.
+ */
+int sandbox_netns_create(char *err, size_t errlen);
 
 /* Returns 0 and fills *sb, or -1 with a sentence in err (the job fails with reason internal). */
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err, size_t errlen);

@@ -124,6 +124,7 @@ static struct bench_upload upload;
 static struct cgroup_runner cgroups;            /* the parent of every run's job cgroup */
 static bool cgroups_made;
 static struct seccomp_program filter;           /* built once, as the runner does at start */
+static int slot_netns;                          /* one network namespace, as a runner slot has */
 static unsigned long cgroup_serial;             /* job cgroups are named bench-1, bench-2, ... */
 
 static int64_t bench_now_ns(void)
@@ -306,6 +307,7 @@ static int64_t bench_run_sandbox(struct bench_mode *m)
 		.cgroup = &cgroup,
 		.pids_max = bench_limits.pids_max,
 		.seccomp = &filter,
+		.netns_fd = slot_netns,
 	};
 	struct sandbox sb = { .pid = -1, .stdout_fd = -1, .stderr_fd = -1, .report_fd = -1 };
 	struct sandbox_result res;
@@ -505,6 +507,10 @@ int main(int argc, char **argv)
 		cgroups_made = true;
 		if (seccomp_program_build(&filter, err, sizeof err) < 0) {
 			fprintf(stderr, "sandbox_bench: cannot build the seccomp filter: %s\n", err);
+			return 1;
+		}
+		if ((slot_netns = sandbox_netns_create(err, sizeof err)) < 0) {
+			fprintf(stderr, "sandbox_bench: %s\n", err);
 			return 1;
 		}
 		/* only the job's private mount namespace mounts on it; empty again afterwards */
