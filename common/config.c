@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum config_type { CONFIG_STRING, CONFIG_INT, CONFIG_UINT, CONFIG_INT64 };
+enum config_type { CONFIG_STRING, CONFIG_INT, CONFIG_UINT, CONFIG_INT64, CONFIG_DOUBLE };
 
 struct config_key {
 	const char *name;
@@ -27,6 +27,7 @@ struct config_key {
 #define CFG_INT(f, lo, hi)    { #f, CONFIG_INT, offsetof(struct sandrun_config, f), lo, hi }
 #define CFG_UINT(f, lo, hi)   { #f, CONFIG_UINT, offsetof(struct sandrun_config, f), lo, hi }
 #define CFG_LIMIT(f, lo, hi)  { #f, CONFIG_INT64, offsetof(struct sandrun_config, limits.f), lo, hi }
+#define CFG_REAL(f, lo, hi)   { #f, CONFIG_DOUBLE, offsetof(struct sandrun_config, limits.f), lo, hi }
 
 #define KIB 1024LL
 #define MIB (1024LL * KIB)
@@ -64,6 +65,10 @@ static const struct config_key config_keys[] = {
 	CFG_LIMIT(retention_seconds, 1, 30 * 86400),
 	CFG_LIMIT(failed_retention_seconds, 1, 30 * 86400),
 	CFG_LIMIT(queued_max_seconds, 1, 30 * 86400),
+	CFG_LIMIT(quota_jobs_max, 1, 100000),
+	CFG_REAL(quota_cpu_seconds, 0, 1000000),
+	CFG_LIMIT(quota_window_seconds, 1, 86400),
+	CFG_LIMIT(quota_idle_seconds, 1, 30 * 86400),
 };
 
 static void config_set_string(char **slot, const char *value)
@@ -107,6 +112,10 @@ void config_defaults(struct sandrun_config *c)
 	c->limits.retention_seconds = 3600;
 	c->limits.failed_retention_seconds = 300;
 	c->limits.queued_max_seconds = 3600;
+	c->limits.quota_jobs_max = 2;
+	c->limits.quota_cpu_seconds = 10.0;
+	c->limits.quota_window_seconds = 60;
+	c->limits.quota_idle_seconds = 3600;
 }
 
 static char *trim(char *s)
@@ -133,6 +142,16 @@ static int config_set(struct sandrun_config *c, const char *key, const char *val
 			continue;
 		if (k->type == CONFIG_STRING) {
 			config_set_string((char **)field, value);
+			return 0;
+		}
+		if (k->type == CONFIG_DOUBLE) {
+			char *end;
+			double d = strtod(value, &end);
+
+			if (!*value || *end || !(d >= (double)k->min && d <= (double)k->max))
+				return error_format(err, errlen, "line %u: %s must be a number from %lld to %lld",
+						    lineno, key, (long long)k->min, (long long)k->max);
+			*(double *)field = d;
 			return 0;
 		}
 		if (parse_int64(value, k->min, k->max, &v) < 0)

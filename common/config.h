@@ -28,6 +28,12 @@ struct sandrun_limits {
 	int64_t retention_seconds;     /* after the end, at the latest: 3600 */
 	int64_t failed_retention_seconds; /* after a failure: 300 */
 	int64_t queued_max_seconds;    /* a job never started is dropped after: 3600 */
+
+	/* Per client IP (an IPv6 client counts by its /64). */
+	int64_t quota_jobs_max;        /* queued or running at once: 2 */
+	double quota_cpu_seconds;      /* CPU-seconds charged in any sliding window: 10 */
+	int64_t quota_window_seconds;  /* the window: 60 */
+	int64_t quota_idle_seconds;    /* usage forgotten after this long without activity: 3600 */
 };
 
 struct sandrun_config {

@@ -6,7 +6,22 @@
  *   sr:{ID}:job     hash    the job record (fields below)
  *   sr:{ID}:upload  string  the archive as submitted; deleted when the job ends
  *   sr:{ID}:log     stream  output chunks in order: fields s ("o"|"e") and d (bytes)
- *   sr:queue        stream  jobs to run: field id; consumer group "runners"
+ *   sr:queue        stream  jobs to run: field id; consumer group "runners". An entry
+ *                           stays pending (PEL) while its job runs; its runner
+ *                           refreshes it (XCLAIM, idle 0) every LEASE_REFRESH_MS, so
+ *                           an entry idle for LEASE_MS belongs to a dead runner and
+ *                           is taken over with XAUTOCLAIM (redis/reclaim.lua)
+ *   sr:runners      zset    live runners: member = runner name, score = last heartbeat (ms)
+ *   sr:runner:NAME  hash    a runner's announcement (slots, started_at, ...), TTL LEASE_MS
+ *
+ * Per client (the quota key: an IPv4 address, or an IPv6 /64 as "2001:db8::/64"):
+ *   sr:active:{C}   set     ids of the client's queued and running jobs
+ *   sr:cpu:{C}      zset    CPU charged: member "ID:seconds", score = finish time (ms);
+ *                           the sliding window is the members newer than 60 s
+ * Both expire after quota_idle_seconds of inactivity.
+ *
+ * The end of a job is also written to its log stream (s = "x"), so readers
+ * waiting on the stream (long-polls, live logs) wake up when it ends.
  *
  * Every key has a TTL: a queued job expires after queued_max_seconds plus
  * its timeout; a finished one after retention_seconds (failed_retention_seconds
@@ -19,9 +34,16 @@
 #define KEY_UPLOAD_FMT  "sr:{%s}:upload"
 #define KEY_LOG_FMT     "sr:{%s}:log"
 #define KEY_QUEUE       "sr:queue"
+#define KEY_RUNNERS     "sr:runners"
+#define KEY_RUNNER_FMT  "sr:runner:%s"
+#define KEY_ACTIVE_FMT  "sr:active:{%s}"
+#define KEY_CPU_FMT     "sr:cpu:{%s}"
+#define LEASE_MS          15000  /* a runner silent this long is dead: its jobs are taken over */
+#define LEASE_REFRESH_MS  3000   /* how often a runner renews its heartbeat and its jobs' leases */
+#define JOB_ATTEMPTS_MAX  2      /* a job whose runner died is run once more, then failed */
 #define QUEUE_GROUP     "runners"
 
-#define KEY_MAX 64   /* "sr:{" + id + "}:upload" fits with room to spare */
+#define KEY_MAX 128  /* "sr:{" + id + "}:upload", "sr:active:{" + an IPv6 /64 + "}" fit */
 
 /* Job record fields (hash sr:{ID}:job). Times are epoch milliseconds. */
 #define JOB_F_STATUS        "status"        /* queued|running|completed|failed|cancelled */
@@ -42,10 +64,15 @@
 #define JOB_F_STDOUT_TRUNC  "stdout_truncated"
 #define JOB_F_STDERR_TRUNC  "stderr_truncated"
 #define JOB_F_ERROR         "error"         /* a sentence for failed/internal, shown to the user */
+#define JOB_F_ENTRY         "queue_entry"   /* its entry id in sr:queue (queue_position) */
+#define JOB_F_ATTEMPTS      "attempts"      /* runs started; a lost runner's job is retried once */
 
 /* The Lua scripts in redis/, embedded at build time (common/redis_scripts.c). */
 extern const char redis_script_submit[];
 extern const char redis_script_start[];
 extern const char redis_script_finish[];
+extern const char redis_script_cancel[];
+extern const char redis_script_quota[];
+extern const char redis_script_reclaim[];
 
 #endif

@@ -6,15 +6,19 @@
 #include "config.h"
 #include "keys.h"
 #include "log.h"
+#include "quota.h"
 #include "routes.h"
 #include "util.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define LOG_PAGE 512 /* stream entries per XRANGE round trip */
+#define LOG_PAGE 512            /* stream entries per XRANGE round trip */
+#define WAIT_SLICE_MS 10000     /* a long-poll blocks on Redis at most this long per look */
+#define QUEUE_POSITION_MAX 100000 /* beyond this, the position is not counted */
 
 static const char *hash_get(const redisReply *hash, const char *field)
 {
@@ -101,14 +105,248 @@ static json_t *job_status_json(const char *id, const redisReply *h)
 	return o;
 }
 
+static bool job_status_final(const redisReply *h)
+{
+	const char *st = hash_get(h, JOB_F_STATUS);
+
+	return st && strcmp(st, "queued") != 0 && strcmp(st, "running") != 0;
+}
+
+/*
+ * How many jobs are ahead of a queued one (itself included): the queue
+ * entries after the last one handed to a runner, up to its own. Bounded;
+ * -1 when unknown.
+ */
+static long job_queue_position(struct request *req, const char *entry)
+{
+	char from[64] = "-";
+	redisReply *r;
+	long pos = -1;
+
+	if (!entry)
+		return -1;
+	r = rconn_command(&req->srv->redis, "XINFO GROUPS %s", KEY_QUEUE);
+	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		const redisReply *g = r->element[i];
+		bool ours = false;
+
+		for (size_t j = 0; g->type == REDIS_REPLY_ARRAY && j + 1 < g->elements; j += 2) {
+			if (g->element[j]->type != REDIS_REPLY_STRING || g->element[j + 1]->type != REDIS_REPLY_STRING)
+				continue;
+			if (strcmp(g->element[j]->str, "name") == 0)
+				ours = strcmp(g->element[j + 1]->str, QUEUE_GROUP) == 0;
+			else if (strcmp(g->element[j]->str, "last-delivered-id") == 0 && ours)
+				snprintf(from, sizeof from, "(%s", g->element[j + 1]->str);
+		}
+	}
+	if (r)
+		freeReplyObject(r);
+	r = rconn_command(&req->srv->redis, "XRANGE %s %s %s COUNT %d", KEY_QUEUE, from, entry, QUEUE_POSITION_MAX);
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0)
+		pos = (long)r->elements;
+	if (r)
+		freeReplyObject(r);
+	return pos;
+}
+
+/*
+ * The record once the job has ended or `wait_ms` passed, whichever comes
+ * first, without a busy loop: between looks it blocks on the job's log
+ * stream, which gets every output chunk and an end marker. NULL after
+ * answering 404 or 503 itself.
+ */
+static redisReply *job_record_wait(struct request *req, const char *id, int64_t wait_ms)
+{
+	int64_t deadline = time_mono_ms() + wait_ms;
+	char log_key[KEY_MAX];
+
+	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
+	for (;;) {
+		char last[64] = "0-0", block[24];
+		redisReply *h, *r;
+		int64_t left;
+
+		/* The stream's last id before the look: whatever comes after it wakes us. */
+		r = rconn_command(&req->srv->redis, "XREVRANGE %s + - COUNT 1", log_key);
+		if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1)
+			snprintf(last, sizeof last, "%s", r->element[0]->element[0]->str);
+		if (r)
+			freeReplyObject(r);
+		h = job_record_load(req, id);
+		if (!h)
+			return NULL;
+		left = deadline - time_mono_ms();
+		if (job_status_final(h) || left <= 0)
+			return h;
+		freeReplyObject(h);
+		if (left > WAIT_SLICE_MS)
+			left = WAIT_SLICE_MS;
+		snprintf(block, sizeof block, "%lld", (long long)left);
+		{
+			const char *argv[] = { "XREAD", "BLOCK", block, "STREAMS", log_key, last };
+			r = rconn_argv(&req->srv->redis, (int)left, 6, argv, NULL);
+		}
+		if (!r) {
+			respond_unavailable(req, "the job store is unreachable");
+			return NULL;
+		}
+		freeReplyObject(r);
+	}
+}
+
+/* ?wait=N: 0 when absent; -1 after answering 400. */
+static int64_t request_wait_ms(struct request *req)
+{
+	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	char text[24];
+	int64_t seconds = 0;
+	int got = request_query(req, "wait", text, sizeof text);
+
+	if (got == 0)
+		return 0;
+	if (got < 0 || parse_int64(text, 0, l->timeout_max, &seconds) < 0) {
+		respond_error(req, 400, NULL, "wait", "wait must be a whole number of seconds from 0 to %lld",
+			      (long long)l->timeout_max);
+		return -1;
+	}
+	return seconds * 1000;
+}
+
+/* Answers with the status object of a loaded record (and frees it). */
+static void job_status_respond(struct request *req, const char *id, redisReply *h, int status,
+			       const char *headers)
+{
+	json_t *o = job_status_json(id, h);
+	const char *st = hash_get(h, JOB_F_STATUS);
+
+	if (st && strcmp(st, "queued") == 0) {
+		long pos = job_queue_position(req, hash_get(h, JOB_F_ENTRY));
+		json_object_set_new(o, "queue_position", pos > 0 ? json_integer(pos) : json_null());
+	}
+	respond_json(req, status, o, headers);
+	freeReplyObject(h);
+}
+
 void handle_status(struct request *req, const char *id)
 {
-	redisReply *h = job_record_load(req, id);
+	int64_t wait_ms = request_wait_ms(req);
+	redisReply *h;
 
-	if (!h)
+	if (wait_ms < 0)
 		return;
-	respond_json(req, 200, job_status_json(id, h), NULL);
-	freeReplyObject(h);
+	h = wait_ms ? job_record_wait(req, id, wait_ms) : job_record_load(req, id);
+	if (h)
+		job_status_respond(req, id, h, 200, NULL);
+}
+
+void job_answer_after_submit(struct request *req, const char *id, const char *headers)
+{
+	int64_t wait_ms = request_wait_ms(req);
+	redisReply *h;
+
+	if (wait_ms <= 0) {
+		respond_json(req, 202, json_pack("{s:s, s:s}", "job_id", id, "status", "queued"), headers);
+		return;
+	}
+	h = job_record_wait(req, id, wait_ms);
+	if (h)
+		job_status_respond(req, id, h, job_status_final(h) ? 200 : 202, headers);
+}
+
+void handle_cancel(struct request *req, const char *id)
+{
+	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	char job_key[KEY_MAX], upload_key[KEY_MAX], log_key[KEY_MAX], active_key[KEY_MAX], now[24], ttl[24];
+	const char *argv[7];
+	redisReply *client, *r;
+
+	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
+	client = rconn_command(&req->srv->redis, "HGET %s %s", job_key, JOB_F_CLIENT);
+	if (!client || client->type == REDIS_REPLY_ERROR) {
+		if (client)
+			freeReplyObject(client);
+		respond_unavailable(req, "the job store is unreachable");
+		return;
+	}
+	if (client->type != REDIS_REPLY_STRING) {
+		freeReplyObject(client);
+		job_not_found(req);
+		return;
+	}
+	snprintf(active_key, sizeof active_key, KEY_ACTIVE_FMT, client->str);
+	freeReplyObject(client);
+	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
+	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
+	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
+	snprintf(ttl, sizeof ttl, "%lld", (long long)l->failed_retention_seconds);
+	argv[0] = job_key; argv[1] = upload_key; argv[2] = log_key; argv[3] = active_key;
+	argv[4] = id; argv[5] = now; argv[6] = ttl;
+	r = rconn_script(&req->srv->redis, redis_script_cancel, 4, 7, argv, NULL);
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		if (r)
+			log_error(req->id, "cancel script: %s", r->str);
+		respond_unavailable(req, "the job store is unreachable");
+	} else if (r->type != REDIS_REPLY_STRING) {
+		job_not_found(req);
+	} else {
+		bool was_active = strcmp(r->str, "queued") == 0 || strcmp(r->str, "running") == 0;
+
+		log_info(id, "%s by its submitter (was %s)", was_active ? "cancelled" : "deleted", r->str);
+		respond_json(req, 200, json_pack("{s:s, s:s, s:s}", "job_id", id,
+						 "status", was_active ? "cancelled" : "deleted",
+						 "previous_status", r->str), NULL);
+	}
+	if (r)
+		freeReplyObject(r);
+}
+
+void handle_stats(struct request *req, const char *unused)
+{
+	struct quota_usage u;
+	long long queued = 0, pending = 0, runners = 0;
+	redisReply *r;
+	json_t *quota, *sys;
+	char since[24];
+
+	(void)unused;
+	if (quota_usage_load(req, &u) < 0) {
+		respond_unavailable(req, "the job store is unreachable");
+		return;
+	}
+	r = rconn_command(&req->srv->redis, "XLEN %s", KEY_QUEUE);
+	if (r && r->type == REDIS_REPLY_INTEGER)
+		queued = r->integer;
+	if (r)
+		freeReplyObject(r);
+	/* Entries handed to a runner and not yet acknowledged are the running jobs. */
+	r = rconn_command(&req->srv->redis, "XINFO GROUPS %s", KEY_QUEUE);
+	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		const redisReply *g = r->element[i];
+		for (size_t j = 0; g->type == REDIS_REPLY_ARRAY && j + 1 < g->elements; j += 2)
+			if (g->element[j]->type == REDIS_REPLY_STRING && strcmp(g->element[j]->str, "pending") == 0 &&
+			    g->element[j + 1]->type == REDIS_REPLY_INTEGER)
+				pending += g->element[j + 1]->integer;
+	}
+	if (r)
+		freeReplyObject(r);
+	snprintf(since, sizeof since, "%lld", (long long)(time_now_ms() - LEASE_MS));
+	r = rconn_command(&req->srv->redis, "ZCOUNT %s %s +inf", KEY_RUNNERS, since);
+	if (r && r->type == REDIS_REPLY_INTEGER)
+		runners = r->integer;
+	if (r)
+		freeReplyObject(r);
+
+	quota = json_object();
+	json_object_set_new(quota, "used", json_real(u.cpu_used));
+	json_object_set_new(quota, "limit", json_real(u.cpu_limit));
+	json_object_set_new(quota, "available", json_real(u.cpu_used < u.cpu_limit ? u.cpu_limit - u.cpu_used : 0));
+	json_object_set_new(quota, "active_jobs", json_integer(u.active));
+	json_object_set_new(quota, "can_submit", json_boolean(u.cpu_used < u.cpu_limit && u.active < u.active_limit));
+	sys = json_object();
+	json_object_set_new(sys, "queue_length", json_integer(queued > pending ? queued - pending : 0));
+	json_object_set_new(sys, "active_jobs", json_integer(pending));
+	json_object_set_new(sys, "runners", json_integer(runners));
+	respond_json(req, 200, json_pack("{s:o, s:o}", "your_quota", quota, "system", sys), NULL);
 }
 
 /* Reads the whole log stream into the three buffers. 0, or -1 when Redis failed. */

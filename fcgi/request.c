@@ -134,7 +134,7 @@ static const char *status_text(int status)
 void respond_bytes(struct request *req, int status, const char *content_type,
 		   const char *data, size_t len, const char *headers)
 {
-	char head[1024];
+	char head[2048];
 	int n;
 
 	if (req->answered)
@@ -143,8 +143,8 @@ void respond_bytes(struct request *req, int status, const char *content_type,
 	/* snprintf, not FCGX_FPrintF: libfcgi's own printf knows no %zu. */
 	n = snprintf(head, sizeof head,
 		     "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		     "Cache-Control: no-store\r\n%s\r\n",
-		     status, status_text(status), content_type, len, headers ? headers : "");
+		     "Cache-Control: no-store\r\n%s%s\r\n",
+		     status, status_text(status), content_type, len, req->headers, headers ? headers : "");
 	if (n < 0 || (size_t)n >= sizeof head)
 		n = snprintf(head, sizeof head, "Status: 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"), len = 0;
 	FCGX_PutStr(head, n, req->fcgx->out);
@@ -202,6 +202,20 @@ void respond_error(struct request *req, int status, const char *error, const cha
 	if (field && *field)
 		json_object_set_new(body, "field", json_string_lossy(field, strlen(field)));
 	respond_json(req, status, body, NULL);
+}
+
+void respond_rate_limited(struct request *req, const char *reason, long retry_after)
+{
+	char headers[64];
+	json_t *body = json_object();
+
+	if (retry_after < 1)
+		retry_after = 1;
+	json_object_set_new(body, "error", json_string("Rate limit exceeded"));
+	json_object_set_new(body, "reason", json_string_lossy(reason, strlen(reason)));
+	json_object_set_new(body, "retry_after", json_integer(retry_after));
+	snprintf(headers, sizeof headers, "Retry-After: %ld\r\n", retry_after);
+	respond_json(req, 429, body, headers);
 }
 
 void respond_unavailable(struct request *req, const char *reason)

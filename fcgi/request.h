@@ -32,6 +32,7 @@ struct request {
 	const char *accept;          /* "" when none */
 	int64_t content_length;      /* -1 when not given (chunked) */
 	char id[20];                 /* request id for log lines */
+	char headers[512];           /* sent with every answer: the caller's RateLimit-* */
 	bool answered;
 };
 
@@ -53,6 +54,8 @@ int request_query(const struct request *req, const char *name, char *out, size_t
 void respond_json(struct request *req, int status, json_t *body, const char *headers);
 void respond_error(struct request *req, int status, const char *error, const char *field,
 		   const char *reason_fmt, ...) __attribute__((format(printf, 5, 6)));
+/* 429 in the contract's shape: "Rate limit exceeded", the reason, retry_after + Retry-After. */
+void respond_rate_limited(struct request *req, const char *reason, long retry_after);
 /* 503 with Retry-After: the named dependency is down. */
 void respond_unavailable(struct request *req, const char *reason);
 void respond_bytes(struct request *req, int status, const char *content_type,

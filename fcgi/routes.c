@@ -5,6 +5,7 @@
  */
 #include "config.h"
 #include "jobid.h"
+#include "quota.h"
 #include "routes.h"
 
 #include <string.h>
@@ -25,6 +26,8 @@ static const struct route routes[] = {
 	{ "POST", "/submit",  ROUTE_EXACT, handle_submit },
 	{ "GET",  "/status/", ROUTE_JOB,   handle_status },
 	{ "GET",  "/logs/",   ROUTE_JOB,   handle_logs },
+	{ "DELETE", "/jobs/", ROUTE_JOB,   handle_cancel },
+	{ "GET",  "/stats",   ROUTE_EXACT, handle_stats },
 	{ "GET",  "/health",  ROUTE_EXACT, handle_health },
 	{ "GET",  "/",        ROUTE_EXACT, handle_root },
 };
@@ -52,6 +55,12 @@ void routes_dispatch(struct request *req)
 	char idbuf[JOBID_LEN + 16];
 	const struct route *path_match = NULL;
 	const char *id;
+	struct quota_usage usage;
+
+	/* Every answer tells the caller where its quota stands (IETF RateLimit
+	 * headers). Without Redis there is nothing to tell: the route answers 503. */
+	if (quota_usage_load(req, &usage) == 0)
+		quota_headers(&usage, req->headers, sizeof req->headers);
 
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
 		const struct route *r = &routes[i];

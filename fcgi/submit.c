@@ -16,6 +16,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "multipart.h"
+#include "quota.h"
 #include "routes.h"
 #include "upload.h"
 #include "util.h"
@@ -27,6 +28,7 @@
 #include <strings.h>
 
 #define BODY_CHUNK 65536
+#define QUOTA_JOBS_RETRY_SECONDS 5 /* over the jobs-at-once limit: try again after this */
 
 /* The first failure found while reading the body: answered once the body is drained. */
 struct submit_error {
@@ -184,37 +186,71 @@ done:
 	return root;
 }
 
-/* Records and queues the job. 0, or -1 when Redis failed (answered 503 by the caller). */
+/*
+ * Admits, records and queues the job in one Redis script (redis/submit.lua):
+ * 0 when queued, 1 when the client's quota refuses it (err holds the 429
+ * and *retry_after), -1 when Redis failed (the caller answers 503).
+ */
 static int submit_record(struct request *req, const char *id, const char *manifest_json,
-			 int64_t timeout, const struct buf *archive)
+			 int64_t timeout, const struct buf *archive, struct submit_error *err,
+			 long *retry_after)
 {
 	const struct sandrun_limits *l = &req->srv->cfg->limits;
-	char job_key[KEY_MAX], upload_key[KEY_MAX], now[24], ttl[24];
-	const char *argv[9];
-	size_t lens[9];
+	char job_key[KEY_MAX], upload_key[KEY_MAX], active_key[KEY_MAX], cpu_key[KEY_MAX];
+	char client[QUOTA_KEY_MAX], now[24], ttl[24], jobs_max[24], cpu_limit[32], window[24], idle[24];
+	const char *argv[15];
+	size_t lens[15];
 	redisReply *reply;
 	int rc = -1;
 
+	if (quota_client_key(req->remote_addr, client, sizeof client) < 0)
+		snprintf(client, sizeof client, "unknown");
 	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
 	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
+	snprintf(active_key, sizeof active_key, KEY_ACTIVE_FMT, client);
+	snprintf(cpu_key, sizeof cpu_key, KEY_CPU_FMT, client);
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
 	/* A job not started within queued_max_seconds is dropped; one started has its timeout to end. */
 	snprintf(ttl, sizeof ttl, "%lld", (long long)(l->queued_max_seconds + timeout + l->retention_seconds));
-	argv[0] = job_key;      argv[1] = upload_key;   argv[2] = KEY_QUEUE;
-	argv[3] = id;           argv[4] = manifest_json; argv[5] = req->remote_addr;
-	argv[6] = now;          argv[7] = archive->data ? archive->data : ""; argv[8] = ttl;
-	for (int i = 0; i < 9; i++)
+	snprintf(jobs_max, sizeof jobs_max, "%lld", (long long)l->quota_jobs_max);
+	snprintf(cpu_limit, sizeof cpu_limit, "%.6f", l->quota_cpu_seconds);
+	snprintf(window, sizeof window, "%lld", (long long)l->quota_window_seconds * 1000);
+	snprintf(idle, sizeof idle, "%lld", (long long)l->quota_idle_seconds * 1000);
+	argv[0] = job_key;   argv[1] = upload_key; argv[2] = KEY_QUEUE; argv[3] = active_key;
+	argv[4] = cpu_key;   argv[5] = id;         argv[6] = manifest_json; argv[7] = client;
+	argv[8] = now;       argv[9] = archive->data ? archive->data : "";   argv[10] = ttl;
+	argv[11] = jobs_max; argv[12] = cpu_limit; argv[13] = window; argv[14] = idle;
+	for (int i = 0; i < 15; i++)
 		lens[i] = strlen(argv[i]);
-	lens[7] = archive->len;
-	reply = rconn_script(&req->srv->redis, redis_script_submit, 3, 9, argv, lens);
+	lens[9] = archive->len;
+	reply = rconn_script(&req->srv->redis, redis_script_submit, 5, 15, argv, lens);
 	if (!reply) {
 		log_error(req->id, "submit: %s", req->srv->redis.error);
 		return -1;
 	}
-	if (reply->type == REDIS_REPLY_ERROR)
-		log_error(req->id, "submit script: %s", reply->str);
-	else
-		rc = 0;
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
+	    reply->element[0]->type == REDIS_REPLY_STRING && reply->element[1]->type == REDIS_REPLY_STRING) {
+		const char *verdict = reply->element[0]->str;
+		double used = strtod(reply->element[1]->str, NULL);
+		long long retry_ms = reply->element[2]->type == REDIS_REPLY_INTEGER ? reply->element[2]->integer : 0;
+
+		if (strcmp(verdict, "ok") == 0) {
+			rc = 0;
+		} else if (strcmp(verdict, "cpu") == 0) {
+			*retry_after = (long)((retry_ms + 999) / 1000);
+			submit_fail(err, 429, NULL, "CPU quota exhausted (%.1f/%.1f seconds used)", used,
+				    l->quota_cpu_seconds);
+			rc = 1;
+		} else {
+			/* A slot frees when one of the client's jobs ends: no date to give, so a short wait. */
+			*retry_after = QUOTA_JOBS_RETRY_SECONDS;
+			submit_fail(err, 429, NULL, "%.0f jobs already queued or running (limit %lld at once)",
+				    used, (long long)l->quota_jobs_max);
+			rc = 1;
+		}
+	} else {
+		log_error(req->id, "submit script: %s", reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+	}
 	freeReplyObject(reply);
 	return rc;
 }
@@ -227,8 +263,9 @@ void handle_submit(struct request *req, const char *unused)
 	struct manifest *m = NULL;
 	struct manifest_error merr;
 	struct buf *archive = &form.files;
-	json_t *root = NULL, *body;
+	json_t *root = NULL;
 	char id[JOBID_LEN + 1], headers[128], *manifest_json = NULL;
+	long retry_after = 0;
 	int status;
 
 	(void)unused;
@@ -279,14 +316,17 @@ void handle_submit(struct request *req, const char *unused)
 		respond_error(req, 500, NULL, NULL, "cannot encode the manifest");
 		goto done;
 	}
-	if (submit_record(req, id, manifest_json, m->timeout, archive) < 0) {
+	switch (submit_record(req, id, manifest_json, m->timeout, archive, &err, &retry_after)) {
+	case 1:
+		respond_rate_limited(req, err.reason, retry_after);
+		goto done;
+	case -1:
 		respond_unavailable(req, "the job store is unreachable; the job was not accepted");
 		goto done;
 	}
 	log_info(id, "queued from %s (%zu byte upload)", req->remote_addr, archive->len);
 	snprintf(headers, sizeof headers, "Location: /status/%s\r\n", id);
-	body = json_pack("{s:s, s:s}", "job_id", id, "status", "queued");
-	respond_json(req, 202, body, headers);
+	job_answer_after_submit(req, id, headers);
 done:
 	free(manifest_json);
 	manifest_free(m);

@@ -1,28 +1,81 @@
--- Records a job's end, only if this runner still holds it running: the
--- result of a runner that lost the job (cancelled, reclaimed) is dropped.
--- Deletes the upload and sets the retention TTL on everything left, and
--- acknowledges the job's queue entry in the same step (no extra round trip,
--- and no window where a finished job is still pending in the queue).
--- KEYS: job hash, upload string, log stream, queue stream
--- ARGV: runner name, ttl (s), queue entry id ("" for none), then field, value pairs
+-- Records the end of one run of a job, in one step. What happens depends on
+-- what the job record says now:
+--   running on this runner: the result is recorded, the upload deleted, the
+--     retention TTL set on what is left ("recorded");
+--   ended without this run (cancelled, failed by redis/reclaim.lua) or gone
+--     (expired, deleted, Redis restarted empty): the result is dropped
+--     ("dropped");
+--   taken over (queued again, or running on another runner, after this
+--     runner's lease lapsed): the result is dropped and the queue entry, the
+--     log and the active slot are left to the run that holds the job now
+--     ("lost").
+-- Unless lost, the queue entry is acknowledged here (no extra round trip,
+-- no window where an ended job is still pending), the client's active slot
+-- released and the end marker (s = "x") appended to the log stream, so
+-- readers waiting on it wake up. In every case the run's CPU is charged to
+-- the client: the member "ID:seconds" names the run's own figure, so a call
+-- retried after a lost reply charges nothing twice.
+-- KEYS: job hash, upload string, log stream, queue stream, active set, cpu zset
+-- ARGV: runner name, ttl (s), queue entry id ("" for none), job id,
+--       cpu seconds ("0" for none), now (ms), quota idle (ms),
+--       then field, value pairs for the job record
+local status = redis.call('HGET', KEYS[1], 'status')
+local ours = status == 'running' and redis.call('HGET', KEYS[1], 'runner') == ARGV[1]
+
+local cpu = tonumber(ARGV[5])
+if cpu and cpu > 0 then
+  redis.call('ZADD', KEYS[6], 'NX', ARGV[6], ARGV[4] .. ':' .. ARGV[5])
+  redis.call('PEXPIRE', KEYS[6], ARGV[7])
+end
+if not ours and (status == 'queued' or status == 'running') then
+  return 'lost'
+end
+
 if ARGV[3] ~= '' then
   redis.call('XACK', KEYS[4], 'runners', ARGV[3])
   redis.call('XDEL', KEYS[4], ARGV[3])
 end
-if redis.call('HGET', KEYS[1], 'status') ~= 'running'
-   or redis.call('HGET', KEYS[1], 'runner') ~= ARGV[1] then
-  return 0
+if redis.call('SREM', KEYS[5], ARGV[4]) == 1 then
+  redis.call('PEXPIRE', KEYS[5], ARGV[7])
 end
-local fields = {}
-for i = 4, #ARGV do
-  fields[#fields + 1] = ARGV[i]
+
+if ours then
+  local fields = {}
+  for i = 8, #ARGV do
+    fields[#fields + 1] = ARGV[i]
+  end
+  if #fields > 0 then
+    redis.call('HSET', KEYS[1], unpack(fields))
+  end
+  redis.call('DEL', KEYS[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  redis.call('XADD', KEYS[3], '*', 's', 'x')
+  redis.call('EXPIRE', KEYS[3], ARGV[2])
+  return 'recorded'
 end
-if #fields > 0 then
-  redis.call('HSET', KEYS[1], unpack(fields))
+
+if not status then
+  -- Nobody can read the log of a job without a record: what this run
+  -- wrote (its last flushes may have made the stream anew) goes.
+  redis.call('DEL', KEYS[3])
+  return 'dropped'
 end
-redis.call('DEL', KEYS[2])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-if redis.call('EXISTS', KEYS[3]) == 1 then
+if status == 'cancelled' then
+  -- The cancel deleted the log and left only its end marker: what this run
+  -- wrote between the cancel and its kill goes the same way.
+  redis.call('DEL', KEYS[3])
+  redis.call('XADD', KEYS[3], '*', 's', 'x')
+else
+  local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+  local f = last[1] and last[1][2]
+  if not (f and f[1] == 's' and f[2] == 'x') then
+    redis.call('XADD', KEYS[3], '*', 's', 'x')
+  end
+end
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl > 0 then
+  redis.call('PEXPIRE', KEYS[3], pttl)
+else
   redis.call('EXPIRE', KEYS[3], ARGV[2])
 end
-return 1
+return 'dropped'

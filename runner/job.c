@@ -10,6 +10,16 @@
  * Limits: the job's cgroup (memory_mb, one core, pids_max) is made before
  * the sandbox and removed after it; a job is never started without it.
  * An OOM kill the cgroup saw is reason memory_limit.
+ *
+ * While the job runs, the supervisor makes sure it still holds it: every
+ * JOB_CHECK_MS it reads the job's status and runner (one HMGET) and kills
+ * the sandbox at once when the job was cancelled, taken over or deleted;
+ * and it kills it, recording nothing, when the runner has not renewed the
+ * job's lease (common/keys.h) for LEASE_MS - JOB_LEASE_MARGIN_MS: Redis is
+ * out of this runner's reach, so another runner may soon take the job over
+ * and must find it stopped. From the moment it knows the job is no longer
+ * its own it writes no more output: the log belongs to the cancel or to
+ * the next run.
  */
 #include "cgroup.h"
 #include "config.h"
@@ -37,6 +47,21 @@
 #define ENV_FIXED         6              /* PATH HOME TMPDIR LANG USER PYTHONUNBUFFERED */
 #define REDIS_RETRY_MS    30000          /* claim and result ride out a Redis restart this long */
 #define REDIS_RETRY_STEP  500
+/* How often a running job's supervisor checks that the job is still its
+ * own: a cancelled job is killed within this (plus the kill), the spec
+ * asks for a second. One HMGET per running job per check. */
+#define JOB_CHECK_MS      250
+/* A job whose lease has not been renewed for LEASE_MS minus this is
+ * stopped: the margin covers a lagging check, the kill and clock drift
+ * between Redis and this host, so the job is dead before the lease ends
+ * and another runner may take it over. */
+#define JOB_LEASE_MARGIN_MS 3000
+/* After a failed check, the next one waits this long (a Redis that is down
+ * must not stall the output loop on every check; the lease covers it). */
+#define JOB_CHECK_BACKOFF_MS 1000
+/* A client (quota key) is an IPv4 address or an IPv6 /64 prefix: longer is
+ * not one, and names no quota keys. */
+#define JOB_CLIENT_MAX    64
 /* One core per job (SPEC §4): CPU time per period, all the job's threads
  * together. The period is the kernel's default: shorter costs scheduler
  * work, longer lets a job burst for longer before it is throttled. */
@@ -64,11 +89,33 @@ struct log_stream_state {
 	int truncated;
 };
 
+/* Whether the supervisor still holds its job; anything but HELD stops the job. */
+enum job_hold {
+	JOB_HELD,                    /* running, on this runner */
+	JOB_CANCELLED,               /* DELETE /jobs/{id} */
+	JOB_TAKEN_OVER,              /* queued again or running elsewhere: our lease lapsed */
+	JOB_ENDED,                   /* ended without us (failed by a takeover) */
+	JOB_GONE,                    /* no record: expired, deleted, Redis restarted empty */
+	JOB_LEASE_LAPSED,            /* not renewed in time: Redis out of reach; record nothing */
+};
+
+static const char *const job_hold_text[] = {
+	[JOB_HELD] = "held",
+	[JOB_CANCELLED] = "cancelled",
+	[JOB_TAKEN_OVER] = "taken over by another runner",
+	[JOB_ENDED] = "ended elsewhere",
+	[JOB_GONE] = "deleted or expired",
+	[JOB_LEASE_LAPSED] = "its lease was not renewed in time (Redis out of reach)",
+};
+
 struct job_run_state {
 	const struct job_slot *slot;
 	struct rconn *redis;
 	const char *id;
 	const char *entry_id;        /* the queue entry, acknowledged with the result */
+	const char *client;          /* the submitter's quota key: CPU charged and active slot freed at the end */
+	enum job_hold hold;          /* set once the job is no longer ours; no output is written then */
+	int64_t check_due;           /* next hold check (monotonic ms) */
 	char log_key[KEY_MAX];
 	int64_t ttl;
 	int log_expire_set;
@@ -101,6 +148,9 @@ static int log_flush(struct job_run_state *st)
 {
 	size_t off = 0;
 	int rc = 0;
+
+	if (st->hold != JOB_HELD)
+		st->nruns = 0;
 
 	for (size_t i = 0; i < st->nruns; i++) {
 		const char *argv[7] = { "XADD", st->log_key, "*", "s", st->runs[i].stream == 'e' ? "e" : "o",
@@ -135,7 +185,7 @@ static void log_add(struct job_run_state *st, int stream, const char *data, size
 	char marker[96];
 	size_t markerlen = 0;
 
-	if (s->truncated)
+	if (s->truncated || st->hold != JOB_HELD)
 		return;
 	if (s->written + (int64_t)len > cap) {
 		len = (size_t)(cap - s->written);
@@ -186,40 +236,79 @@ struct job_result {
 	double wall_seconds;
 };
 
-/* Records the result with finish.lua. 0, or -1 when Redis failed. */
+/*
+ * Calls finish.lua for job `id` (KEYS and the ARGV head built here, then
+ * `nfields` field/value strings). Who frees: the caller, the reply.
+ */
+static redisReply *job_finish_script(struct rconn *r, const struct job_slot *slot, const char *id,
+				     const char *client, const char *entry_id, int64_t ttl, double cpu_seconds,
+				     int nfields, const char *const *fields, int retry)
+{
+	const struct sandrun_limits *l = &slot->cfg->limits;
+	char job_key[KEY_MAX], upload_key[KEY_MAX], log_key[KEY_MAX], active_key[KEY_MAX], cpu_key[KEY_MAX];
+	char ttl_s[24], cpu[32], now[24], idle[24];
+	const char *argv[64];
+	int argc = 0;
+
+	/* From Redis, so untrusted: a client that is no quota key is charged nothing. */
+	if (!*client || strlen(client) >= JOB_CLIENT_MAX) {
+		client = "";
+		cpu_seconds = 0;
+	}
+	if (nfields > (int)(sizeof argv / sizeof argv[0]) - 13)
+		nfields = (int)(sizeof argv / sizeof argv[0]) - 13;
+	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
+	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
+	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
+	snprintf(active_key, sizeof active_key, KEY_ACTIVE_FMT, client);
+	snprintf(cpu_key, sizeof cpu_key, KEY_CPU_FMT, client);
+	snprintf(ttl_s, sizeof ttl_s, "%lld", (long long)ttl);
+	snprintf(cpu, sizeof cpu, "%.3f", cpu_seconds);
+	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
+	snprintf(idle, sizeof idle, "%lld", (long long)l->quota_idle_seconds * 1000);
+	argv[argc++] = job_key;
+	argv[argc++] = upload_key;
+	argv[argc++] = log_key;
+	argv[argc++] = KEY_QUEUE;
+	argv[argc++] = active_key;
+	argv[argc++] = cpu_key;
+	argv[argc++] = slot->runner_name;
+	argv[argc++] = ttl_s;
+	argv[argc++] = entry_id;
+	argv[argc++] = id;
+	argv[argc++] = cpu;
+	argv[argc++] = now;
+	argv[argc++] = idle;
+	for (int i = 0; i < nfields; i++)
+		argv[argc++] = fields[i];
+	if (retry)
+		return job_script(r, redis_script_finish, 6, argc, argv, NULL);
+	return rconn_script(r, redis_script_finish, 6, argc, argv, NULL);
+}
+
+/* Records the result with finish.lua. 1 recorded, 0 dropped (logged here), -1 when Redis failed. */
 static int job_record_result(struct job_run_state *st, const struct job_result *res)
 {
 	const struct sandrun_limits *l = &st->slot->cfg->limits;
-	char job_key[KEY_MAX], upload_key[KEY_MAX], ttl[24], nums[16][32], cpu[32], wall[32];
-	const char *argv[48];
-	size_t lens[48];
-	int argc = 0;
+	char nums[16][32], wall[32], cpu[32];
+	const char *fields[40];
+	int nfields = 0;
 	redisReply *r;
+	int rc = 0;
 
-	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, st->id);
-	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, st->id);
-	snprintf(ttl, sizeof ttl, "%lld", (long long)(strcmp(res->status, "completed") == 0 ?
-						   l->retention_seconds : l->failed_retention_seconds));
 	snprintf(cpu, sizeof cpu, "%.3f", res->sb.cpu_seconds);
 	snprintf(wall, sizeof wall, "%.3f", res->wall_seconds);
-	argv[argc++] = job_key;
-	argv[argc++] = upload_key;
-	argv[argc++] = st->log_key;
-	argv[argc++] = KEY_QUEUE;
-	argv[argc++] = st->slot->runner_name;
-	argv[argc++] = ttl;
-	argv[argc++] = st->entry_id;
-	argv[argc++] = JOB_F_STATUS;    argv[argc++] = res->status;
+	fields[nfields++] = JOB_F_STATUS;    fields[nfields++] = res->status;
 	if (res->reason) {
-		argv[argc++] = JOB_F_REASON;
-		argv[argc++] = res->reason;
+		fields[nfields++] = JOB_F_REASON;
+		fields[nfields++] = res->reason;
 	}
 	if (*res->error) {
-		argv[argc++] = JOB_F_ERROR;
-		argv[argc++] = res->error;
+		fields[nfields++] = JOB_F_ERROR;
+		fields[nfields++] = res->error;
 	}
-	argv[argc++] = JOB_F_CPU;       argv[argc++] = cpu;
-	argv[argc++] = JOB_F_WALL;      argv[argc++] = wall;
+	fields[nfields++] = JOB_F_CPU;       fields[nfields++] = cpu;
+	fields[nfields++] = JOB_F_WALL;      fields[nfields++] = wall;
 	{
 		int n = 0;
 		const char *names[8];
@@ -239,21 +328,72 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 		}
 		for (int i = 0; i < n; i++) {
 			snprintf(nums[i], sizeof nums[i], "%lld", values[i]);
-			argv[argc++] = names[i];
-			argv[argc++] = nums[i];
+			fields[nfields++] = names[i];
+			fields[nfields++] = nums[i];
 		}
 	}
-	for (int i = 0; i < argc; i++)
-		lens[i] = strlen(argv[i]);
-	r = job_script(st->redis, redis_script_finish, 4, argc, argv, lens);
+	r = job_finish_script(st->redis, st->slot, st->id, st->client, st->entry_id,
+			      strcmp(res->status, "completed") == 0 ? l->retention_seconds
+								    : l->failed_retention_seconds,
+			      res->sb.cpu_seconds, nfields, fields, 1);
 	if (!r)
 		return -1;
-	if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
-		log_warn(st->id, "result dropped: the job is no longer ours (cancelled or reclaimed)");
-	else if (r->type == REDIS_REPLY_ERROR)
+	if (r->type == REDIS_REPLY_ERROR)
 		log_error(st->id, "finish script: %s", r->str);
+	else if (r->type == REDIS_REPLY_STRING && strcmp(r->str, "recorded") == 0)
+		rc = 1;
+	else if (r->type == REDIS_REPLY_STRING)
+		log_info(st->id, "result dropped: the job was %s (%.3f s cpu charged, %.3f s wall)",
+			 strcmp(r->str, "lost") == 0 ? job_hold_text[JOB_TAKEN_OVER] :
+			 st->hold != JOB_HELD ? job_hold_text[st->hold] : "ended or deleted meanwhile",
+			 res->sb.cpu_seconds, res->wall_seconds);
 	freeReplyObject(r);
-	return 0;
+	return rc;
+}
+
+/*
+ * Whether the job is still this supervisor's (see enum job_hold). The
+ * lease first: it needs no round trip, and when Redis is out of reach it
+ * is the only thing that can say. A check Redis does not answer changes
+ * nothing (the lease decides); the next one comes after a backoff.
+ */
+static enum job_hold job_check_hold(struct job_run_state *st, int64_t now)
+{
+	const int64_t *lease = st->slot->lease_renewed_ms;
+	char job_key[KEY_MAX];
+	const char *argv[] = { "HMGET", job_key, JOB_F_STATUS, JOB_F_RUNNER };
+	enum job_hold hold = JOB_HELD;
+	redisReply *r;
+
+	if (lease && now - __atomic_load_n(lease, __ATOMIC_ACQUIRE) > LEASE_MS - JOB_LEASE_MARGIN_MS)
+		return JOB_LEASE_LAPSED;
+	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, st->id);
+	r = rconn_argv(st->redis, 0, 4, argv, NULL);
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+		if (r && r->type == REDIS_REPLY_ERROR)
+			log_warn(st->id, "check: %s", r->str);
+		st->check_due = time_mono_ms() + JOB_CHECK_BACKOFF_MS;
+		if (r)
+			freeReplyObject(r);
+		return JOB_HELD;
+	}
+	{
+		const redisReply *status = r->element[0], *runner = r->element[1];
+
+		if (status->type != REDIS_REPLY_STRING)
+			hold = JOB_GONE;
+		else if (strcmp(status->str, "running") == 0 && runner->type == REDIS_REPLY_STRING &&
+			 strcmp(runner->str, st->slot->runner_name) == 0)
+			hold = JOB_HELD;
+		else if (strcmp(status->str, "cancelled") == 0)
+			hold = JOB_CANCELLED;
+		else if (strcmp(status->str, "queued") == 0 || strcmp(status->str, "running") == 0)
+			hold = JOB_TAKEN_OVER;
+		else
+			hold = JOB_ENDED;
+	}
+	freeReplyObject(r);
+	return hold;
 }
 
 /* Reads what is there on fd into the log; returns 0 at EOF, 1 while open. */
@@ -275,11 +415,16 @@ static int job_read_output(struct job_run_state *st, int fd, int stream, char *c
 	return 1;
 }
 
-/* Streams output until the job ends or the deadline passes. Sets res->wall_seconds and timeout. */
+/*
+ * Streams output until the job ends or the deadline passes, checking every
+ * JOB_CHECK_MS that the job is still ours (st->hold says why not). Sets
+ * res->wall_seconds and timeout.
+ */
 static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t timeout_s,
 			  struct job_result *res, int *timed_out)
 {
 	int64_t started = time_mono_ms(), deadline = started + timeout_s * 1000, flush_due = 0;
+	int killed = 0;
 	struct pollfd fds[3] = {
 		{ .fd = sb->stdout_fd, .events = POLLIN },
 		{ .fd = sb->stderr_fd, .events = POLLIN },
@@ -294,6 +439,8 @@ static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t 
 
 		if (st->nruns && (flush_due - now) < wait_ms)
 			wait_ms = flush_due - now;
+		if (!killed && st->check_due - now < wait_ms)
+			wait_ms = st->check_due - now;
 		if (wait_ms < 0)
 			wait_ms = 0;
 		if (poll(fds, 3, (int)(wait_ms > INT_MAX ? INT_MAX : wait_ms)) < 0 && errno != EINTR)
@@ -308,11 +455,29 @@ static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t 
 				ended = time_mono_ms();
 		}
 		now = time_mono_ms();
-		if (!*timed_out && now >= deadline) {
+		if (!killed && now >= deadline) {
 			*timed_out = 1;
+			killed = 1;
 			ended = now;
 			log_info(st->id, "deadline of %lld s passed: killing the sandbox", (long long)timeout_s);
 			sandbox_kill(sb);
+		}
+		if (!killed && now >= st->check_due) {
+			enum job_hold hold;
+
+			st->check_due = now + JOB_CHECK_MS;
+			hold = job_check_hold(st, now);
+			if (hold != JOB_HELD) {
+				int64_t t0 = time_mono_ms();
+
+				st->hold = hold;
+				killed = 1;
+				if (!ended)
+					ended = t0;
+				sandbox_kill(sb);
+				log_info(st->id, "%s: sandbox killed (%lld ms)", job_hold_text[hold],
+					 (long long)(time_mono_ms() - t0));
+			}
 		}
 		if (st->nruns && !flush_due)
 			flush_due = now + LOG_FLUSH_MS;
@@ -383,8 +548,8 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 	struct manifest_error merr;
 	struct sandbox sb = { .pid = -1 };
 	struct cgroup_job cg = { .version = CGROUP_NONE, .fd = -1 };
-	char job_key[KEY_MAX], upload_key[KEY_MAX], now[24], interp[64], exe[PATH_MAX], err[256];
-	const char *argv[6], *interp_path = NULL, **job_av = NULL;
+	char job_key[KEY_MAX], upload_key[KEY_MAX], now[24], failed_ttl[24], interp[64], exe[PATH_MAX], err[256];
+	const char *argv[8], *interp_path = NULL, **job_av = NULL;
 	char **envp = NULL;
 	redisReply *claim;
 	int rc = -1, timed_out = 0;
@@ -395,9 +560,10 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
 	snprintf(st.log_key, sizeof st.log_key, KEY_LOG_FMT, id);
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
-	argv[0] = job_key; argv[1] = upload_key; argv[2] = KEY_QUEUE;
-	argv[3] = slot->runner_name; argv[4] = now; argv[5] = entry_id;
-	claim = job_script(&redis, redis_script_start, 3, 6, argv, NULL);
+	snprintf(failed_ttl, sizeof failed_ttl, "%lld", (long long)cfg->limits.failed_retention_seconds);
+	argv[0] = job_key; argv[1] = upload_key; argv[2] = KEY_QUEUE; argv[3] = st.log_key;
+	argv[4] = slot->runner_name; argv[5] = now; argv[6] = entry_id; argv[7] = failed_ttl;
+	claim = job_script(&redis, redis_script_start, 4, 8, argv, NULL);
 	if (!claim) {
 		log_error(id, "claim: %s", redis.error);
 		goto out;
@@ -407,11 +573,16 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 		rc = 0;
 		goto out;
 	}
-	if (claim->type != REDIS_REPLY_ARRAY || claim->elements != 2 ||
-	    claim->element[0]->type != REDIS_REPLY_STRING || claim->element[1]->type != REDIS_REPLY_STRING) {
+	if (claim->type != REDIS_REPLY_ARRAY || claim->elements != 4) {
 		log_error(id, "claim: unexpected reply %s", claim->type == REDIS_REPLY_ERROR ? claim->str : "");
 		goto out;
 	}
+	for (size_t i = 0; i < claim->elements; i++)
+		if (claim->element[i]->type != REDIS_REPLY_STRING) {
+			log_error(id, "claim: unexpected reply");
+			goto out;
+		}
+	st.client = claim->element[2]->str;
 	/* The log must outlive any run; finish.lua then sets its retention. */
 	st.ttl = cfg->limits.timeout_max + cfg->limits.retention_seconds;
 
@@ -473,8 +644,8 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 			goto record;
 		}
 	}
-	log_info(id, "running in slot %u as uid %u (pid %d)", slot->index, cfg->job_uid_base + slot->index,
-		 (int)sb.pid);
+	log_info(id, "running in slot %u as uid %u (pid %d, attempt %s)", slot->index,
+		 cfg->job_uid_base + slot->index, (int)sb.pid, claim->element[3]->str);
 	job_supervise(&st, &sb, m->timeout, &res, &timed_out);
 	sandbox_wait(&sb, &res.sb);
 	close(sb.stdout_fd);
@@ -511,14 +682,23 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 		break;
 	}
 record:
+	if (st.hold == JOB_LEASE_LAPSED) {
+		/* Redis was out of reach: another runner takes the entry over once
+		 * the lease ends and runs the job again (or fails it). */
+		log_warn(id, "stopped, nothing recorded: the queue entry is left for a takeover");
+		rc = 0;
+		goto out;
+	}
 	rc = job_record_result(&st, &res);
 	if (rc < 0)
 		log_error(id, "cannot record the result: %s", redis.error);
-	else
+	else if (rc == 1)
 		log_info(id, "%s%s%s (exit %d, signal %d, %.3f s cpu, %.3f s wall, %lld bytes peak%s)", res.status,
 			 res.reason ? ": " : "", res.reason ? res.reason : "", res.sb.exit_code,
 			 res.sb.term_signal, res.sb.cpu_seconds, res.wall_seconds,
 			 (long long)res.sb.memory_peak_bytes, res.sb.pids_limit_hit ? ", pids limit hit" : "");
+	if (rc > 0)
+		rc = 0;
 out:
 	if (cgroup_job_destroy(&cg, err, sizeof err) < 0)  /* a sandbox that never started */
 		log_warn(id, "cgroup: %s", err);
@@ -535,21 +715,68 @@ out:
 	return rc;
 }
 
-void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char *id, const char *why)
+void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char *id, const char *entry_id,
+		       const char *why)
 {
-	char job_key[KEY_MAX], upload_key[KEY_MAX], log_key[KEY_MAX], ttl[24], now[24];
-	/* The caller acknowledges the queue entry itself (entry id ""). */
-	const char *argv[] = { job_key, upload_key, log_key, KEY_QUEUE, slot->runner_name, ttl, "",
-			       JOB_F_STATUS, "failed", JOB_F_REASON, "internal", JOB_F_ERROR, why,
-			       JOB_F_FINISHED, now };
-	redisReply *reply;
+	char job_key[KEY_MAX], now[24];
+	const char *fields[] = { JOB_F_STATUS, "failed", JOB_F_REASON, "internal", JOB_F_ERROR, why,
+				 JOB_F_FINISHED, now };
+	redisReply *client, *reply;
 
+	/* The client names the quota keys finish.lua updates. */
 	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
-	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
-	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
-	snprintf(ttl, sizeof ttl, "%lld", (long long)slot->cfg->limits.failed_retention_seconds);
+	client = rconn_command(r, "HGET %s %s", job_key, JOB_F_CLIENT);
+	if (!client)
+		return;  /* the entry stays pending: a takeover deals with it */
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
-	reply = rconn_script(r, redis_script_finish, 4, (int)(sizeof argv / sizeof argv[0]), argv, NULL);
+	reply = job_finish_script(r, slot, id, client->type == REDIS_REPLY_STRING ? client->str : "", entry_id,
+				  slot->cfg->limits.failed_retention_seconds, 0,
+				  (int)(sizeof fields / sizeof fields[0]), fields, 0);
+	if (reply && reply->type == REDIS_REPLY_ERROR)
+		log_error(id, "finish script: %s", reply->str);
 	if (reply)
 		freeReplyObject(reply);
+	freeReplyObject(client);
+}
+
+enum job_reclaim_outcome job_reclaim(struct rconn *r, const struct sandrun_config *cfg, const char *id,
+				     const char *entry_id)
+{
+	char job_key[KEY_MAX], queue_key[] = KEY_QUEUE, log_key[KEY_MAX], upload_key[KEY_MAX], active_key[KEY_MAX];
+	char now[24], max[16], ttl[24], client[JOB_CLIENT_MAX];
+	const char *argv[] = { job_key, queue_key, log_key, upload_key, active_key,
+			       id, now, entry_id, max, ttl, client };
+	enum job_reclaim_outcome outcome = JOB_RECLAIM_ERROR;
+	redisReply *reply;
+
+	/* The client first: it names the active set, a key the script must be given. */
+	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
+	reply = rconn_command(r, "HGET %s %s", job_key, JOB_F_CLIENT);
+	if (!reply)
+		return JOB_RECLAIM_ERROR;
+	*client = '\0';
+	if (reply->type == REDIS_REPLY_STRING && reply->len < sizeof client)
+		snprintf(client, sizeof client, "%s", reply->str);
+	freeReplyObject(reply);
+	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
+	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
+	snprintf(active_key, sizeof active_key, KEY_ACTIVE_FMT, client);
+	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
+	snprintf(max, sizeof max, "%d", JOB_ATTEMPTS_MAX);
+	snprintf(ttl, sizeof ttl, "%lld", (long long)cfg->limits.failed_retention_seconds);
+	reply = rconn_script(r, redis_script_reclaim, 5, (int)(sizeof argv / sizeof argv[0]), argv, NULL);
+	if (!reply)
+		return JOB_RECLAIM_ERROR;
+	if (reply->type == REDIS_REPLY_STRING) {
+		if (strcmp(reply->str, "run") == 0)
+			outcome = JOB_RECLAIM_RUN;
+		else if (strcmp(reply->str, "failed") == 0)
+			outcome = JOB_RECLAIM_FAILED;
+		else if (strcmp(reply->str, "gone") == 0)
+			outcome = JOB_RECLAIM_GONE;
+	} else if (reply->type == REDIS_REPLY_ERROR) {
+		snprintf(r->error, sizeof r->error, "reclaim script: %s", reply->str);
+	}
+	freeReplyObject(reply);
+	return outcome;
 }

@@ -2,7 +2,8 @@
  * One job's life in the runner, from claiming it in Redis to recording
  * its result. job_run() runs in a supervisor process of its own, forked
  * by the runner's main loop for one slot; a crash there fails that job,
- * never the runner.
+ * never the runner. job_reclaim() decides the fate of a job whose runner
+ * was lost (redis/reclaim.lua).
  */
 #ifndef SANDRUN_JOB_H
 #define SANDRUN_JOB_H
@@ -21,21 +22,46 @@ struct job_slot {
 	const struct cgroup_runner *cgroup; /* the runner's parent of every job cgroup */
 	const struct seccomp_program *seccomp; /* the job filter, built once at start */
 	int netns_fd;                /* the slot's network namespace (loopback down), made at start */
+	/* When (monotonic ms) the runner's main loop last reset the idle time of
+	 * this slot's queue entry: the job's lease runs LEASE_MS from then, after
+	 * which another runner may take the job over. Written by the main loop,
+	 * read by the supervisor (a shared mapping); NULL: no lease to keep. */
+	const int64_t *lease_renewed_ms;
 };
 
 /*
  * Claims the queued job `id`, runs it in a sandbox and records the result;
  * the scripts that claim and record also acknowledge its queue entry.
- * Returns 0 when a result was recorded or the job was not runnable
- * (cancelled, expired, taken), -1 when Redis failed (the caller fails the
- * job once Redis is back).
+ * While the job runs it is stopped (its whole cgroup killed) within
+ * JOB_CHECK_MS of a cancel or a takeover, and, with nothing recorded, when
+ * its lease has not been renewed for LEASE_MS minus a margin: the entry is
+ * then left for another runner to take over.
+ * Returns 0 when a result was recorded, dropped or left for a takeover, or
+ * the job was not runnable (cancelled, expired, taken), -1 when Redis
+ * failed (the caller fails the job once Redis is back).
  */
 int job_run(const struct job_slot *slot, const char *id, const char *entry_id);
 
 /*
  * Marks job `id` failed with reason internal and `why`, if this runner still
- * holds it running. For a supervisor that died.
+ * holds it running, and acknowledges `entry_id` unless another runner took
+ * the job over (redis/finish.lua). For a supervisor that died.
  */
-void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char *id, const char *why);
+void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char *id, const char *entry_id,
+		       const char *why);
+
+enum job_reclaim_outcome {
+	JOB_RECLAIM_RUN,             /* queued (again): start it like a new job */
+	JOB_RECLAIM_FAILED,          /* every attempt used: failed with reason internal */
+	JOB_RECLAIM_GONE,            /* ended, cancelled or expired: entry dropped */
+	JOB_RECLAIM_ERROR,           /* Redis failed (r->error): the entry stays pending, tried again later */
+};
+
+/*
+ * For queue entry `entry_id` of job `id`, just taken over from a runner
+ * whose lease lapsed (XAUTOCLAIM): runs redis/reclaim.lua.
+ */
+enum job_reclaim_outcome job_reclaim(struct rconn *r, const struct sandrun_config *cfg, const char *id,
+				     const char *entry_id);
 
 #endif

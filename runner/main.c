@@ -2,16 +2,37 @@
  * sandrun-runner: the root service on each worker host.
  *
  * It never listens on a port. It reads job ids from the queue stream in
- * Redis as a member of the consumer group "runners" (an entry stays
- * pending until acknowledged, so a job taken by a runner that dies is not
- * lost), runs at most runner_slots jobs at once, each in a supervisor
- * process of its own (runner/job.c), and acknowledges the entry when the
- * supervisor is done. A supervisor that crashes fails its job with reason
- * internal; the runner keeps serving.
+ * Redis as a member of the consumer group "runners", runs at most
+ * runner_slots jobs at once, each in a supervisor process of its own
+ * (runner/job.c), and leaves the rest to the scripts the supervisor calls
+ * (redis/start.lua claims a job, redis/finish.lua records it and
+ * acknowledges its entry). A supervisor that crashes fails its job with
+ * reason internal; the runner keeps serving.
+ *
+ * Runners die (kill -9, a host gone), so nothing of a job depends on its
+ * runner staying alive (common/keys.h has the keys):
+ *
+ *   heartbeat  every LEASE_REFRESH_MS the main loop announces the runner
+ *              (sr:runners, sr:runner:NAME) and renews the lease of each
+ *              running job: XCLAIM of its queue entry resets the entry's
+ *              idle time. Dead runners are pruned from sr:runners then.
+ *   takeover   a runner with a free slot takes over entries idle for
+ *              LEASE_MS (XAUTOCLAIM): their runner stopped renewing.
+ *              redis/reclaim.lua runs the job again (once) or fails it.
+ *   fencing    a supervisor stops its job, without recording anything,
+ *              once the lease has not been renewed for LEASE_MS minus a
+ *              margin: before anyone may take the job over, so a job never
+ *              runs twice at once. It also stops it within JOB_CHECK_MS of
+ *              a cancel or a takeover it reads in the job record.
+ *
+ * The lease times live in a small shared mapping: the main loop writes when
+ * it last renewed each slot's entry, the slot's supervisor reads it.
  *
  * At start it finds which cgroups the host offers (v2, or v1/hybrid) and
  * makes its parent of the jobs' cgroups; with none usable it takes no job
  * at all and exits, leaving the queue to runners that can limit them.
+ * SIGTERM: it takes no new job, lets the running ones end, then removes
+ * its announcement and exits.
  */
 #include "cgroup.h"
 #include "config.h"
@@ -30,21 +51,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define QUEUE_BLOCK_MS   1000  /* how long one XREADGROUP waits for a job */
+#define QUEUE_BLOCK_MS   1000  /* how long one XREADGROUP waits for a job, at most */
 #define REDIS_BACKOFF_MS 1000  /* Redis down: try again after this */
 #define SLOTS_MAX        1024
+#define RUNNER_NAME_MAX  200   /* sr:runner:NAME must fit a key buffer with room */
 
 struct slot {
 	pid_t supervisor;            /* 0 when free */
 	char job_id[64];
-	char entry_id[64];           /* the queue entry to acknowledge */
+	char entry_id[64];           /* its queue entry: renewed while it runs, acknowledged at the end */
 	char mount_point[512];
+};
+
+/* The main loop's state; one per process. */
+struct runner {
+	const struct sandrun_config *cfg;
+	char name[RUNNER_NAME_MAX];  /* consumer name in the group, member of sr:runners */
+	char host[200];
+	int64_t started_at;          /* epoch ms, announced */
+	int nslots;
+	struct slot *slots;
+	struct job_slot *jslots;
+	int64_t *leases;             /* shared with the supervisors: per slot, when (monotonic ms) the
+	                                slot's entry last had its idle time reset; see job.h */
+	size_t leases_len;           /* bytes mapped */
+	struct rconn redis;
+	char reclaim_cursor[64];     /* where the next XAUTOCLAIM goes on in the pending list */
+	int announced;               /* the last heartbeat reached Redis */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -96,51 +136,69 @@ static void queue_ack(struct rconn *r, const char *entry_id)
 		freeReplyObject(reply);
 }
 
+/* The id field of a stream entry ([id, [field, value, ...]]) into job_id; "" without one. */
+static void queue_entry_job_id(const redisReply *entry, char *job_id, size_t jlen)
+{
+	const redisReply *fields;
+
+	*job_id = '\0';
+	if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 2)
+		return;
+	fields = entry->element[1];
+	for (size_t i = 0; fields->type == REDIS_REPLY_ARRAY && i + 1 < fields->elements; i += 2)
+		if (fields->element[i]->type == REDIS_REPLY_STRING && strcmp(fields->element[i]->str, "id") == 0 &&
+		    fields->element[i + 1]->type == REDIS_REPLY_STRING)
+			snprintf(job_id, jlen, "%s", fields->element[i + 1]->str);
+}
+
+/* An error reply from a queue command: NOGROUP means Redis restarted empty, so make the group again. */
+static void queue_error(struct rconn *r, const char *what, const redisReply *reply)
+{
+	snprintf(r->error, sizeof r->error, "%s: %s", what, reply->str);
+	if (strncmp(reply->str, "NOGROUP", 7) == 0)
+		queue_group_create(r);
+}
+
 /*
- * Waits up to QUEUE_BLOCK_MS for one new queue entry. Returns 1 with the
- * entry and job ids, 0 when none came, -1 when Redis failed.
+ * Waits up to block_ms for one new queue entry. Returns 1 with the entry
+ * and job ids, 0 when none came, -1 when Redis failed.
  */
-static int queue_next(struct rconn *r, const char *consumer, char *entry_id, size_t elen,
+static int queue_next(struct rconn *r, const char *consumer, long block_ms, char *entry_id, size_t elen,
 		      char *job_id, size_t jlen)
 {
 	char block[16];
 	const char *argv[] = { "XREADGROUP", "GROUP", QUEUE_GROUP, consumer, "COUNT", "1",
 			       "BLOCK", block, "STREAMS", KEY_QUEUE, ">" };
-	redisReply *reply, *entries, *entry, *fields;
+	redisReply *reply, *entries, *entry;
 	int rc = 0;
 
-	snprintf(block, sizeof block, "%d", QUEUE_BLOCK_MS);
-	reply = rconn_argv(r, QUEUE_BLOCK_MS, (int)(sizeof argv / sizeof argv[0]), argv, NULL);
+	snprintf(block, sizeof block, "%ld", block_ms);
+	reply = rconn_argv(r, (int)block_ms, (int)(sizeof argv / sizeof argv[0]), argv, NULL);
 	if (!reply)
 		return -1;
 	if (reply->type == REDIS_REPLY_ERROR) {
-		snprintf(r->error, sizeof r->error, "XREADGROUP: %s", reply->str);
-		/* The stream or group vanished (Redis restarted empty): make them again. */
-		if (strncmp(reply->str, "NOGROUP", 7) == 0)
-			queue_group_create(r);
+		queue_error(r, "XREADGROUP", reply);
 		rc = -1;
 		goto done;
 	}
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1)
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+	    reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[0]->elements < 2)
 		goto done;
 	entries = reply->element[0]->element[1];
-	if (entries->elements < 1)
+	if (entries->type != REDIS_REPLY_ARRAY || entries->elements < 1)
 		goto done;
 	entry = entries->element[0];
+	if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 1 || entry->element[0]->type != REDIS_REPLY_STRING)
+		goto done;
 	snprintf(entry_id, elen, "%s", entry->element[0]->str);
-	*job_id = '\0';
-	fields = entry->element[1];
-	for (size_t i = 0; fields->type == REDIS_REPLY_ARRAY && i + 1 < fields->elements; i += 2)
-		if (strcmp(fields->element[i]->str, "id") == 0)
-			snprintf(job_id, jlen, "%s", fields->element[i + 1]->str);
+	queue_entry_job_id(entry, job_id, jlen);
 	rc = 1;
 done:
 	freeReplyObject(reply);
 	return rc;
 }
 
-static pid_t supervisor_start(struct rconn *r, const struct job_slot *js, const char *job_id,
-			      const char *entry_id)
+static pid_t supervisor_start(struct runner *rn, int i)
 {
 	pid_t pid = fork();
 
@@ -149,21 +207,281 @@ static pid_t supervisor_start(struct rconn *r, const struct job_slot *js, const 
 		sigset_t none;
 
 		/* The child must not speak on the parent's Redis connection. */
-		if (r->ctx) {
-			redisFree(r->ctx);
-			r->ctx = NULL;
+		if (rn->redis.ctx) {
+			redisFree(rn->redis.ctx);
+			rn->redis.ctx = NULL;
 		}
+		/* The supervisor only reads the lease times, and the sandbox it
+		 * makes (a clone of it) gets none of them. */
+		mprotect(rn->leases, rn->leases_len, PROT_READ);
+		madvise(rn->leases, rn->leases_len, MADV_DONTFORK);
 		sigaction(SIGTERM, &dfl, NULL);
 		sigaction(SIGINT, &dfl, NULL);
 		sigaction(SIGCHLD, &dfl, NULL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		/* A supervisor never outlives its runner: the job fails and is taken up again. */
+		/* A supervisor never outlives its runner: its sandbox dies with it,
+		 * the lease lapses and another runner takes the job over. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		prctl(PR_SET_NAME, "sandrun-job");
-		_exit(job_run(js, job_id, entry_id) == 0 ? 0 : 3);
+		_exit(job_run(&rn->jslots[i], rn->slots[i].job_id, rn->slots[i].entry_id) == 0 ? 0 : 3);
 	}
 	return pid;
+}
+
+/*
+ * Starts the job of queue entry entry_id in free slot i. lease_from: when
+ * (monotonic ms, taken before the command) the entry was handed to this
+ * runner, which reset its idle time: the lease runs from then.
+ */
+static void slot_start(struct runner *rn, int i, const char *entry_id, const char *job_id, int64_t lease_from)
+{
+	struct slot *s = &rn->slots[i];
+
+	snprintf(s->entry_id, sizeof s->entry_id, "%s", entry_id);
+	snprintf(s->job_id, sizeof s->job_id, "%s", job_id);
+	__atomic_store_n(&rn->leases[i], lease_from, __ATOMIC_RELEASE);
+	s->supervisor = supervisor_start(rn, i);
+	if (s->supervisor < 0) {
+		log_error(s->job_id, "fork: %s", strerror(errno));
+		s->supervisor = 0;
+		/* Left pending in the group: its lease lapses and a runner takes it over. */
+	}
+}
+
+static int slot_free(const struct runner *rn)
+{
+	for (int i = 0; i < rn->nslots; i++)
+		if (!rn->slots[i].supervisor)
+			return i;
+	return -1;
+}
+
+/* Renews the lease of every running job: XCLAIM with min-idle 0 resets each entry's idle time. */
+static int runner_renew_leases(struct runner *rn, int64_t sent)
+{
+	const char **argv = xmalloc((size_t)(rn->nslots + 6) * sizeof *argv);
+	redisReply *reply;
+	int argc = 0, rc = 0;
+
+	argv[argc++] = "XCLAIM";
+	argv[argc++] = KEY_QUEUE;
+	argv[argc++] = QUEUE_GROUP;
+	argv[argc++] = rn->name;
+	argv[argc++] = "0";
+	for (int i = 0; i < rn->nslots; i++)
+		if (rn->slots[i].supervisor && *rn->slots[i].entry_id)
+			argv[argc++] = rn->slots[i].entry_id;
+	if (argc == 5)
+		goto out;
+	argv[argc++] = "JUSTID";
+	reply = rconn_argv(&rn->redis, 0, argc, argv, NULL);
+	if (!reply) {
+		rc = -1;
+		goto out;
+	}
+	if (reply->type == REDIS_REPLY_ERROR) {
+		queue_error(&rn->redis, "XCLAIM", reply);
+		rc = -1;
+	}
+	/* Only the entries still pending come back: one acknowledged by its
+	 * finished job, or gone with a Redis restart, is not renewed. */
+	for (size_t k = 0; reply->type == REDIS_REPLY_ARRAY && k < reply->elements; k++) {
+		if (reply->element[k]->type != REDIS_REPLY_STRING)
+			continue;
+		for (int i = 0; i < rn->nslots; i++)
+			if (rn->slots[i].supervisor && strcmp(rn->slots[i].entry_id, reply->element[k]->str) == 0)
+				__atomic_store_n(&rn->leases[i], sent, __ATOMIC_RELEASE);
+	}
+	freeReplyObject(reply);
+out:
+	free(argv);
+	return rc;
+}
+
+/* One command of the heartbeat; 0, or -1 when Redis failed or refused. */
+static int runner_command(struct runner *rn, int argc, const char **argv)
+{
+	redisReply *reply = rconn_argv(&rn->redis, 0, argc, argv, NULL);
+	int rc = 0;
+
+	if (!reply)
+		return -1;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		snprintf(rn->redis.error, sizeof rn->redis.error, "%s: %s", argv[0], reply->str);
+		rc = -1;
+	}
+	freeReplyObject(reply);
+	return rc;
+}
+
+/*
+ * The heartbeat: renews the running jobs' leases first (what keeps them
+ * from being taken over), then announces this runner and prunes runners
+ * whose heartbeat is older than LEASE_MS. 0, or -1 at the first failure.
+ */
+static int runner_heartbeat(struct runner *rn)
+{
+	int64_t sent = time_mono_ms(), now = time_now_ms();
+	char key[KEY_MAX + RUNNER_NAME_MAX], score[24], stale[32], lease[24], slots[16], busy[16], pid[16],
+		started[24];
+	int nbusy = 0;
+
+	for (int i = 0; i < rn->nslots; i++)
+		nbusy += rn->slots[i].supervisor != 0;
+	if (runner_renew_leases(rn, sent) < 0)
+		return -1;
+	snprintf(key, sizeof key, KEY_RUNNER_FMT, rn->name);
+	snprintf(score, sizeof score, "%lld", (long long)now);
+	snprintf(stale, sizeof stale, "(%lld", (long long)(now - LEASE_MS));
+	snprintf(lease, sizeof lease, "%d", LEASE_MS);
+	snprintf(slots, sizeof slots, "%d", rn->nslots);
+	snprintf(busy, sizeof busy, "%d", nbusy);
+	snprintf(pid, sizeof pid, "%d", (int)getpid());
+	snprintf(started, sizeof started, "%lld", (long long)rn->started_at);
+	{
+		const char *zadd[] = { "ZADD", KEY_RUNNERS, score, rn->name };
+		const char *prune[] = { "ZREMRANGEBYSCORE", KEY_RUNNERS, "-inf", stale };
+		const char *hset[] = { "HSET", key, "slots", slots, "busy", busy, "host", rn->host, "pid", pid,
+				       "started_at", started, "heartbeat_at", score, "version", PACKAGE_VERSION };
+		const char *expire[] = { "PEXPIRE", key, lease };
+
+		if (runner_command(rn, 4, zadd) < 0 || runner_command(rn, 4, prune) < 0 ||
+		    runner_command(rn, (int)(sizeof hset / sizeof hset[0]), hset) < 0 ||
+		    runner_command(rn, 3, expire) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * At a clean stop the runner's announcement goes (it counts as gone at
+ * once), and so does its consumer in the group, if nothing is pending for
+ * it any more: deleting a consumer drops its pending entries, and one left
+ * by a supervisor whose failure could not be recorded must stay for a
+ * takeover.
+ */
+static void runner_withdraw(struct runner *rn)
+{
+	char key[KEY_MAX + RUNNER_NAME_MAX];
+	const char *zrem[] = { "ZREM", KEY_RUNNERS, rn->name };
+	const char *del[] = { "DEL", key };
+	const char *pending[] = { "XPENDING", KEY_QUEUE, QUEUE_GROUP, "-", "+", "1", rn->name };
+	const char *delconsumer[] = { "XGROUP", "DELCONSUMER", KEY_QUEUE, QUEUE_GROUP, rn->name };
+	redisReply *reply;
+
+	snprintf(key, sizeof key, KEY_RUNNER_FMT, rn->name);
+	if (runner_command(rn, 3, zrem) < 0 || runner_command(rn, 2, del) < 0)
+		log_warn(NULL, "could not withdraw from %s: %s", KEY_RUNNERS, rn->redis.error);
+	reply = rconn_argv(&rn->redis, 0, 7, pending, NULL);
+	if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 0 &&
+	    runner_command(rn, 5, delconsumer) < 0)
+		log_warn(NULL, "could not leave the group: %s", rn->redis.error);
+	if (reply)
+		freeReplyObject(reply);
+}
+
+/*
+ * Takes over queue entries idle for LEASE_MS, at most as many as there are
+ * free slots, and starts those redis/reclaim.lua says to run again. The
+ * cursor goes on through the pending list from call to call, so a long list
+ * of live entries does not hide a lost one at its end.
+ */
+static void runner_reclaim(struct runner *rn, int nfree)
+{
+	char count[16], min_idle[24];
+	const char *argv[] = { "XAUTOCLAIM", KEY_QUEUE, QUEUE_GROUP, rn->name, min_idle, rn->reclaim_cursor,
+			       "COUNT", count };
+	int64_t sent = time_mono_ms();
+	redisReply *reply, *entries;
+
+	snprintf(count, sizeof count, "%d", nfree);
+	snprintf(min_idle, sizeof min_idle, "%d", LEASE_MS);
+	reply = rconn_argv(&rn->redis, 0, (int)(sizeof argv / sizeof argv[0]), argv, NULL);
+	if (!reply) {
+		log_warn(NULL, "takeover: %s", rn->redis.error);
+		return;
+	}
+	if (reply->type == REDIS_REPLY_ERROR) {
+		queue_error(&rn->redis, "XAUTOCLAIM", reply);
+		log_warn(NULL, "takeover: %s", rn->redis.error);
+		goto done;
+	}
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+	    reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_ARRAY)
+		goto done;
+	snprintf(rn->reclaim_cursor, sizeof rn->reclaim_cursor, "%s", reply->element[0]->str);
+	entries = reply->element[1];
+	for (size_t k = 0; k < entries->elements; k++) {
+		const redisReply *e = entries->element[k];
+		char entry_id[64], job_id[64];
+		int busy_here = 0, i;
+
+		/* Entries deleted while pending: nil (Redis 6.2) or listed apart (7). */
+		if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 || e->element[0]->type != REDIS_REPLY_STRING)
+			continue;
+		snprintf(entry_id, sizeof entry_id, "%s", e->element[0]->str);
+		queue_entry_job_id(e, job_id, sizeof job_id);
+		if (!jobid_valid(job_id, strlen(job_id))) {
+			log_warn(NULL, "queue entry %s has no valid job id: dropped", entry_id);
+			queue_ack(&rn->redis, entry_id);
+			continue;
+		}
+		/* Our own slot still holds it (its supervisor stopped the job for a
+		 * lapsed lease and is ending): the next pass takes it, once free. */
+		for (i = 0; i < rn->nslots; i++)
+			busy_here |= rn->slots[i].supervisor && strcmp(rn->slots[i].entry_id, entry_id) == 0;
+		if (busy_here)
+			continue;
+		switch (job_reclaim(&rn->redis, rn->cfg, job_id, entry_id)) {
+		case JOB_RECLAIM_RUN:
+			i = slot_free(rn);
+			if (i < 0)
+				break;  /* cannot happen: COUNT is the number of free slots */
+			log_info(job_id, "taken over from a lost runner (queue entry %s): running it again", entry_id);
+			slot_start(rn, i, entry_id, job_id, sent);
+			break;
+		case JOB_RECLAIM_FAILED:
+			log_warn(job_id, "taken over from a lost runner: every attempt used, failed");
+			break;
+		case JOB_RECLAIM_GONE:
+			log_info(job_id, "taken over from a lost runner: already ended, entry dropped");
+			break;
+		case JOB_RECLAIM_ERROR:
+			log_warn(job_id, "takeover: %s", rn->redis.error);
+			break;
+		}
+	}
+done:
+	freeReplyObject(reply);
+}
+
+/* Reaps ended supervisors; one that ended abnormally fails its job (if it still holds it). */
+static void runner_reap(struct runner *rn)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (int i = 0; i < rn->nslots; i++) {
+			struct slot *s = &rn->slots[i];
+
+			if (s->supervisor != pid)
+				continue;
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+				log_error(s->job_id, "supervisor ended abnormally (%s %d): failing the job",
+					  WIFSIGNALED(status) ? "signal" : "status",
+					  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+				/* finish.lua acknowledges the entry, unless the job was taken over */
+				job_fail_internal(&rn->redis, &rn->jslots[i], s->job_id, s->entry_id,
+						  "the runner lost this job's supervisor");
+			}
+			/* else the supervisor's scripts acknowledged the entry, or it left it
+			 * for a takeover (a lapsed lease) */
+			s->supervisor = 0;
+			*s->entry_id = '\0';
+		}
+	}
 }
 
 int main(int argc, char **argv)
@@ -173,13 +491,12 @@ int main(int argc, char **argv)
 	struct cgroup_host cg_host;
 	struct cgroup_runner cg_runner;
 	struct seccomp_program filter = { 0 };
-	struct slot *slots;
-	struct job_slot *jslots;
-	struct rconn redis;
+	struct runner rn = { .cfg = &cfg, .reclaim_cursor = "0-0" };
 	struct sigaction sa = { .sa_handler = on_term };
 	sigset_t chld;
-	char err[1024], name[256], host[200], cg_name[CGROUP_NAME_MAX], cg_text[1200];
-	int opt, check_only = 0, nslots;
+	char err[1024], cg_name[CGROUP_NAME_MAX], cg_text[1200];
+	int opt, check_only = 0;
+	int64_t heartbeat_due = 0, reclaim_due = 0;
 	enum log_level level = LOG_LEVEL_INFO;
 
 	while ((opt = getopt(argc, argv, "c:tvh")) != -1) {
@@ -205,36 +522,51 @@ int main(int argc, char **argv)
 		log_error(NULL, "the runner needs root to build sandboxes (namespaces, mounts, uids)");
 		return 1;
 	}
-	nslots = cfg.runner_slots > 0 ? cfg.runner_slots : (int)sysconf(_SC_NPROCESSORS_ONLN);
-	if (nslots < 1)
-		nslots = 1;
-	if (nslots > SLOTS_MAX)
-		nslots = SLOTS_MAX;
-	gethostname(host, sizeof host);
-	host[sizeof host - 1] = '\0';
-	if (*cfg.runner_name)
-		snprintf(name, sizeof name, "%s", cfg.runner_name);
-	else
-		snprintf(name, sizeof name, "%s:%d", host, (int)getpid());
+	rn.nslots = cfg.runner_slots > 0 ? cfg.runner_slots : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (rn.nslots < 1)
+		rn.nslots = 1;
+	if (rn.nslots > SLOTS_MAX)
+		rn.nslots = SLOTS_MAX;
+	gethostname(rn.host, sizeof rn.host);
+	rn.host[sizeof rn.host - 1] = '\0';
+	if (*cfg.runner_name) {
+		if (strlen(cfg.runner_name) >= sizeof rn.name) {
+			log_error(NULL, "runner_name is longer than %zu bytes", sizeof rn.name - 1);
+			return 1;
+		}
+		snprintf(rn.name, sizeof rn.name, "%s", cfg.runner_name);
+	} else {
+		snprintf(rn.name, sizeof rn.name, "%.180s:%d", rn.host, (int)getpid());
+	}
+	rn.started_at = time_now_ms();
 
 	if (mkdir(cfg.runner_state_dir, 0700) < 0 && errno != EEXIST) {
 		log_error(NULL, "mkdir %s: %s", cfg.runner_state_dir, strerror(errno));
 		return 1;
 	}
-	slots = calloc((size_t)nslots, sizeof *slots);
-	jslots = calloc((size_t)nslots, sizeof *jslots);
-	if (!slots || !jslots)
+	rn.slots = calloc((size_t)rn.nslots, sizeof *rn.slots);
+	rn.jslots = calloc((size_t)rn.nslots, sizeof *rn.jslots);
+	if (!rn.slots || !rn.jslots)
 		return 1;
-	for (int i = 0; i < nslots; i++) {
-		snprintf(slots[i].mount_point, sizeof slots[i].mount_point, "%s/slot-%d", cfg.runner_state_dir, i);
-		if (mkdir(slots[i].mount_point, 0755) < 0 && errno != EEXIST) {
-			log_error(NULL, "mkdir %s: %s", slots[i].mount_point, strerror(errno));
+	/* Shared with the supervisors (forked below): one lease time per slot. */
+	rn.leases_len = (size_t)rn.nslots * sizeof *rn.leases;
+	rn.leases = mmap(NULL, rn.leases_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (rn.leases == MAP_FAILED) {
+		log_error(NULL, "mmap: %s", strerror(errno));
+		return 1;
+	}
+	for (int i = 0; i < rn.nslots; i++) {
+		snprintf(rn.slots[i].mount_point, sizeof rn.slots[i].mount_point, "%s/slot-%d",
+			 cfg.runner_state_dir, i);
+		if (mkdir(rn.slots[i].mount_point, 0755) < 0 && errno != EEXIST) {
+			log_error(NULL, "mkdir %s: %s", rn.slots[i].mount_point, strerror(errno));
 			return 1;
 		}
-		jslots[i] = (struct job_slot){ .cfg = &cfg, .runner_name = name, .index = (unsigned)i,
-					       .mount_point = slots[i].mount_point, .cgroup = &cg_runner,
-					       .seccomp = &filter, .netns_fd = sandbox_netns_create(err, sizeof err) };
-		if (jslots[i].netns_fd < 0) {
+		rn.jslots[i] = (struct job_slot){ .cfg = &cfg, .runner_name = rn.name, .index = (unsigned)i,
+						  .mount_point = rn.slots[i].mount_point, .cgroup = &cg_runner,
+						  .seccomp = &filter, .lease_renewed_ms = &rn.leases[i],
+						  .netns_fd = sandbox_netns_create(err, sizeof err) };
+		if (rn.jslots[i].netns_fd < 0) {
 			log_error(NULL, "slot %d: %s", i, err);
 			return 1;
 		}
@@ -274,86 +606,93 @@ int main(int argc, char **argv)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
-	rconn_init(&redis, cfg.redis_address, cfg.redis_runner_user, cfg.redis_runner_password,
+	rconn_init(&rn.redis, cfg.redis_address, cfg.redis_runner_user, cfg.redis_runner_password,
 		   cfg.redis_timeout_ms);
-	log_info(NULL, "runner %s: %d slots, Redis at %s", name, nslots, cfg.redis_address);
+	log_info(NULL, "runner %s: %d slots, Redis at %s", rn.name, rn.nslots, cfg.redis_address);
 
-	while (queue_group_create(&redis) < 0 && !stop_requested) {
-		log_warn(NULL, "waiting for Redis: %s", redis.error);
+	while (queue_group_create(&rn.redis) < 0 && !stop_requested) {
+		log_warn(NULL, "waiting for Redis: %s", rn.redis.error);
 		sleep_ms(REDIS_BACKOFF_MS);
 	}
 
+	/*
+	 * One pass: reap, heartbeat when due, then wait for what comes first:
+	 * a job (free slot), a supervisor's end (none free), or the next
+	 * heartbeat. No wait outlasts the time to the heartbeat, so heartbeats
+	 * keep their period whatever the loop is doing.
+	 */
 	for (;;) {
-		int busy = 0, free_slot = -1, status;
-		pid_t pid;
+		int busy = 0, free_slot;
+		int64_t now, until_heartbeat;
 
-		/* Reap finished supervisors; acknowledge their queue entries. */
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			for (int i = 0; i < nslots; i++) {
-				if (slots[i].supervisor != pid)
-					continue;
-				if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-					log_error(slots[i].job_id, "supervisor ended abnormally (%s %d): failing the job",
-						  WIFSIGNALED(status) ? "signal" : "status",
-						  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-					job_fail_internal(&redis, &jslots[i], slots[i].job_id,
-							  "the runner lost this job's supervisor");
-					queue_ack(&redis, slots[i].entry_id);
-				}
-				/* else the supervisor's scripts acknowledged the entry */
-				slots[i].supervisor = 0;
+		runner_reap(&rn);
+		for (int i = 0; i < rn.nslots; i++)
+			busy += rn.slots[i].supervisor != 0;
+		free_slot = slot_free(&rn);
+		now = time_mono_ms();
+		if (now >= heartbeat_due) {
+			if (runner_heartbeat(&rn) == 0) {
+				if (!rn.announced)
+					log_info(NULL, "heartbeat in %s every %d ms", KEY_RUNNERS, LEASE_REFRESH_MS);
+				rn.announced = 1;
+				heartbeat_due = now + LEASE_REFRESH_MS;
+			} else {
+				if (rn.announced)
+					log_warn(NULL, "heartbeat: %s", rn.redis.error);
+				rn.announced = 0;
+				heartbeat_due = now + REDIS_BACKOFF_MS;
 			}
-		}
-		for (int i = 0; i < nslots; i++) {
-			if (slots[i].supervisor)
-				busy++;
-			else if (free_slot < 0)
-				free_slot = i;
+			now = time_mono_ms();
 		}
 		if (stop_requested) {
 			if (!busy)
 				break;
-			sleep_ms(50);
+		} else if (free_slot >= 0 && rn.announced && now >= reclaim_due) {
+			runner_reclaim(&rn, rn.nslots - busy);
+			reclaim_due = now + LEASE_REFRESH_MS;
 			continue;
 		}
-		if (free_slot < 0) {
-			/* Every slot busy: sleep until a supervisor ends. */
-			struct timespec ts = { 1, 0 };
+		until_heartbeat = heartbeat_due - now;
+		if (until_heartbeat < 1)
+			until_heartbeat = 1;
+		if (stop_requested || free_slot < 0) {
+			/* Nothing to take: sleep until a supervisor ends or a heartbeat is due. */
+			long ms = until_heartbeat < QUEUE_BLOCK_MS ? (long)until_heartbeat : QUEUE_BLOCK_MS;
+			struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
 			sigtimedwait(&chld, NULL, &ts);
 			continue;
 		}
 		{
-			struct slot *s = &slots[free_slot];
-			int got = queue_next(&redis, name, s->entry_id, sizeof s->entry_id, s->job_id,
-					     sizeof s->job_id);
+			char entry_id[64], job_id[64];
+			int64_t sent = time_mono_ms();
+			int got = queue_next(&rn.redis, rn.name,
+					     until_heartbeat < QUEUE_BLOCK_MS ? (long)until_heartbeat : QUEUE_BLOCK_MS,
+					     entry_id, sizeof entry_id, job_id, sizeof job_id);
 
 			if (got < 0) {
-				log_warn(NULL, "queue: %s", redis.error);
+				log_warn(NULL, "queue: %s", rn.redis.error);
 				sleep_ms(REDIS_BACKOFF_MS);
 				continue;
 			}
 			if (got == 0)
 				continue;
-			if (!jobid_valid(s->job_id, strlen(s->job_id))) {
-				log_warn(NULL, "queue entry %s has no valid job id: dropped", s->entry_id);
-				queue_ack(&redis, s->entry_id);
+			if (!jobid_valid(job_id, strlen(job_id))) {
+				log_warn(NULL, "queue entry %s has no valid job id: dropped", entry_id);
+				queue_ack(&rn.redis, entry_id);
 				continue;
 			}
-			s->supervisor = supervisor_start(&redis, &jslots[free_slot], s->job_id, s->entry_id);
-			if (s->supervisor < 0) {
-				log_error(s->job_id, "fork: %s", strerror(errno));
-				s->supervisor = 0;
-				sleep_ms(REDIS_BACKOFF_MS);
-				/* Left pending in the group: a later recovery pass takes it up. */
-			}
+			slot_start(&rn, free_slot, entry_id, job_id, sent);
 		}
 	}
+	runner_withdraw(&rn);
 	if (cgroup_runner_cleanup(&cg_runner, err, sizeof err) < 0)
 		log_warn(NULL, "cgroups: %s", err);
 	log_info(NULL, "stopped");
-	rconn_close(&redis);
-	free(slots);
-	free(jslots);
+	rconn_close(&rn.redis);
+	munmap(rn.leases, rn.leases_len);
+	free(rn.slots);
+	free(rn.jslots);
 	seccomp_program_free(&filter);
 	config_free(&cfg);
 	return 0;

@@ -1,0 +1,41 @@
+/*
+ * Per-client fair use (SPEC §4). The client is its address as nginx saw
+ * it; an IPv6 client counts by its /64, since one host usually holds a
+ * whole /64. The counting itself is atomic in Redis (redis/submit.lua,
+ * redis/quota.lua, and redis/finish.lua charging CPU when a job ends), so
+ * any number of responders agree.
+ */
+#ifndef SANDRUN_QUOTA_H
+#define SANDRUN_QUOTA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "request.h"
+
+#define QUOTA_KEY_MAX 64 /* "ffff:ffff:ffff:ffff::/64" and dotted quads fit */
+
+/*
+ * The quota key of an address: "192.0.2.7" for IPv4 (an IPv4-mapped IPv6
+ * address counts as its IPv4 address), "2001:db8:1:2::/64" for IPv6.
+ * Returns 0, or -1 when `addr` is not an IP address.
+ */
+int quota_client_key(const char *addr, char *out, size_t outlen);
+
+struct quota_usage {
+	double cpu_used;             /* CPU-seconds charged in the current window */
+	double cpu_limit;
+	long active;                 /* jobs queued or running */
+	long active_limit;
+	long reset_seconds;          /* until the oldest charge leaves the window (0: none) */
+	long retry_after;            /* until a submit would pass the CPU check (0: now) */
+	long window_seconds;         /* the sliding window the CPU limit applies to */
+};
+
+/* Reads the caller's usage (redis/quota.lua). 0, or -1 when Redis failed. */
+int quota_usage_load(struct request *req, struct quota_usage *u);
+
+/* The IETF RateLimit header lines for `u` ("Name: value\r\n"...) into out. */
+void quota_headers(const struct quota_usage *u, char *out, size_t outlen);
+
+#endif

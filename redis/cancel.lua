@@ -1,0 +1,25 @@
+-- DELETE /jobs/{id}. A queued job is cancelled (it will never start: the
+-- runner's claim needs "queued"); a running one too, and its runner, which
+-- checks its job's status every 250 ms, kills the whole sandbox. Its
+-- upload and logs are deleted at once, its active slot released; the record
+-- stays briefly, saying "cancelled". A job that already ended is deleted
+-- whole. The end marker on the log stream wakes anyone waiting on the job.
+-- KEYS: job hash, upload string, log stream, client's active set
+-- ARGV: id, now (ms), ttl of the cancelled record (s)
+-- Returns the status the job had, or nil when there is no such job.
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then
+  return nil
+end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('SREM', KEYS[4], ARGV[1])
+if st == 'queued' or st == 'running' then
+  redis.call('HSET', KEYS[1], 'status', 'cancelled', 'reason', 'cancelled',
+             'finished_at', ARGV[2], 'error', 'cancelled by its submitter (DELETE /jobs)')
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  redis.call('XADD', KEYS[3], '*', 's', 'x')
+  redis.call('EXPIRE', KEYS[3], ARGV[3])
+else
+  redis.call('DEL', KEYS[1])
+end
+return st

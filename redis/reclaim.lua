@@ -1,0 +1,46 @@
+-- A runner took over a queue entry left idle for LEASE_MS (XAUTOCLAIM): the
+-- runner that held it is dead or cut off from Redis, and has killed its
+-- sandbox by then (it stops a job it can no longer renew the lease of a
+-- margin before the lease ends). Decides, in one step, what becomes of
+-- the job:
+--   queued (its runner died before starting it): "run", as it is;
+--   running, fewer than ARGV[4] attempts started: back to queued, its
+--     upload kept and the lost run's output dropped, "run": the caller
+--     starts it through redis/start.lua like any queued job, which counts
+--     the new attempt;
+--   running, every attempt used: failed with reason internal, "failed";
+--   anything else (ended, cancelled, gone): nothing to run, "gone".
+-- The entry is acknowledged here unless the answer is "run".
+-- KEYS: job hash, queue stream, log stream, upload string, active set
+-- ARGV: job id, now (ms), queue entry id, attempts max, failed retention (s),
+--       the client the caller read from the record (for the active set)
+local function drop_entry()
+  redis.call('XACK', KEYS[2], 'runners', ARGV[3])
+  redis.call('XDEL', KEYS[2], ARGV[3])
+end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'queued' then
+  return 'run'
+end
+if status ~= 'running' then
+  drop_entry()
+  return 'gone'
+end
+local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts')) or 1
+if attempts < tonumber(ARGV[4]) then
+  redis.call('HSET', KEYS[1], 'status', 'queued')
+  redis.call('HDEL', KEYS[1], 'runner', 'started_at')
+  redis.call('DEL', KEYS[3])
+  return 'run'
+end
+redis.call('HSET', KEYS[1], 'status', 'failed', 'reason', 'internal', 'finished_at', ARGV[2],
+           'error', 'the runner running this job was lost (attempted ' .. attempts .. ' times)')
+redis.call('DEL', KEYS[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('XADD', KEYS[3], '*', 's', 'x')
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+if ARGV[6] ~= '' and redis.call('HGET', KEYS[1], 'client') == ARGV[6] then
+  redis.call('SREM', KEYS[5], ARGV[1])
+end
+drop_entry()
+return 'failed'
