@@ -46,6 +46,11 @@ static const char *const manifest_interpreters[] = {
 	"python3", "node", "bash", "sh", "ruby", "Rscript", "perl", "php",
 };
 
+const char *manifest_interpreter_name(size_t i)
+{
+	return i < sizeof manifest_interpreters / sizeof manifest_interpreters[0] ? manifest_interpreters[i] : NULL;
+}
+
 static const char *const manifest_gpu_fields[] = {
 	"required", "min_vram_gb", "cuda_version",
 };

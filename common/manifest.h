@@ -90,6 +90,9 @@ void manifest_free(struct manifest *m);
  * "Rscript" for .R/.r, "perl" for .pl, "php" for .php; NULL otherwise. */
 const char *manifest_interpreter_for_path(const char *path);
 
+/* The i-th interpreter name the manifest accepts, or NULL past the last (for listing them). */
+const char *manifest_interpreter_name(size_t i);
+
 /* true for the interpreter names the manifest accepts (SPEC §3). */
 bool manifest_interpreter_known(const char *name);
 

@@ -28,6 +28,7 @@ static const struct route routes[] = {
 	{ "GET",  "/logs/",   ROUTE_JOB,   handle_logs },
 	{ "DELETE", "/jobs/", ROUTE_JOB,   handle_cancel },
 	{ "GET",  "/stats",   ROUTE_EXACT, handle_stats },
+	{ "GET",  "/environments", ROUTE_EXACT, handle_environments },
 	{ "GET",  "/health",  ROUTE_EXACT, handle_health },
 	{ "GET",  "/",        ROUTE_EXACT, handle_root },
 };

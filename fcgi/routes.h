@@ -18,6 +18,9 @@ void handle_logs(struct request *req, const char *id);
 void handle_health(struct request *req, const char *id);
 void handle_root(struct request *req, const char *id);
 void handle_stats(struct request *req, const char *id);
+void handle_environments(struct request *req, const char *id);
+/* 1 when a live runner has interpreter `name`, 0 when none has, -1 when unknown (fcgi/environments.c). */
+int environment_interpreter_available(struct request *req, const char *name);
 void handle_cancel(struct request *req, const char *id);
 /* After a job was accepted: 202 at once, or with ?wait=N the status once it ends (fcgi/jobs.c). */
 void job_answer_after_submit(struct request *req, const char *id, const char *headers);

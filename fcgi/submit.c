@@ -298,6 +298,9 @@ void handle_submit(struct request *req, const char *unused)
 	}
 	request_drain(req);
 
+	if (!err.status && m->interpreter && environment_interpreter_available(req, m->interpreter) == 0)
+		submit_fail(&err, 400, "interpreter", "interpreter %s is not installed on any runner "
+			    "(GET /environments lists what is)", m->interpreter);
 	if (!err.status && (status = upload_inspect(archive->data, archive->len, limits, m, err.reason,
 						     sizeof err.reason)) != 0) {
 		err.status = status;

@@ -214,7 +214,7 @@ static void log_add(struct job_run_state *st, int stream, const char *data, size
 }
 
 /* The absolute path of an interpreter inside the environment tree, or NULL. */
-static const char *job_interpreter_path(const char *env_root, const char *name, char *out, size_t outlen)
+const char *job_interpreter_path(const char *env_root, const char *name, char *out, size_t outlen)
 {
 	static const char *const dirs[] = { "/usr/local/bin/", "/usr/bin/" };
 	char host[PATH_MAX];
@@ -226,6 +226,21 @@ static const char *job_interpreter_path(const char *env_root, const char *name, 
 			return out;
 	}
 	return NULL;
+}
+
+void job_interpreters_installed(const char *env_root, char *out, size_t outlen)
+{
+	char path[64];
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; manifest_interpreter_name(i); i++) {
+		const char *name = manifest_interpreter_name(i);
+
+		if (job_interpreter_path(env_root, name, path, sizeof path) &&
+		    used + strlen(name) + 2 < outlen)
+			used += (size_t)snprintf(out + used, outlen - used, "%s%s", used ? "," : "", name);
+	}
 }
 
 struct job_result {

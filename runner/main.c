@@ -85,6 +85,7 @@ struct runner {
 	struct rconn redis;
 	char reclaim_cursor[64];     /* where the next XAUTOCLAIM goes on in the pending list */
 	int announced;               /* the last heartbeat reached Redis */
+	char interpreters[128];      /* installed, announced: the responders refuse the others */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -343,7 +344,8 @@ static int runner_heartbeat(struct runner *rn)
 		const char *zadd[] = { "ZADD", KEY_RUNNERS, score, rn->name };
 		const char *prune[] = { "ZREMRANGEBYSCORE", KEY_RUNNERS, "-inf", stale };
 		const char *hset[] = { "HSET", key, "slots", slots, "busy", busy, "host", rn->host, "pid", pid,
-				       "started_at", started, "heartbeat_at", score, "version", PACKAGE_VERSION };
+				       "started_at", started, "heartbeat_at", score, "version", PACKAGE_VERSION,
+				       "interpreters", rn->interpreters };
 		const char *expire[] = { "PEXPIRE", key, lease };
 
 		if (runner_command(rn, 4, zadd) < 0 || runner_command(rn, 4, prune) < 0 ||
@@ -539,6 +541,8 @@ int main(int argc, char **argv)
 		snprintf(rn.name, sizeof rn.name, "%.180s:%d", rn.host, (int)getpid());
 	}
 	rn.started_at = time_now_ms();
+	job_interpreters_installed("/", rn.interpreters, sizeof rn.interpreters);
+	log_info(NULL, "interpreters installed: %s", *rn.interpreters ? rn.interpreters : "none");
 
 	if (mkdir(cfg.runner_state_dir, 0700) < 0 && errno != EEXIST) {
 		log_error(NULL, "mkdir %s: %s", cfg.runner_state_dir, strerror(errno));

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Every language of the manifest, hello world each, as users write them:
+# the interpreter named or taken from the extension, and a static binary
+# run as the entrypoint itself. A language no live runner has is refused at
+# submit, and GET /environments lists what the runners have.
+. "$top_srcdir/tests/integration/lib.sh"
+require_cmd jq tar gcc redis-cli
+stack_start --set quota_jobs_max=20
+cd "$WORK"
+
+hello() { # hello INTERPRETER-OR-"" FILE CODE
+	local interp=$1 file=$2 code=$3 dir manifest
+	dir=lang-${file%%.*}-${interp:-ext}
+	mkdir -p "$dir"
+	printf '%s\n' "$code" > "$dir/$file"
+	if [ -n "$interp" ]; then
+		manifest="{\"entrypoint\":\"$file\",\"interpreter\":\"$interp\"}"
+	else
+		manifest="{\"entrypoint\":\"$file\"}"
+	fi
+	run_job "$dir" "$manifest" 60
+	is "$(json .status "$STATUS_JSON")" completed "${interp:-extension} $file: completed"
+	is "$(logs "$JOB_ID")" "hello from ${interp:-$file}" "${interp:-extension} $file: says hello"
+}
+
+api "$SANDRUN_URL/environments"
+is "$HTTP_STATUS" 200 "GET /environments answers"
+is "$(json '.environments[0].name')" default "the default environment is listed"
+have=$(json '.environments[0].interpreters | join(",")')
+for lang in python3 node bash sh perl ruby Rscript php; do
+	if command -v "$lang" >/dev/null; then
+		like ",$have," ",$lang," "$lang is listed as installed"
+	fi
+done
+
+hello python3 hello.py 'print("hello from python3")'
+hello node hello.js 'console.log("hello from node")'
+hello bash hello.sh 'echo "hello from bash"'
+hello sh hello.sh 'echo "hello from sh"'
+hello perl hello.pl 'print "hello from perl\n";'
+hello ruby hello.rb 'puts "hello from ruby"'
+hello Rscript hello.R 'cat("hello from Rscript\n")'
+hello php hello.php '<?php echo "hello from php\n";'
+hello "" hello.py 'print("hello from hello.py")'
+hello "" hello.rb 'puts "hello from hello.rb"'
+hello "" hello.R 'cat("hello from hello.R\n")'
+
+# A static binary in the upload, run as the entrypoint itself.
+mkdir -p bin && printf '#include <stdio.h>\nint main(void) { puts("hello from a binary"); return 0; }\n' > hello.c
+gcc -O1 -static -o bin/hello hello.c
+run_job bin '{"entrypoint":"hello","interpreter":"none"}'
+is "$(logs "$JOB_ID")" "hello from a binary" "a static binary runs as the entrypoint"
+
+# A language no live runner has: the runner's heartbeat says which it has.
+runner=$(redis-cli -p "$SANDRUN_REDIS_PORT" --user sandrun-admin --pass "$SANDRUN_REDIS_ADMIN_PASSWORD" \
+	--no-auth-warning ZRANGE sr:runners 0 0)
+redis-cli -p "$SANDRUN_REDIS_PORT" --user sandrun-admin --pass "$SANDRUN_REDIS_ADMIN_PASSWORD" \
+	--no-auth-warning HSET "sr:runner:$runner" interpreters "python3,sh" >/dev/null
+mkdir -p rb && echo 'puts 1' > rb/x.rb && tar czf rb.tar.gz -C rb .
+api -X POST "$SANDRUN_URL/submit" -F files=@rb.tar.gz -F 'manifest={"entrypoint":"x.rb"}'
+is "$HTTP_STATUS" 400 "a language no live runner has is refused at submit"
+is "$(json .field)" interpreter "... naming the interpreter"
+like "$(json .reason)" 'ruby is not installed' "... and saying so"
+api "$SANDRUN_URL/environments"
+is "$(json '.environments[0].interpreters | join(",")')" "python3,sh" "... and /environments lists only what the runners have"
+done_testing
