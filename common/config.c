@@ -50,6 +50,8 @@ static const struct config_key config_keys[] = {
 	/* Job uids must not collide with real users: keep them far above 65535. */
 	CFG_UINT(job_uid_base, 65536, 4000000000LL),
 	CFG_STR(environments_dir),
+	CFG_STR(worker_key),
+	CFG_STR(requirements_mirror_dir),
 	CFG_LIMIT(upload_max_bytes, 1 * KIB, 4 * GIB),
 	CFG_LIMIT(unpacked_max_bytes, 1 * KIB, 64 * GIB),
 	CFG_LIMIT(files_max, 1, 10000000),
@@ -93,8 +95,10 @@ void config_defaults(struct sandrun_config *c)
 	c->runner_slots = 0;
 	config_set_string(&c->runner_state_dir, "/run/sandrun-runner");
 	config_set_string(&c->runner_name, "");
+	config_set_string(&c->worker_key, "");
 	c->job_uid_base = 1900000;
 	config_set_string(&c->environments_dir, LOCALSTATEDIR "/lib/sandrun/environments");
+	config_set_string(&c->requirements_mirror_dir, LOCALSTATEDIR "/lib/sandrun/mirror");
 
 	/* SPEC §4 defaults. */
 	c->limits.upload_max_bytes = 100 * 1000 * 1000;
@@ -260,6 +264,8 @@ void config_free(struct sandrun_config *c)
 	free(c->fcgi_socket_group);
 	free(c->runner_state_dir);
 	free(c->runner_name);
+	free(c->worker_key);
 	free(c->environments_dir);
+	free(c->requirements_mirror_dir);
 	memset(c, 0, sizeof *c);
 }

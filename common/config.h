@@ -59,6 +59,8 @@ struct sandrun_config {
 	char *runner_name;             /* consumer name in the queue; default hostname:pid */
 	unsigned job_uid_base;         /* slot i runs as uid/gid base+i: 1900000 */
 	char *environments_dir;        /* named environment trees: /var/lib/sandrun/environments */
+	char *worker_key;              /* Ed25519 key (PEM) results are signed with; "" = unsigned */
+	char *requirements_mirror_dir; /* package mirror for requirements (pip/, npm/): /var/lib/sandrun/mirror */
 
 	struct sandrun_limits limits;
 };

@@ -6,6 +6,10 @@
  *   sr:{ID}:job     hash    the job record (fields below)
  *   sr:{ID}:upload  string  the archive as submitted; deleted when the job ends
  *   sr:{ID}:log     stream  output chunks in order: fields s ("o"|"e") and d (bytes)
+ *   sr:{ID}:out     hash    the job's output files: field = path (relative, normalized),
+ *                           value = the bytes; listed (size, sha256) in the job field outputs
+ *   sr:{ID}:dl      set     paths of outputs downloaded once; when it holds every listed
+ *                           output (or the archive was downloaded) the job is deleted whole
  *   sr:queue        stream  jobs to run: field id; consumer group "runners". An entry
  *                           stays pending (PEL) while its job runs; its runner
  *                           refreshes it (XCLAIM, idle 0) every LEASE_REFRESH_MS, so
@@ -33,6 +37,8 @@
 #define KEY_JOB_FMT     "sr:{%s}:job"
 #define KEY_UPLOAD_FMT  "sr:{%s}:upload"
 #define KEY_LOG_FMT     "sr:{%s}:log"
+#define KEY_OUT_FMT     "sr:{%s}:out"
+#define KEY_DL_FMT      "sr:{%s}:dl"
 #define KEY_QUEUE       "sr:queue"
 #define KEY_RUNNERS     "sr:runners"
 #define KEY_RUNNER_FMT  "sr:runner:%s"
@@ -66,6 +72,19 @@
 #define JOB_F_ERROR         "error"         /* a sentence for failed/internal, shown to the user */
 #define JOB_F_ENTRY         "queue_entry"   /* its entry id in sr:queue (queue_position) */
 #define JOB_F_ATTEMPTS      "attempts"      /* runs started; a lost runner's job is retried once */
+#define JOB_F_OUTPUTS       "outputs"       /* JSON {"path": {"size", "sha256"}, ...}: what sr:{ID}:out
+                                               holds (the status object's output_files) */
+#define JOB_F_OUTPUTS_SKIPPED "outputs_skipped" /* JSON [{"path", "kind"}]: matches not collected
+                                               (symlink, fifo, device, socket, unreadable, too_large, ...) */
+/* Signed results (runner/sign.h, docs/signing.md): set only by a runner with a worker key. */
+#define JOB_F_WORKER_ID       "worker_id"       /* base64 Ed25519 public key */
+#define JOB_F_SIGNATURE       "signature"       /* base64 Ed25519 signature of the canonical message */
+#define JOB_F_UPLOAD_SHA256   "upload_sha256"
+#define JOB_F_MANIFEST_SHA256 "manifest_sha256"
+#define JOB_F_STDOUT_SHA256   "stdout_sha256"   /* the stdout bytes kept in the log stream */
+#define JOB_F_STDERR_SHA256   "stderr_sha256"
+#define JOB_F_ENVIRONMENT     "environment"     /* the manifest's environment name */
+#define JOB_F_LIMITS          "limits"          /* JSON: the limits applied to the run */
 
 /* The Lua scripts in redis/, embedded at build time (common/redis_scripts.c). */
 extern const char redis_script_submit[];
@@ -74,5 +93,6 @@ extern const char redis_script_finish[];
 extern const char redis_script_cancel[];
 extern const char redis_script_quota[];
 extern const char redis_script_reclaim[];
+extern const char redis_script_downloaded[];
 
 #endif

@@ -80,6 +80,36 @@ static redisReply *job_record_load(struct request *req, const char *id)
 	return r;
 }
 
+/*
+ * A signed result (docs/signing.md): worker_metadata {worker_id, signature},
+ * result_hashes {upload, manifest, stdout, stderr SHA-256} and, in
+ * execution_metadata, the environment and the limits applied: with the
+ * rest of the status object, what a verifier rebuilds the message from.
+ */
+static void job_signature_json(json_t *o, json_t *meta, const redisReply *h)
+{
+	static const char *const hashes[] = { JOB_F_UPLOAD_SHA256, JOB_F_MANIFEST_SHA256, JOB_F_STDOUT_SHA256,
+					      JOB_F_STDERR_SHA256 };
+	const char *worker = hash_get(h, JOB_F_WORKER_ID), *sig = hash_get(h, JOB_F_SIGNATURE);
+	const char *env = hash_get(h, JOB_F_ENVIRONMENT), *limits = hash_get(h, JOB_F_LIMITS);
+	json_t *rh;
+
+	if (!worker || !sig)
+		return;
+	rh = json_object();
+	for (size_t i = 0; i < sizeof hashes / sizeof hashes[0]; i++) {
+		const char *v = hash_get(h, hashes[i]);
+		json_object_set_new(rh, hashes[i], v ? json_string_lossy(v, strlen(v)) : json_null());
+	}
+	json_object_set_new(o, "result_hashes", rh);
+	json_object_set_new(meta, "environment", env ? json_string_lossy(env, strlen(env)) : json_null());
+	rh = limits ? json_loads(limits, 0, NULL) : NULL;
+	json_object_set_new(meta, "limits", rh ? rh : json_null());
+	json_object_set_new(o, "worker_metadata", json_pack("{s:o, s:o}",
+							    "worker_id", json_string_lossy(worker, strlen(worker)),
+							    "signature", json_string_lossy(sig, strlen(sig))));
+}
+
 static json_t *job_status_json(const char *id, const redisReply *h)
 {
 	const char *status = hash_get(h, JOB_F_STATUS), *reason = hash_get(h, JOB_F_REASON);
@@ -100,8 +130,19 @@ static json_t *job_status_json(const char *id, const redisReply *h)
 	json_object_set_new(meta, "memory_peak_bytes", json_number_field(hash_get(h, JOB_F_MEMORY), 1));
 	json_object_set_new(meta, "exit_code", json_number_field(hash_get(h, JOB_F_EXIT_CODE), 1));
 	json_object_set_new(meta, "signal", json_number_field(hash_get(h, JOB_F_SIGNAL), 1));
+	job_signature_json(o, meta, h);
 	json_object_set_new(o, "execution_metadata", meta);
-	json_object_set_new(o, "output_files", json_object());
+	{
+		/* the runner's listing (runner/outputs.c): {"path": {"size", "sha256"}} */
+		const char *outputs = hash_get(h, JOB_F_OUTPUTS);
+		json_t *files = outputs ? json_loads(outputs, 0, NULL) : NULL;
+
+		if (!json_is_object(files)) {
+			json_decref(files);
+			files = json_object();
+		}
+		json_object_set_new(o, "output_files", files);
+	}
 	return o;
 }
 
@@ -257,7 +298,8 @@ void handle_cancel(struct request *req, const char *id)
 {
 	const struct sandrun_limits *l = &req->srv->cfg->limits;
 	char job_key[KEY_MAX], upload_key[KEY_MAX], log_key[KEY_MAX], active_key[KEY_MAX], now[24], ttl[24];
-	const char *argv[7];
+	char out_key[KEY_MAX], dl_key[KEY_MAX];
+	const char *argv[9];
 	redisReply *client, *r;
 
 	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
@@ -279,9 +321,12 @@ void handle_cancel(struct request *req, const char *id)
 	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
 	snprintf(ttl, sizeof ttl, "%lld", (long long)l->failed_retention_seconds);
+	snprintf(out_key, sizeof out_key, KEY_OUT_FMT, id);
+	snprintf(dl_key, sizeof dl_key, KEY_DL_FMT, id);
 	argv[0] = job_key; argv[1] = upload_key; argv[2] = log_key; argv[3] = active_key;
-	argv[4] = id; argv[5] = now; argv[6] = ttl;
-	r = rconn_script(&req->srv->redis, redis_script_cancel, 4, 7, argv, NULL);
+	argv[4] = out_key; argv[5] = dl_key;
+	argv[6] = id; argv[7] = now; argv[8] = ttl;
+	r = rconn_script(&req->srv->redis, redis_script_cancel, 6, 9, argv, NULL);
 	if (!r || r->type == REDIS_REPLY_ERROR) {
 		if (r)
 			log_error(req->id, "cancel script: %s", r->str);
@@ -480,4 +525,48 @@ void handle_root(struct request *req, const char *unused)
 	json_object_set_new(limits, "pids_max", json_integer(l->pids_max));
 	respond_json(req, 200, json_pack("{s:s, s:s, s:o}", "service", "sandrun", "version",
 					 PACKAGE_VERSION, "limits", limits), NULL);
+}
+
+/* GET /workers: the worker ids (Ed25519 public keys) of the live runners that sign results. */
+void handle_workers(struct request *req, const char *unused)
+{
+	char since[24];
+	json_t *list = json_array();
+	redisReply *r;
+
+	(void)unused;
+	snprintf(since, sizeof since, "%lld", (long long)(time_now_ms() - LEASE_MS));
+	r = rconn_command(&req->srv->redis, "ZRANGEBYSCORE %s %s +inf WITHSCORES", KEY_RUNNERS, since);
+	if (!r || r->type != REDIS_REPLY_ARRAY) {
+		if (r)
+			freeReplyObject(r);
+		json_decref(list);
+		respond_unavailable(req, "the job store is unreachable");
+		return;
+	}
+	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+		const redisReply *name = r->element[i], *score = r->element[i + 1];
+		char key[KEY_MAX + 256];
+		redisReply *id;
+		int64_t seen = 0;
+		char when[32];
+
+		if (name->type != REDIS_REPLY_STRING || name->len > 200)
+			continue;
+		snprintf(key, sizeof key, KEY_RUNNER_FMT, name->str);
+		id = rconn_command(&req->srv->redis, "HGET %s %s", key, JOB_F_WORKER_ID);
+		if (id && id->type == REDIS_REPLY_STRING && id->len > 0) {
+			if (score->type == REDIS_REPLY_STRING)
+				parse_int64(score->str, 0, INT64_MAX, &seen);
+			time_format_rfc3339(seen, when, sizeof when);
+			json_array_append_new(list, json_pack("{s:o, s:o, s:s}",
+							      "worker_id", json_string_lossy(id->str, id->len),
+							      "runner", json_string_lossy(name->str, name->len),
+							      "last_seen", when));
+		}
+		if (id)
+			freeReplyObject(id);
+	}
+	freeReplyObject(r);
+	respond_json(req, 200, json_pack("{s:o}", "workers", list), NULL);
 }

@@ -13,6 +13,8 @@
 enum route_kind {
 	ROUTE_EXACT,    /* the path is exactly `path` */
 	ROUTE_JOB,      /* `path` then a job id */
+	ROUTE_JOB_TAIL, /* `path` then a job id, then optionally "/" and more: the handler
+	                   reads the tail from req->path (after the id) */
 };
 
 struct route {
@@ -27,7 +29,10 @@ static const struct route routes[] = {
 	{ "GET",  "/status/", ROUTE_JOB,   handle_status },
 	{ "GET",  "/logs/",   ROUTE_JOB,   handle_logs },
 	{ "DELETE", "/jobs/", ROUTE_JOB,   handle_cancel },
+	{ "GET",  "/outputs/", ROUTE_JOB,  handle_outputs },
+	{ "GET",  "/download/", ROUTE_JOB_TAIL, handle_download },
 	{ "GET",  "/stats",   ROUTE_EXACT, handle_stats },
+	{ "GET",  "/workers", ROUTE_EXACT, handle_workers },
 	{ "GET",  "/environments", ROUTE_EXACT, handle_environments },
 	{ "GET",  "/health",  ROUTE_EXACT, handle_health },
 	{ "GET",  "/",        ROUTE_EXACT, handle_root },
@@ -44,6 +49,16 @@ static int route_match(const struct route *r, const char *path, char *idbuf, con
 	if (strncmp(path, r->path, plen) != 0)
 		return 0;
 	path += plen;
+	if (r->kind == ROUTE_JOB_TAIL) {
+		size_t idlen = strcspn(path, "/");
+
+		if (idlen > JOBID_LEN + 8)
+			return 0;
+		memcpy(idbuf, path, idlen);
+		idbuf[idlen] = '\0';
+		*id_out = idbuf;
+		return 1;
+	}
 	if (strlen(path) > JOBID_LEN + 8)
 		return 0;
 	strcpy(idbuf, path);

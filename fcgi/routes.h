@@ -22,6 +22,10 @@ void handle_environments(struct request *req, const char *id);
 /* 1 when a live runner has interpreter `name`, 0 when none has, -1 when unknown (fcgi/environments.c). */
 int environment_interpreter_available(struct request *req, const char *name);
 void handle_cancel(struct request *req, const char *id);
+/* fcgi/outputs.c: GET /outputs/{id}, GET /download/{id}[/{path}] (the path is the rest of req->path) */
+void handle_outputs(struct request *req, const char *id);
+void handle_download(struct request *req, const char *id);
+void handle_workers(struct request *req, const char *id);
 /* After a job was accepted: 202 at once, or with ?wait=N the status once it ends (fcgi/jobs.c). */
 void job_answer_after_submit(struct request *req, const char *id, const char *headers);
 

@@ -4,7 +4,7 @@
 -- upload and logs are deleted at once, its active slot released; the record
 -- stays briefly, saying "cancelled". A job that already ended is deleted
 -- whole. The end marker on the log stream wakes anyone waiting on the job.
--- KEYS: job hash, upload string, log stream, client's active set
+-- KEYS: job hash, upload string, log stream, client's active set, outputs hash, downloads set
 -- ARGV: id, now (ms), ttl of the cancelled record (s)
 -- Returns the status the job had, or nil when there is no such job.
 local st = redis.call('HGET', KEYS[1], 'status')
@@ -12,6 +12,9 @@ if not st then
   return nil
 end
 redis.call('DEL', KEYS[2], KEYS[3])
+if KEYS[6] then
+  redis.call('DEL', KEYS[5], KEYS[6])
+end
 redis.call('SREM', KEYS[4], ARGV[1])
 if st == 'queued' or st == 'running' then
   redis.call('HSET', KEYS[1], 'status', 'cancelled', 'reason', 'cancelled',

@@ -15,7 +15,8 @@
 -- readers waiting on it wake up. In every case the run's CPU is charged to
 -- the client: the member "ID:seconds" names the run's own figure, so a call
 -- retried after a lost reply charges nothing twice.
--- KEYS: job hash, upload string, log stream, queue stream, active set, cpu zset
+-- KEYS: job hash, upload string, log stream, queue stream, active set, cpu zset,
+--       outputs hash (stored by the runner before this call, with a provisional TTL)
 -- ARGV: runner name, ttl (s), queue entry id ("" for none), job id,
 --       cpu seconds ("0" for none), now (ms), quota idle (ms),
 --       then field, value pairs for the job record
@@ -51,9 +52,15 @@ if ours then
   redis.call('EXPIRE', KEYS[1], ARGV[2])
   redis.call('XADD', KEYS[3], '*', 's', 'x')
   redis.call('EXPIRE', KEYS[3], ARGV[2])
+  if KEYS[7] then
+    redis.call('EXPIRE', KEYS[7], ARGV[2])
+  end
   return 'recorded'
 end
 
+if KEYS[7] then
+  redis.call('DEL', KEYS[7])    -- this run's outputs: nobody's now
+end
 if not status then
   -- Nobody can read the log of a job without a record: what this run
   -- wrote (its last flushes may have made the stream anew) goes.

@@ -27,7 +27,9 @@
 #include "keys.h"
 #include "log.h"
 #include "manifest.h"
+#include "outputs.h"
 #include "sandbox.h"
+#include "sign.h"
 #include "util.h"
 
 #include <errno.h>
@@ -45,6 +47,7 @@
 #define LOG_READ_CHUNK    (64 * 1024)
 #define ARGV_FIXED        2              /* interpreter and entrypoint */
 #define ENV_FIXED         6              /* PATH HOME TMPDIR LANG USER PYTHONUNBUFFERED */
+#define JOB_DEPS_DIR      "/work/.sandrun-deps" /* where pip installs requirements (on PYTHONPATH) */
 #define REDIS_RETRY_MS    30000          /* claim and result ride out a Redis restart this long */
 #define REDIS_RETRY_STEP  500
 /* How often a running job's supervisor checks that the job is still its
@@ -124,6 +127,14 @@ struct job_run_state {
 	struct { char stream; size_t len; } runs[256];
 	size_t nruns;
 	struct log_stream_state streams[2];
+	struct buf outputs;          /* the outputs stream from init (runner/sandbox.h), whole */
+	size_t outputs_cap;          /* beyond this the stream is not kept (init bounds it already) */
+	/* Signed results (runner/sign.h): SHA-256 of each stream's kept bytes, of the upload and manifest. */
+	EVP_MD_CTX *log_sha[2];
+	char upload_sha256[SIGN_SHA256_HEX_LEN + 1];
+	char manifest_sha256[SIGN_SHA256_HEX_LEN + 1];
+	int64_t started_ms;          /* started_at as start.lua recorded it */
+	const struct manifest *m;    /* NULL when the stored manifest was invalid */
 };
 
 /*
@@ -210,6 +221,7 @@ static void log_add(struct job_run_state *st, int stream, const char *data, size
 			st->nruns++;
 		}
 		buf_append(&st->batch_data, p, n);
+		sign_sha256_update(st->log_sha[stream], p, n);
 	}
 }
 
@@ -247,6 +259,8 @@ struct job_result {
 	const char *status;          /* completed | failed */
 	const char *reason;          /* NULL | exit_code | timeout | memory_limit | internal */
 	char error[300];
+	char *outputs;               /* JOB_F_OUTPUTS and JOB_F_OUTPUTS_SKIPPED, or NULL */
+	char *outputs_skipped;
 	struct sandbox_result sb;
 	double wall_seconds;
 };
@@ -261,8 +275,8 @@ static redisReply *job_finish_script(struct rconn *r, const struct job_slot *slo
 {
 	const struct sandrun_limits *l = &slot->cfg->limits;
 	char job_key[KEY_MAX], upload_key[KEY_MAX], log_key[KEY_MAX], active_key[KEY_MAX], cpu_key[KEY_MAX];
-	char ttl_s[24], cpu[32], now[24], idle[24];
-	const char *argv[64];
+	char out_key[KEY_MAX], ttl_s[24], cpu[32], now[24], idle[24];
+	const char *argv[96];
 	int argc = 0;
 
 	/* From Redis, so untrusted: a client that is no quota key is charged nothing. */
@@ -270,13 +284,14 @@ static redisReply *job_finish_script(struct rconn *r, const struct job_slot *slo
 		client = "";
 		cpu_seconds = 0;
 	}
-	if (nfields > (int)(sizeof argv / sizeof argv[0]) - 13)
-		nfields = (int)(sizeof argv / sizeof argv[0]) - 13;
+	if (nfields > (int)(sizeof argv / sizeof argv[0]) - 14)
+		nfields = (int)(sizeof argv / sizeof argv[0]) - 14;
 	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
 	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
 	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
 	snprintf(active_key, sizeof active_key, KEY_ACTIVE_FMT, client);
 	snprintf(cpu_key, sizeof cpu_key, KEY_CPU_FMT, client);
+	snprintf(out_key, sizeof out_key, KEY_OUT_FMT, id);
 	snprintf(ttl_s, sizeof ttl_s, "%lld", (long long)ttl);
 	snprintf(cpu, sizeof cpu, "%.3f", cpu_seconds);
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
@@ -287,6 +302,7 @@ static redisReply *job_finish_script(struct rconn *r, const struct job_slot *slo
 	argv[argc++] = KEY_QUEUE;
 	argv[argc++] = active_key;
 	argv[argc++] = cpu_key;
+	argv[argc++] = out_key;
 	argv[argc++] = slot->runner_name;
 	argv[argc++] = ttl_s;
 	argv[argc++] = entry_id;
@@ -297,8 +313,134 @@ static redisReply *job_finish_script(struct rconn *r, const struct job_slot *slo
 	for (int i = 0; i < nfields; i++)
 		argv[argc++] = fields[i];
 	if (retry)
-		return job_script(r, redis_script_finish, 6, argc, argv, NULL);
-	return rconn_script(r, redis_script_finish, 6, argc, argv, NULL);
+		return job_script(r, redis_script_finish, 7, argc, argv, NULL);
+	return rconn_script(r, redis_script_finish, 7, argc, argv, NULL);
+}
+
+#ifndef JOB_F_OUTPUTS
+#define JOB_F_OUTPUTS "outputs"  /* output files, JSON (the output collection's field) */
+#endif
+
+/* What job_sign() adds to the record: the field values live here. */
+struct job_signature {
+	char worker_id[SIGN_WORKER_ID_LEN + 1];
+	char signature[SIGN_SIGNATURE_LEN + 1];
+	char log_sha256[2][SIGN_SHA256_HEX_LEN + 1];
+	char limits[256];
+};
+
+/*
+ * Signs the result with the runner's key (--worker-key) and appends the
+ * fields a verifier needs (docs/signing.md) to fields: the message is
+ * built from the same values the record gets, so the status object
+ * rebuilds it. Output files come from the outputs field, when present.
+ * Without a key it only finishes the log hashes.
+ */
+static void job_sign(struct job_run_state *st, const struct job_result *res, int64_t finished_ms,
+		     struct job_signature *sg, const char **fields, int *nfields)
+{
+	const struct sandrun_limits *l = &st->slot->cfg->limits;
+	struct sign_result sr = { 0 };
+	struct sign_output *outputs = NULL;
+	size_t noutputs = 0, msglen = 0;
+	char started[40], finished[40], *msg;
+	int n = *nfields;
+
+	for (int s = 0; s < 2; s++) {
+		sign_sha256_end(st->log_sha[s], sg->log_sha256[s]);
+		st->log_sha[s] = NULL;
+	}
+	if (!st->slot->worker_key || !st->slot->worker_id)
+		return;
+	for (int i = 0; i + 1 < n; i += 2)
+		if (strcmp(fields[i], JOB_F_OUTPUTS) == 0 &&
+		    sign_outputs_from_json(fields[i + 1], &outputs, &noutputs) < 0) {
+			log_error(st->id, "cannot sign: the outputs field is not a list of files");
+			return;
+		}
+	snprintf(sg->worker_id, sizeof sg->worker_id, "%s", st->slot->worker_id);
+	sr.limits.timeout_seconds = st->m ? st->m->timeout : 0;
+	sr.limits.memory_mb = st->m ? st->m->memory_mb : 0;
+	sr.limits.cpu_cores = JOB_CPU_QUOTA_US / JOB_CPU_PERIOD_US;
+	sr.limits.pids_max = l->pids_max;
+	sr.limits.log_max_bytes = l->log_max_bytes;
+	snprintf(sg->limits, sizeof sg->limits,
+		 "{\"timeout_seconds\":%lld,\"memory_mb\":%lld,\"cpu_cores\":%lld,\"pids_max\":%lld,"
+		 "\"log_max_bytes\":%lld}",
+		 (long long)sr.limits.timeout_seconds, (long long)sr.limits.memory_mb,
+		 (long long)sr.limits.cpu_cores, (long long)sr.limits.pids_max, (long long)sr.limits.log_max_bytes);
+	time_format_rfc3339(st->started_ms, started, sizeof started);
+	time_format_rfc3339(finished_ms, finished, sizeof finished);
+	sr.job_id = st->id;
+	sr.worker_id = sg->worker_id;
+	sr.upload_sha256 = st->upload_sha256;
+	sr.manifest_sha256 = st->manifest_sha256;
+	sr.environment = st->m ? st->m->environment : "";
+	sr.status = res->status;
+	sr.reason = res->reason;
+	sr.has_exit_code = res->sb.outcome == SANDBOX_EXITED && res->sb.exit_code >= 0;
+	sr.exit_code = res->sb.exit_code;
+	sr.has_signal = res->sb.outcome == SANDBOX_EXITED && res->sb.term_signal > 0;
+	sr.signal = res->sb.term_signal;
+	sr.cpu_seconds = res->sb.cpu_seconds;
+	sr.wall_seconds = res->wall_seconds;
+	sr.memory_peak_bytes = res->sb.memory_peak_bytes;
+	sr.stdout_sha256 = sg->log_sha256[0];
+	sr.stderr_sha256 = sg->log_sha256[1];
+	sr.started_at = started;
+	sr.finished_at = finished;
+	sr.outputs = outputs;
+	sr.noutputs = noutputs;
+	msg = sign_message(&sr, &msglen);
+	if (!msg || sign_bytes(st->slot->worker_key, msg, msglen, sg->signature) < 0) {
+		log_error(st->id, "cannot sign the result: recorded unsigned");
+		goto out;
+	}
+	fields[n++] = JOB_F_WORKER_ID;       fields[n++] = sg->worker_id;
+	fields[n++] = JOB_F_SIGNATURE;       fields[n++] = sg->signature;
+	fields[n++] = JOB_F_UPLOAD_SHA256;   fields[n++] = st->upload_sha256;
+	fields[n++] = JOB_F_MANIFEST_SHA256; fields[n++] = st->manifest_sha256;
+	fields[n++] = JOB_F_STDOUT_SHA256;   fields[n++] = sg->log_sha256[0];
+	fields[n++] = JOB_F_STDERR_SHA256;   fields[n++] = sg->log_sha256[1];
+	fields[n++] = JOB_F_ENVIRONMENT;     fields[n++] = sr.environment;
+	fields[n++] = JOB_F_LIMITS;          fields[n++] = sg->limits;
+	*nfields = n;
+out:
+	free(msg);
+	sign_outputs_free(outputs, noutputs);
+}
+
+/* Stores what init collected (runner/outputs.h); over the limit, the job fails with output_limit. */
+static void job_store_outputs(struct job_run_state *st, const struct manifest *m, int timed_out,
+			      struct job_result *res)
+{
+	const struct sandrun_limits *l = &st->slot->cfg->limits;
+	struct outputs_result out;
+	char err[256];
+
+	(void)m;
+	if (outputs_store(st->redis, st->id, st->outputs.data ? st->outputs.data : "", st->outputs.len,
+			  st->ttl, &out, err, sizeof err) < 0) {
+		log_error(st->id, "outputs: %s", err);
+		free(out.listing);
+		free(out.skipped);
+		return;
+	}
+	res->outputs = out.listing;
+	res->outputs_skipped = out.skipped;
+	if (timed_out || res->sb.oom_killed || !(out.over_limit || out.too_many))
+		return;
+	res->status = "failed";
+	res->reason = "output_limit";
+	if (out.over_limit)
+		snprintf(res->error, sizeof res->error,
+			 "the outputs exceed the limit of %lld bytes: only the %zu files (%lld bytes) collected "
+			 "before the limit was reached are kept", (long long)l->outputs_max_bytes, out.nfiles,
+			 (long long)out.bytes);
+	else
+		snprintf(res->error, sizeof res->error,
+			 "more than %lld files match the outputs: only the first %zu are kept",
+			 (long long)l->files_max, out.nfiles);
 }
 
 /* Records the result with finish.lua. 1 recorded, 0 dropped (logged here), -1 when Redis failed. */
@@ -306,7 +448,9 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 {
 	const struct sandrun_limits *l = &st->slot->cfg->limits;
 	char nums[16][32], wall[32], cpu[32];
-	const char *fields[40];
+	const char *fields[64];
+	struct job_signature sg;
+	int64_t finished = time_now_ms();
 	int nfields = 0;
 	redisReply *r;
 	int rc = 0;
@@ -322,6 +466,12 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 		fields[nfields++] = JOB_F_ERROR;
 		fields[nfields++] = res->error;
 	}
+	if (res->outputs && res->outputs_skipped) {
+		fields[nfields++] = JOB_F_OUTPUTS;
+		fields[nfields++] = res->outputs;
+		fields[nfields++] = JOB_F_OUTPUTS_SKIPPED;
+		fields[nfields++] = res->outputs_skipped;
+	}
 	fields[nfields++] = JOB_F_CPU;       fields[nfields++] = cpu;
 	fields[nfields++] = JOB_F_WALL;      fields[nfields++] = wall;
 	{
@@ -329,7 +479,7 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 		const char *names[8];
 		long long values[8];
 
-		names[n] = JOB_F_FINISHED;     values[n++] = time_now_ms();
+		names[n] = JOB_F_FINISHED;     values[n++] = finished;
 		names[n] = JOB_F_MEMORY;       values[n++] = res->sb.memory_peak_bytes;
 		names[n] = JOB_F_STDOUT_BYTES; values[n++] = st->streams[0].written;
 		names[n] = JOB_F_STDERR_BYTES; values[n++] = st->streams[1].written;
@@ -347,6 +497,8 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 			fields[nfields++] = nums[i];
 		}
 	}
+	/* Last: it signs what the fields above say (output files included). */
+	job_sign(st, res, finished, &sg, fields, &nfields);
 	r = job_finish_script(st->redis, st->slot, st->id, st->client, st->entry_id,
 			      strcmp(res->status, "completed") == 0 ? l->retention_seconds
 								    : l->failed_retention_seconds,
@@ -430,6 +582,26 @@ static int job_read_output(struct job_run_state *st, int fd, int stream, char *c
 	return 1;
 }
 
+/* Reads init's outputs stream into st->outputs (runner/sandbox.h); 0 at EOF, 1 while open. */
+static int job_read_outputs(struct job_run_state *st, int fd, char *chunk)
+{
+	for (int rounds = 0; rounds < 64; rounds++) {
+		ssize_t n = read(fd, chunk, LOG_READ_CHUNK);
+
+		if (n > 0) {
+			if (st->outputs.len + (size_t)n <= st->outputs_cap)
+				buf_append(&st->outputs, chunk, (size_t)n);
+			continue;
+		}
+		if (n == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN ? 1 : 0;
+	}
+	return 1;
+}
+
 /*
  * Streams output until the job ends or the deadline passes, checking every
  * JOB_CHECK_MS that the job is still ours (st->hold says why not). Sets
@@ -440,16 +612,17 @@ static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t 
 {
 	int64_t started = time_mono_ms(), deadline = started + timeout_s * 1000, flush_due = 0;
 	int killed = 0;
-	struct pollfd fds[3] = {
+	struct pollfd fds[4] = {
 		{ .fd = sb->stdout_fd, .events = POLLIN },
 		{ .fd = sb->stderr_fd, .events = POLLIN },
 		{ .fd = sb->report_fd, .events = POLLIN },
+		{ .fd = sb->outputs_fd, .events = POLLIN },     /* -1 without outputs: ignored */
 	};
 	char *chunk = xmalloc(LOG_READ_CHUNK);
 	int64_t ended = 0;
 
 	*timed_out = 0;
-	while (fds[0].fd >= 0 || fds[1].fd >= 0 || fds[2].fd >= 0) {
+	while (fds[0].fd >= 0 || fds[1].fd >= 0 || fds[2].fd >= 0 || fds[3].fd >= 0) {
 		int64_t now = time_mono_ms(), wait_ms = deadline - now;
 
 		if (st->nruns && (flush_due - now) < wait_ms)
@@ -458,8 +631,10 @@ static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t 
 			wait_ms = st->check_due - now;
 		if (wait_ms < 0)
 			wait_ms = 0;
-		if (poll(fds, 3, (int)(wait_ms > INT_MAX ? INT_MAX : wait_ms)) < 0 && errno != EINTR)
+		if (poll(fds, 4, (int)(wait_ms > INT_MAX ? INT_MAX : wait_ms)) < 0 && errno != EINTR)
 			break;
+		if (fds[3].fd >= 0 && fds[3].revents && !job_read_outputs(st, fds[3].fd, chunk))
+			fds[3].fd = -1;
 		for (int i = 0; i < 2; i++)
 			if (fds[i].fd >= 0 && fds[i].revents && !job_read_output(st, fds[i].fd, i, chunk))
 				fds[i].fd = -1;
@@ -509,11 +684,43 @@ static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t 
 }
 
 /* argv for the sandbox: interpreter + entrypoint + args, or the entrypoint itself. */
+/*
+ * Requirements are installed inside the sandbox, before the entrypoint and
+ * as part of the job (its time and CPU count), without network, from the
+ * operator's mirror bound read-only at /mirror. A small sh wrapper runs the
+ * installer for the file's kind, then execs the job's own command line:
+ *   sh -c SCRIPT sh REQUIREMENTS-FILE COMMAND...
+ */
+static const char *job_requirements_script(const char *path)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+
+	if (strcmp(base, "package.json") == 0)
+		/* npm writes to its cache: a copy of the mirror's, on the job's tmpfs */
+		return "set -e; mkdir -p /tmp/npm-cache; [ ! -d /mirror/npm ] || cp -R /mirror/npm/. /tmp/npm-cache/;"
+		       " (cd \"$(dirname \"$1\")\" && npm install --offline --cache /tmp/npm-cache --no-audit"
+		       " --no-fund --loglevel=error) >&2; shift; exec \"$@\"";
+	if (strcmp(base, "Gemfile") == 0)
+		return "set -e; (cd \"$(dirname \"$1\")\" && BUNDLE_CACHE_PATH=/mirror/gems bundle install --local"
+		       " --quiet) >&2; shift; exec \"$@\"";
+	/* requirements.txt and any other name: pip's requirements format */
+	return "set -e; /usr/bin/python3 -m pip install --quiet --no-index --find-links /mirror/pip"
+	       " --no-cache-dir --disable-pip-version-check --target " JOB_DEPS_DIR " -r \"$1\" >&2;"
+	       " shift; exec \"$@\"";
+}
+
 static const char **job_argv(const struct manifest *m, const char *interp_path, char *exe, size_t exelen)
 {
-	const char **argv = xmalloc((m->nargs + ARGV_FIXED + 1) * sizeof *argv);
+	const char **argv = xmalloc((m->nargs + ARGV_FIXED + 6) * sizeof *argv);
 	size_t n = 0;
 
+	if (m->requirements) {
+		argv[n++] = "/bin/sh";
+		argv[n++] = "-c";
+		argv[n++] = job_requirements_script(m->requirements);
+		argv[n++] = "sh";
+		argv[n++] = m->requirements;
+	}
 	if (interp_path) {
 		argv[n++] = interp_path;
 		argv[n++] = m->entrypoint;
@@ -529,7 +736,7 @@ static const char **job_argv(const struct manifest *m, const char *interp_path, 
 
 static char **job_envp(const struct manifest *m)
 {
-	char **envp = xmalloc((m->nenv + ENV_FIXED + 1) * sizeof *envp);
+	char **envp = xmalloc((m->nenv + ENV_FIXED + 2) * sizeof *envp);
 	size_t n = 0;
 
 	/* The job's own variables come last and win: a later duplicate overrides in every libc. */
@@ -544,6 +751,8 @@ static char **job_envp(const struct manifest *m)
 		if (!overridden)
 			envp[n++] = xstrdup(job_base_env[i]);
 	}
+	if (m->requirements)
+		envp[n++] = xstrdup("PYTHONPATH=" JOB_DEPS_DIR);
 	for (size_t j = 0; j < m->nenv; j++) {
 		size_t len = strlen(m->env_names[j]) + strlen(m->env_values[j]) + 2;
 		envp[n] = xmalloc(len);
@@ -574,7 +783,10 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
 	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
 	snprintf(st.log_key, sizeof st.log_key, KEY_LOG_FMT, id);
-	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
+	st.started_ms = time_now_ms();
+	st.log_sha[0] = sign_sha256_begin();
+	st.log_sha[1] = sign_sha256_begin();
+	snprintf(now, sizeof now, "%lld", (long long)st.started_ms);
 	snprintf(failed_ttl, sizeof failed_ttl, "%lld", (long long)cfg->limits.failed_retention_seconds);
 	argv[0] = job_key; argv[1] = upload_key; argv[2] = KEY_QUEUE; argv[3] = st.log_key;
 	argv[4] = slot->runner_name; argv[5] = now; argv[6] = entry_id; argv[7] = failed_ttl;
@@ -598,6 +810,8 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 			goto out;
 		}
 	st.client = claim->element[2]->str;
+	sign_sha256_hex(claim->element[1]->str, claim->element[1]->len, st.upload_sha256);
+	sign_sha256_hex(claim->element[0]->str, claim->element[0]->len, st.manifest_sha256);
 	/* The log must outlive any run; finish.lua then sets its retention. */
 	st.ttl = cfg->limits.timeout_max + cfg->limits.retention_seconds;
 
@@ -606,6 +820,7 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 			 merr.reason);
 		goto record;
 	}
+	st.m = m;
 	if (m->interpreter &&
 	    !(interp_path = job_interpreter_path("/", m->interpreter, interp, sizeof interp))) {
 		snprintf(res.error, sizeof res.error, "interpreter %s is not installed on this runner",
@@ -650,8 +865,17 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 			.cgroup = &cg,
 			.pids_max = cfg->limits.pids_max,
 			.seccomp = slot->seccomp,
+			.mirror_dir = access(cfg->requirements_mirror_dir, R_OK | X_OK) == 0 ?
+				      cfg->requirements_mirror_dir : NULL,
 			.netns_fd = slot->netns_fd,
+			.outputs = (const char *const *)m->outputs,
+			.noutputs = m->noutputs,
+			.outputs_max_bytes = cfg->limits.outputs_max_bytes,
 		};
+
+		/* init bounds the stream; this bounds what we keep should it not */
+		st.outputs_cap = (size_t)cfg->limits.outputs_max_bytes
+			+ ((size_t)cfg->limits.files_max + 2) * (sizeof(struct sandbox_out_header) + 4096);
 
 		if (sandbox_start(&spec, &sb, err, sizeof err) < 0) {
 			log_error(id, "sandbox: %s", err);
@@ -665,6 +889,8 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 	sandbox_wait(&sb, &res.sb);
 	close(sb.stdout_fd);
 	close(sb.stderr_fd);
+	if (sb.outputs_fd >= 0)
+		close(sb.outputs_fd);
 	if (cgroup_job_destroy(&cg, err, sizeof err) < 0)
 		log_warn(id, "cgroup: %s", err);
 
@@ -696,6 +922,8 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 		}
 		break;
 	}
+	if (res.sb.outcome == SANDBOX_EXITED && m->noutputs > 0 && st.hold == JOB_HELD)
+		job_store_outputs(&st, m, timed_out, &res);
 record:
 	if (st.hold == JOB_LEASE_LAPSED) {
 		/* Redis was out of reach: another runner takes the entry over once
@@ -725,6 +953,11 @@ out:
 	free(envp);
 	free(job_av);
 	free(st.batch_data.data);
+	free(st.outputs.data);
+	free(res.outputs);
+	free(res.outputs_skipped);
+	EVP_MD_CTX_free(st.log_sha[0]);
+	EVP_MD_CTX_free(st.log_sha[1]);
 	manifest_free(m);
 	rconn_close(&redis);
 	return rc;

@@ -44,6 +44,7 @@
 #include "util.h"
 #include "sandbox.h"
 #include "seccomp_filter.h"
+#include "sign.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -86,6 +87,7 @@ struct runner {
 	char reclaim_cursor[64];     /* where the next XAUTOCLAIM goes on in the pending list */
 	int announced;               /* the last heartbeat reached Redis */
 	char interpreters[128];      /* installed, announced: the responders refuse the others */
+	char worker_id[SIGN_WORKER_ID_LEN + 1]; /* announced; "" when results go unsigned */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -98,10 +100,34 @@ static void on_term(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sandrun-runner [-c CONFIG] [-t] [-v]\n"
+	fprintf(f, "usage: sandrun-runner [-c CONFIG] [-t] [-v] [--worker-key FILE]\n"
+		   "       sandrun-runner --generate-key FILE\n"
 		   "  -c CONFIG  configuration file (default " SANDRUN_DEFAULT_CONFIG ")\n"
 		   "  -t         check the configuration and exit\n"
-		   "  -v         log debug lines\n");
+		   "  -v         log debug lines\n"
+		   "  --worker-key FILE    sign every result with this Ed25519 key (config: worker_key)\n"
+		   "  --generate-key FILE  write a new Ed25519 key (PEM, mode 0600), print its worker id\n");
+}
+
+/* --generate-key FILE: a new Ed25519 key in a new file (mode 0600), its worker id printed. */
+static int runner_generate_key(const char *path)
+{
+	char err[512], id[SIGN_WORKER_ID_LEN + 1];
+	EVP_PKEY *key = sign_key_generate();
+
+	if (!key || sign_worker_id(key, id) < 0) {
+		fprintf(stderr, "sandrun-runner: cannot generate an Ed25519 key\n");
+		EVP_PKEY_free(key);
+		return 1;
+	}
+	if (sign_key_save(key, path, err, sizeof err) < 0) {
+		fprintf(stderr, "sandrun-runner: %s\n", err);
+		EVP_PKEY_free(key);
+		return 1;
+	}
+	EVP_PKEY_free(key);
+	printf("\xe2\x9c\x85 Saved worker key to: %s\n   Worker ID: %s\n", path, id);
+	return 0;
 }
 
 static void sleep_ms(long ms)
@@ -345,7 +371,7 @@ static int runner_heartbeat(struct runner *rn)
 		const char *prune[] = { "ZREMRANGEBYSCORE", KEY_RUNNERS, "-inf", stale };
 		const char *hset[] = { "HSET", key, "slots", slots, "busy", busy, "host", rn->host, "pid", pid,
 				       "started_at", started, "heartbeat_at", score, "version", PACKAGE_VERSION,
-				       "interpreters", rn->interpreters };
+				       "interpreters", rn->interpreters, "worker_id", rn->worker_id };
 		const char *expire[] = { "PEXPIRE", key, lease };
 
 		if (runner_command(rn, 4, zadd) < 0 || runner_command(rn, 4, prune) < 0 ||
@@ -501,8 +527,19 @@ int main(int argc, char **argv)
 	int64_t heartbeat_due = 0, reclaim_due = 0;
 	enum log_level level = LOG_LEVEL_INFO;
 
-	while ((opt = getopt(argc, argv, "c:tvh")) != -1) {
+	static const struct option long_opts[] = {
+		{ "generate-key", required_argument, NULL, 'G' },
+		{ "worker-key", required_argument, NULL, 'K' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *worker_key_path = NULL;
+	EVP_PKEY *worker_key = NULL;
+
+	while ((opt = getopt_long(argc, argv, "c:tvh", long_opts, NULL)) != -1) {
 		switch (opt) {
+		case 'G': return runner_generate_key(optarg);
+		case 'K': worker_key_path = optarg; break;
 		case 'c': config_path = optarg; break;
 		case 't': check_only = 1; break;
 		case 'v': level = LOG_LEVEL_DEBUG; break;
@@ -514,6 +551,15 @@ int main(int argc, char **argv)
 	if (config_load(config_path, &cfg, err, sizeof err) < 0) {
 		log_error(NULL, "%s: %s", config_path, err);
 		return 1;
+	}
+	if (!worker_key_path && *cfg.worker_key)
+		worker_key_path = cfg.worker_key;
+	if (worker_key_path) {
+		if (!(worker_key = sign_key_load(worker_key_path, err, sizeof err)) ||
+		    sign_worker_id(worker_key, rn.worker_id) < 0) {
+			log_error(NULL, "worker key: %s", err);
+			return 1;
+		}
 	}
 	if (check_only) {
 		printf("%s: configuration ok\n", config_path);
@@ -569,6 +615,8 @@ int main(int argc, char **argv)
 		rn.jslots[i] = (struct job_slot){ .cfg = &cfg, .runner_name = rn.name, .index = (unsigned)i,
 						  .mount_point = rn.slots[i].mount_point, .cgroup = &cg_runner,
 						  .seccomp = &filter, .lease_renewed_ms = &rn.leases[i],
+						  .worker_key = worker_key,
+						  .worker_id = worker_key ? rn.worker_id : NULL,
 						  .netns_fd = sandbox_netns_create(err, sizeof err) };
 		if (rn.jslots[i].netns_fd < 0) {
 			log_error(NULL, "slot %d: %s", i, err);
@@ -613,6 +661,8 @@ int main(int argc, char **argv)
 	rconn_init(&rn.redis, cfg.redis_address, cfg.redis_runner_user, cfg.redis_runner_password,
 		   cfg.redis_timeout_ms);
 	log_info(NULL, "runner %s: %d slots, Redis at %s", rn.name, rn.nslots, cfg.redis_address);
+	if (worker_key)
+		log_info(NULL, "results are signed by worker %s (%s)", rn.worker_id, worker_key_path);
 
 	while (queue_group_create(&rn.redis) < 0 && !stop_requested) {
 		log_warn(NULL, "waiting for Redis: %s", rn.redis.error);
@@ -698,6 +748,7 @@ int main(int argc, char **argv)
 	free(rn.slots);
 	free(rn.jslots);
 	seccomp_program_free(&filter);
+	EVP_PKEY_free(worker_key);
 	config_free(&cfg);
 	return 0;
 }

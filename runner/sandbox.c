@@ -37,8 +37,10 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <glob.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -62,6 +64,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/openat2.h>      /* struct open_how, RESOLVE_* */
 #include <linux/sched.h>        /* struct clone_args, CLONE_INTO_CGROUP */
 
 #include "cgroup.h"
@@ -134,6 +137,7 @@ struct sandbox_fds {
 	int stderr_w;
 	int start;                   /* read end of the start pipe: init waits on it first */
 	int start_w;                 /* the supervisor's end: init closes its copy */
+	int outputs;                 /* write end of the outputs stream, or -1 (no outputs) */
 };
 
 /* Device nodes the job gets: what programs open without asking (no tty,
@@ -240,10 +244,10 @@ static void sandbox_report_send(int fd, enum sandbox_outcome outcome, int wait_s
  */
 static int sandbox_isolate_fds(struct sandbox_fds *fds, char *err, size_t errlen)
 {
-	int *keep[] = { &fds->report, &fds->stdin_data, &fds->stdout_w, &fds->stderr_w };
-	int sorted[4], n = 0, i, j, next, null_fd;
+	int *keep[] = { &fds->report, &fds->stdin_data, &fds->stdout_w, &fds->stderr_w, &fds->outputs };
+	int sorted[5], n = 0, i, j, next, null_fd;
 
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 5; i++) {
 		int fd = *keep[i];
 
 		if (fd < 0)
@@ -259,7 +263,7 @@ static int sandbox_isolate_fds(struct sandbox_fds *fds, char *err, size_t errlen
 			*keep[i] = moved;
 		}
 	}
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 5; i++) {
 		if (*keep[i] < 0)
 			continue;
 		for (j = n; j > 0 && sorted[j - 1] > *keep[i]; j--)
@@ -606,6 +610,11 @@ static int sandbox_mount_root(const struct sandbox_spec *spec, char *err, size_t
 	    || sandbox_make_dev(err, errlen) < 0
 	    || sandbox_mkdir("proc", 0555, err, errlen) < 0)
 		return -1;
+	/* The operator's package mirror, read-only: requirements install from it, offline. */
+	if (spec->mirror_dir && (sandbox_mkdir("mirror", 0555, err, errlen) < 0
+				 || sandbox_bind(spec->mirror_dir, "mirror", SANDBOX_READ_ONLY | MOUNT_ATTR_NOEXEC,
+						 err, errlen) < 0))
+		return -1;
 	/* A procfs of our own PID namespace: the job sees only its own processes.
 	 * hidepid=invisible also hides init (root), whose command line is the
 	 * runner's; kernels before 5.8 know only the number. */
@@ -844,8 +853,12 @@ static bool sandbox_reap_until(struct sandbox_reaper *r, pid_t target, int *targ
 	}
 }
 
-/* The end: kill what is left, reap it (its CPU counts), report, exit. */
-static _Noreturn void sandbox_finish(struct sandbox_reaper *r, int report_fd, int job_status)
+static void sandbox_collect_outputs(const struct sandbox_spec *spec, int out_fd);
+
+/* The end: kill what is left, reap it (its CPU counts), collect the
+ * outputs (outputs_fd >= 0: init is the only process left), report, exit. */
+static _Noreturn void sandbox_finish(struct sandbox_reaper *r, int report_fd, int job_status,
+				     const struct sandbox_spec *spec, int outputs_fd)
 {
 	struct rusage ru;
 	int status;
@@ -857,9 +870,253 @@ static _Noreturn void sandbox_finish(struct sandbox_reaper *r, int report_fd, in
 		else if (errno != EINTR)
 			break;          /* ECHILD: nobody left */
 	}
+	if (outputs_fd >= 0) {
+		sandbox_collect_outputs(spec, outputs_fd);
+		close(outputs_fd);      /* EOF for the supervisor before the report */
+	}
 	sandbox_report_send(report_fd, SANDBOX_EXITED, job_status, r->cpu_seconds,
 			    r->memory_peak_bytes, NULL);
 	_exit(0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Step k: the outputs. Init runs it as the job's user, alone in the    */
+/* namespace: every other process was killed and reaped, so no file can */
+/* change or be swapped while it is read. No link is followed: every    */
+/* open is of one name beneath a directory fd we opened ourselves.      */
+
+#define SANDBOX_OUT_DEPTH_MAX 64
+#define SANDBOX_OUT_CHUNK (64 * 1024)
+
+struct sandbox_collect {
+	const struct sandbox_spec *spec;
+	int fd;                      /* the outputs pipe */
+	int64_t bytes;               /* content sent so far */
+	int64_t listed;              /* records sent so far */
+	int64_t visited;             /* directory entries looked at (bounds the walk) */
+	bool stop;                   /* a limit was reached or the pipe broke */
+	char *chunk;
+};
+
+const char *sandbox_out_kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case SANDBOX_OUT_FILE: return "file";
+	case SANDBOX_OUT_SYMLINK: return "symlink";
+	case SANDBOX_OUT_FIFO: return "fifo";
+	case SANDBOX_OUT_DEVICE: return "device";
+	case SANDBOX_OUT_SOCKET: return "socket";
+	case SANDBOX_OUT_UNREADABLE: return "unreadable";
+	case SANDBOX_OUT_TOO_LARGE: return "too_large";
+	case SANDBOX_OUT_TOO_MANY: return "too_many";
+	default: return "other";
+	}
+}
+
+static int sandbox_fnmatch_glob(const char *glob, size_t glob_len, const char *path)
+{
+	char g[PATH_MAX], alt[PATH_MAX];
+	size_t i, n = 0;
+
+	if (glob_len == 0 || glob_len >= sizeof g)
+		return 0;
+	memcpy(g, glob, glob_len);
+	g[glob_len] = '\0';
+	if (strstr(g, "**") == NULL)
+		return fnmatch(g, path, FNM_PATHNAME) == 0;
+	/* "**": any depth, so '*' may cross '/'; and "**" + "/" may match nothing at all */
+	if (fnmatch(g, path, 0) == 0)
+		return 1;
+	for (i = 0; g[i]; i++) {
+		if (g[i] == '*' && g[i + 1] == '*' && g[i + 2] == '/') {
+			i += 2;
+			continue;
+		}
+		alt[n++] = g[i];
+	}
+	alt[n] = '\0';
+	return n > 0 && fnmatch(alt, path, 0) == 0;
+}
+
+int sandbox_output_matches(const char *glob, const char *path)
+{
+	size_t glen = strlen(glob);
+	bool dir_only = glen > 0 && glob[glen - 1] == '/';
+	char prefix[PATH_MAX];
+	size_t plen = strlen(path);
+
+	if (dir_only)
+		glen--;
+	if (glen == 0 || plen >= sizeof prefix)
+		return 0;
+	if (!dir_only && sandbox_fnmatch_glob(glob, glen, path))
+		return 1;
+	/* a glob naming a directory takes its whole tree */
+	for (size_t i = 0; i < plen; i++) {
+		if (path[i] != '/')
+			continue;
+		memcpy(prefix, path, i);
+		prefix[i] = '\0';
+		if (sandbox_fnmatch_glob(glob, glen, prefix))
+			return 1;
+	}
+	return 0;
+}
+
+static int sandbox_open_beneath(int dirfd, const char *name, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+	};
+	int fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof how);
+
+	/* before Linux 5.6: name is one component, so O_NOFOLLOW alone keeps us beneath */
+	if (fd < 0 && errno == ENOSYS && strchr(name, '/') == NULL)
+		fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
+	return fd;
+}
+
+static void sandbox_out_record(struct sandbox_collect *c, uint32_t kind, const char *path, uint64_t size)
+{
+	struct sandbox_out_header h = { .kind = kind, .path_len = (uint32_t)strlen(path), .size = size };
+
+	if (c->stop && kind != SANDBOX_OUT_END)
+		return;
+	if (sandbox_write_all(c->fd, &h, sizeof h) < 0 || sandbox_write_all(c->fd, path, h.path_len) < 0)
+		c->stop = true;
+	c->listed++;
+}
+
+static uint32_t sandbox_out_kind_of(mode_t mode)
+{
+	if (S_ISLNK(mode))
+		return SANDBOX_OUT_SYMLINK;
+	if (S_ISFIFO(mode))
+		return SANDBOX_OUT_FIFO;
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return SANDBOX_OUT_DEVICE;
+	if (S_ISSOCK(mode))
+		return SANDBOX_OUT_SOCKET;
+	return SANDBOX_OUT_UNREADABLE;
+}
+
+/* One matching entry: a regular file is sent whole; anything else is listed. */
+static void sandbox_out_entry(struct sandbox_collect *c, int dirfd, const char *name, const char *path,
+			      const struct stat *lst)
+{
+	struct stat st;
+	uint64_t left;
+	int fd;
+
+	if (c->listed >= c->spec->files_max) {
+		sandbox_out_record(c, SANDBOX_OUT_TOO_MANY, path, 0);
+		c->stop = true;
+		return;
+	}
+	if (!S_ISREG(lst->st_mode)) {
+		sandbox_out_record(c, sandbox_out_kind_of(lst->st_mode), path, 0);
+		return;
+	}
+	fd = sandbox_open_beneath(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		sandbox_out_record(c, errno == ELOOP ? SANDBOX_OUT_SYMLINK : SANDBOX_OUT_UNREADABLE, path, 0);
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		sandbox_out_record(c, sandbox_out_kind_of(st.st_mode), path, 0);
+		close(fd);
+		return;
+	}
+	if (st.st_size > c->spec->outputs_max_bytes - c->bytes) {
+		sandbox_out_record(c, SANDBOX_OUT_TOO_LARGE, path, (uint64_t)st.st_size);
+		c->stop = true;
+		close(fd);
+		return;
+	}
+	sandbox_out_record(c, SANDBOX_OUT_FILE, path, (uint64_t)st.st_size);
+	c->bytes += st.st_size;
+	/* exactly st_size bytes follow, whatever read() says (nobody can change
+	 * the file now; a short read would be padded, a longer file cut) */
+	for (left = (uint64_t)st.st_size; left > 0 && !c->stop;) {
+		size_t want = left < SANDBOX_OUT_CHUNK ? (size_t)left : SANDBOX_OUT_CHUNK;
+		ssize_t n = read(fd, c->chunk, want);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			memset(c->chunk, 0, want);
+			n = (ssize_t)want;
+		}
+		if (sandbox_write_all(c->fd, c->chunk, (size_t)n) < 0)
+			c->stop = true;
+		left -= (uint64_t)n;
+	}
+	close(fd);
+}
+
+static bool sandbox_out_any_match(const struct sandbox_spec *spec, const char *path)
+{
+	for (size_t i = 0; i < spec->noutputs; i++)
+		if (sandbox_output_matches(spec->outputs[i], path))
+			return true;
+	return false;
+}
+
+/* Walks the directory dirfd (its path rel, "" for /work); closes dirfd. */
+static void sandbox_out_walk(struct sandbox_collect *c, int dirfd, const char *rel, int depth)
+{
+	DIR *dir = fdopendir(dirfd);
+	struct dirent *de;
+
+	if (dir == NULL) {
+		close(dirfd);
+		return;
+	}
+	while (!c->stop && (de = readdir(dir)) != NULL) {
+		char path[PATH_MAX];
+		struct stat lst;
+		int n;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (++c->visited > c->spec->files_max + SANDBOX_JOB_INODES)
+			break;
+		n = snprintf(path, sizeof path, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+		if (n < 0 || (size_t)n >= sizeof path)
+			continue;
+		if (fstatat(dirfd, de->d_name, &lst, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(lst.st_mode)) {
+			int sub;
+
+			if (depth >= SANDBOX_OUT_DEPTH_MAX)
+				continue;
+			sub = sandbox_open_beneath(dirfd, de->d_name, O_RDONLY | O_DIRECTORY);
+			if (sub >= 0)
+				sandbox_out_walk(c, sub, path, depth + 1);
+			continue;
+		}
+		if (sandbox_out_any_match(c->spec, path))
+			sandbox_out_entry(c, dirfd, de->d_name, path, &lst);
+	}
+	closedir(dir);
+}
+
+static void sandbox_collect_outputs(const struct sandbox_spec *spec, int out_fd)
+{
+	struct sandbox_collect c = { .spec = spec, .fd = out_fd };
+	int root;
+
+	c.chunk = malloc(SANDBOX_OUT_CHUNK);
+	root = open(SANDBOX_WORKDIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (c.chunk != NULL && root >= 0)
+		sandbox_out_walk(&c, root, "", 0);
+	else if (root >= 0)
+		close(root);
+	c.stop = false;
+	sandbox_out_record(&c, SANDBOX_OUT_END, "", 0);
+	free(c.chunk);
 }
 
 /*
@@ -897,6 +1154,8 @@ static int sandbox_unpack_upload(const struct sandbox_spec *spec, struct sandbox
 			close(fds->stdin_data);
 		close(fds->stdout_w);
 		close(fds->stderr_w);
+		if (fds->outputs >= 0)
+			close(fds->outputs);
 		/* libarchive parses the user's bytes: under the job's filter too, so a
 		 * bug it has reaches no more of the kernel than the job itself could */
 		if ((spec->seccomp ? seccomp_program_apply(spec->seccomp, shared, errlen)
@@ -932,6 +1191,8 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 	sigset_t none;
 
 	close(signals);         /* fds->report stays until the seccomp filter is in */
+	if (fds->outputs >= 0)
+		close(fds->outputs);
 	/* all sources are above 2 (sandbox_isolate_fds), so no dup2 clobbers another;
 	 * with no stdin_data, fd 0 stays init's /dev/null */
 	if ((fds->stdin_data >= 0 && dup2(fds->stdin_data, STDIN_FILENO) < 0)
@@ -986,6 +1247,7 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
  *   g. unpack the upload into /work, as the job's user, in a child
  *   i. fork the job: stdio, signals, seccomp, execve
  *   j. reap everything until the job is gone; kill and reap the rest;
+ *   k. collect the outputs on the outputs pipe (nobody left to race it);
  *      report; exit, which ends the namespace
  */
 static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct sandbox_fds fds)
@@ -1036,7 +1298,7 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 		int rc = sandbox_unpack_upload(spec, &reaper, &fds, &outcome, msg, sizeof msg);
 
 		if (reaper.kill_requested)      /* killed before the job ever ran */
-			sandbox_finish(&reaper, fds.report, W_EXITCODE(0, SIGKILL));
+			sandbox_finish(&reaper, fds.report, W_EXITCODE(0, SIGKILL), spec, -1);
 		if (rc < 0)
 			goto fail;
 	}
@@ -1058,7 +1320,8 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 		error_format(msg, sizeof msg, "init lost track of the job process");
 		goto fail;
 	}
-	sandbox_finish(&reaper, fds.report, job_status);
+	/* k: collect the outputs, now that init is the only process left (sandbox_finish) */
+	sandbox_finish(&reaper, fds.report, job_status, spec, reaper.kill_requested ? -1 : fds.outputs);
 
 fail:
 	kill(-1, SIGKILL);      /* an unpacker or job left behind (kill(-1) reaches only our PID namespace) */
@@ -1240,6 +1503,7 @@ static void sandbox_close(int *fd)
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err, size_t errlen)
 {
 	int report[2] = { -1, -1 }, out[2] = { -1, -1 }, errs[2] = { -1, -1 }, start[2] = { -1, -1 };
+	int outputs[2] = { -1, -1 };
 	int stdin_fd = -1;
 	struct sandbox_fds child;
 	sigset_t all, old;
@@ -1267,6 +1531,13 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 	}
 	if (spec->stdin_len > 0 && (stdin_fd = sandbox_stdin_memfd(spec, err, errlen)) < 0)
 		goto fail;
+	if (spec->noutputs > 0) {
+		if (pipe2(outputs, O_CLOEXEC) < 0 || fcntl(outputs[0], F_SETFL, O_NONBLOCK) < 0) {
+			error_format(err, errlen, "cannot create the outputs pipe: %s", strerror(errno));
+			goto fail;
+		}
+		(void)fcntl(outputs[1], F_SETPIPE_SZ, 1 << 20);        /* fewer wake-ups; best effort */
+	}
 
 	child.report = report[1];
 	child.stdin_data = stdin_fd;
@@ -1274,6 +1545,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 	child.stderr_w = errs[1];
 	child.start = start[0];
 	child.start_w = start[1];
+	child.outputs = outputs[1];
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = sandbox_clone(spec, &child, &placed, err, errlen);
@@ -1293,10 +1565,12 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 	sandbox_close(&out[1]);
 	sandbox_close(&errs[1]);
 	sandbox_close(&stdin_fd);
+	sandbox_close(&outputs[1]);
 	sb->pid = pid;
 	sb->stdout_fd = out[0];
 	sb->stderr_fd = errs[0];
 	sb->report_fd = report[0];
+	sb->outputs_fd = outputs[0];
 	sb->cgroup = spec->cgroup;
 	return 0;
 
@@ -1315,6 +1589,8 @@ fail:
 	sandbox_close(&start[0]);
 	sandbox_close(&start[1]);
 	sandbox_close(&stdin_fd);
+	sandbox_close(&outputs[0]);
+	sandbox_close(&outputs[1]);
 	return -1;
 }
 

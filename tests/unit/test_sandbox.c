@@ -911,6 +911,26 @@ static bool mounted_anywhere(const char *path)
 	return found;
 }
 
+/* The outputs globs (SPEC §3): "*" stays in one directory, a trailing "/"
+ * takes a whole tree, "**" any depth (none included). */
+static void test_output_globs(void)
+{
+	static const struct { const char *glob, *path; int want; } cases[] = {
+		{ "*.png", "a.png", 1 }, { "*.png", "results/a.png", 0 },
+		{ "results/", "results/a.png", 1 }, { "results/", "results/sub/x.txt", 1 },
+		{ "results/", "results", 0 }, { "results/", "resultsx/a", 0 },
+		{ "model.pkl", "model.pkl", 1 }, { "model.pkl", "model.pkl.bak", 0 },
+		{ "**/*.png", "a.png", 1 }, { "**/*.png", "x/y/a.png", 1 }, { "**", "x/y/z", 1 },
+		{ "a/**/b.txt", "a/b.txt", 1 }, { "a/**/b.txt", "a/x/y/b.txt", 1 },
+		{ "res*/", "results/q", 1 }, { "results", "results/q", 1 }, { "*.txt", "d/etc.txt", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		ok(sandbox_output_matches(cases[i].glob, cases[i].path) == cases[i].want,
+		   "output glob %s %s %s", cases[i].glob, cases[i].want ? "matches" : "does not match",
+		   cases[i].path);
+}
+
 int main(void)
 {
 	int fds_before, fds_after;
@@ -940,6 +960,7 @@ int main(void)
 	}
 	fds_before = count_entries("/proc/self/fd");
 
+	test_output_globs();
 	test_basics();
 	test_stdin();
 	test_isolation();
