@@ -298,6 +298,10 @@ void handle_submit(struct request *req, const char *unused)
 	}
 	request_drain(req);
 
+	/* No runner announces a GPU yet (GPU routing is not built): a job that
+	 * needs one fails at once, with the reason, instead of running without. */
+	if (!err.status && m->gpu.present && m->gpu.required)
+		submit_fail(&err, 400, "gpu.required", "no live runner has a GPU, so gpu.required cannot be met");
 	if (!err.status && m->interpreter && environment_interpreter_available(req, m->interpreter) == 0)
 		submit_fail(&err, 400, "interpreter", "interpreter %s is not installed on any runner "
 			    "(GET /environments lists what is)", m->interpreter);

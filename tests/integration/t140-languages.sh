@@ -63,4 +63,12 @@ is "$(json .field)" interpreter "... naming the interpreter"
 like "$(json .reason)" 'ruby is not installed' "... and saying so"
 api "$SANDRUN_URL/environments"
 is "$(json '.environments[0].interpreters | join(",")')" "python3,sh" "... and /environments lists only what the runners have"
+
+# A job that needs a GPU fails at once while no runner has one.
+mkdir -p gpu && echo 'print(1)' > gpu/main.py && tar czf gpu.tar.gz -C gpu .
+api -X POST "$SANDRUN_URL/submit" -F files=@gpu.tar.gz -F 'manifest={"entrypoint":"main.py","gpu":{"required":true,"min_vram_gb":8}}'
+is "$HTTP_STATUS" 400 "gpu.required with no GPU runner is refused at once"
+is "$(json .field)" gpu.required "... naming gpu.required"
+api -X POST "$SANDRUN_URL/submit" -F files=@gpu.tar.gz -F 'manifest={"entrypoint":"main.py","gpu":{"required":false}}'
+is "$HTTP_STATUS" 202 "gpu.required false runs on any runner"
 done_testing
