@@ -563,14 +563,18 @@ static enum job_hold job_check_hold(struct job_run_state *st, int64_t now)
 	return hold;
 }
 
-/* Reads what is there on fd into the log; returns 0 at EOF, 1 while open. */
-static int job_read_output(struct job_run_state *st, int fd, int stream, char *chunk)
+/*
+ * Reads what is there on a non-blocking fd, at most `rounds` reads, handing
+ * each chunk to add(st, stream, ...). Returns 0 at EOF (or an error), 1 while open.
+ */
+static int job_drain(struct job_run_state *st, int fd, int rounds, int stream, char *chunk,
+		     void (*add)(struct job_run_state *, int, const char *, size_t))
 {
-	for (int rounds = 0; rounds < 16; rounds++) {
+	while (rounds-- > 0) {
 		ssize_t n = read(fd, chunk, LOG_READ_CHUNK);
 
 		if (n > 0) {
-			log_add(st, stream, chunk, (size_t)n);
+			add(st, stream, chunk, (size_t)n);
 			continue;
 		}
 		if (n == 0)
@@ -582,24 +586,24 @@ static int job_read_output(struct job_run_state *st, int fd, int stream, char *c
 	return 1;
 }
 
-/* Reads init's outputs stream into st->outputs (runner/sandbox.h); 0 at EOF, 1 while open. */
+/* Output of stream 0/1 into the log; 0 at EOF, 1 while open. */
+static int job_read_output(struct job_run_state *st, int fd, int stream, char *chunk)
+{
+	return job_drain(st, fd, 16, stream, chunk, log_add);
+}
+
+/* Keeps init's outputs stream (runner/sandbox.h) up to outputs_cap; what is past it is dropped. */
+static void job_outputs_add(struct job_run_state *st, int unused, const char *data, size_t len)
+{
+	(void)unused;
+	if (st->outputs.len + len <= st->outputs_cap)
+		buf_append(&st->outputs, data, len);
+}
+
+/* Reads init's outputs stream into st->outputs; 0 at EOF, 1 while open. */
 static int job_read_outputs(struct job_run_state *st, int fd, char *chunk)
 {
-	for (int rounds = 0; rounds < 64; rounds++) {
-		ssize_t n = read(fd, chunk, LOG_READ_CHUNK);
-
-		if (n > 0) {
-			if (st->outputs.len + (size_t)n <= st->outputs_cap)
-				buf_append(&st->outputs, chunk, (size_t)n);
-			continue;
-		}
-		if (n == 0)
-			return 0;
-		if (errno == EINTR)
-			continue;
-		return errno == EAGAIN ? 1 : 0;
-	}
-	return 1;
+	return job_drain(st, fd, 64, 0, chunk, job_outputs_add);
 }
 
 /*
