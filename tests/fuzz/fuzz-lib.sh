@@ -9,7 +9,7 @@
 
 # The targets, in the order they are built and run.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-FUZZ_TARGETS="multipart manifest path"
+FUZZ_TARGETS="multipart manifest path upload"
 
 # The source tree: $top_srcdir under make, else two levels above this file.
 fuzz_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -26,6 +26,7 @@ fuzz_sources()
 	multipart) echo "tests/fuzz/fuzz_multipart.c common/multipart.c" ;;
 	manifest)  echo "tests/fuzz/fuzz_manifest.c common/manifest.c common/path.c" ;;
 	path)      echo "tests/fuzz/fuzz_path.c common/path.c" ;;
+	upload)    echo "tests/fuzz/fuzz_upload.c fcgi/upload.c common/path.c common/util.c" ;;
 	*)         return 1 ;;
 	esac
 }
@@ -35,6 +36,7 @@ fuzz_libs()
 {
 	case $1 in
 	manifest) pkg-config --cflags --libs jansson ;;
+	upload)   pkg-config --cflags --libs jansson libarchive ;;
 	*)        echo "" ;;
 	esac
 }
@@ -92,7 +94,7 @@ fuzz_build()
 	done
 	mkdir -p "$outdir" || return 1
 	# shellcheck disable=SC2086 # FUZZ_CFLAGS and libs are lists of words
-	"$FUZZ_CC" $FUZZ_CFLAGS -I "$fuzz_srcdir/common" \
+	"$FUZZ_CC" $FUZZ_CFLAGS -I "$fuzz_srcdir/common" -I "$fuzz_srcdir/fcgi" \
 		-DSYSCONFDIR='"/etc"' -DLOCALSTATEDIR='"/var"' \
 		"${paths[@]}" $libs -o "$outdir/fuzz_$target"
 }
