@@ -15,6 +15,9 @@
  *                           refreshes it (XCLAIM, idle 0) every LEASE_REFRESH_MS, so
  *                           an entry idle for LEASE_MS belongs to a dead runner and
  *                           is taken over with XAUTOCLAIM (redis/reclaim.lua)
+ *   sr:queue:gpu:P  stream  the same, for jobs that need a GPU: read only by the runners
+ *                           announcing GPU profile P (memory, CUDA version); the
+ *                           responder picks the queue of the best-fitting live GPU
  *   sr:runners      zset    live runners: member = runner name, score = last heartbeat (ms)
  *   sr:runner:NAME  hash    a runner's announcement (slots, started_at, ...), TTL LEASE_MS
  *
@@ -40,6 +43,7 @@
 #define KEY_OUT_FMT     "sr:{%s}:out"
 #define KEY_DL_FMT      "sr:{%s}:dl"
 #define KEY_QUEUE       "sr:queue"
+#define KEY_QUEUE_GPU_PREFIX "sr:queue:gpu:" /* + a GPU profile: the queue of the runners that have it */
 #define KEY_RUNNERS     "sr:runners"
 #define KEY_RUNNER_FMT  "sr:runner:%s"
 #define KEY_ACTIVE_FMT  "sr:active:{%s}"
@@ -70,7 +74,8 @@
 #define JOB_F_STDOUT_TRUNC  "stdout_truncated"
 #define JOB_F_STDERR_TRUNC  "stderr_truncated"
 #define JOB_F_ERROR         "error"         /* a sentence for failed/internal, shown to the user */
-#define JOB_F_ENTRY         "queue_entry"   /* its entry id in sr:queue (queue_position) */
+#define JOB_F_QUEUE         "queue"         /* the stream it was queued in: sr:queue or a GPU queue */
+#define JOB_F_ENTRY         "queue_entry"   /* its entry id in that stream (queue_position) */
 #define JOB_F_ATTEMPTS      "attempts"      /* runs started; a lost runner's job is retried once */
 #define JOB_F_OUTPUTS       "outputs"       /* JSON {"path": {"size", "sha256"}, ...}: what sr:{ID}:out
                                                holds (the status object's output_files) */

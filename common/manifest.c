@@ -152,7 +152,7 @@ static char *dup_bytes(const char *s, size_t len)
 	return p;
 }
 
-static bool environment_name_valid(const char *s, size_t len)
+bool manifest_environment_name_valid(const char *s, size_t len)
 {
 	size_t i;
 
@@ -447,7 +447,7 @@ static int parse_environment(const json_t *v, struct manifest *m, struct manifes
 
 	if (v != NULL) {
 		s = json_plain_string(v, MANIFEST_NAME_MAX_BYTES, &len);
-		if (s == NULL || !environment_name_valid(s, len))
+		if (s == NULL || !manifest_environment_name_valid(s, len))
 			return manifest_fail(err, "environment",
 					     "environment must be the name of an environment (GET /environments): "
 					     "[a-z0-9][a-z0-9._-]*, at most %d bytes",

@@ -96,4 +96,7 @@ const char *manifest_interpreter_name(size_t i);
 /* true for the interpreter names the manifest accepts (SPEC §3). */
 bool manifest_interpreter_known(const char *name);
 
+/* true for a valid environment name: [a-z0-9][a-z0-9._-]*, at most MANIFEST_NAME_MAX_BYTES. */
+bool manifest_environment_name_valid(const char *s, size_t len);
+
 #endif

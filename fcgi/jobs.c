@@ -4,6 +4,7 @@
  * gone (unknown, expired, deleted) is 404 on every route.
  */
 #include "config.h"
+#include "fleet.h"
 #include "keys.h"
 #include "log.h"
 #include "quota.h"
@@ -158,7 +159,7 @@ static bool job_status_final(const redisReply *h)
  * entries after the last one handed to a runner, up to its own. Bounded;
  * -1 when unknown.
  */
-static long job_queue_position(struct request *req, const char *entry)
+static long job_queue_position(struct request *req, const char *queue, const char *entry)
 {
 	char from[64] = "-";
 	redisReply *r;
@@ -166,7 +167,9 @@ static long job_queue_position(struct request *req, const char *entry)
 
 	if (!entry)
 		return -1;
-	r = rconn_command(&req->srv->redis, "XINFO GROUPS %s", KEY_QUEUE);
+	if (!queue || strncmp(queue, KEY_QUEUE, strlen(KEY_QUEUE)) != 0)
+		queue = KEY_QUEUE;      /* records from before GPU queues existed */
+	r = rconn_command(&req->srv->redis, "XINFO GROUPS %s", queue);
 	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
 		const redisReply *g = r->element[i];
 		bool ours = false;
@@ -182,7 +185,7 @@ static long job_queue_position(struct request *req, const char *entry)
 	}
 	if (r)
 		freeReplyObject(r);
-	r = rconn_command(&req->srv->redis, "XRANGE %s %s %s COUNT %d", KEY_QUEUE, from, entry, QUEUE_POSITION_MAX);
+	r = rconn_command(&req->srv->redis, "XRANGE %s %s %s COUNT %d", queue, from, entry, QUEUE_POSITION_MAX);
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0)
 		pos = (long)r->elements;
 	if (r)
@@ -261,7 +264,7 @@ static void job_status_respond(struct request *req, const char *id, redisReply *
 	const char *st = hash_get(h, JOB_F_STATUS);
 
 	if (st && strcmp(st, "queued") == 0) {
-		long pos = job_queue_position(req, hash_get(h, JOB_F_ENTRY));
+		long pos = job_queue_position(req, hash_get(h, JOB_F_QUEUE), hash_get(h, JOB_F_ENTRY));
 		json_object_set_new(o, "queue_position", pos > 0 ? json_integer(pos) : json_null());
 	}
 	respond_json(req, status, o, headers);
@@ -345,6 +348,27 @@ void handle_cancel(struct request *req, const char *id)
 		freeReplyObject(r);
 }
 
+/* Adds one queue's entries (*queued) and those handed to a runner, not yet acknowledged (*pending). */
+static void stats_queue_count(struct request *req, const char *queue, long long *queued, long long *pending)
+{
+	redisReply *r = rconn_command(&req->srv->redis, "XLEN %s", queue);
+
+	if (r && r->type == REDIS_REPLY_INTEGER)
+		*queued += r->integer;
+	if (r)
+		freeReplyObject(r);
+	r = rconn_command(&req->srv->redis, "XINFO GROUPS %s", queue);
+	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		const redisReply *g = r->element[i];
+		for (size_t j = 0; g->type == REDIS_REPLY_ARRAY && j + 1 < g->elements; j += 2)
+			if (g->element[j]->type == REDIS_REPLY_STRING && strcmp(g->element[j]->str, "pending") == 0 &&
+			    g->element[j + 1]->type == REDIS_REPLY_INTEGER)
+				*pending += g->element[j + 1]->integer;
+	}
+	if (r)
+		freeReplyObject(r);
+}
+
 void handle_stats(struct request *req, const char *unused)
 {
 	struct quota_usage u;
@@ -358,22 +382,28 @@ void handle_stats(struct request *req, const char *unused)
 		respond_unavailable(req, "the job store is unreachable");
 		return;
 	}
-	r = rconn_command(&req->srv->redis, "XLEN %s", KEY_QUEUE);
-	if (r && r->type == REDIS_REPLY_INTEGER)
-		queued = r->integer;
-	if (r)
-		freeReplyObject(r);
-	/* Entries handed to a runner and not yet acknowledged are the running jobs. */
-	r = rconn_command(&req->srv->redis, "XINFO GROUPS %s", KEY_QUEUE);
-	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-		const redisReply *g = r->element[i];
-		for (size_t j = 0; g->type == REDIS_REPLY_ARRAY && j + 1 < g->elements; j += 2)
-			if (g->element[j]->type == REDIS_REPLY_STRING && strcmp(g->element[j]->str, "pending") == 0 &&
-			    g->element[j + 1]->type == REDIS_REPLY_INTEGER)
-				pending += g->element[j + 1]->integer;
+	stats_queue_count(req, KEY_QUEUE, &queued, &pending);
+	{
+		/* and the queues of the live GPU runners */
+		struct fleet f;
+		const json_t *g;
+		size_t i;
+
+		if (fleet_load(req, &f) == 0) {
+			json_t *seen = json_object();
+
+			json_array_foreach(f.gpus, i, g) {
+				const char *q = json_string_value(json_object_get(g, "queue"));
+
+				if (json_object_get(seen, q))
+					continue;
+				json_object_set_new(seen, q, json_true());
+				stats_queue_count(req, q, &queued, &pending);
+			}
+			json_decref(seen);
+		}
+		fleet_free(&f);
 	}
-	if (r)
-		freeReplyObject(r);
 	snprintf(since, sizeof since, "%lld", (long long)(time_now_ms() - LEASE_MS));
 	r = rconn_command(&req->srv->redis, "ZCOUNT %s %s +inf", KEY_RUNNERS, since);
 	if (r && r->type == REDIS_REPLY_INTEGER)

@@ -19,8 +19,6 @@ void handle_health(struct request *req, const char *id);
 void handle_root(struct request *req, const char *id);
 void handle_stats(struct request *req, const char *id);
 void handle_environments(struct request *req, const char *id);
-/* 1 when a live runner has interpreter `name`, 0 when none has, -1 when unknown (fcgi/environments.c). */
-int environment_interpreter_available(struct request *req, const char *name);
 void handle_cancel(struct request *req, const char *id);
 /* fcgi/outputs.c: GET /outputs/{id}, GET /download/{id}[/{path}] (the path is the rest of req->path) */
 void handle_outputs(struct request *req, const char *id);

@@ -11,6 +11,7 @@
  * job is recorded and queued in one Redis script.
  */
 #include "config.h"
+#include "fleet.h"
 #include "jobid.h"
 #include "keys.h"
 #include "log.h"
@@ -191,7 +192,7 @@ done:
  * 0 when queued, 1 when the client's quota refuses it (err holds the 429
  * and *retry_after), -1 when Redis failed (the caller answers 503).
  */
-static int submit_record(struct request *req, const char *id, const char *manifest_json,
+static int submit_record(struct request *req, const char *id, const char *manifest_json, const char *queue,
 			 int64_t timeout, const struct buf *archive, struct submit_error *err,
 			 long *retry_after)
 {
@@ -216,7 +217,7 @@ static int submit_record(struct request *req, const char *id, const char *manife
 	snprintf(cpu_limit, sizeof cpu_limit, "%.6f", l->quota_cpu_seconds);
 	snprintf(window, sizeof window, "%lld", (long long)l->quota_window_seconds * 1000);
 	snprintf(idle, sizeof idle, "%lld", (long long)l->quota_idle_seconds * 1000);
-	argv[0] = job_key;   argv[1] = upload_key; argv[2] = KEY_QUEUE; argv[3] = active_key;
+	argv[0] = job_key;   argv[1] = upload_key; argv[2] = queue;     argv[3] = active_key;
 	argv[4] = cpu_key;   argv[5] = id;         argv[6] = manifest_json; argv[7] = client;
 	argv[8] = now;       argv[9] = archive->data ? archive->data : "";   argv[10] = ttl;
 	argv[11] = jobs_max; argv[12] = cpu_limit; argv[13] = window; argv[14] = idle;
@@ -255,6 +256,51 @@ static int submit_record(struct request *req, const char *id, const char *manife
 	return rc;
 }
 
+/*
+ * What no live runner could run is refused now, with the reason, rather
+ * than queued to fail later: an environment none has, an interpreter its
+ * environment lacks, a GPU none matches. queue gets where the job goes:
+ * sr:queue, or the queue of the GPU runners that match. With no live
+ * runner at all (none started yet, or Redis slow) the job is queued: the
+ * runner that takes it decides.
+ */
+static void submit_check_fleet(struct request *req, const struct manifest *m, char *queue, size_t qlen,
+			       struct submit_error *err)
+{
+	struct fleet f;
+	const json_t *env;
+	char why[300];
+
+	snprintf(queue, qlen, "%s", KEY_QUEUE);
+	if (fleet_load(req, &f) < 0 || f.live == 0) {
+		if (m->gpu.present && m->gpu.required)
+			submit_fail(err, 400, "gpu", "no live runner has a GPU, so gpu.required cannot be met");
+		goto out;
+	}
+	if (!(env = fleet_environment(&f, m->environment))) {
+		submit_fail(err, 400, "environment", "environment %s is not installed on any runner "
+			    "(GET /environments lists what is)", m->environment);
+		goto out;
+	}
+	if (m->interpreter && !fleet_environment_has_interpreter(env, m->interpreter)) {
+		submit_fail(err, 400, "interpreter", "interpreter %s is not installed in environment %s "
+			    "(GET /environments lists what is)", m->interpreter, m->environment);
+		goto out;
+	}
+	if (m->gpu.present && m->gpu.required) {
+		const char *q = fleet_gpu_queue(&f, &m->gpu, why, sizeof why);
+
+		if (!q)
+			submit_fail(err, 400, "gpu", "no live runner has a GPU with at least %.0f GB and CUDA %s (%s)",
+				    m->gpu.min_vram_gb, m->gpu.cuda_version ? m->gpu.cuda_version : "of any version",
+				    why);
+		else
+			snprintf(queue, qlen, "%s", q);
+	}
+out:
+	fleet_free(&f);
+}
+
 void handle_submit(struct request *req, const char *unused)
 {
 	const struct sandrun_limits *limits = &req->srv->cfg->limits;
@@ -264,7 +310,7 @@ void handle_submit(struct request *req, const char *unused)
 	struct manifest_error merr;
 	struct buf *archive = &form.files;
 	json_t *root = NULL;
-	char id[JOBID_LEN + 1], headers[128], *manifest_json = NULL;
+	char id[JOBID_LEN + 1], headers[128], queue[128], *manifest_json = NULL;
 	long retry_after = 0;
 	int status;
 
@@ -298,13 +344,8 @@ void handle_submit(struct request *req, const char *unused)
 	}
 	request_drain(req);
 
-	/* No runner announces a GPU yet (GPU routing is not built): a job that
-	 * needs one fails at once, with the reason, instead of running without. */
-	if (!err.status && m->gpu.present && m->gpu.required)
-		submit_fail(&err, 400, "gpu.required", "no live runner has a GPU, so gpu.required cannot be met");
-	if (!err.status && m->interpreter && environment_interpreter_available(req, m->interpreter) == 0)
-		submit_fail(&err, 400, "interpreter", "interpreter %s is not installed on any runner "
-			    "(GET /environments lists what is)", m->interpreter);
+	if (!err.status)
+		submit_check_fleet(req, m, queue, sizeof queue, &err);
 	if (!err.status && (status = upload_inspect(archive->data, archive->len, limits, m, err.reason,
 						     sizeof err.reason)) != 0) {
 		err.status = status;
@@ -323,7 +364,7 @@ void handle_submit(struct request *req, const char *unused)
 		respond_error(req, 500, NULL, NULL, "cannot encode the manifest");
 		goto done;
 	}
-	switch (submit_record(req, id, manifest_json, m->timeout, archive, &err, &retry_after)) {
+	switch (submit_record(req, id, manifest_json, queue, m->timeout, archive, &err, &retry_after)) {
 	case 1:
 		respond_rate_limited(req, err.reason, retry_after);
 		goto done;

@@ -2,7 +2,8 @@
 -- responders: the client's quota is checked and reserved, and the job is
 -- either wholly accepted (record, upload, queue entry, active slot) or not
 -- at all.
--- KEYS: job hash, upload string, queue stream, client's active set, client's cpu zset
+-- KEYS: job hash, upload string, queue stream (sr:queue, or a GPU runner's), client's active set,
+--       client's cpu zset
 -- ARGV: id, canonical manifest, client, submitted_at (ms), upload bytes, ttl (s),
 --       jobs max, cpu limit (s), window (ms), quota idle (ms)
 -- Returns {"ok", used, active} or {"cpu", used, retry ms} or {"jobs", active, 0}
@@ -24,7 +25,7 @@ redis.call('HSET', KEYS[1], 'status', 'queued', 'manifest', ARGV[2],
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('SET', KEYS[2], ARGV[5], 'EX', ARGV[6])
 local entry = redis.call('XADD', KEYS[3], '*', 'id', ARGV[1])
-redis.call('HSET', KEYS[1], 'queue_entry', entry)
+redis.call('HSET', KEYS[1], 'queue', KEYS[3], 'queue_entry', entry)
 redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('PEXPIRE', KEYS[4], ARGV[10])
 if redis.call('EXISTS', KEYS[5]) == 1 then

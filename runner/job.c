@@ -23,6 +23,7 @@
  */
 #include "cgroup.h"
 #include "config.h"
+#include "environments.h"
 #include "job.h"
 #include "keys.h"
 #include "log.h"
@@ -33,12 +34,16 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>      /* struct open_how, RESOLVE_IN_ROOT */
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -225,16 +230,38 @@ static void log_add(struct job_run_state *st, int stream, const char *data, size
 	}
 }
 
+/*
+ * An executable file at path inside the tree at env_root, resolved as the
+ * sandbox will see it: absolute links (/usr/bin/node -> /etc/alternatives/
+ * node -> ...) are followed inside the tree, never into the host's.
+ */
+static int job_tree_executable(const char *env_root, const char *path)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+	struct stat st;
+	int root, fd, ok;
+
+	if (strcmp(env_root, "/") == 0)
+		return access(path, X_OK) == 0;
+	if ((root = open(env_root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0;
+	fd = (int)syscall(SYS_openat2, root, path, &how, sizeof how);
+	close(root);
+	if (fd < 0)
+		return 0;
+	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH));
+	close(fd);
+	return ok;
+}
+
 /* The absolute path of an interpreter inside the environment tree, or NULL. */
 const char *job_interpreter_path(const char *env_root, const char *name, char *out, size_t outlen)
 {
 	static const char *const dirs[] = { "/usr/local/bin/", "/usr/bin/" };
-	char host[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
 		snprintf(out, outlen, "%s%s", dirs[i], name);
-		snprintf(host, sizeof host, "%s%s", strcmp(env_root, "/") ? env_root : "", out);
-		if (access(host, X_OK) == 0)
+		if (job_tree_executable(env_root, out))
 			return out;
 	}
 	return NULL;
@@ -691,22 +718,40 @@ static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t 
 /*
  * Requirements are installed inside the sandbox, before the entrypoint and
  * as part of the job (its time and CPU count), without network, from the
- * operator's mirror bound read-only at /mirror. A small sh wrapper runs the
- * installer for the file's kind, then execs the job's own command line:
+ * operator's mirror bound read-only at /mirror (docs/mirror.md; filled with
+ * contrib/sandrun-mirror). A small sh wrapper runs the installer for the
+ * file's kind, its output on stderr, then execs the job's own command line:
  *   sh -c SCRIPT sh REQUIREMENTS-FILE COMMAND...
+ * An installer that fails fails the job before the entrypoint runs.
+ *
+ * pip: wheels and sdists from /mirror/pip, into JOB_DEPS_DIR (on PYTHONPATH).
+ *
+ * npm: /mirror/npm is an npm cache (packuments and tarballs), and
+ * `npm install --offline` never asks the network, only the cache. npm
+ * rewrites the cache's index as it reads it, so it gets a writable cache on
+ * the job's tmpfs: the index as a tree of symlinks into the mirror (a
+ * rewritten bucket replaces its link), the content directory as one link
+ * (only read). node_modules goes beside package.json.
+ *
+ * Gemfile: bundler takes .gem files from /mirror/gems (its cache path;
+ * --no-cache keeps it from writing there) and installs into a GEM_HOME in
+ * /work, which stays exported for the entrypoint, so a plain require finds
+ * the gems (and BUNDLE_GEMFILE lets require "bundler/setup" find the Gemfile).
  */
 static const char *job_requirements_script(const char *path)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 
 	if (strcmp(base, "package.json") == 0)
-		/* npm writes to its cache: a copy of the mirror's, on the job's tmpfs */
-		return "set -e; mkdir -p /tmp/npm-cache; [ ! -d /mirror/npm ] || cp -R /mirror/npm/. /tmp/npm-cache/;"
-		       " (cd \"$(dirname \"$1\")\" && npm install --offline --cache /tmp/npm-cache --no-audit"
-		       " --no-fund --loglevel=error) >&2; shift; exec \"$@\"";
+		return "set -e; c=/tmp/sandrun-npm-cache; m=/mirror/npm/_cacache; mkdir -p $c/_cacache;"
+		       " [ ! -d $m/index-v5 ] || cp -Rs $m/index-v5 $c/_cacache/;"
+		       " [ ! -d $m/content-v2 ] || ln -s $m/content-v2 $c/_cacache/content-v2;"
+		       " (cd -- \"$(dirname -- \"$1\")\" && npm install --offline --cache $c --no-audit --no-fund"
+		       " --no-update-notifier --loglevel=error) >&2; shift; exec \"$@\"";
 	if (strcmp(base, "Gemfile") == 0)
-		return "set -e; (cd \"$(dirname \"$1\")\" && BUNDLE_CACHE_PATH=/mirror/gems bundle install --local"
-		       " --quiet) >&2; shift; exec \"$@\"";
+		return "set -e; export GEM_HOME=/work/.sandrun-gems BUNDLE_GEMFILE=\"$PWD/$1\";"
+		       " BUNDLE_CACHE_PATH=/mirror/gems bundle install --local --no-cache --quiet >&2;"
+		       " shift; exec \"$@\"";
 	/* requirements.txt and any other name: pip's requirements format */
 	return "set -e; /usr/bin/python3 -m pip install --quiet --no-index --find-links /mirror/pip"
 	       " --no-cache-dir --disable-pip-version-check --target " JOB_DEPS_DIR " -r \"$1\" >&2;"
@@ -778,6 +823,7 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 	struct cgroup_job cg = { .version = CGROUP_NONE, .fd = -1 };
 	char job_key[KEY_MAX], upload_key[KEY_MAX], now[24], failed_ttl[24], interp[64], exe[PATH_MAX], err[256];
 	const char *argv[8], *interp_path = NULL, **job_av = NULL;
+	const struct runner_environment *env;
 	char **envp = NULL;
 	redisReply *claim;
 	int rc = -1, timed_out = 0;
@@ -825,10 +871,15 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 		goto record;
 	}
 	st.m = m;
+	if (!(env = runner_environment_find(slot->environments, m->environment))) {
+		snprintf(res.error, sizeof res.error, "environment %s is not installed on runner %s",
+			 m->environment, slot->runner_name);
+		goto record;
+	}
 	if (m->interpreter &&
-	    !(interp_path = job_interpreter_path("/", m->interpreter, interp, sizeof interp))) {
-		snprintf(res.error, sizeof res.error, "interpreter %s is not installed on this runner",
-			 m->interpreter);
+	    !(interp_path = job_interpreter_path(env->root, m->interpreter, interp, sizeof interp))) {
+		snprintf(res.error, sizeof res.error, "interpreter %s is not installed in environment %s",
+			 m->interpreter, env->name);
 		goto record;
 	}
 	job_av = job_argv(m, interp_path, exe, sizeof exe);
@@ -854,7 +905,7 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 			.uid = cfg->job_uid_base + slot->index,
 			.gid = cfg->job_uid_base + slot->index,
 			.mount_point = slot->mount_point,
-			.env_root = "/",
+			.env_root = env->root,
 			/* The job's files live in RAM: its tmpfs is part of its memory budget. */
 			.tmpfs_bytes = m->memory_mb * 1024 * 1024
 				- m->memory_mb * 1024 * 1024 / JOB_TMPFS_RESERVE_DIVISOR,

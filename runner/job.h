@@ -13,6 +13,7 @@
 
 struct cgroup_runner;
 struct seccomp_program;
+struct runner_environments;
 
 struct job_slot {
 	const struct sandrun_config *cfg;
@@ -21,6 +22,7 @@ struct job_slot {
 	const char *mount_point;     /* the slot's empty directory for the sandbox root */
 	const struct cgroup_runner *cgroup; /* the runner's parent of every job cgroup */
 	const struct seccomp_program *seccomp; /* the job filter, built once at start */
+	const struct runner_environments *environments; /* the trees jobs may run from */
 	int netns_fd;                /* the slot's network namespace (loopback down), made at start */
 	/* When (monotonic ms) the runner's main loop last reset the idle time of
 	 * this slot's queue entry: the job's lease runs LEASE_MS from then, after

@@ -36,6 +36,7 @@
  */
 #include "cgroup.h"
 #include "config.h"
+#include "environments.h"
 #include "job.h"
 #include "jobid.h"
 #include "keys.h"
@@ -86,7 +87,8 @@ struct runner {
 	struct rconn redis;
 	char reclaim_cursor[64];     /* where the next XAUTOCLAIM goes on in the pending list */
 	int announced;               /* the last heartbeat reached Redis */
-	char interpreters[128];      /* installed, announced: the responders refuse the others */
+	struct runner_environments environments; /* announced: the responders refuse the others */
+	char *environments_json;     /* their announcement, made once */
 	char worker_id[SIGN_WORKER_ID_LEN + 1]; /* announced; "" when results go unsigned */
 };
 
@@ -371,7 +373,7 @@ static int runner_heartbeat(struct runner *rn)
 		const char *prune[] = { "ZREMRANGEBYSCORE", KEY_RUNNERS, "-inf", stale };
 		const char *hset[] = { "HSET", key, "slots", slots, "busy", busy, "host", rn->host, "pid", pid,
 				       "started_at", started, "heartbeat_at", score, "version", PACKAGE_VERSION,
-				       "interpreters", rn->interpreters, "worker_id", rn->worker_id };
+				       "environments", rn->environments_json, "worker_id", rn->worker_id };
 		const char *expire[] = { "PEXPIRE", key, lease };
 
 		if (runner_command(rn, 4, zadd) < 0 || runner_command(rn, 4, prune) < 0 ||
@@ -587,8 +589,12 @@ int main(int argc, char **argv)
 		snprintf(rn.name, sizeof rn.name, "%.180s:%d", rn.host, (int)getpid());
 	}
 	rn.started_at = time_now_ms();
-	job_interpreters_installed("/", rn.interpreters, sizeof rn.interpreters);
-	log_info(NULL, "interpreters installed: %s", *rn.interpreters ? rn.interpreters : "none");
+	runner_environments_load(cfg.environments_dir, &rn.environments);
+	for (size_t i = 0; i < rn.environments.n; i++)
+		log_info(NULL, "environment %s (%s): interpreters %s", rn.environments.v[i].name,
+			 rn.environments.v[i].root,
+			 *rn.environments.v[i].interpreters ? rn.environments.v[i].interpreters : "none");
+	rn.environments_json = runner_environments_announce(&rn.environments);
 
 	if (mkdir(cfg.runner_state_dir, 0700) < 0 && errno != EEXIST) {
 		log_error(NULL, "mkdir %s: %s", cfg.runner_state_dir, strerror(errno));
@@ -615,6 +621,7 @@ int main(int argc, char **argv)
 		rn.jslots[i] = (struct job_slot){ .cfg = &cfg, .runner_name = rn.name, .index = (unsigned)i,
 						  .mount_point = rn.slots[i].mount_point, .cgroup = &cg_runner,
 						  .seccomp = &filter, .lease_renewed_ms = &rn.leases[i],
+						  .environments = &rn.environments,
 						  .worker_key = worker_key,
 						  .worker_id = worker_key ? rn.worker_id : NULL,
 						  .netns_fd = sandbox_netns_create(err, sizeof err) };
@@ -748,6 +755,8 @@ int main(int argc, char **argv)
 	free(rn.slots);
 	free(rn.jslots);
 	seccomp_program_free(&filter);
+	runner_environments_free(&rn.environments);
+	free(rn.environments_json);
 	EVP_PKEY_free(worker_key);
 	config_free(&cfg);
 	return 0;

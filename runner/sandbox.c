@@ -161,6 +161,9 @@ static const char *const sandbox_etc_binds[] = {
 	"ssl/openssl.cnf",   /* read by OpenSSL at start-up, node included */
 	"java-*-openjdk",    /* the JDK's conf/ files are symlinks into it */
 	"R",                 /* R's Renviron and Rprofile.site (/usr/lib/R/etc links here) */
+	"matplotlibrc",      /* Debian's Matplotlib reads its defaults here (mpl-data links to it) */
+	"fonts",             /* fontconfig's configuration, for anything that draws text */
+	"os-release",        /* which distribution: platform.freedesktop_os_release() and the like */
 };
 
 /* snprintf into a path buffer; -1 with err set when it does not fit. */

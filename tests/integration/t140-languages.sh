@@ -55,7 +55,8 @@ is "$(logs "$JOB_ID")" "hello from a binary" "a static binary runs as the entryp
 runner=$(redis-cli -p "$SANDRUN_REDIS_PORT" --user sandrun-admin --pass "$SANDRUN_REDIS_ADMIN_PASSWORD" \
 	--no-auth-warning ZRANGE sr:runners 0 0)
 redis-cli -p "$SANDRUN_REDIS_PORT" --user sandrun-admin --pass "$SANDRUN_REDIS_ADMIN_PASSWORD" \
-	--no-auth-warning HSET "sr:runner:$runner" interpreters "python3,sh" >/dev/null
+	--no-auth-warning HSET "sr:runner:$runner" environments \
+	'[{"name":"default","description":"d","interpreters":["python3","sh"],"packages":[]}]' >/dev/null
 mkdir -p rb && echo 'puts 1' > rb/x.rb && tar czf rb.tar.gz -C rb .
 api -X POST "$SANDRUN_URL/submit" -F files=@rb.tar.gz -F 'manifest={"entrypoint":"x.rb"}'
 is "$HTTP_STATUS" 400 "a language no live runner has is refused at submit"
@@ -68,7 +69,8 @@ is "$(json '.environments[0].interpreters | join(",")')" "python3,sh" "... and /
 mkdir -p gpu && echo 'print(1)' > gpu/main.py && tar czf gpu.tar.gz -C gpu .
 api -X POST "$SANDRUN_URL/submit" -F files=@gpu.tar.gz -F 'manifest={"entrypoint":"main.py","gpu":{"required":true,"min_vram_gb":8}}'
 is "$HTTP_STATUS" 400 "gpu.required with no GPU runner is refused at once"
-is "$(json .field)" gpu.required "... naming gpu.required"
+is "$(json .field)" gpu "... naming gpu"
+like "$(json .reason)" 'no live runner has a GPU' "... and saying why"
 api -X POST "$SANDRUN_URL/submit" -F files=@gpu.tar.gz -F 'manifest={"entrypoint":"main.py","gpu":{"required":false}}'
 is "$HTTP_STATUS" 202 "gpu.required false runs on any runner"
 done_testing
