@@ -28,6 +28,7 @@ struct config_key {
 #define CFG_UINT(f, lo, hi)   { #f, CONFIG_UINT, offsetof(struct sandrun_config, f), lo, hi }
 #define CFG_LIMIT(f, lo, hi)  { #f, CONFIG_INT64, offsetof(struct sandrun_config, limits.f), lo, hi }
 #define CFG_REAL(f, lo, hi)   { #f, CONFIG_DOUBLE, offsetof(struct sandrun_config, limits.f), lo, hi }
+#define CFG_RUNNER_REAL(f, lo, hi) { #f, CONFIG_DOUBLE, offsetof(struct sandrun_config, f), lo, hi }
 
 #define KIB 1024LL
 #define MIB (1024LL * KIB)
@@ -52,6 +53,11 @@ static const struct config_key config_keys[] = {
 	CFG_STR(environments_dir),
 	CFG_STR(worker_key),
 	CFG_STR(requirements_mirror_dir),
+	CFG_STR(gpu_detect),
+	CFG_STR(gpu_name),
+	CFG_RUNNER_REAL(gpu_vram_gb, 0, 100000),
+	CFG_STR(gpu_cuda_version),
+	CFG_STR(gpu_devices),
 	CFG_LIMIT(upload_max_bytes, 1 * KIB, 4 * GIB),
 	CFG_LIMIT(unpacked_max_bytes, 1 * KIB, 64 * GIB),
 	CFG_LIMIT(files_max, 1, 10000000),
@@ -99,6 +105,10 @@ void config_defaults(struct sandrun_config *c)
 	c->job_uid_base = 1900000;
 	config_set_string(&c->environments_dir, LOCALSTATEDIR "/lib/sandrun/environments");
 	config_set_string(&c->requirements_mirror_dir, LOCALSTATEDIR "/lib/sandrun/mirror");
+	config_set_string(&c->gpu_detect, "auto");
+	config_set_string(&c->gpu_name, "");
+	config_set_string(&c->gpu_cuda_version, "");
+	config_set_string(&c->gpu_devices, "");
 
 	/* SPEC §4 defaults. */
 	c->limits.upload_max_bytes = 100 * 1000 * 1000;
@@ -266,6 +276,10 @@ void config_free(struct sandrun_config *c)
 	free(c->runner_name);
 	free(c->worker_key);
 	free(c->environments_dir);
+	free(c->gpu_detect);
+	free(c->gpu_name);
+	free(c->gpu_cuda_version);
+	free(c->gpu_devices);
 	free(c->requirements_mirror_dir);
 	memset(c, 0, sizeof *c);
 }

@@ -61,6 +61,13 @@ struct sandrun_config {
 	char *environments_dir;        /* named environment trees: /var/lib/sandrun/environments */
 	char *worker_key;              /* Ed25519 key (PEM) results are signed with; "" = unsigned */
 	char *requirements_mirror_dir; /* package mirror for requirements (pip/, npm/): /var/lib/sandrun/mirror */
+	/* The runner's GPU (runner/gpu.h): detected ("auto": nvidia-smi) unless
+	 * gpu_name declares one, with its memory, CUDA version and device nodes. */
+	char *gpu_detect;              /* "auto" or "off" */
+	char *gpu_name;                /* "" = detect; else the GPU this runner offers */
+	double gpu_vram_gb;
+	char *gpu_cuda_version;        /* "12.2" */
+	char *gpu_devices;             /* device nodes given to GPU jobs, space-separated */
 
 	struct sandrun_limits limits;
 };

@@ -163,3 +163,18 @@ char *utf8_sanitize(const char *s, size_t len, size_t *outlen)
 		*outlen = out.len;
 	return out.data;
 }
+
+int version_compare(const char *a, const char *b)
+{
+	while (*a || *b) {
+		char *end_a, *end_b;
+		unsigned long x = strtoul(a, &end_a, 10), y = strtoul(b, &end_b, 10);
+
+		if (x != y)
+			return x < y ? -1 : 1;
+		/* past this number and its dot; anything else ends the version */
+		a = *end_a == '.' ? end_a + 1 : end_a + strlen(end_a);
+		b = *end_b == '.' ? end_b + 1 : end_b + strlen(end_b);
+	}
+	return 0;
+}

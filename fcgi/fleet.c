@@ -161,20 +161,6 @@ int fleet_environment_has_interpreter(const json_t *env, const char *name)
 	return 0;
 }
 
-int fleet_version_compare(const char *a, const char *b)
-{
-	while (*a || *b) {
-		char *end_a, *end_b;
-		unsigned long x = strtoul(a, &end_a, 10), y = strtoul(b, &end_b, 10);
-
-		if (x != y)
-			return x < y ? -1 : 1;
-		a = *end_a == '.' ? end_a + 1 : end_a + strlen(end_a);
-		b = *end_b == '.' ? end_b + 1 : end_b + strlen(end_b);
-	}
-	return 0;
-}
-
 const char *fleet_gpu_queue(const struct fleet *f, const struct manifest_gpu *want, char *why, size_t whylen)
 {
 	const json_t *best = NULL, *g;
@@ -186,7 +172,7 @@ const char *fleet_gpu_queue(const struct fleet *f, const struct manifest_gpu *wa
 
 		if (vram < want->min_vram_gb)
 			continue;
-		if (want->cuda_version && fleet_version_compare(cuda, want->cuda_version) < 0)
+		if (want->cuda_version && version_compare(cuda, want->cuda_version) < 0)
 			continue;
 		if (!best || vram < json_number_value(json_object_get(best, "vram_gb")))
 			best = g;

@@ -38,7 +38,4 @@ int fleet_environment_has_interpreter(const json_t *env, const char *name);
  */
 const char *fleet_gpu_queue(const struct fleet *f, const struct manifest_gpu *want, char *why, size_t whylen);
 
-/* Compares dotted versions numerically ("12.10" > "12.9"): <0, 0, >0. */
-int fleet_version_compare(const char *a, const char *b);
-
 #endif

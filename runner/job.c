@@ -24,6 +24,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "environments.h"
+#include "gpu.h"
 #include "job.h"
 #include "keys.h"
 #include "log.h"
@@ -120,6 +121,7 @@ struct job_run_state {
 	const struct job_slot *slot;
 	struct rconn *redis;
 	const char *id;
+	const char *queue;           /* the stream the job came from: sr:queue or a GPU queue */
 	const char *entry_id;        /* the queue entry, acknowledged with the result */
 	const char *client;          /* the submitter's quota key: CPU charged and active slot freed at the end */
 	enum job_hold hold;          /* set once the job is no longer ours; no output is written then */
@@ -297,7 +299,8 @@ struct job_result {
  * `nfields` field/value strings). Who frees: the caller, the reply.
  */
 static redisReply *job_finish_script(struct rconn *r, const struct job_slot *slot, const char *id,
-				     const char *client, const char *entry_id, int64_t ttl, double cpu_seconds,
+				     const char *client, const char *queue, const char *entry_id, int64_t ttl,
+				     double cpu_seconds,
 				     int nfields, const char *const *fields, int retry)
 {
 	const struct sandrun_limits *l = &slot->cfg->limits;
@@ -326,7 +329,7 @@ static redisReply *job_finish_script(struct rconn *r, const struct job_slot *slo
 	argv[argc++] = job_key;
 	argv[argc++] = upload_key;
 	argv[argc++] = log_key;
-	argv[argc++] = KEY_QUEUE;
+	argv[argc++] = queue;
 	argv[argc++] = active_key;
 	argv[argc++] = cpu_key;
 	argv[argc++] = out_key;
@@ -526,7 +529,7 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 	}
 	/* Last: it signs what the fields above say (output files included). */
 	job_sign(st, res, finished, &sg, fields, &nfields);
-	r = job_finish_script(st->redis, st->slot, st->id, st->client, st->entry_id,
+	r = job_finish_script(st->redis, st->slot, st->id, st->client, st->queue, st->entry_id,
 			      strcmp(res->status, "completed") == 0 ? l->retention_seconds
 								    : l->failed_retention_seconds,
 			      res->sb.cpu_seconds, nfields, fields, 1);
@@ -714,7 +717,6 @@ static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t 
 	free(chunk);
 }
 
-/* argv for the sandbox: interpreter + entrypoint + args, or the entrypoint itself. */
 /*
  * Requirements are installed inside the sandbox, before the entrypoint and
  * as part of the job (its time and CPU count), without network, from the
@@ -731,7 +733,9 @@ static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t 
  * rewrites the cache's index as it reads it, so it gets a writable cache on
  * the job's tmpfs: the index as a tree of symlinks into the mirror (a
  * rewritten bucket replaces its link), the content directory as one link
- * (only read). node_modules goes beside package.json.
+ * (only read). The cache holds responses by URL, so the registry is the
+ * one the mirror's entries name, whatever an .npmrc says. node_modules goes
+ * beside package.json.
  *
  * Gemfile: bundler takes .gem files from /mirror/gems (its cache path;
  * --no-cache keeps it from writing there) and installs into a GEM_HOME in
@@ -746,8 +750,9 @@ static const char *job_requirements_script(const char *path)
 		return "set -e; c=/tmp/sandrun-npm-cache; m=/mirror/npm/_cacache; mkdir -p $c/_cacache;"
 		       " [ ! -d $m/index-v5 ] || cp -Rs $m/index-v5 $c/_cacache/;"
 		       " [ ! -d $m/content-v2 ] || ln -s $m/content-v2 $c/_cacache/content-v2;"
-		       " (cd -- \"$(dirname -- \"$1\")\" && npm install --offline --cache $c --no-audit --no-fund"
-		       " --no-update-notifier --loglevel=error) >&2; shift; exec \"$@\"";
+		       " (cd -- \"$(dirname -- \"$1\")\" && npm install --offline --cache $c"
+		       " --registry=https://registry.npmjs.org/ --no-audit --no-fund --no-update-notifier"
+		       " --logs-max=0 --loglevel=error) >&2; shift; exec \"$@\"";
 	if (strcmp(base, "Gemfile") == 0)
 		return "set -e; export GEM_HOME=/work/.sandrun-gems BUNDLE_GEMFILE=\"$PWD/$1\";"
 		       " BUNDLE_CACHE_PATH=/mirror/gems bundle install --local --no-cache --quiet >&2;"
@@ -758,6 +763,7 @@ static const char *job_requirements_script(const char *path)
 	       " shift; exec \"$@\"";
 }
 
+/* argv for the sandbox: interpreter + entrypoint + args, or the entrypoint itself. */
 static const char **job_argv(const struct manifest *m, const char *interp_path, char *exe, size_t exelen)
 {
 	const char **argv = xmalloc((m->nargs + ARGV_FIXED + 6) * sizeof *argv);
@@ -811,11 +817,11 @@ static char **job_envp(const struct manifest *m)
 	return envp;
 }
 
-int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
+int job_run(const struct job_slot *slot, const char *id, const char *queue, const char *entry_id)
 {
 	const struct sandrun_config *cfg = slot->cfg;
 	struct rconn redis;
-	struct job_run_state st = { .slot = slot, .redis = &redis, .id = id, .entry_id = entry_id };
+	struct job_run_state st = { .slot = slot, .redis = &redis, .id = id, .queue = queue, .entry_id = entry_id };
 	struct job_result res = { .status = "failed", .reason = "internal" };
 	struct manifest *m = NULL;
 	struct manifest_error merr;
@@ -824,6 +830,8 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 	char job_key[KEY_MAX], upload_key[KEY_MAX], now[24], failed_ttl[24], interp[64], exe[PATH_MAX], err[256];
 	const char *argv[8], *interp_path = NULL, **job_av = NULL;
 	const struct runner_environment *env;
+	const char *devices[GPU_DEVICES_MAX];
+	size_t ndevices = 0;
 	char **envp = NULL;
 	redisReply *claim;
 	int rc = -1, timed_out = 0;
@@ -838,7 +846,7 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 	st.log_sha[1] = sign_sha256_begin();
 	snprintf(now, sizeof now, "%lld", (long long)st.started_ms);
 	snprintf(failed_ttl, sizeof failed_ttl, "%lld", (long long)cfg->limits.failed_retention_seconds);
-	argv[0] = job_key; argv[1] = upload_key; argv[2] = KEY_QUEUE; argv[3] = st.log_key;
+	argv[0] = job_key; argv[1] = upload_key; argv[2] = queue; argv[3] = st.log_key;
 	argv[4] = slot->runner_name; argv[5] = now; argv[6] = entry_id; argv[7] = failed_ttl;
 	claim = job_script(&redis, redis_script_start, 4, 8, argv, NULL);
 	if (!claim) {
@@ -882,6 +890,25 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 			 m->interpreter, env->name);
 		goto record;
 	}
+	if (m->gpu.present && m->gpu.required) {
+		/* The responders route a GPU job to a matching runner's queue; a
+		 * runner still checks, as the record comes from Redis. */
+		const struct runner_gpu *gpu = slot->gpu;
+
+		if (!gpu || !gpu->present) {
+			snprintf(res.error, sizeof res.error, "the job needs a GPU and runner %s has none",
+				 slot->runner_name);
+			goto record;
+		}
+		if (gpu->vram_gb < m->gpu.min_vram_gb ||
+		    (m->gpu.cuda_version && version_compare(gpu->cuda_version, m->gpu.cuda_version) < 0)) {
+			snprintf(res.error, sizeof res.error, "the GPU of runner %s (%.0f GB, CUDA %s) does not meet "
+				 "the job's needs", slot->runner_name, gpu->vram_gb, gpu->cuda_version);
+			goto record;
+		}
+		for (size_t i = 0; i < gpu->ndevices; i++)
+			devices[ndevices++] = gpu->devices[i];
+	}
 	job_av = job_argv(m, interp_path, exe, sizeof exe);
 	envp = job_envp(m);
 	{
@@ -923,6 +950,8 @@ int job_run(const struct job_slot *slot, const char *id, const char *entry_id)
 			.mirror_dir = access(cfg->requirements_mirror_dir, R_OK | X_OK) == 0 ?
 				      cfg->requirements_mirror_dir : NULL,
 			.netns_fd = slot->netns_fd,
+			.devices = devices,
+			.ndevices = ndevices,
 			.outputs = (const char *const *)m->outputs,
 			.noutputs = m->noutputs,
 			.outputs_max_bytes = cfg->limits.outputs_max_bytes,
@@ -1018,8 +1047,8 @@ out:
 	return rc;
 }
 
-void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char *id, const char *entry_id,
-		       const char *why)
+void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char *id, const char *queue,
+		       const char *entry_id, const char *why)
 {
 	char job_key[KEY_MAX], now[24];
 	const char *fields[] = { JOB_F_STATUS, "failed", JOB_F_REASON, "internal", JOB_F_ERROR, why,
@@ -1032,7 +1061,7 @@ void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char 
 	if (!client)
 		return;  /* the entry stays pending: a takeover deals with it */
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
-	reply = job_finish_script(r, slot, id, client->type == REDIS_REPLY_STRING ? client->str : "", entry_id,
+	reply = job_finish_script(r, slot, id, client->type == REDIS_REPLY_STRING ? client->str : "", queue, entry_id,
 				  slot->cfg->limits.failed_retention_seconds, 0,
 				  (int)(sizeof fields / sizeof fields[0]), fields, 0);
 	if (reply && reply->type == REDIS_REPLY_ERROR)
@@ -1043,11 +1072,11 @@ void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char 
 }
 
 enum job_reclaim_outcome job_reclaim(struct rconn *r, const struct sandrun_config *cfg, const char *id,
-				     const char *entry_id)
+				     const char *queue, const char *entry_id)
 {
-	char job_key[KEY_MAX], queue_key[] = KEY_QUEUE, log_key[KEY_MAX], upload_key[KEY_MAX], active_key[KEY_MAX];
+	char job_key[KEY_MAX], log_key[KEY_MAX], upload_key[KEY_MAX], active_key[KEY_MAX];
 	char now[24], max[16], ttl[24], client[JOB_CLIENT_MAX];
-	const char *argv[] = { job_key, queue_key, log_key, upload_key, active_key,
+	const char *argv[] = { job_key, queue, log_key, upload_key, active_key,
 			       id, now, entry_id, max, ttl, client };
 	enum job_reclaim_outcome outcome = JOB_RECLAIM_ERROR;
 	redisReply *reply;

@@ -14,6 +14,7 @@
 struct cgroup_runner;
 struct seccomp_program;
 struct runner_environments;
+struct runner_gpu;
 
 struct job_slot {
 	const struct sandrun_config *cfg;
@@ -23,6 +24,7 @@ struct job_slot {
 	const struct cgroup_runner *cgroup; /* the runner's parent of every job cgroup */
 	const struct seccomp_program *seccomp; /* the job filter, built once at start */
 	const struct runner_environments *environments; /* the trees jobs may run from */
+	const struct runner_gpu *gpu;  /* the runner's GPU, given to the jobs that ask for one */
 	int netns_fd;                /* the slot's network namespace (loopback down), made at start */
 	/* When (monotonic ms) the runner's main loop last reset the idle time of
 	 * this slot's queue entry: the job's lease runs LEASE_MS from then, after
@@ -35,7 +37,7 @@ struct job_slot {
 };
 
 /*
- * Claims the queued job `id`, runs it in a sandbox and records the result;
+ * Claims the queued job `id` (entry entry_id of stream queue), runs it in a sandbox and records the result;
  * the scripts that claim and record also acknowledge its queue entry.
  * While the job runs it is stopped (its whole cgroup killed) within
  * JOB_CHECK_MS of a cancel or a takeover, and, with nothing recorded, when
@@ -45,15 +47,15 @@ struct job_slot {
  * the job was not runnable (cancelled, expired, taken), -1 when Redis
  * failed (the caller fails the job once Redis is back).
  */
-int job_run(const struct job_slot *slot, const char *id, const char *entry_id);
+int job_run(const struct job_slot *slot, const char *id, const char *queue, const char *entry_id);
 
 /*
  * Marks job `id` failed with reason internal and `why`, if this runner still
  * holds it running, and acknowledges `entry_id` unless another runner took
  * the job over (redis/finish.lua). For a supervisor that died.
  */
-void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char *id, const char *entry_id,
-		       const char *why);
+void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char *id, const char *queue,
+		       const char *entry_id, const char *why);
 
 enum job_reclaim_outcome {
 	JOB_RECLAIM_RUN,             /* queued (again): start it like a new job */
@@ -67,7 +69,7 @@ enum job_reclaim_outcome {
  * whose lease lapsed (XAUTOCLAIM): runs redis/reclaim.lua.
  */
 enum job_reclaim_outcome job_reclaim(struct rconn *r, const struct sandrun_config *cfg, const char *id,
-				     const char *entry_id);
+				     const char *queue, const char *entry_id);
 
 /* The absolute path of interpreter `name` inside the environment tree (into out), or NULL. */
 const char *job_interpreter_path(const char *env_root, const char *name, char *out, size_t outlen);

@@ -37,6 +37,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "environments.h"
+#include "gpu.h"
 #include "job.h"
 #include "jobid.h"
 #include "keys.h"
@@ -64,9 +65,11 @@
 #define REDIS_BACKOFF_MS 1000  /* Redis down: try again after this */
 #define SLOTS_MAX        1024
 #define RUNNER_NAME_MAX  200   /* sr:runner:NAME must fit a key buffer with room */
+#define QUEUES_MAX       2     /* sr:queue, and the GPU profile's queue on a GPU runner */
 
 struct slot {
 	pid_t supervisor;            /* 0 when free */
+	char queue[128];             /* the stream its entry is in */
 	char job_id[64];
 	char entry_id[64];           /* its queue entry: renewed while it runs, acknowledged at the end */
 	char mount_point[512];
@@ -85,7 +88,19 @@ struct runner {
 	                                slot's entry last had its idle time reset; see job.h */
 	size_t leases_len;           /* bytes mapped */
 	struct rconn redis;
-	char reclaim_cursor[64];     /* where the next XAUTOCLAIM goes on in the pending list */
+	const char *queues[QUEUES_MAX]; /* the streams it reads, its GPU's first */
+	int nqueues;
+	char reclaim_cursor[QUEUES_MAX][64]; /* per queue, where the next XAUTOCLAIM goes on in the pending list */
+	/* Entries handed over by one read of several queues when fewer slots
+	 * were free: pending to this runner, renewed like running ones, and
+	 * started before anything new is read. */
+	struct queue_entry {
+		char queue[128], entry_id[64], job_id[64];
+		int64_t since;       /* when (monotonic ms) its idle time was last reset */
+	} held[QUEUES_MAX];
+	int nheld;
+	struct runner_gpu gpu;       /* present: announced, and its queue read */
+	char *gpu_json;
 	int announced;               /* the last heartbeat reached Redis */
 	struct runner_environments environments; /* announced: the responders refuse the others */
 	char *environments_json;     /* their announcement, made once */
@@ -138,29 +153,34 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* The consumer group must exist before XREADGROUP; "0" so jobs queued before any runner are seen. */
-static int queue_group_create(struct rconn *r)
+/* The consumer groups must exist before XREADGROUP; "0" so jobs queued before any runner are seen. */
+static int queue_groups_create(struct runner *rn)
 {
-	redisReply *reply = rconn_command(r, "XGROUP CREATE %s %s 0 MKSTREAM", KEY_QUEUE, QUEUE_GROUP);
-	int rc = -1;
+	for (int q = 0; q < rn->nqueues; q++) {
+		redisReply *reply = rconn_command(&rn->redis, "XGROUP CREATE %s %s 0 MKSTREAM", rn->queues[q],
+						  QUEUE_GROUP);
+		int failed;
 
-	if (!reply)
-		return -1;
-	if (reply->type != REDIS_REPLY_ERROR || strncmp(reply->str, "BUSYGROUP", 9) == 0)
-		rc = 0;
-	else
-		snprintf(r->error, sizeof r->error, "XGROUP CREATE: %s", reply->str);
-	freeReplyObject(reply);
-	return rc;
+		if (!reply)
+			return -1;
+		failed = reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "BUSYGROUP", 9) != 0;
+		if (failed)
+			snprintf(rn->redis.error, sizeof rn->redis.error, "XGROUP CREATE %s: %s", rn->queues[q],
+				 reply->str);
+		freeReplyObject(reply);
+		if (failed)
+			return -1;
+	}
+	return 0;
 }
 
-static void queue_ack(struct rconn *r, const char *entry_id)
+static void queue_ack(struct rconn *r, const char *queue, const char *entry_id)
 {
-	redisReply *reply = rconn_command(r, "XACK %s %s %s", KEY_QUEUE, QUEUE_GROUP, entry_id);
+	redisReply *reply = rconn_command(r, "XACK %s %s %s", queue, QUEUE_GROUP, entry_id);
 
 	if (reply)
 		freeReplyObject(reply);
-	reply = rconn_command(r, "XDEL %s %s", KEY_QUEUE, entry_id);
+	reply = rconn_command(r, "XDEL %s %s", queue, entry_id);
 	if (reply)
 		freeReplyObject(reply);
 }
@@ -180,51 +200,66 @@ static void queue_entry_job_id(const redisReply *entry, char *job_id, size_t jle
 			snprintf(job_id, jlen, "%s", fields->element[i + 1]->str);
 }
 
-/* An error reply from a queue command: NOGROUP means Redis restarted empty, so make the group again. */
-static void queue_error(struct rconn *r, const char *what, const redisReply *reply)
+/* An error reply from a queue command: NOGROUP means Redis restarted empty, so make the groups again. */
+static void queue_error(struct runner *rn, const char *what, const redisReply *reply)
 {
-	snprintf(r->error, sizeof r->error, "%s: %s", what, reply->str);
+	char error[sizeof rn->redis.error];
+
+	snprintf(error, sizeof error, "%s: %s", what, reply->str);
 	if (strncmp(reply->str, "NOGROUP", 7) == 0)
-		queue_group_create(r);
+		queue_groups_create(rn);
+	snprintf(rn->redis.error, sizeof rn->redis.error, "%s", error);
 }
 
 /*
- * Waits up to block_ms for one new queue entry. Returns 1 with the entry
- * and job ids, 0 when none came, -1 when Redis failed.
+ * Waits up to block_ms for new entries, at most one from each queue.
+ * Returns how many came (into got[]), 0 when none, -1 when Redis failed.
  */
-static int queue_next(struct rconn *r, const char *consumer, long block_ms, char *entry_id, size_t elen,
-		      char *job_id, size_t jlen)
+static int queue_next(struct runner *rn, long block_ms, struct queue_entry *got)
 {
 	char block[16];
-	const char *argv[] = { "XREADGROUP", "GROUP", QUEUE_GROUP, consumer, "COUNT", "1",
-			       "BLOCK", block, "STREAMS", KEY_QUEUE, ">" };
-	redisReply *reply, *entries, *entry;
-	int rc = 0;
+	const char *argv[9 + 2 * QUEUES_MAX] = { "XREADGROUP", "GROUP", QUEUE_GROUP, rn->name, "COUNT", "1",
+						 "BLOCK", block, "STREAMS" };
+	int argc = 9, n = 0;
+	redisReply *reply;
 
 	snprintf(block, sizeof block, "%ld", block_ms);
-	reply = rconn_argv(r, (int)block_ms, (int)(sizeof argv / sizeof argv[0]), argv, NULL);
+	for (int q = 0; q < rn->nqueues; q++)
+		argv[argc++] = rn->queues[q];
+	for (int q = 0; q < rn->nqueues; q++)
+		argv[argc++] = ">";
+	reply = rconn_argv(&rn->redis, (int)block_ms, argc, argv, NULL);
 	if (!reply)
 		return -1;
 	if (reply->type == REDIS_REPLY_ERROR) {
-		queue_error(r, "XREADGROUP", reply);
-		rc = -1;
-		goto done;
+		queue_error(rn, "XREADGROUP", reply);
+		freeReplyObject(reply);
+		return -1;
 	}
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
-	    reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[0]->elements < 2)
-		goto done;
-	entries = reply->element[0]->element[1];
-	if (entries->type != REDIS_REPLY_ARRAY || entries->elements < 1)
-		goto done;
-	entry = entries->element[0];
-	if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 1 || entry->element[0]->type != REDIS_REPLY_STRING)
-		goto done;
-	snprintf(entry_id, elen, "%s", entry->element[0]->str);
-	queue_entry_job_id(entry, job_id, jlen);
-	rc = 1;
-done:
+	/* [[queue, [[entry id, [field, value, ...]], ...]], ...] */
+	for (size_t k = 0; reply->type == REDIS_REPLY_ARRAY && k < reply->elements && n < QUEUES_MAX; k++) {
+		const redisReply *stream = reply->element[k], *entries, *entry;
+		int q;
+
+		if (stream->type != REDIS_REPLY_ARRAY || stream->elements < 2 ||
+		    stream->element[0]->type != REDIS_REPLY_STRING)
+			continue;
+		for (q = 0; q < rn->nqueues && strcmp(rn->queues[q], stream->element[0]->str) != 0; q++)
+			;
+		entries = stream->element[1];
+		if (q == rn->nqueues || entries->type != REDIS_REPLY_ARRAY || entries->elements < 1)
+			continue;
+		entry = entries->element[0];
+		if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 1 ||
+		    entry->element[0]->type != REDIS_REPLY_STRING)
+			continue;
+		snprintf(got[n].queue, sizeof got[n].queue, "%s", rn->queues[q]);
+		snprintf(got[n].entry_id, sizeof got[n].entry_id, "%s", entry->element[0]->str);
+		queue_entry_job_id(entry, got[n].job_id, sizeof got[n].job_id);
+		n++;
+	}
 	freeReplyObject(reply);
-	return rc;
+	return n;
 }
 
 static pid_t supervisor_start(struct runner *rn, int i)
@@ -253,7 +288,8 @@ static pid_t supervisor_start(struct runner *rn, int i)
 		 * the lease lapses and another runner takes the job over. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		prctl(PR_SET_NAME, "sandrun-job");
-		_exit(job_run(&rn->jslots[i], rn->slots[i].job_id, rn->slots[i].entry_id) == 0 ? 0 : 3);
+		_exit(job_run(&rn->jslots[i], rn->slots[i].job_id, rn->slots[i].queue, rn->slots[i].entry_id) == 0
+			      ? 0 : 3);
 	}
 	return pid;
 }
@@ -263,10 +299,12 @@ static pid_t supervisor_start(struct runner *rn, int i)
  * (monotonic ms, taken before the command) the entry was handed to this
  * runner, which reset its idle time: the lease runs from then.
  */
-static void slot_start(struct runner *rn, int i, const char *entry_id, const char *job_id, int64_t lease_from)
+static void slot_start(struct runner *rn, int i, const char *queue, const char *entry_id, const char *job_id,
+		       int64_t lease_from)
 {
 	struct slot *s = &rn->slots[i];
 
+	snprintf(s->queue, sizeof s->queue, "%s", queue);
 	snprintf(s->entry_id, sizeof s->entry_id, "%s", entry_id);
 	snprintf(s->job_id, sizeof s->job_id, "%s", job_id);
 	__atomic_store_n(&rn->leases[i], lease_from, __ATOMIC_RELEASE);
@@ -286,44 +324,58 @@ static int slot_free(const struct runner *rn)
 	return -1;
 }
 
-/* Renews the lease of every running job: XCLAIM with min-idle 0 resets each entry's idle time. */
+/*
+ * Renews the lease of every running (and held) job: XCLAIM with min-idle 0
+ * resets each entry's idle time, one command per queue.
+ */
 static int runner_renew_leases(struct runner *rn, int64_t sent)
 {
-	const char **argv = xmalloc((size_t)(rn->nslots + 6) * sizeof *argv);
-	redisReply *reply;
-	int argc = 0, rc = 0;
+	const char **argv = xmalloc((size_t)(rn->nslots + QUEUES_MAX + 6) * sizeof *argv);
+	int rc = 0;
 
-	argv[argc++] = "XCLAIM";
-	argv[argc++] = KEY_QUEUE;
-	argv[argc++] = QUEUE_GROUP;
-	argv[argc++] = rn->name;
-	argv[argc++] = "0";
-	for (int i = 0; i < rn->nslots; i++)
-		if (rn->slots[i].supervisor && *rn->slots[i].entry_id)
-			argv[argc++] = rn->slots[i].entry_id;
-	if (argc == 5)
-		goto out;
-	argv[argc++] = "JUSTID";
-	reply = rconn_argv(&rn->redis, 0, argc, argv, NULL);
-	if (!reply) {
-		rc = -1;
-		goto out;
-	}
-	if (reply->type == REDIS_REPLY_ERROR) {
-		queue_error(&rn->redis, "XCLAIM", reply);
-		rc = -1;
-	}
-	/* Only the entries still pending come back: one acknowledged by its
-	 * finished job, or gone with a Redis restart, is not renewed. */
-	for (size_t k = 0; reply->type == REDIS_REPLY_ARRAY && k < reply->elements; k++) {
-		if (reply->element[k]->type != REDIS_REPLY_STRING)
-			continue;
+	for (int q = 0; q < rn->nqueues && rc == 0; q++) {
+		redisReply *reply;
+		int argc = 0;
+
+		argv[argc++] = "XCLAIM";
+		argv[argc++] = rn->queues[q];
+		argv[argc++] = QUEUE_GROUP;
+		argv[argc++] = rn->name;
+		argv[argc++] = "0";
 		for (int i = 0; i < rn->nslots; i++)
-			if (rn->slots[i].supervisor && strcmp(rn->slots[i].entry_id, reply->element[k]->str) == 0)
-				__atomic_store_n(&rn->leases[i], sent, __ATOMIC_RELEASE);
+			if (rn->slots[i].supervisor && *rn->slots[i].entry_id && strcmp(rn->slots[i].queue, rn->queues[q]) == 0)
+				argv[argc++] = rn->slots[i].entry_id;
+		for (int h = 0; h < rn->nheld; h++)
+			if (strcmp(rn->held[h].queue, rn->queues[q]) == 0)
+				argv[argc++] = rn->held[h].entry_id;
+		if (argc == 5)
+			continue;
+		argv[argc++] = "JUSTID";
+		reply = rconn_argv(&rn->redis, 0, argc, argv, NULL);
+		if (!reply) {
+			rc = -1;
+			break;
+		}
+		if (reply->type == REDIS_REPLY_ERROR) {
+			queue_error(rn, "XCLAIM", reply);
+			rc = -1;
+		}
+		/* Only the entries still pending come back: one acknowledged by its
+		 * finished job, or gone with a Redis restart, is not renewed. */
+		for (size_t k = 0; reply->type == REDIS_REPLY_ARRAY && k < reply->elements; k++) {
+			if (reply->element[k]->type != REDIS_REPLY_STRING)
+				continue;
+			for (int i = 0; i < rn->nslots; i++)
+				if (rn->slots[i].supervisor && strcmp(rn->slots[i].entry_id, reply->element[k]->str) == 0 &&
+				    strcmp(rn->slots[i].queue, rn->queues[q]) == 0)
+					__atomic_store_n(&rn->leases[i], sent, __ATOMIC_RELEASE);
+			for (int h = 0; h < rn->nheld; h++)
+				if (strcmp(rn->held[h].entry_id, reply->element[k]->str) == 0 &&
+				    strcmp(rn->held[h].queue, rn->queues[q]) == 0)
+					rn->held[h].since = sent;
+		}
+		freeReplyObject(reply);
 	}
-	freeReplyObject(reply);
-out:
 	free(argv);
 	return rc;
 }
@@ -373,7 +425,8 @@ static int runner_heartbeat(struct runner *rn)
 		const char *prune[] = { "ZREMRANGEBYSCORE", KEY_RUNNERS, "-inf", stale };
 		const char *hset[] = { "HSET", key, "slots", slots, "busy", busy, "host", rn->host, "pid", pid,
 				       "started_at", started, "heartbeat_at", score, "version", PACKAGE_VERSION,
-				       "environments", rn->environments_json, "worker_id", rn->worker_id };
+				       "environments", rn->environments_json, "gpu", rn->gpu_json,
+				       "worker_id", rn->worker_id };
 		const char *expire[] = { "PEXPIRE", key, lease };
 
 		if (runner_command(rn, 4, zadd) < 0 || runner_command(rn, 4, prune) < 0 ||
@@ -396,19 +449,21 @@ static void runner_withdraw(struct runner *rn)
 	char key[KEY_MAX + RUNNER_NAME_MAX];
 	const char *zrem[] = { "ZREM", KEY_RUNNERS, rn->name };
 	const char *del[] = { "DEL", key };
-	const char *pending[] = { "XPENDING", KEY_QUEUE, QUEUE_GROUP, "-", "+", "1", rn->name };
-	const char *delconsumer[] = { "XGROUP", "DELCONSUMER", KEY_QUEUE, QUEUE_GROUP, rn->name };
-	redisReply *reply;
 
 	snprintf(key, sizeof key, KEY_RUNNER_FMT, rn->name);
 	if (runner_command(rn, 3, zrem) < 0 || runner_command(rn, 2, del) < 0)
 		log_warn(NULL, "could not withdraw from %s: %s", KEY_RUNNERS, rn->redis.error);
-	reply = rconn_argv(&rn->redis, 0, 7, pending, NULL);
-	if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 0 &&
-	    runner_command(rn, 5, delconsumer) < 0)
-		log_warn(NULL, "could not leave the group: %s", rn->redis.error);
-	if (reply)
-		freeReplyObject(reply);
+	for (int q = 0; q < rn->nqueues; q++) {
+		const char *pending[] = { "XPENDING", rn->queues[q], QUEUE_GROUP, "-", "+", "1", rn->name };
+		const char *delconsumer[] = { "XGROUP", "DELCONSUMER", rn->queues[q], QUEUE_GROUP, rn->name };
+		redisReply *reply = rconn_argv(&rn->redis, 0, 7, pending, NULL);
+
+		if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 0 &&
+		    runner_command(rn, 5, delconsumer) < 0)
+			log_warn(NULL, "could not leave the group of %s: %s", rn->queues[q], rn->redis.error);
+		if (reply)
+			freeReplyObject(reply);
+	}
 }
 
 /*
@@ -417,11 +472,11 @@ static void runner_withdraw(struct runner *rn)
  * cursor goes on through the pending list from call to call, so a long list
  * of live entries does not hide a lost one at its end.
  */
-static void runner_reclaim(struct runner *rn, int nfree)
+static void runner_reclaim_queue(struct runner *rn, int q, int nfree)
 {
 	char count[16], min_idle[24];
-	const char *argv[] = { "XAUTOCLAIM", KEY_QUEUE, QUEUE_GROUP, rn->name, min_idle, rn->reclaim_cursor,
-			       "COUNT", count };
+	const char *argv[] = { "XAUTOCLAIM", rn->queues[q], QUEUE_GROUP, rn->name, min_idle,
+			       rn->reclaim_cursor[q], "COUNT", count };
 	int64_t sent = time_mono_ms();
 	redisReply *reply, *entries;
 
@@ -433,14 +488,14 @@ static void runner_reclaim(struct runner *rn, int nfree)
 		return;
 	}
 	if (reply->type == REDIS_REPLY_ERROR) {
-		queue_error(&rn->redis, "XAUTOCLAIM", reply);
+		queue_error(rn, "XAUTOCLAIM", reply);
 		log_warn(NULL, "takeover: %s", rn->redis.error);
 		goto done;
 	}
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
 	    reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_ARRAY)
 		goto done;
-	snprintf(rn->reclaim_cursor, sizeof rn->reclaim_cursor, "%s", reply->element[0]->str);
+	snprintf(rn->reclaim_cursor[q], sizeof rn->reclaim_cursor[q], "%s", reply->element[0]->str);
 	entries = reply->element[1];
 	for (size_t k = 0; k < entries->elements; k++) {
 		const redisReply *e = entries->element[k];
@@ -454,22 +509,28 @@ static void runner_reclaim(struct runner *rn, int nfree)
 		queue_entry_job_id(e, job_id, sizeof job_id);
 		if (!jobid_valid(job_id, strlen(job_id))) {
 			log_warn(NULL, "queue entry %s has no valid job id: dropped", entry_id);
-			queue_ack(&rn->redis, entry_id);
+			queue_ack(&rn->redis, rn->queues[q], entry_id);
 			continue;
 		}
 		/* Our own slot still holds it (its supervisor stopped the job for a
-		 * lapsed lease and is ending): the next pass takes it, once free. */
+		 * lapsed lease and is ending), or we hold it for a free slot: the
+		 * next pass takes it. */
 		for (i = 0; i < rn->nslots; i++)
-			busy_here |= rn->slots[i].supervisor && strcmp(rn->slots[i].entry_id, entry_id) == 0;
+			busy_here |= rn->slots[i].supervisor && strcmp(rn->slots[i].entry_id, entry_id) == 0 &&
+				     strcmp(rn->slots[i].queue, rn->queues[q]) == 0;
+		for (i = 0; i < rn->nheld; i++)
+			busy_here |= strcmp(rn->held[i].entry_id, entry_id) == 0 &&
+				     strcmp(rn->held[i].queue, rn->queues[q]) == 0;
 		if (busy_here)
 			continue;
-		switch (job_reclaim(&rn->redis, rn->cfg, job_id, entry_id)) {
+		switch (job_reclaim(&rn->redis, rn->cfg, job_id, rn->queues[q], entry_id)) {
 		case JOB_RECLAIM_RUN:
 			i = slot_free(rn);
 			if (i < 0)
 				break;  /* cannot happen: COUNT is the number of free slots */
 			log_info(job_id, "taken over from a lost runner (queue entry %s): running it again", entry_id);
-			slot_start(rn, i, entry_id, job_id, sent);
+			slot_start(rn, i, rn->queues[q], entry_id, job_id, sent);
+			nfree--;
 			break;
 		case JOB_RECLAIM_FAILED:
 			log_warn(job_id, "taken over from a lost runner: every attempt used, failed");
@@ -484,6 +545,25 @@ static void runner_reclaim(struct runner *rn, int nfree)
 	}
 done:
 	freeReplyObject(reply);
+}
+
+/*
+ * Takes over entries idle for LEASE_MS in each queue it reads, at most as
+ * many as there are free slots, and starts those redis/reclaim.lua says to
+ * run again. The cursor goes on through each pending list from call to
+ * call, so a long list of live entries does not hide a lost one at its end.
+ */
+static void runner_reclaim(struct runner *rn)
+{
+	for (int q = 0; q < rn->nqueues; q++) {
+		int nfree = 0;
+
+		for (int i = 0; i < rn->nslots; i++)
+			nfree += !rn->slots[i].supervisor;
+		if (nfree == 0)
+			break;
+		runner_reclaim_queue(rn, q, nfree);
+	}
 }
 
 /* Reaps ended supervisors; one that ended abnormally fails its job (if it still holds it). */
@@ -503,7 +583,7 @@ static void runner_reap(struct runner *rn)
 					  WIFSIGNALED(status) ? "signal" : "status",
 					  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 				/* finish.lua acknowledges the entry, unless the job was taken over */
-				job_fail_internal(&rn->redis, &rn->jslots[i], s->job_id, s->entry_id,
+				job_fail_internal(&rn->redis, &rn->jslots[i], s->job_id, s->queue, s->entry_id,
 						  "the runner lost this job's supervisor");
 			}
 			/* else the supervisor's scripts acknowledged the entry, or it left it
@@ -521,7 +601,7 @@ int main(int argc, char **argv)
 	struct cgroup_host cg_host;
 	struct cgroup_runner cg_runner;
 	struct seccomp_program filter = { 0 };
-	struct runner rn = { .cfg = &cfg, .reclaim_cursor = "0-0" };
+	struct runner rn = { .cfg = &cfg, .reclaim_cursor = { "0-0", "0-0" } };
 	struct sigaction sa = { .sa_handler = on_term };
 	sigset_t chld;
 	char err[1024], cg_name[CGROUP_NAME_MAX], cg_text[1200];
@@ -595,6 +675,17 @@ int main(int argc, char **argv)
 			 rn.environments.v[i].root,
 			 *rn.environments.v[i].interpreters ? rn.environments.v[i].interpreters : "none");
 	rn.environments_json = runner_environments_announce(&rn.environments);
+	if (gpu_load(&cfg, &rn.gpu, err, sizeof err) < 0) {
+		log_error(NULL, "gpu: %s", err);
+		return 1;
+	}
+	rn.gpu_json = gpu_announce(&rn.gpu);
+	if (rn.gpu.present) {
+		rn.queues[rn.nqueues++] = rn.gpu.queue;  /* first: a GPU job needs this runner, others do not */
+		log_info(NULL, "GPU %s (%.0f GB, CUDA %s, %zu device nodes): reading %s too", rn.gpu.name,
+			 rn.gpu.vram_gb, rn.gpu.cuda_version, rn.gpu.ndevices, rn.gpu.queue);
+	}
+	rn.queues[rn.nqueues++] = KEY_QUEUE;
 
 	if (mkdir(cfg.runner_state_dir, 0700) < 0 && errno != EEXIST) {
 		log_error(NULL, "mkdir %s: %s", cfg.runner_state_dir, strerror(errno));
@@ -621,7 +712,7 @@ int main(int argc, char **argv)
 		rn.jslots[i] = (struct job_slot){ .cfg = &cfg, .runner_name = rn.name, .index = (unsigned)i,
 						  .mount_point = rn.slots[i].mount_point, .cgroup = &cg_runner,
 						  .seccomp = &filter, .lease_renewed_ms = &rn.leases[i],
-						  .environments = &rn.environments,
+						  .environments = &rn.environments, .gpu = &rn.gpu,
 						  .worker_key = worker_key,
 						  .worker_id = worker_key ? rn.worker_id : NULL,
 						  .netns_fd = sandbox_netns_create(err, sizeof err) };
@@ -671,7 +762,7 @@ int main(int argc, char **argv)
 	if (worker_key)
 		log_info(NULL, "results are signed by worker %s (%s)", rn.worker_id, worker_key_path);
 
-	while (queue_group_create(&rn.redis) < 0 && !stop_requested) {
+	while (queue_groups_create(&rn) < 0 && !stop_requested) {
 		log_warn(NULL, "waiting for Redis: %s", rn.redis.error);
 		sleep_ms(REDIS_BACKOFF_MS);
 	}
@@ -708,8 +799,14 @@ int main(int argc, char **argv)
 		if (stop_requested) {
 			if (!busy)
 				break;
+		} else if (free_slot >= 0 && rn.nheld > 0) {
+			/* what an earlier read handed over beyond the free slots */
+			slot_start(&rn, free_slot, rn.held[0].queue, rn.held[0].entry_id, rn.held[0].job_id,
+				   rn.held[0].since);
+			memmove(&rn.held[0], &rn.held[1], (size_t)(--rn.nheld) * sizeof rn.held[0]);
+			continue;
 		} else if (free_slot >= 0 && rn.announced && now >= reclaim_due) {
-			runner_reclaim(&rn, rn.nslots - busy);
+			runner_reclaim(&rn);
 			reclaim_due = now + LEASE_REFRESH_MS;
 			continue;
 		}
@@ -725,25 +822,29 @@ int main(int argc, char **argv)
 			continue;
 		}
 		{
-			char entry_id[64], job_id[64];
+			struct queue_entry got[QUEUES_MAX];
 			int64_t sent = time_mono_ms();
-			int got = queue_next(&rn.redis, rn.name,
-					     until_heartbeat < QUEUE_BLOCK_MS ? (long)until_heartbeat : QUEUE_BLOCK_MS,
-					     entry_id, sizeof entry_id, job_id, sizeof job_id);
+			int n = queue_next(&rn, until_heartbeat < QUEUE_BLOCK_MS ? (long)until_heartbeat : QUEUE_BLOCK_MS,
+					   got);
 
-			if (got < 0) {
+			if (n < 0) {
 				log_warn(NULL, "queue: %s", rn.redis.error);
 				sleep_ms(REDIS_BACKOFF_MS);
 				continue;
 			}
-			if (got == 0)
-				continue;
-			if (!jobid_valid(job_id, strlen(job_id))) {
-				log_warn(NULL, "queue entry %s has no valid job id: dropped", entry_id);
-				queue_ack(&rn.redis, entry_id);
-				continue;
+			for (int k = 0; k < n; k++) {
+				if (!jobid_valid(got[k].job_id, strlen(got[k].job_id))) {
+					log_warn(NULL, "queue entry %s has no valid job id: dropped", got[k].entry_id);
+					queue_ack(&rn.redis, got[k].queue, got[k].entry_id);
+					continue;
+				}
+				if ((free_slot = slot_free(&rn)) >= 0) {
+					slot_start(&rn, free_slot, got[k].queue, got[k].entry_id, got[k].job_id, sent);
+				} else {
+					got[k].since = sent;
+					rn.held[rn.nheld++] = got[k];
+				}
 			}
-			slot_start(&rn, free_slot, entry_id, job_id, sent);
 		}
 	}
 	runner_withdraw(&rn);
@@ -757,6 +858,7 @@ int main(int argc, char **argv)
 	seccomp_program_free(&filter);
 	runner_environments_free(&rn.environments);
 	free(rn.environments_json);
+	free(rn.gpu_json);
 	EVP_PKEY_free(worker_key);
 	config_free(&cfg);
 	return 0;

@@ -551,8 +551,9 @@ static int sandbox_make_etc(const struct sandbox_spec *spec, char *err, size_t e
 }
 
 /* Step c, /dev: the host's harmless nodes bound onto empty files (mknod
- * would need the tmpfs to allow devices), and the usual fd symlinks. */
-static int sandbox_make_dev(char *err, size_t errlen)
+ * would need the tmpfs to allow devices), the usual fd symlinks, and the
+ * devices the job was given (a GPU's nodes), those only. */
+static int sandbox_make_dev(const struct sandbox_spec *spec, char *err, size_t errlen)
 {
 	static const char *const links[][2] = {
 		{ "dev/fd", "/proc/self/fd" },
@@ -578,6 +579,21 @@ static int sandbox_make_dev(char *err, size_t errlen)
 			error_format(err, errlen, "cannot create /%s: %s", links[i][0], strerror(errno));
 			return -1;
 		}
+	}
+	for (i = 0; i < spec->ndevices; i++) {
+		const char *name = strrchr(spec->devices[i], '/');
+		char node[PATH_MAX];
+		struct stat st;
+
+		name = name ? name + 1 : spec->devices[i];
+		if (stat(spec->devices[i], &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) || !*name) {
+			error_format(err, errlen, "the device %s is missing or not a device", spec->devices[i]);
+			return -1;
+		}
+		if (sandbox_path(node, sizeof node, err, errlen, "dev/%s", name) < 0
+		    || sandbox_mount_target_file(node, err, errlen) < 0
+		    || sandbox_bind(spec->devices[i], node, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err, errlen) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -610,7 +626,7 @@ static int sandbox_mount_root(const struct sandbox_spec *spec, char *err, size_t
 {
 	if (sandbox_mount_usr(spec, err, errlen) < 0
 	    || sandbox_make_etc(spec, err, errlen) < 0
-	    || sandbox_make_dev(err, errlen) < 0
+	    || sandbox_make_dev(spec, err, errlen) < 0
 	    || sandbox_mkdir("proc", 0555, err, errlen) < 0)
 		return -1;
 	/* The operator's package mirror, read-only: requirements install from it, offline. */

@@ -50,6 +50,9 @@ struct sandbox_spec {
 	                                nothing else), joined instead of making one per job (that
 	                                costs ~0.3 ms and a kernel cleanup); 0: a fresh one */
 	const char *mirror_dir;      /* host directory bound read-only at /mirror (requirements), or NULL */
+	const char *const *devices;  /* extra host device nodes bound at /dev/<name> (the runner's GPU,
+	                                for a job that asked for one), ndevices of them */
+	size_t ndevices;
 	const struct seccomp_program *seccomp; /* the filter, built once by the runner
 	                                (seccomp_program_build); NULL: build it here (slower) */
 
