@@ -652,6 +652,48 @@ static int cgroup_rmdir(const char *dir)
 	}
 }
 
+/*
+ * Removes what runners killed with SIGKILL left beside ours: their cgroups
+ * (named sandrun-runner-PID, the PID no longer a process) and the empty job
+ * cgroups in them. Only empty cgroups can go, so a job still running in one
+ * (it cannot be: its supervisor dies with its runner) keeps it. Best effort.
+ */
+static void cgroup_sweep_stale(const char *runner_dir)
+{
+	char parent[CGROUP_PATH_MAX], path[CGROUP_PATH_MAX + 256], child[CGROUP_PATH_MAX + 512];
+	const char *slash = strrchr(runner_dir, '/');
+	struct dirent *de, *job;
+	DIR *d, *jobs;
+
+	if (!slash || (size_t)(slash - runner_dir) >= sizeof parent)
+		return;
+	snprintf(parent, sizeof parent, "%.*s", (int)(slash - runner_dir), runner_dir);
+	if (!(d = opendir(parent)))
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		long pid;
+
+		if (strncmp(de->d_name, "sandrun-runner-", 15) != 0)
+			continue;
+		pid = strtol(de->d_name + 15, &end, 10);
+		if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;       /* not a runner's name, or its runner may be alive */
+		snprintf(path, sizeof path, "%s/%s", parent, de->d_name);
+		if ((jobs = opendir(path)) != NULL) {
+			while ((job = readdir(jobs)) != NULL) {
+				if (job->d_type != DT_DIR || job->d_name[0] == '.')
+					continue;
+				snprintf(child, sizeof child, "%s/%s", path, job->d_name);
+				rmdir(child);
+			}
+			closedir(jobs);
+		}
+		rmdir(path);
+	}
+	closedir(d);
+}
+
 /* Writes "+memory", "+cpu", "+pids" (those in mask) to dir's subtree_control. */
 static int cgroup_enable(const char *dir, unsigned mask, char *err, size_t errlen)
 {
@@ -712,6 +754,7 @@ static int cgroup_runner_init_v2(struct cgroup_runner *r, const struct cgroup_ho
 		cgroup_rmdir(r->v2);
 		return -1;
 	}
+	cgroup_sweep_stale(r->v2);
 	r->controllers = available | CGROUP_V2_BUILTIN;
 	r->version = CGROUP_V2;
 	return 0;
@@ -742,6 +785,8 @@ static int cgroup_runner_init_v1(struct cgroup_runner *r, const struct cgroup_ho
 			goto fail;
 		}
 	}
+	for (c = 0; c < CGROUP_NCONTROLLERS; c++)
+		cgroup_sweep_stale(r->v1[c]);   /* co-mounted controllers: swept twice, harmless */
 	r->controllers = CGROUP_NEED_V1;
 	r->version = CGROUP_V1;
 	return 0;

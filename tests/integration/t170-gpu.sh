@@ -148,7 +148,10 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 is "$(rcli HGET "sr:{$slow}:job" runner)" gpu-big "the slow GPU job runs on gpu-big"
-kill -KILL -- "-${RUNNER_PID[gpu-big]}"
+big_pid=${RUNNER_PID[gpu-big]}
+runner_cgroups() { find /sys/fs/cgroup -maxdepth 6 -type d -name "sandrun-runner-$1" 2>/dev/null | head -3; }
+like "$(runner_cgroups "$big_pid")" "sandrun-runner-$big_pid" "gpu-big has its cgroup (sandrun-runner-$big_pid)"
+kill -KILL -- "-$big_pid"
 unset 'RUNNER_PID[gpu-big]'
 # Until its heartbeat lapses (LEASE_MS) responders still count it; after, a 16 GB job is refused.
 refused=
@@ -164,6 +167,7 @@ runner_start gpu-big-2 2400000 "gpu_name = Fake GPU B" "gpu_vram_gb = 24" "gpu_c
 	"gpu_devices = $DEV_B"
 runner_wait gpu-big-2
 ok $? "a runner with the same GPU comes up"
+is "$(runner_cgroups "$big_pid")" "" "the next runner to start removed the killed runner's cgroups"
 wait_job "$slow" 60
 is "$(json .status "$STATUS_JSON")" completed "it takes the lost GPU job over and runs it to the end"
 is "$(rcli HGET "sr:{$slow}:job" runner)/$(rcli HGET "sr:{$slow}:job" attempts)" gpu-big-2/2 \
