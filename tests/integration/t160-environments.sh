@@ -13,7 +13,7 @@ require_cmd jq tar redis-cli ldconfig
 
 ENVS=$(mktemp -d "${TMPDIR:-/tmp}/sandrun-envs.XXXXXX")
 chmod 755 "$ENVS"
-trap 'stack_stop; rm -rf "$ENVS"' EXIT
+trap 'rm -rf "$ENVS"' EXIT
 
 # make_tree DIR: a merged-/usr tree with bash and dash (as sh) and their libraries only
 make_tree() {
@@ -55,6 +55,7 @@ if [ -n "$BUILT" ] && [ -d "$BUILT" ]; then
 fi
 
 stack_start --set "environments_dir=$ENVS" --set quota_jobs_max=20 --set quota_cpu_seconds=600
+trap 'stack_stop; rm -rf "$ENVS"' EXIT     # after stack_start, which sets its own
 cd "$WORK"
 
 api "$SANDRUN_URL/environments"
