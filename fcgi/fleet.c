@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define FLEET_RUNNERS_MAX     256        /* more live runners than this are not all asked */
-#define FLEET_ANNOUNCE_MAX    (64 * 1024) /* bytes of one runner's environments announcement */
+#define FLEET_ANNOUNCE_MAX    (1024 * 1024) /* bytes of one runner's environments announcement (runner/environments.c bounds it) */
 
 /* A GPU queue name as a runner may announce it: sr:queue:gpu: + [A-Za-z0-9._-]. */
 static int fleet_gpu_queue_valid(const char *q)

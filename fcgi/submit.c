@@ -290,7 +290,9 @@ static void submit_check_fleet(struct request *req, const struct manifest *m, ch
 	if (m->gpu.present && m->gpu.required) {
 		const char *q = fleet_gpu_queue(&f, &m->gpu, why, sizeof why);
 
-		if (!q)
+		if (!q && json_array_size(f.gpus) == 0)
+			submit_fail(err, 400, "gpu", "no live runner has a GPU, so gpu.required cannot be met");
+		else if (!q)
 			submit_fail(err, 400, "gpu", "no live runner has a GPU with at least %.0f GB and CUDA %s (%s)",
 				    m->gpu.min_vram_gb, m->gpu.cuda_version ? m->gpu.cuda_version : "of any version",
 				    why);

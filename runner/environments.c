@@ -20,7 +20,7 @@
 #define ENVIRONMENT_META        "environment.json"
 #define ENVIRONMENT_META_MAX    (256 * 1024)  /* a package list, not a database */
 #define ENVIRONMENT_DESC_MAX    300           /* bytes of description announced */
-#define ENVIRONMENT_PACKAGES_MAX 500          /* package names announced */
+#define ENVIRONMENT_PACKAGES_MAX 200          /* package names announced: the heartbeat stays small */
 
 /* A tree jobs may run from: a directory of root's that nobody else can change. */
 static int environment_tree_trusted(const char *path, char *why, size_t whylen)

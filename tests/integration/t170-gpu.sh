@@ -76,6 +76,14 @@ done
 like "$(cat "$STACK_DIR/gpu-big.log")" 'GPU Fake GPU B \(24 GB, CUDA 12.2, 1 device nodes\): reading sr:queue:gpu:24g-cuda12.2' \
 	"a GPU runner says which GPU it has and which queue it reads"
 
+# A GPU declared badly: the runner refuses to start rather than announce what it cannot give.
+runner_start badgpu 2500000 "gpu_name = Bad" "gpu_vram_gb = 8" "gpu_cuda_version = 12.0" "gpu_devices = /etc/hostname"
+for _ in $(seq 50); do kill -0 "${RUNNER_PID[badgpu]}" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "${RUNNER_PID[badgpu]}" 2>/dev/null
+ok $? "a runner whose gpu_devices names no device node does not start"
+like "$(cat "$STACK_DIR/badgpu.log")" 'gpu: gpu_devices: /etc/hostname is not a device node' "... and says why"
+unset 'RUNNER_PID[badgpu]'
+
 api "$SANDRUN_URL/environments"
 is "$(json '[.gpus[] | "\(.name)/\(.vram_gb)/\(.cuda_version)"] | sort | join(",")')" \
 	"Fake GPU B/24/12.2,Fake GPU S/8/11.8" "GET /environments lists the live GPUs"

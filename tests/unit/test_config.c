@@ -1,6 +1,7 @@
 /* sandrun.conf parsing: defaults, overrides, and errors that name the line. */
 #include "config.h"
 #include "tap.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,5 +64,21 @@ int main(void)
 		ok(config_load(path, &c, err, sizeof err) < 0 && strstr(err, "cannot open"),
 		   "a missing file is an error naming it");
 	}
+	/* The GPU keys (runner/gpu.c reads them) */
+	ok(parse("gpu_name = Fake GPU\ngpu_vram_gb = 24.5\ngpu_cuda_version = 12.2\n"
+		 "gpu_devices = /dev/null /dev/zero\n", &c, err) == 0, "the GPU keys parse");
+	is_str(c.gpu_detect, "auto", "GPU detection defaults to auto");
+	ok(c.gpu_vram_gb == 24.5, "gpu_vram_gb is a number of GB");
+	is_str(c.gpu_devices, "/dev/null /dev/zero", "gpu_devices keeps its list");
+	config_free(&c);
+	ok(parse("gpu_vram_gb = -1\n", &c, err) < 0, "a negative GPU memory is refused");
+
+	/* Versions compare by number, part by part (GPU CUDA versions). */
+	ok(version_compare("12.2", "12.2") == 0, "12.2 == 12.2");
+	ok(version_compare("12", "12.0") == 0, "12 == 12.0");
+	ok(version_compare("11.10", "11.8") > 0, "11.10 > 11.8");
+	ok(version_compare("11.8", "12.1") < 0, "11.8 < 12.1");
+	ok(version_compare("12.1.1", "12.1") > 0, "12.1.1 > 12.1");
+	ok(version_compare("9", "10") < 0, "9 < 10");
 	return done_testing();
 }
