@@ -161,7 +161,7 @@ static const char *const sandbox_etc_binds[] = {
 	"ssl/openssl.cnf",   /* read by OpenSSL at start-up, node included */
 	"java-*-openjdk",    /* the JDK's conf/ files are symlinks into it */
 	"R",                 /* R's Renviron and Rprofile.site (/usr/lib/R/etc links here) */
-	"matplotlibrc",      /* Debian's Matplotlib reads its defaults here (mpl-data links to it) */
+	"matplotlibrc",      /* Debian's Matplotlib reads its defaults only here: without it, no import */
 	"fonts",             /* fontconfig's configuration, for anything that draws text */
 	"os-release",        /* which distribution: platform.freedesktop_os_release() and the like */
 };

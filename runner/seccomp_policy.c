@@ -68,9 +68,13 @@ const struct seccomp_group seccomp_policy_groups[] = {
 	 * a rule below. Affinity: libuv and the JDK size their pools by it,
 	 * OpenMP pins threads (the cgroup's cpuset still bounds them). The
 	 * scheduler queries are read-only (python's os.sched_*, thread
-	 * libraries); setting a policy is left out, real-time needs a capability */
+	 * libraries). Setting a policy is allowed because libzmq's threads set
+	 * SCHED_OTHER as they start (Jupyter kernels die without it); without
+	 * CAP_SYS_NICE the kernel refuses real-time policies and raised
+	 * priorities, so a job can only ask for what it already has or less */
 	{ "threads", SYSCALLS("futex", "gettid", "sched_yield", "sched_getaffinity",
 			      "sched_setaffinity", "sched_getparam", "sched_getscheduler",
+			      "sched_setscheduler", "sched_setparam",
 			      "sched_get_priority_max", "sched_get_priority_min") },
 
 	/* processes: subprocess, child_process, system(), shell pipelines and

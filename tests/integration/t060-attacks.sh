@@ -219,6 +219,25 @@ attack "CVE-2024-28185/28189 links" '{"entrypoint":"main.sh","interpreter":"bash
 is "$(sha256sum /etc/passwd /etc/shadow | sha256sum)" "$sum_before" "the host's /etc/passwd and /etc/shadow are unchanged"
 is "$(stat -c '%u %g %a' /etc/passwd /etc/shadow)" "$stat_before" "... and so are their owners and modes"
 
+# --- scheduling: a thread may set the normal policy (libzmq does), never a real-time one
+d=$(job_dir sched)
+cat > "$d/main.py" <<'PY'
+import os
+print("RAN", flush=True)
+os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+print("SCHED_OTHER set", flush=True)
+for policy in (os.SCHED_FIFO, os.SCHED_RR):
+    try:
+        os.sched_setscheduler(0, policy, os.sched_param(50))
+        print("PWNED real-time policy", policy, flush=True)
+    except PermissionError:
+        print("real-time refused", flush=True)
+PY
+attack "real-time scheduling" '{"entrypoint":"main.py"}' "$d"
+out=$(logs "$JOB_ID")
+like "$out" 'SCHED_OTHER set' "a job may set SCHED_OTHER (what libzmq threads do)"
+is "$(printf '%s\n' "$out" | grep -c 'real-time refused')" 2 "... and is refused SCHED_FIFO and SCHED_RR"
+
 # --- after all of it, the service is healthy
 d=$(job_dir after)
 echo 'print("still fine")' > "$d/main.py"
