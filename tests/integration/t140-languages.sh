@@ -52,6 +52,9 @@ run_job bin '{"entrypoint":"hello","interpreter":"none"}'
 is "$(logs "$JOB_ID")" "hello from a binary" "a static binary runs as the entrypoint"
 
 # A language no live runner has: the runner's heartbeat says which it has.
+# The runner is stopped (SIGSTOP) while its announcement is rewritten, so
+# its next heartbeat cannot undo it mid-test; it stays live (LEASE_MS).
+"$top_srcdir/contrib/sandrun-stack" kill runner "$STACK_DIR" --signal STOP
 runner=$(redis-cli -p "$SANDRUN_REDIS_PORT" --user sandrun-admin --pass "$SANDRUN_REDIS_ADMIN_PASSWORD" \
 	--no-auth-warning ZRANGE sr:runners 0 0)
 redis-cli -p "$SANDRUN_REDIS_PORT" --user sandrun-admin --pass "$SANDRUN_REDIS_ADMIN_PASSWORD" \
@@ -64,6 +67,7 @@ is "$(json .field)" interpreter "... naming the interpreter"
 like "$(json .reason)" 'ruby is not installed' "... and saying so"
 api "$SANDRUN_URL/environments"
 is "$(json '.environments[0].interpreters | join(",")')" "python3,sh" "... and /environments lists only what the runners have"
+"$top_srcdir/contrib/sandrun-stack" kill runner "$STACK_DIR" --signal CONT
 
 # A job that needs a GPU fails at once while no runner has one.
 mkdir -p gpu && echo 'print(1)' > gpu/main.py && tar czf gpu.tar.gz -C gpu .

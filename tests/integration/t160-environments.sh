@@ -150,13 +150,20 @@ else
 	ok 0 "# SKIP the seed's ml-basic example: no ml-basic tree to run it in"
 fi
 # A responder may believe a runner has an environment it does not (a mixed
-# fleet, a stale heartbeat): the runner then fails the job, saying so.
+# fleet, a stale heartbeat): the runner then fails the job, saying so. The
+# runner is stopped while its announcement is rewritten and the job
+# submitted, so its heartbeat cannot undo the lie first.
+"$top_srcdir/contrib/sandrun-stack" kill runner "$STACK_DIR" --signal STOP
 runner=$(redis-cli -p "$SANDRUN_REDIS_PORT" --user sandrun-admin --pass "$SANDRUN_REDIS_ADMIN_PASSWORD" \
 	--no-auth-warning ZRANGE sr:runners 0 0)
 redis-cli -p "$SANDRUN_REDIS_PORT" --user sandrun-admin --pass "$SANDRUN_REDIS_ADMIN_PASSWORD" \
 	--no-auth-warning HSET "sr:runner:$runner" environments \
 	'[{"name":"ghost","description":"","interpreters":["sh"],"packages":[]}]' >/dev/null
-run_job probe '{"entrypoint":"main.sh","interpreter":"sh","environment":"ghost"}'
+submit_tar probe '{"entrypoint":"main.sh","interpreter":"sh","environment":"ghost"}'
+is "$HTTP_STATUS" 202 "a responder believing the lie accepts the job"
+JOB_ID=$(json .job_id)
+"$top_srcdir/contrib/sandrun-stack" kill runner "$STACK_DIR" --signal CONT
+wait_job "$JOB_ID" 60
 is "$(json .status "$STATUS_JSON")/$(json .reason "$STATUS_JSON")" failed/internal \
 	"a job for an environment its runner lacks fails (not runs elsewhere)"
 like "$(json .error "$STATUS_JSON")" 'environment ghost is not installed on runner' "... saying why"

@@ -820,7 +820,8 @@ static void test_limits(void)
 		"import os, time\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n"
 		"            time.sleep(60)\n            os._exit(0)\n        n += 1\n"
 		"except OSError as e:\n    print(n, e.errno)\n", NULL };
-	const char *const bomb[] = { "/bin/sh", "-c", "b() { b | b & }; b; sleep 100", NULL };
+	/* exec: the job's own process must not need a fork once the bomb has used them all */
+	const char *const bomb[] = { "/bin/sh", "-c", "b() { b | b & }; b; exec sleep 100", NULL };
 	const char *const orphan[] = { "/bin/sh", "-c", "sh -c 'setsid sleep 1000 &'; sleep 1000 & echo ready; wait", NULL };
 	const char *const busy[] = { "/usr/bin/python3", "-c",
 		"import time\nt = time.process_time()\nwhile time.process_time() - t < 1.0: pass\n", NULL };
