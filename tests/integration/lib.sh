@@ -108,6 +108,25 @@ api() {
 	BODY=$(cat "$STACK_DIR/last.body" 2>/dev/null)
 }
 
+# rcli REDIS-CLI-ARGS... : the stack's Redis as its admin user (the password
+# not on the command line), raw replies.
+rcli() {
+	REDISCLI_AUTH=$SANDRUN_REDIS_ADMIN_PASSWORD redis-cli -h 127.0.0.1 -p "$SANDRUN_REDIS_PORT" \
+		--user sandrun-admin --no-auth-warning --raw "$@"
+}
+
+# runner_wait NAME PID : until an extra runner started by the test (logging
+# to $STACK_DIR/NAME.log) has announced itself in Redis; 30 s at most.
+runner_wait() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		grep -q 'heartbeat in sr:runners' "$STACK_DIR/$1.log" 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
 # json FILTER [TEXT] : jq on TEXT (default $BODY), raw output.
 json() {
 	printf '%s' "${2-$BODY}" | jq -r "$1" 2>/dev/null

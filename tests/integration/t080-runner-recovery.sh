@@ -21,10 +21,6 @@ stack_start --runner-slots 2 --set job_uid_base=$UID_BASE
 STACK=$top_srcdir/contrib/sandrun-stack
 LEASE_S=15                # LEASE_MS in common/keys.h
 
-rcli() {
-	REDISCLI_AUTH=$SANDRUN_REDIS_ADMIN_PASSWORD redis-cli -h 127.0.0.1 -p "$SANDRUN_REDIS_PORT" \
-		--user sandrun-admin --no-auth-warning --raw "$@"
-}
 field() { rcli HGET "sr:{$1}:job" "$2"; }
 submit_json() { # submit_json SCRIPT [TIMEOUT]: a bash job; prints its id
 	local body

@@ -10,10 +10,6 @@ require_cmd jq pgrep redis-cli
 JOB_UID=1920000           # the one slot's uid
 stack_start --runner-slots 1 --set job_uid_base=$JOB_UID
 
-rcli() {
-	REDISCLI_AUTH=$SANDRUN_REDIS_ADMIN_PASSWORD redis-cli -h 127.0.0.1 -p "$SANDRUN_REDIS_PORT" \
-		--user sandrun-admin --no-auth-warning --raw "$@"
-}
 field() { rcli HGET "sr:{$1}:job" "$2"; }
 submit_json() { # submit_json SCRIPT: a bash job; prints its id
 	local body

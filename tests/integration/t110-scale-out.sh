@@ -27,10 +27,6 @@ KILLED_GROUPS=()                         # process groups of runners killed on p
 REDIS_BIND_BEFORE=
 LISTENER_PID=
 
-rcli() { # rcli REDIS-CLI-ARGS... : the stack's Redis as its admin (password not on the command line)
-	REDISCLI_AUTH=$SANDRUN_REDIS_ADMIN_PASSWORD redis-cli -h 127.0.0.1 -p "$SANDRUN_REDIS_PORT" \
-		--user sandrun-admin --no-auth-warning "$@"
-}
 in_ns() { # in_ns NS COMMAND... : COMMAND in the network namespace NS only
 	nsenter --net="/run/netns/$1" -- "${@:2}"
 }
@@ -163,19 +159,10 @@ runner_start() { # runner_start NAME NS HOST-IP
 	RUNNER_PID[$name]=$!
 	disown "$!" 2>/dev/null   # no "Killed" notice from this shell when it is killed
 }
-runner_wait() { # runner_wait NAME : until it has announced itself in Redis (30 s at most)
-	local i
-	for ((i = 0; i < 300; i++)); do
-		grep -q 'heartbeat in sr:runners' "$STACK_DIR/$1.log" 2>/dev/null && return 0
-		kill -0 "${RUNNER_PID[$1]}" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
 runner_start host-a "$NS_A" "$HOST_A"
 runner_start host-b "$NS_B" "$HOST_B"
 for name in host-a host-b; do
-	runner_wait "$name"
+	runner_wait "$name" "${RUNNER_PID[$name]}"
 	ok $? "runner $name runs in its namespace and announces itself over its link" ||
 		{ echo "Bail out! runner $name did not come up"; exit 1; }
 done

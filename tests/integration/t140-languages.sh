@@ -55,10 +55,8 @@ is "$(logs "$JOB_ID")" "hello from a binary" "a static binary runs as the entryp
 # The runner is stopped (SIGSTOP) while its announcement is rewritten, so
 # its next heartbeat cannot undo it mid-test; it stays live (LEASE_MS).
 "$top_srcdir/contrib/sandrun-stack" kill runner "$STACK_DIR" --signal STOP
-runner=$(redis-cli -p "$SANDRUN_REDIS_PORT" --user sandrun-admin --pass "$SANDRUN_REDIS_ADMIN_PASSWORD" \
-	--no-auth-warning ZRANGE sr:runners 0 0)
-redis-cli -p "$SANDRUN_REDIS_PORT" --user sandrun-admin --pass "$SANDRUN_REDIS_ADMIN_PASSWORD" \
-	--no-auth-warning HSET "sr:runner:$runner" environments \
+runner=$(rcli ZRANGE sr:runners 0 0)
+rcli HSET "sr:runner:$runner" environments \
 	'[{"name":"default","description":"d","interpreters":["python3","sh"],"packages":[]}]' >/dev/null
 mkdir -p rb && echo 'puts 1' > rb/x.rb && tar czf rb.tar.gz -C rb .
 api -X POST "$SANDRUN_URL/submit" -F files=@rb.tar.gz -F 'manifest={"entrypoint":"x.rb"}'

@@ -154,10 +154,8 @@ fi
 # runner is stopped while its announcement is rewritten and the job
 # submitted, so its heartbeat cannot undo the lie first.
 "$top_srcdir/contrib/sandrun-stack" kill runner "$STACK_DIR" --signal STOP
-runner=$(redis-cli -p "$SANDRUN_REDIS_PORT" --user sandrun-admin --pass "$SANDRUN_REDIS_ADMIN_PASSWORD" \
-	--no-auth-warning ZRANGE sr:runners 0 0)
-redis-cli -p "$SANDRUN_REDIS_PORT" --user sandrun-admin --pass "$SANDRUN_REDIS_ADMIN_PASSWORD" \
-	--no-auth-warning HSET "sr:runner:$runner" environments \
+runner=$(rcli ZRANGE sr:runners 0 0)
+rcli HSET "sr:runner:$runner" environments \
 	'[{"name":"ghost","description":"","interpreters":["sh"],"packages":[]}]' >/dev/null
 submit_tar probe '{"entrypoint":"main.sh","interpreter":"sh","environment":"ghost"}'
 is "$HTTP_STATUS" 202 "a responder believing the lie accepts the job"

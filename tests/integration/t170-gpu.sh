@@ -26,11 +26,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-rcli() {
-	REDISCLI_AUTH=$SANDRUN_REDIS_ADMIN_PASSWORD redis-cli -h 127.0.0.1 -p "$SANDRUN_REDIS_PORT" \
-		--user sandrun-admin --no-auth-warning "$@"
-}
-
 runner_start() { # runner_start NAME UID-BASE CONFIG-LINES...
 	local name=$1 uid=$2 conf=$STACK_DIR/$1.conf
 	shift 2
@@ -54,23 +49,13 @@ runner_start() { # runner_start NAME UID-BASE CONFIG-LINES...
 	RUNNER_PID[$name]=$!
 	disown "$!" 2>/dev/null
 }
-runner_wait() { # runner_wait NAME
-	local i
-	for ((i = 0; i < 300; i++)); do
-		grep -q 'heartbeat in sr:runners' "$STACK_DIR/$1.log" 2>/dev/null && return 0
-		kill -0 "${RUNNER_PID[$1]}" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-
 runner_start gpu-small 2100000 "gpu_name = Fake GPU S" "gpu_vram_gb = 8" "gpu_cuda_version = 11.8" \
 	"gpu_devices = $DEV_S"
 runner_start gpu-big 2200000 "gpu_name = Fake GPU B" "gpu_vram_gb = 24" "gpu_cuda_version = 12.2" \
 	"gpu_devices = $DEV_B"
 runner_start cpu 2300000 "gpu_detect = off"
 for r in gpu-small gpu-big cpu; do
-	runner_wait "$r"
+	runner_wait "$r" "${RUNNER_PID[$r]}"
 	ok $? "runner $r announces itself" || { echo "Bail out! runner $r did not come up"; exit 1; }
 done
 like "$(cat "$STACK_DIR/gpu-big.log")" 'GPU Fake GPU B \(24 GB, CUDA 12.2, 1 device nodes\): reading sr:queue:gpu:24g-cuda12.2' \
@@ -173,7 +158,7 @@ is "$refused" 1 "once the big GPU's runner is gone, a job needing it is refused"
 is "$(rcli HGET "sr:{$slow}:job" status)" running "... and the lost job is not run by another runner"
 runner_start gpu-big-2 2400000 "gpu_name = Fake GPU B" "gpu_vram_gb = 24" "gpu_cuda_version = 12.2" \
 	"gpu_devices = $DEV_B"
-runner_wait gpu-big-2
+runner_wait gpu-big-2 "${RUNNER_PID[gpu-big-2]}"
 ok $? "a runner with the same GPU comes up"
 is "$(runner_cgroups "$big_pid")" "" "the next runner to start removed the killed runner's cgroups"
 wait_job "$slow" 60
