@@ -57,6 +57,8 @@ static void fleet_add_environments(struct fleet *f, const char *text, size_t len
 		const char *name = json_string_value(json_object_get(e, "name"));
 		const char *desc = json_string_value(json_object_get(e, "description"));
 		json_t *interp = json_object_get(e, "interpreters"), *pkgs = json_object_get(e, "packages");
+		json_t *missing = json_object_get(e, "missing"), *m;
+		size_t k;
 		json_t *have;
 
 		if (!name || !manifest_environment_name_valid(name, strlen(name)) || !json_is_array(interp))
@@ -67,11 +69,16 @@ static void fleet_add_environments(struct fleet *f, const char *text, size_t len
 					    json_integer(json_integer_value(json_object_get(have, "runners")) + 1));
 			continue;
 		}
-		have = json_pack("{s:s, s:s, s:[], s:[], s:i}", "name", name, "description", desc ? desc : "",
-				 "interpreters", "packages", "runners", 1);
+		have = json_pack("{s:s, s:s, s:[], s:[], s:[], s:i}", "name", name, "description", desc ? desc : "",
+				 "interpreters", "packages", "missing", "runners", 1);
 		fleet_union(json_object_get(have, "interpreters"), interp);
 		if (json_is_array(pkgs))
 			fleet_union(json_object_get(have, "packages"), pkgs);
+		json_array_foreach(missing, k, m)
+			if (json_is_string(json_object_get(m, "package")) && json_is_string(json_object_get(m, "why")))
+				json_array_append_new(json_object_get(have, "missing"),
+						      json_pack("{s:O, s:O}", "package", json_object_get(m, "package"),
+								"why", json_object_get(m, "why")));
 		json_array_append_new(f->environments, have);
 	}
 	json_decref(list);

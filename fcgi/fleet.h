@@ -16,7 +16,7 @@
 
 struct fleet {
 	int live;              /* runners whose heartbeat is younger than LEASE_MS */
-	json_t *environments;  /* merged by name: [{name, description, interpreters, packages, runners}] */
+	json_t *environments;  /* merged by name: [{name, description, interpreters, packages, missing, runners}] */
 	json_t *gpus;          /* one per GPU runner: [{runner, name, vram_gb, cuda_version, queue}] */
 };
 

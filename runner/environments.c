@@ -21,6 +21,8 @@
 #define ENVIRONMENT_META_MAX    (256 * 1024)  /* a package list, not a database */
 #define ENVIRONMENT_DESC_MAX    300           /* bytes of description announced */
 #define ENVIRONMENT_PACKAGES_MAX 200          /* package names announced: the heartbeat stays small */
+#define ENVIRONMENT_MISSING_MAX  50           /* {package, why} entries announced */
+#define ENVIRONMENT_MISSING_TEXT 200          /* bytes of each of their strings, at most */
 
 /* A tree jobs may run from: a directory of root's that nobody else can change. */
 static int environment_tree_trusted(const char *path, char *why, size_t whylen)
@@ -46,7 +48,7 @@ static int environment_tree_trusted(const char *path, char *why, size_t whylen)
 static int environment_meta_load(const char *path, struct runner_environment *e, char *why, size_t whylen)
 {
 	json_error_t jerr;
-	json_t *meta, *name, *desc, *pkgs, *kept;
+	json_t *meta, *name, *desc, *pkgs, *kept, *missing, *m;
 	struct stat st;
 	size_t i;
 	int rc = -1;
@@ -84,6 +86,21 @@ static int environment_meta_load(const char *path, struct runner_environment *e,
 			json_array_append(kept, json_array_get(pkgs, i));
 	e->packages_json = json_dumps(kept, JSON_COMPACT);
 	json_decref(kept);
+	/* what the environment's documentation promises and Debian lacks: shown to users as is */
+	missing = json_object_get(meta, "missing");
+	kept = json_array();
+	json_array_foreach(missing, i, m) {
+		const char *package = json_string_value(json_object_get(m, "package"));
+		const char *because = json_string_value(json_object_get(m, "why"));
+
+		if (json_array_size(kept) == ENVIRONMENT_MISSING_MAX)
+			break;
+		if (package && because && strlen(package) <= ENVIRONMENT_MISSING_TEXT &&
+		    strlen(because) <= ENVIRONMENT_MISSING_TEXT)
+			json_array_append_new(kept, json_pack("{s:s, s:s}", "package", package, "why", because));
+	}
+	e->missing_json = json_dumps(kept, JSON_COMPACT);
+	json_decref(kept);
 	{
 		/* cut to a bound, then made whole again: a cut may split a character */
 		const char *text = desc ? json_string_value(desc) : "";
@@ -92,7 +109,7 @@ static int environment_meta_load(const char *path, struct runner_environment *e,
 		e->description = utf8_sanitize(text, len < ENVIRONMENT_DESC_MAX ? len : ENVIRONMENT_DESC_MAX,
 					       &kept_len);
 	}
-	rc = e->packages_json ? 0 : -1;
+	rc = e->packages_json && e->missing_json ? 0 : -1;
 out:
 	json_decref(meta);
 	return rc;
@@ -117,6 +134,7 @@ void runner_environments_load(const char *dir, struct runner_environments *envs)
 	def->root = xstrdup("/");
 	def->description = xstrdup("the runner host's Debian tree (/usr), read-only");
 	def->packages_json = xstrdup("[]");
+	def->missing_json = xstrdup("[]");
 
 	d = dir && *dir ? opendir(dir) : NULL;
 	if (!d) {
@@ -160,6 +178,7 @@ void runner_environments_load(const char *dir, struct runner_environments *envs)
 			free(e.root);
 			free(e.description);
 			free(e.packages_json);
+			free(e.missing_json);
 			continue;
 		}
 		if (is_default) {
@@ -167,6 +186,7 @@ void runner_environments_load(const char *dir, struct runner_environments *envs)
 			free(def->root);
 			free(def->description);
 			free(def->packages_json);
+			free(def->missing_json);
 			*def = e;
 		} else {
 			envs->v[envs->n++] = e;
@@ -185,6 +205,7 @@ void runner_environments_free(struct runner_environments *envs)
 		free(envs->v[i].root);
 		free(envs->v[i].description);
 		free(envs->v[i].packages_json);
+		free(envs->v[i].missing_json);
 	}
 	free(envs->v);
 	envs->v = NULL;
@@ -208,6 +229,7 @@ char *runner_environments_announce(const struct runner_environments *envs)
 	for (size_t i = 0; i < envs->n; i++) {
 		const struct runner_environment *e = &envs->v[i];
 		json_t *interp = json_array(), *pkgs = json_loads(e->packages_json, 0, NULL);
+		json_t *missing = json_loads(e->missing_json, 0, NULL);
 		char names[sizeof e->interpreters], *p, *next;
 
 		snprintf(names, sizeof names, "%s", e->interpreters);
@@ -219,9 +241,10 @@ char *runner_environments_announce(const struct runner_environments *envs)
 				next = p + strlen(p);
 			json_array_append_new(interp, json_string(p));
 		}
-		json_array_append_new(list, json_pack("{s:s, s:s, s:o, s:o}", "name", e->name, "description",
+		json_array_append_new(list, json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", e->name, "description",
 						      e->description, "interpreters", interp, "packages",
-						      pkgs ? pkgs : json_array()));
+						      pkgs ? pkgs : json_array(), "missing",
+						      missing ? missing : json_array()));
 	}
 	text = json_dumps(list, JSON_COMPACT);
 	json_decref(list);

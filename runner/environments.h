@@ -3,7 +3,8 @@
  * the host's own tree, plus every named tree an operator built under
  * environments_dir with contrib/sandrun-env:
  *
- *   environments_dir/NAME/environment.json   {"name", "description", "packages": [...], ...}
+ *   environments_dir/NAME/environment.json   {"name", "description", "packages": [...],
+ *                                            "missing": [{"package", "why"}], ...}
  *   environments_dir/NAME/root/              the tree: usr/, the merged-/usr links, etc/
  *
  * Read once at start (restart the runner after adding one). A tree the
@@ -25,6 +26,7 @@ struct runner_environment {
 	char *description;
 	char interpreters[128];/* installed in the tree, comma-separated ("python3,bash,sh") */
 	char *packages_json;   /* the metadata's package list, a JSON array */
+	char *missing_json;    /* the metadata's [{package, why}]: what Debian lacks, a JSON array */
 };
 
 struct runner_environments {
@@ -45,7 +47,7 @@ const struct runner_environment *runner_environment_find(const struct runner_env
 							 const char *name);
 
 /* The heartbeat's "environments" field: a JSON array of {name, description,
- * interpreters, packages}. The caller frees. */
+ * interpreters, packages, missing}. The caller frees. */
 char *runner_environments_announce(const struct runner_environments *envs);
 
 #endif

@@ -34,8 +34,8 @@ make_tree() {
 }
 
 make_tree "$ENVS/tiny"
-printf '{"name":"tiny","description":"bash and dash, nothing else","packages":["bash 5.2","dash 0.5"]}\n' \
-	> "$ENVS/tiny/environment.json"
+printf '%s\n' '{"name":"tiny","description":"bash and dash, nothing else","packages":["bash 5.2","dash 0.5"],' \
+	'"missing":[{"package":"python3","why":"a tiny tree"},{"package":5},"junk"]}' > "$ENVS/tiny/environment.json"
 # trees the runner must not offer
 make_tree "$ENVS/writable"
 echo '{"name":"writable","description":"x","packages":[]}' > "$ENVS/writable/environment.json"
@@ -69,6 +69,8 @@ is "$(json '.environments[] | select(.name=="tiny") | .packages | join(",")')" "
 	"... and the packages of its metadata"
 is "$(json '.environments[] | select(.name=="tiny") | .description')" "bash and dash, nothing else" \
 	"... and its description"
+is "$(json '.environments[] | select(.name=="tiny") | .missing | map("\(.package): \(.why)") | join(",")')" \
+	"python3: a tiny tree" "... and what it lacks (malformed entries left out)"
 for bad in writable badmeta wrongname Bad_Name .tiny.building-1; do
 	unlike ",$names," ",$bad," "a tree the runner must not offer is not listed: $bad"
 done
