@@ -1,10 +1,13 @@
 /*
  * The read-only routes: GET /status/{id}, /logs/{id}, /health and /.
  * Everything comes from the job's keys in Redis; a job whose record is
- * gone (unknown, expired, deleted) is 404 on every route.
+ * gone (unknown, expired, deleted) is 404 on every route. The record
+ * loading, the status object and the system's load are shared with
+ * fcgi/stream.c and fcgi/metrics.c (jobs.h).
  */
 #include "config.h"
 #include "fleet.h"
+#include "jobs.h"
 #include "keys.h"
 #include "log.h"
 #include "quota.h"
@@ -29,6 +32,11 @@ static const char *hash_get(const redisReply *hash, const char *field)
 		    hash->element[i + 1]->type == REDIS_REPLY_STRING)
 			return hash->element[i + 1]->str;
 	return NULL;
+}
+
+const char *job_record_field(const redisReply *h, const char *field)
+{
+	return hash_get(h, field);
 }
 
 static json_t *json_time(const char *ms)
@@ -58,27 +66,43 @@ static void job_not_found(struct request *req)
 	respond_error(req, 404, "Job not found", NULL, "no job with this id (unknown, expired or deleted)");
 }
 
-/* HGETALL of the job record: NULL after answering 503 or 404 itself. */
-static redisReply *job_record_load(struct request *req, const char *id)
+int job_record_get(struct request *req, const char *id, redisReply **out)
 {
 	char key[KEY_MAX];
 	redisReply *r;
 
+	*out = NULL;
 	snprintf(key, sizeof key, KEY_JOB_FMT, id);
 	r = rconn_command(&req->srv->redis, "HGETALL %s", key);
 	if (!r || r->type != REDIS_REPLY_ARRAY) {
 		log_error(req->id, "status: %s", r ? (r->str ? r->str : "unexpected reply") : req->srv->redis.error);
 		if (r)
 			freeReplyObject(r);
-		respond_unavailable(req, "the job store is unreachable");
-		return NULL;
+		return 503;
 	}
 	if (r->elements == 0) {
 		freeReplyObject(r);
+		return 404;
+	}
+	*out = r;
+	return 200;
+}
+
+/* HGETALL of the job record: NULL after answering 503 or 404 itself. */
+static redisReply *job_record_load(struct request *req, const char *id)
+{
+	redisReply *r;
+
+	switch (job_record_get(req, id, &r)) {
+	case 200:
+		return r;
+	case 404:
 		job_not_found(req);
 		return NULL;
+	default:
+		respond_unavailable(req, "the job store is unreachable");
+		return NULL;
 	}
-	return r;
 }
 
 /*
@@ -147,7 +171,7 @@ static json_t *job_status_json(const char *id, const redisReply *h)
 	return o;
 }
 
-static bool job_status_final(const redisReply *h)
+bool job_status_final(const redisReply *h)
 {
 	const char *st = hash_get(h, JOB_F_STATUS);
 
@@ -256,9 +280,7 @@ static int64_t request_wait_ms(struct request *req)
 	return seconds * 1000;
 }
 
-/* Answers with the status object of a loaded record (and frees it). */
-static void job_status_respond(struct request *req, const char *id, redisReply *h, int status,
-			       const char *headers)
+json_t *job_status_object(struct request *req, const char *id, const redisReply *h)
 {
 	json_t *o = job_status_json(id, h);
 	const char *st = hash_get(h, JOB_F_STATUS);
@@ -267,7 +289,14 @@ static void job_status_respond(struct request *req, const char *id, redisReply *
 		long pos = job_queue_position(req, hash_get(h, JOB_F_QUEUE), hash_get(h, JOB_F_ENTRY));
 		json_object_set_new(o, "queue_position", pos > 0 ? json_integer(pos) : json_null());
 	}
-	respond_json(req, status, o, headers);
+	return o;
+}
+
+/* Answers with the status object of a loaded record (and frees it). */
+static void job_status_respond(struct request *req, const char *id, redisReply *h, int status,
+			       const char *headers)
+{
+	respond_json(req, status, job_status_object(req, id, h), headers);
 	freeReplyObject(h);
 }
 
@@ -348,16 +377,20 @@ void handle_cancel(struct request *req, const char *id)
 		freeReplyObject(r);
 }
 
-/* Adds one queue's entries (*queued) and those handed to a runner, not yet acknowledged (*pending). */
-static void stats_queue_count(struct request *req, const char *queue, long long *queued, long long *pending)
+/* Adds one queue's entries (*queued) and those handed to a runner, not yet acknowledged (*pending). 0 or -1. */
+static int stats_queue_count(struct request *req, const char *queue, long long *queued, long long *pending)
 {
 	redisReply *r = rconn_command(&req->srv->redis, "XLEN %s", queue);
+	int rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
 
-	if (r && r->type == REDIS_REPLY_INTEGER)
+	if (rc == 0)
 		*queued += r->integer;
 	if (r)
 		freeReplyObject(r);
 	r = rconn_command(&req->srv->redis, "XINFO GROUPS %s", queue);
+	if (!r)
+		rc = -1;
+	/* An error reply here is a queue not made yet: nothing pending, not a failure. */
 	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
 		const redisReply *g = r->element[i];
 		for (size_t j = 0; g->type == REDIS_REPLY_ARRAY && j + 1 < g->elements; j += 2)
@@ -367,49 +400,63 @@ static void stats_queue_count(struct request *req, const char *queue, long long 
 	}
 	if (r)
 		freeReplyObject(r);
+	return rc;
+}
+
+int system_load_get(struct request *req, struct system_load *load)
+{
+	long long queued = 0, pending = 0;
+	int rc = stats_queue_count(req, KEY_QUEUE, &queued, &pending);
+	struct fleet f;
+	redisReply *r;
+	char since[24];
+
+	/* and the queues of the live GPU runners, each once */
+	if (fleet_load(req, &f) == 0) {
+		json_t *seen = json_object();
+		const json_t *g;
+		size_t i;
+
+		json_array_foreach(f.gpus, i, g) {
+			const char *q = json_string_value(json_object_get(g, "queue"));
+
+			if (json_object_get(seen, q))
+				continue;
+			json_object_set_new(seen, q, json_true());
+			if (stats_queue_count(req, q, &queued, &pending) < 0)
+				rc = -1;
+		}
+		json_decref(seen);
+	} else {
+		rc = -1;
+	}
+	fleet_free(&f);
+	load->queue_length = queued > pending ? queued - pending : 0;
+	load->active = pending;
+	load->runners = 0;
+	snprintf(since, sizeof since, "%lld", (long long)(time_now_ms() - LEASE_MS));
+	r = rconn_command(&req->srv->redis, "ZCOUNT %s %s +inf", KEY_RUNNERS, since);
+	if (r && r->type == REDIS_REPLY_INTEGER)
+		load->runners = r->integer;
+	else
+		rc = -1;
+	if (r)
+		freeReplyObject(r);
+	return rc;
 }
 
 void handle_stats(struct request *req, const char *unused)
 {
 	struct quota_usage u;
-	long long queued = 0, pending = 0, runners = 0;
-	redisReply *r;
+	struct system_load load;
 	json_t *quota, *sys;
-	char since[24];
 
 	(void)unused;
 	if (quota_usage_load(req, &u) < 0) {
 		respond_unavailable(req, "the job store is unreachable");
 		return;
 	}
-	stats_queue_count(req, KEY_QUEUE, &queued, &pending);
-	{
-		/* and the queues of the live GPU runners */
-		struct fleet f;
-		const json_t *g;
-		size_t i;
-
-		if (fleet_load(req, &f) == 0) {
-			json_t *seen = json_object();
-
-			json_array_foreach(f.gpus, i, g) {
-				const char *q = json_string_value(json_object_get(g, "queue"));
-
-				if (json_object_get(seen, q))
-					continue;
-				json_object_set_new(seen, q, json_true());
-				stats_queue_count(req, q, &queued, &pending);
-			}
-			json_decref(seen);
-		}
-		fleet_free(&f);
-	}
-	snprintf(since, sizeof since, "%lld", (long long)(time_now_ms() - LEASE_MS));
-	r = rconn_command(&req->srv->redis, "ZCOUNT %s %s +inf", KEY_RUNNERS, since);
-	if (r && r->type == REDIS_REPLY_INTEGER)
-		runners = r->integer;
-	if (r)
-		freeReplyObject(r);
+	system_load_get(req, &load);
 
 	quota = json_object();
 	json_object_set_new(quota, "used", json_real(u.cpu_used));
@@ -418,9 +465,9 @@ void handle_stats(struct request *req, const char *unused)
 	json_object_set_new(quota, "active_jobs", json_integer(u.active));
 	json_object_set_new(quota, "can_submit", json_boolean(u.cpu_used < u.cpu_limit && u.active < u.active_limit));
 	sys = json_object();
-	json_object_set_new(sys, "queue_length", json_integer(queued > pending ? queued - pending : 0));
-	json_object_set_new(sys, "active_jobs", json_integer(pending));
-	json_object_set_new(sys, "runners", json_integer(runners));
+	json_object_set_new(sys, "queue_length", json_integer(load.queue_length));
+	json_object_set_new(sys, "active_jobs", json_integer(load.active));
+	json_object_set_new(sys, "runners", json_integer(load.runners));
 	respond_json(req, 200, json_pack("{s:o, s:o}", "your_quota", quota, "system", sys), NULL);
 }
 
@@ -472,9 +519,19 @@ void handle_logs(struct request *req, const char *id)
 {
 	struct buf out = { 0 }, err = { 0 }, both = { 0 };
 	char stream[16] = "stdout", format[16] = "";
+	const char *tail = req->path + strlen("/logs/") + strlen(id);
 	redisReply *h;
 	int json;
 
+	/* /logs/{id}/stream is the live form (fcgi/stream.c); no other tail exists */
+	if (strcmp(tail, "/stream") == 0) {
+		logs_stream(req, id);
+		return;
+	}
+	if (*tail) {
+		respond_error(req, 404, NULL, NULL, "no such endpoint: /logs/{id}%s", tail);
+		return;
+	}
 	if (request_query(req, "stream", stream, sizeof stream) < 0 ||
 	    (strcmp(stream, "stdout") && strcmp(stream, "stderr") && strcmp(stream, "both"))) {
 		respond_error(req, 400, NULL, "stream", "stream must be stdout, stderr or both");

@@ -36,6 +36,11 @@
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t in_request;
 
+bool responder_stopping(void)
+{
+	return stop_requested != 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: sandrun-fcgi [-c CONFIG] [-t] [-v]\n"

@@ -7,6 +7,7 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,52 @@ void respond_bytes(struct request *req, int status, const char *content_type,
 	FCGX_PutStr(head, n, req->fcgx->out);
 	if (len)
 		FCGX_PutStr(data, (int)len, req->fcgx->out);
+}
+
+int respond_stream_start(struct request *req, int status, const char *content_type, const char *headers)
+{
+	char head[2048];
+	int n;
+
+	if (req->answered)
+		return -1;
+	req->answered = true;
+	n = snprintf(head, sizeof head, "Status: %d %s\r\nContent-Type: %s\r\n%s%s\r\n", status,
+		     status_text(status), content_type, req->headers, headers ? headers : "");
+	if (n < 0 || (size_t)n >= sizeof head)
+		return -1;      /* cannot happen: the callers' headers are constants */
+	return respond_stream_write(req, head, (size_t)n);
+}
+
+/*
+ * Has nginx closed the FastCGI connection? It sends nothing more once the
+ * request is in, so the one thing that can arrive is its FIN: POLLRDHUP
+ * says so without reading (a pending empty FCGI_STDIN record is not a close).
+ */
+static bool request_peer_closed(const struct request *req)
+{
+	struct pollfd p = { .fd = req->fcgx->ipcFd, .events = POLLRDHUP };
+
+	if (p.fd < 0)
+		return true;
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+int respond_stream_write(struct request *req, const char *data, size_t len)
+{
+	FCGX_Stream *out = req->fcgx->out;
+
+	if (request_peer_closed(req))
+		return -1;
+	while (len > 0) {
+		int n = len > (1u << 30) ? 1 << 30 : (int)len;
+
+		if (FCGX_PutStr(data, n, out) != n)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return FCGX_FFlush(out) == 0 && FCGX_GetError(out) == 0 ? 0 : -1;
 }
 
 void respond_json(struct request *req, int status, json_t *body, const char *headers)

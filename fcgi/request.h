@@ -61,6 +61,22 @@ void respond_unavailable(struct request *req, const char *reason);
 void respond_bytes(struct request *req, int status, const char *content_type,
 		   const char *data, size_t len, const char *headers);
 
+/*
+ * A streamed answer (Server-Sent Events, fcgi/stream.c): respond_stream_start
+ * sends the head once, without Content-Length (nginx passes the body on as it
+ * comes: fastcgi_buffering is off for /logs/), and nothing of respond_* may
+ * follow; respond_stream_write sends one piece and flushes it to nginx at
+ * once. `headers` are extra "Name: value\r\n" lines (Cache-Control is the
+ * caller's). Both return 0, or -1 when the client is gone: nginx closed the
+ * FastCGI connection (it does when its client leaves) or a write failed.
+ * Then the handler stops at once.
+ */
+int respond_stream_start(struct request *req, int status, const char *content_type, const char *headers);
+int respond_stream_write(struct request *req, const char *data, size_t len);
+
+/* true once this responder was told to stop (SIGTERM): a long request ends early (fcgi/main.c). */
+bool responder_stopping(void);
+
 /* A JSON string of any bytes: invalid UTF-8 and NUL become U+FFFD. New reference. */
 json_t *json_string_lossy(const char *s, size_t len);
 

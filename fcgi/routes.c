@@ -27,7 +27,7 @@ struct route {
 static const struct route routes[] = {
 	{ "POST", "/submit",  ROUTE_EXACT, handle_submit },
 	{ "GET",  "/status/", ROUTE_JOB,   handle_status },
-	{ "GET",  "/logs/",   ROUTE_JOB,   handle_logs },
+	{ "GET",  "/logs/",   ROUTE_JOB_TAIL, handle_logs },   /* and /logs/{id}/stream */
 	{ "DELETE", "/jobs/", ROUTE_JOB,   handle_cancel },
 	{ "GET",  "/outputs/", ROUTE_JOB,  handle_outputs },
 	{ "GET",  "/download/", ROUTE_JOB_TAIL, handle_download },
@@ -35,6 +35,7 @@ static const struct route routes[] = {
 	{ "GET",  "/workers", ROUTE_EXACT, handle_workers },
 	{ "GET",  "/environments", ROUTE_EXACT, handle_environments },
 	{ "GET",  "/health",  ROUTE_EXACT, handle_health },
+	{ "GET",  "/metrics", ROUTE_EXACT, handle_metrics },
 	{ "GET",  "/",        ROUTE_EXACT, handle_root },
 };
 

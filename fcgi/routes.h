@@ -24,6 +24,10 @@ void handle_cancel(struct request *req, const char *id);
 void handle_outputs(struct request *req, const char *id);
 void handle_download(struct request *req, const char *id);
 void handle_workers(struct request *req, const char *id);
+/* fcgi/stream.c: GET /logs/{id}/stream (handle_logs passes it on) */
+void logs_stream(struct request *req, const char *id);
+/* fcgi/metrics.c: GET /metrics */
+void handle_metrics(struct request *req, const char *id);
 /* After a job was accepted: 202 at once, or with ?wait=N the status once it ends (fcgi/jobs.c). */
 void job_answer_after_submit(struct request *req, const char *id, const char *headers);
 

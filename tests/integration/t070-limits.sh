@@ -5,7 +5,7 @@
 require_cmd jq tar pgrep
 stack_start --runner-slots 1
 cd "$WORK"
-JOB_UID=1900000   # job_uid_base + slot 0: the only slot here
+JOB_UID=$(uid_base 0)   # job_uid_base + slot 0: the only slot here
 
 job_dir() { rm -rf "$1"; mkdir -p "$1"; echo "$1"; }
 nothing_left() { # nothing_left NAME

@@ -15,8 +15,8 @@
 require_cmd jq tar pgrep redis-cli
 # uid ranges of its own: what it sees running under them is its jobs,
 # not another test's on this host.
-UID_BASE=1930000          # the stack runner's slots: uid base+0, base+1
-UID_BASE2=1940000         # the second runner's slot
+UID_BASE=$(uid_base 0)    # the stack runner's slots: uid base+0, base+1
+UID_BASE2=$(uid_base 1)   # the second runner's slot
 stack_start --runner-slots 2 --set job_uid_base=$UID_BASE
 STACK=$top_srcdir/contrib/sandrun-stack
 LEASE_S=15                # LEASE_MS in common/keys.h

@@ -7,7 +7,7 @@
 require_cmd jq pgrep redis-cli
 # A uid range of its own: "no process of the job is left" must not see
 # another test's jobs running on this host at the same time.
-JOB_UID=1920000           # the one slot's uid
+JOB_UID=$(uid_base 0)     # the one slot's uid
 stack_start --runner-slots 1 --set job_uid_base=$JOB_UID
 
 field() { rcli HGET "sr:{$1}:job" "$2"; }

@@ -19,7 +19,9 @@ submit_to() { # submit_to URL TARBALL [QUERY]
 }
 
 # --- 50 simultaneous submits from one address through two pools admit exactly 2
-job_tar sleeper 'sleep 4'
+# long enough to be still there at the checks below however loaded the
+# machine is (make -j2 check); cancelled once they are done with
+job_tar sleeper 'sleep 30'
 for i in $(seq 50); do
 	curl -sS --cacert "$SANDRUN_CACERT" -o "race.$i" -w '%{http_code}\n' -X POST "$V4/submit" \
 		-F files=@sleeper.tar.gz -F 'manifest={"entrypoint":"main.sh","interpreter":"sh"}' &
@@ -74,7 +76,7 @@ api -X DELETE "$V6/jobs/job-aaaaaaaaaaaaaaaaaaaaaaaaaa"
 is "$HTTP_STATUS" 404 "DELETE of an unknown job is 404"
 
 # --- long-polls: status?wait returns when the job ends, not before, not much after
-for id in $running; do wait_job "$id" 30; done
+for id in $running; do api -X DELETE "$V4/jobs/$id"; wait_job "$id" 30; done
 ok "$(! grep -q "$v6job.*running in slot" "$STACK_DIR/runner.log"; echo $?)" \
 	"after the queue drained, the cancelled job never ran"
 job_tar short 'sleep 1; echo waited'

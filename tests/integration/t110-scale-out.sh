@@ -22,7 +22,7 @@ NS_A=sr110a-$$ NS_B=sr110b-$$            # the two "hosts"
 VETH_A=v$$a0 VETH_B=v$$b0                # their links, this side (names < 16 bytes)
 NFT_TABLE=sandrun_t110_$$
 declare -A RUNNER_PID=()                 # runner name -> pid (= its process group)
-declare -A RUNNER_UID=([host-a]=1900000 [host-b]=1910000)
+declare -A RUNNER_UID=([host-a]=$(uid_base 1) [host-b]=$(uid_base 2))
 KILLED_GROUPS=()                         # process groups of runners killed on purpose
 REDIS_BIND_BEFORE=
 LISTENER_PID=

@@ -49,11 +49,11 @@ runner_start() { # runner_start NAME UID-BASE CONFIG-LINES...
 	RUNNER_PID[$name]=$!
 	disown "$!" 2>/dev/null
 }
-runner_start gpu-small 2100000 "gpu_name = Fake GPU S" "gpu_vram_gb = 8" "gpu_cuda_version = 11.8" \
+runner_start gpu-small "$(uid_base 1)" "gpu_name = Fake GPU S" "gpu_vram_gb = 8" "gpu_cuda_version = 11.8" \
 	"gpu_devices = $DEV_S"
-runner_start gpu-big 2200000 "gpu_name = Fake GPU B" "gpu_vram_gb = 24" "gpu_cuda_version = 12.2" \
+runner_start gpu-big "$(uid_base 2)" "gpu_name = Fake GPU B" "gpu_vram_gb = 24" "gpu_cuda_version = 12.2" \
 	"gpu_devices = $DEV_B"
-runner_start cpu 2300000 "gpu_detect = off"
+runner_start cpu "$(uid_base 3)" "gpu_detect = off"
 for r in gpu-small gpu-big cpu; do
 	runner_wait "$r" "${RUNNER_PID[$r]}"
 	ok $? "runner $r announces itself" || { echo "Bail out! runner $r did not come up"; exit 1; }
@@ -62,7 +62,7 @@ like "$(cat "$STACK_DIR/gpu-big.log")" 'GPU Fake GPU B \(24 GB, CUDA 12.2, 1 dev
 	"a GPU runner says which GPU it has and which queue it reads"
 
 # A GPU declared badly: the runner refuses to start rather than announce what it cannot give.
-runner_start badgpu 2500000 "gpu_name = Bad" "gpu_vram_gb = 8" "gpu_cuda_version = 12.0" "gpu_devices = /etc/hostname"
+runner_start badgpu "$(uid_base 5)" "gpu_name = Bad" "gpu_vram_gb = 8" "gpu_cuda_version = 12.0" "gpu_devices = /etc/hostname"
 for _ in $(seq 50); do kill -0 "${RUNNER_PID[badgpu]}" 2>/dev/null || break; sleep 0.1; done
 ! kill -0 "${RUNNER_PID[badgpu]}" 2>/dev/null
 ok $? "a runner whose gpu_devices names no device node does not start"
@@ -156,7 +156,7 @@ for _ in $(seq 40); do
 done
 is "$refused" 1 "once the big GPU's runner is gone, a job needing it is refused"
 is "$(rcli HGET "sr:{$slow}:job" status)" running "... and the lost job is not run by another runner"
-runner_start gpu-big-2 2400000 "gpu_name = Fake GPU B" "gpu_vram_gb = 24" "gpu_cuda_version = 12.2" \
+runner_start gpu-big-2 "$(uid_base 4)" "gpu_name = Fake GPU B" "gpu_vram_gb = 24" "gpu_cuda_version = 12.2" \
 	"gpu_devices = $DEV_B"
 runner_wait gpu-big-2 "${RUNNER_PID[gpu-big-2]}"
 ok $? "a runner with the same GPU comes up"
