@@ -652,6 +652,10 @@ int main(int argc, char **argv)
 		log_error(NULL, "the runner needs root to build sandboxes (namespaces, mounts, uids)");
 		return 1;
 	}
+	/* Every job's supervisor is a fork of this process and hashes (and
+	 * signs) its result: OpenSSL's ~1 ms of first-use set-up is done here
+	 * once, not again in each supervisor. Nothing secret is made here. */
+	sign_preload(worker_key);
 	rn.nslots = cfg.runner_slots > 0 ? cfg.runner_slots : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (rn.nslots < 1)
 		rn.nslots = 1;
