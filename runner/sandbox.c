@@ -2,11 +2,12 @@
  * The job's sandbox (SPEC §5). sandbox_start() creates the job's init
  * process in new PID, mount, network, IPC, UTS and cgroup namespaces;
  * init builds the job's root on a tmpfs, pivots into it, becomes the job's
- * user, has the upload unpacked by a child, forks the job and stays behind
- * as the namespace's reaper, summing the CPU of everything it reaps. When
- * the job process exits, init kills what is left, reaps it, writes one
- * report to a pipe and exits, which tears down the PID namespace; the tmpfs
- * lives only in init's mount namespace, so the kernel frees it too.
+ * user, forks the job process, which unpacks the upload and execs the job,
+ * and stays behind as the namespace's reaper, summing the CPU of everything
+ * it reaps. When the job process exits, init kills what is left, reaps
+ * it, writes one report to a pipe and exits, which tears down the PID
+ * namespace; the tmpfs lives only in init's mount namespace, so the kernel
+ * frees it too.
  * Nothing to clean up on the host but the job's cgroup, which the caller
  * made (runner/cgroup.h) and removes: init is born in it, its limits bind
  * every process of the job, and sandbox_kill and the figures go through it.
@@ -14,8 +15,8 @@
  *   supervisor (root, host)          init (pid 1, job's uid after f)   children
  *   sandbox_start ── clone3 ───────▶ born in the job's cgroup (v2), waits
  *        │ ── (v1: place) "go" ────▶ mounts, pivot_root, drop privileges
- *        │                           fork ─────────────────────────▶ unpacker
- *        │  ◀── stdout/stderr ────── fork ─────────────────────────▶ job: execve
+ *        │  ◀── stdout/stderr ────── fork ─────────────────────────▶ job: seccomp,
+ *        │                                                             unpack, execve
  *   sandbox_kill ── cgroup kill ───▶ every process of the cgroup, init too
  *        │  ◀── report pipe ──────── report {outcome, status, cpu}, _exit
  *   sandbox_wait: wait4(init), read the report and the cgroup's figures
@@ -29,10 +30,10 @@
  *
  * The caller must be single-threaded (init is made by a raw clone, like
  * fork(), and uses malloc and stdio): the runner's per-job supervisor is.
- * Init and the unpacker hold a copy of the caller's memory: the caller
- * should hold no secret it would not hand the job's user (init is
- * non-dumpable, so the job cannot read it, but a libarchive exploit in the
- * unpacker could).
+ * Init and the job process hold a copy of the caller's memory until the
+ * exec: the caller should hold no secret it would not hand the job's user
+ * (init is non-dumpable, so the job cannot read it, but a libarchive
+ * exploit in the job process, which unpacks before it execs, could).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -94,8 +95,9 @@
 #define SANDBOX_JOB_INODES 100000
 
 /* Stack for the clone() fallback (kernels without clone3): init and the
- * unpacker it forks (libarchive) run on it, so be generous; it is a private
- * mapping of the child and costs only the pages touched. */
+ * job process it forks (unpacking with libarchive) run on it, so be
+ * generous; it is a private mapping of the child and costs only the pages
+ * touched. */
 #define SANDBOX_CLONE_STACK (1024 * 1024)
 
 /* How long sandbox_kill lets init kill and reap the sandbox's processes
@@ -123,7 +125,7 @@
 struct sandbox_report {
 	int32_t outcome;             /* enum sandbox_outcome */
 	int32_t wait_status;         /* the job process's wait status, for SANDBOX_EXITED */
-	double cpu_seconds;          /* user+system of every process init reaped, the unpacker included */
+	double cpu_seconds;          /* user+system of every process init reaped, unpacking included */
 	int64_t memory_peak_bytes;   /* largest ru_maxrss among the processes init reaped */
 	char message[sizeof(((struct sandbox_result *)0)->message)];
 };
@@ -743,7 +745,7 @@ fail:
 }
 
 /*
- * Step h: limits for init and everything it forks, the unpacker included.
+ * Step h: limits for init and everything it forks, unpacking included.
  * Memory, CPU and the number of tasks are the cgroup's limits; these bound
  * what the cgroup does not, per process. Soft and hard alike, so the job
  * cannot raise them; never above what the runner itself was given.
@@ -1139,72 +1141,82 @@ static void sandbox_collect_outputs(const struct sandbox_spec *spec, int out_fd)
 }
 
 /*
- * Step g: unpacks the upload into /work in a child of init (the job's
- * user, the job's namespaces): init stays in its reaper loop meanwhile, so
- * a kill request is served at once and the unpacking CPU is counted like
- * the job's. The child's error sentence comes back through a shared page.
- * Returns 0, or -1 with *outcome and err set; check kill_requested first.
+ * Steps g and i share one process: the job process unpacks the upload
+ * into /work itself, then execs the job's program. Unpacking needs a
+ * process of its own, apart from init (libarchive parses the user's bytes
+ * and must not run where a bug could forge init's report), but not one
+ * apart from the job: it runs as the job's user, under the job's seccomp
+ * filter, with nothing but the job's standard streams open, which is all
+ * the job itself will have -- a bug there reaches nothing the job could
+ * not. So one fork, one exit and one filter installation fewer per job.
+ *
+ * What unpacking leaves behind does not reach the job: execve replaces
+ * the memory (the upload, libarchive's state) and drops the page shared
+ * with init; descriptors libarchive might have left open are closed, and
+ * the working directory and umask are set again, right before the exec.
+ *
+ * The shared page tells init how far the process got, so that a failed
+ * or crashed unpack is reported as SANDBOX_UNPACK_FAILED with its reason,
+ * not as the job's exit status.
  */
-static int sandbox_unpack_upload(const struct sandbox_spec *spec, struct sandbox_reaper *r,
-				 const struct sandbox_fds *fds, enum sandbox_outcome *outcome,
-				 char *err, size_t errlen)
-{
-	char *shared;
-	pid_t pid;
-	int status = 0;
+enum sandbox_job_phase {
+	SANDBOX_PHASE_SETUP = 0,     /* streams, signals, seccomp, unpacking */
+	SANDBOX_PHASE_UNPACK_FAILED, /* the upload could not be unpacked: message says why */
+	SANDBOX_PHASE_EXEC,          /* unpacked: execve is next (what happens now is the job's) */
+};
 
-	*outcome = SANDBOX_INTERNAL_ERROR;
-	shared = mmap(NULL, errlen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (shared == MAP_FAILED) {
-		error_format(err, errlen, "cannot map the unpacker's message page: %s", strerror(errno));
-		return -1;
+struct sandbox_job_state {
+	int32_t phase;               /* enum sandbox_job_phase, written by the job process only */
+	char message[sizeof(((struct sandbox_report *)0)->message)];
+};
+
+/* Step g, in the job process, under its seccomp filter: the upload into
+ * the working directory. Returns only when it is unpacked; otherwise the
+ * reason goes on the shared page and the process ends. */
+static void sandbox_unpack_in_job(const struct sandbox_spec *spec, struct sandbox_job_state *state)
+{
+	if (unpack_archive(spec->upload, spec->upload_len, spec->unpacked_max_bytes, spec->files_max,
+			   state->message, sizeof state->message) < 0) {
+		state->message[sizeof state->message - 1] = '\0';
+		state->phase = SANDBOX_PHASE_UNPACK_FAILED;
+		_exit(1);
 	}
-	shared[0] = '\0';
-	pid = fork();
-	if (pid < 0) {
-		error_format(err, errlen, "cannot fork the unpacker: %s", strerror(errno));
-		goto fail;
+	/* what libarchive may have changed in this process, back as the job expects it */
+	if (close_range(STDERR_FILENO + 1, ~0U, 0) < 0 || chdir(SANDBOX_WORKDIR) < 0) {
+		snprintf(state->message, sizeof state->message, "cannot prepare the job after unpacking: %s",
+			 strerror(errno));
+		state->phase = SANDBOX_PHASE_UNPACK_FAILED;
+		_exit(1);
 	}
-	if (pid == 0) {
-		/* the unpacker needs none of init's descriptors */
-		close(fds->report);
-		close(r->signals);
-		if (fds->stdin_data >= 0)
-			close(fds->stdin_data);
-		close(fds->stdout_w);
-		close(fds->stderr_w);
-		if (fds->outputs >= 0)
-			close(fds->outputs);
-		/* libarchive parses the user's bytes: under the job's filter too, so a
-		 * bug it has reaches no more of the kernel than the job itself could */
-		if ((spec->seccomp ? seccomp_program_apply(spec->seccomp, shared, errlen)
-				   : seccomp_policy_load(shared, errlen)) < 0)
-			_exit(2);
-		_exit(unpack_archive(spec->upload, spec->upload_len, spec->unpacked_max_bytes,
-				     spec->files_max, shared, errlen) == 0 ? 0 : 1);
-	}
-	if (!sandbox_reap_until(r, pid, &status)) {
-		error_format(err, errlen, "lost track of the unpacker");
-		goto fail;
-	}
-	if (r->kill_requested || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-		munmap(shared, errlen);
-		return 0;
-	}
-	*outcome = SANDBOX_UNPACK_FAILED;
-	shared[errlen - 1] = '\0';
-	if (WIFSIGNALED(status))
-		error_format(err, errlen, "unpacking the upload crashed (signal %d)", WTERMSIG(status));
-	else
-		error_format(err, errlen, "%s", shared[0] != '\0' ? shared : "the upload could not be unpacked");
-fail:
-	munmap(shared, errlen);
-	return -1;
+	umask(022);
 }
 
-/* Step i, in the job process (pid 2): its descriptors, a clean signal state, exec. */
+/* After the job process has been reaped: did its unpacking fail (message
+ * into err)? A process that died before it reached its exec was still
+ * unpacking (the steps before it do not crash): a crash of libarchive. */
+static bool sandbox_unpack_failed(const struct sandbox_job_state *state, int status, char *err, size_t errlen)
+{
+	if (state->phase == SANDBOX_PHASE_UNPACK_FAILED) {
+		/* bounded: the page is the job process's to write, terminated or not */
+		if (state->message[0] != '\0')
+			error_format(err, errlen, "%.*s", (int)sizeof state->message - 1, state->message);
+		else
+			error_format(err, errlen, "the upload could not be unpacked");
+		return true;
+	}
+	if (state->phase == SANDBOX_PHASE_SETUP && WIFSIGNALED(status)) {
+		error_format(err, errlen, "unpacking the upload crashed (signal %d)", WTERMSIG(status));
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Steps g and i, in the job process (pid 2): its descriptors, a clean
+ * signal state, seccomp, the upload unpacked (state != NULL), exec.
+ */
 static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const struct sandbox_fds *fds,
-				       int signals)
+				       int signals, struct sandbox_job_state *state)
 {
 	char msg[sizeof(((struct sandbox_report *)0)->message)];
 	sigset_t none;
@@ -1227,13 +1239,13 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/*
-	 * seccomp, last thing before execve, so it covers the job's first
-	 * instruction (runner/seccomp_policy.c: what is allowed, and why). A
-	 * filter that cannot be built or loaded must neither let the job run
-	 * unfiltered nor pass for the job's own failure: this process reports
-	 * an internal error on init's pipe itself. That report comes first in
-	 * the pipe and sandbox_wait reads only the first; init's own, written
-	 * once it has reaped us, stays unread.
+	 * seccomp, before anything of the user's is read (the upload) and so
+	 * before the job's first instruction (runner/seccomp_policy.c: what is
+	 * allowed, and why). A filter that cannot be built or loaded must
+	 * neither let the job run unfiltered nor pass for the job's own
+	 * failure: this process reports an internal error on init's pipe
+	 * itself. That report comes first in the pipe and sandbox_wait reads
+	 * only the first; init's own, written once it has reaped us, stays unread.
 	 */
 	if ((spec->seccomp ? seccomp_program_apply(spec->seccomp, msg, sizeof msg)
 			   : seccomp_policy_load(msg, sizeof msg)) < 0) {
@@ -1241,6 +1253,10 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 		_exit(SANDBOX_EXEC_FAILED);
 	}
 	close(fds->report);
+	if (state != NULL) {
+		sandbox_unpack_in_job(spec, state);
+		state->phase = SANDBOX_PHASE_EXEC;
+	}
 	execve(spec->argv[0], (char *const *)spec->argv, (char *const *)spec->envp);
 	dprintf(STDERR_FILENO, "sandrun: cannot execute %s: %s\n", spec->argv[0], strerror(errno));
 	_exit(SANDBOX_EXEC_FAILED);
@@ -1262,9 +1278,9 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
  *   e. network: nothing to do, the new namespace has only a down loopback
  *   f. drop privileges: bounding set, groups, gid, uid, no_new_privs, caps
  *   h. rlimits: CORE, NOFILE, FSIZE, NPROC -- before g, so they bind the
- *      unpacker too (and a crashing one dumps no core)
- *   g. unpack the upload into /work, as the job's user, in a child
- *   i. fork the job: stdio, signals, seccomp, execve
+ *      unpacking too (and a crashing libarchive dumps no core)
+ *   g, i. fork the job process: stdio, signals, seccomp, then unpack the
+ *      upload into /work (as the job's user, under its filter), execve
  *   j. reap everything until the job is gone; kill and reap the rest;
  *   k. collect the outputs on the outputs pipe (nobody left to race it);
  *      report; exit, which ends the namespace
@@ -1274,6 +1290,7 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 	enum sandbox_outcome outcome = SANDBOX_INTERNAL_ERROR;
 	char msg[sizeof(((struct sandbox_report *)0)->message)] = "";
 	struct sandbox_reaper reaper = { .signals = -1 };
+	struct sandbox_job_state *state = NULL;    /* shared with the job process: with an upload only */
 	int job_status = 0;
 	pid_t job;
 
@@ -1312,24 +1329,23 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 	/* h */
 	if (sandbox_set_limits(spec, msg, sizeof msg) < 0)
 		goto fail;
-	/* g */
+	/* g, i: the job process, which unpacks the upload first (sandbox_exec_job) */
 	if (spec->upload_len > 0) {
-		int rc = sandbox_unpack_upload(spec, &reaper, &fds, &outcome, msg, sizeof msg);
-
-		if (reaper.kill_requested)      /* killed before the job ever ran */
-			sandbox_finish(&reaper, fds.report, W_EXITCODE(0, SIGKILL), spec, -1);
-		if (rc < 0)
+		state = mmap(NULL, sizeof *state, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (state == MAP_FAILED) {
+			error_format(msg, sizeof msg, "cannot map the job process's state page: %s", strerror(errno));
 			goto fail;
+		}
+		state->phase = SANDBOX_PHASE_SETUP;
+		state->message[0] = '\0';
 	}
-	/* i */
-	outcome = SANDBOX_INTERNAL_ERROR;
 	job = fork();
 	if (job < 0) {
 		error_format(msg, sizeof msg, "cannot fork the job process: %s", strerror(errno));
 		goto fail;
 	}
 	if (job == 0)
-		sandbox_exec_job(spec, &fds, reaper.signals);
+		sandbox_exec_job(spec, &fds, reaper.signals, state);
 	/* j: the job holds the streams now; ours must go so the reader sees EOF */
 	if (fds.stdin_data >= 0)
 		close(fds.stdin_data);
@@ -1339,11 +1355,16 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 		error_format(msg, sizeof msg, "init lost track of the job process");
 		goto fail;
 	}
+	/* killed while unpacking: the job counts as killed, like any killed job */
+	if (state != NULL && !reaper.kill_requested && sandbox_unpack_failed(state, job_status, msg, sizeof msg)) {
+		outcome = SANDBOX_UNPACK_FAILED;
+		goto fail;
+	}
 	/* k: collect the outputs, now that init is the only process left (sandbox_finish) */
 	sandbox_finish(&reaper, fds.report, job_status, spec, reaper.kill_requested ? -1 : fds.outputs);
 
 fail:
-	kill(-1, SIGKILL);      /* an unpacker or job left behind (kill(-1) reaches only our PID namespace) */
+	kill(-1, SIGKILL);      /* whatever is left behind (kill(-1) reaches only our PID namespace) */
 	sandbox_report_send(fds.report, outcome, 0, reaper.cpu_seconds, reaper.memory_peak_bytes, msg);
 	_exit(1);
 }

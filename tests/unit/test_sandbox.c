@@ -503,6 +503,28 @@ static void test_uploads(void)
 	base_spec(&spec, NULL, (const char *const[]){ "/bin/ls", "-A", NULL });
 	run_job(&spec, &job);
 	check(exited_with(&job, 0) && job.outlen == 0, &job, "an empty upload gives an empty /work");
+
+	/* The job process unpacks before it execs (sandbox.c, steps g and i):
+	 * nothing of the unpacking may reach the job, and what the job does
+	 * after its exec is the job's, never an unpack failure. */
+	up = make_archive(project, 3, TEST_TGZ);
+	base_spec(&spec, &up, (const char *const[]){ "/bin/sh", "-c",
+		"pwd; umask; ls /proc/self/fd; grep '^SigBlk' /proc/self/status; grep -c libarchive /proc/self/maps",
+		NULL });
+	run_job(&spec, &job);
+	check(exited_with(&job, 1)
+	      && strcmp(job.out, "/work\n0022\n0\n1\n2\n3\nSigBlk:\t0000000000000000\n0\n") == 0,
+	      &job, "after unpacking, the job starts in /work, umask 022, fds 0-2, no signal blocked, "
+	      "no libarchive mapped");
+	base_spec(&spec, &up, (const char *const[]){ "/bin/sh", "-c", "kill -SEGV $$", NULL });
+	run_job(&spec, &job);
+	check(job.start_rc == 0 && job.res.outcome == SANDBOX_EXITED && job.res.term_signal == SIGSEGV, &job,
+	      "a job killed by a signal after an upload is the job's signal, not an unpack crash");
+	base_spec(&spec, &up, (const char *const[]){ "/work/missing", NULL });
+	run_job(&spec, &job);
+	check(exited_with(&job, 127) && strstr(job.errout, "cannot execute /work/missing") != NULL, &job,
+	      "a program that cannot be executed after an upload exits 127, not an unpack failure");
+	free(up.data);
 }
 
 static void test_bad_uploads(void)
