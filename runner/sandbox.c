@@ -42,7 +42,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <glob.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -493,13 +492,22 @@ static int sandbox_mount_usr(const struct sandbox_spec *spec, char *err, size_t 
 	return 0;
 }
 
+/* An entry of sandbox_etc_binds with a wildcard, matched against the names in /etc. */
+static bool sandbox_etc_is_pattern(const char *entry)
+{
+	return strpbrk(entry, "*?[") != NULL;
+}
+
 /* Step c, /etc: generated files for the job's identity, plus the few
  * read-only pieces of the environment's /etc that interpreters need. */
 static int sandbox_make_etc(const struct sandbox_spec *spec, char *err, size_t errlen)
 {
 	size_t root_len = sandbox_root_len(spec->env_root);
-	char text[512], pattern[PATH_MAX], dst[PATH_MAX];
-	size_t i, j, prefix;
+	char text[512], src[PATH_MAX], dst[PATH_MAX];
+	bool patterns = false;
+	struct dirent *de;
+	DIR *dir;
+	size_t i;
 
 	if (sandbox_mkdir("etc", 0755, err, errlen) < 0)
 		return -1;
@@ -518,37 +526,56 @@ static int sandbox_make_etc(const struct sandbox_spec *spec, char *err, size_t e
 				  err, errlen) < 0)
 		return -1;
 
-	if (sandbox_path(pattern, sizeof pattern, err, errlen, "%.*s/etc/", (int)root_len,
-			 spec->env_root) < 0)
-		return -1;
-	prefix = strlen(pattern);
+	/*
+	 * Plain names are looked up one by one (sandbox_mirror_read_only leaves
+	 * out what is missing); the patterns are matched in one pass over the
+	 * environment's /etc. Not glob(3): a call per entry, each reading the
+	 * directory again, cost more than all the binds together.
+	 */
 	for (i = 0; i < sizeof sandbox_etc_binds / sizeof sandbox_etc_binds[0]; i++) {
-		glob_t found;
-		const char *slash = strchr(sandbox_etc_binds[i], '/');
+		const char *entry = sandbox_etc_binds[i], *slash = strchr(entry, '/');
 
-		pattern[prefix] = '\0';
-		if (sandbox_path(pattern + prefix, sizeof pattern - prefix, err, errlen, "%s",
-				 sandbox_etc_binds[i]) < 0)
-			return -1;
+		if (sandbox_etc_is_pattern(entry)) {
+			patterns = true;
+			continue;
+		}
 		if (slash != NULL) {
 			/* "ssl/openssl.cnf": its directory, empty but for the bound file */
-			if (sandbox_path(dst, sizeof dst, err, errlen, "etc/%.*s",
-					 (int)(slash - sandbox_etc_binds[i]), sandbox_etc_binds[i]) < 0
+			if (sandbox_path(dst, sizeof dst, err, errlen, "etc/%.*s", (int)(slash - entry), entry) < 0
 			    || sandbox_mkdir(dst, 0755, err, errlen) < 0)
 				return -1;
 		}
-		if (glob(pattern, 0, NULL, &found) != 0)
-			continue;       /* not in this environment */
-		for (j = 0; j < found.gl_pathc; j++) {
-			if (sandbox_path(dst, sizeof dst, err, errlen, "etc/%s",
-					 found.gl_pathv[j] + prefix) < 0
-			    || sandbox_mirror_read_only(found.gl_pathv[j], dst, err, errlen) < 0) {
-				globfree(&found);
+		if (sandbox_path(src, sizeof src, err, errlen, "%.*s/etc/%s", (int)root_len, spec->env_root,
+				 entry) < 0
+		    || sandbox_path(dst, sizeof dst, err, errlen, "etc/%s", entry) < 0
+		    || sandbox_mirror_read_only(src, dst, err, errlen) < 0)
+			return -1;
+	}
+	if (!patterns)
+		return 0;
+	if (sandbox_path(src, sizeof src, err, errlen, "%.*s/etc", (int)root_len, spec->env_root) < 0)
+		return -1;
+	dir = opendir(src);
+	if (dir == NULL)
+		return 0;       /* an environment without /etc: nothing to bind */
+	while ((de = readdir(dir)) != NULL) {
+		for (i = 0; i < sizeof sandbox_etc_binds / sizeof sandbox_etc_binds[0]; i++) {
+			const char *entry = sandbox_etc_binds[i];
+
+			/* FNM_PERIOD: a leading dot is never matched by a wildcard, as with glob */
+			if (!sandbox_etc_is_pattern(entry) || fnmatch(entry, de->d_name, FNM_PERIOD) != 0)
+				continue;
+			if (sandbox_path(src, sizeof src, err, errlen, "%.*s/etc/%s", (int)root_len,
+					 spec->env_root, de->d_name) < 0
+			    || sandbox_path(dst, sizeof dst, err, errlen, "etc/%s", de->d_name) < 0
+			    || sandbox_mirror_read_only(src, dst, err, errlen) < 0) {
+				closedir(dir);
 				return -1;
 			}
+			break;
 		}
-		globfree(&found);
 	}
+	closedir(dir);
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -273,6 +274,11 @@ static struct test_job *run_argv(const char *const *argv)
 	return &job;
 }
 
+static int compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static bool exited_with(const struct test_job *job, int code)
 {
 	return job->start_rc == 0 && job->res.outcome == SANDBOX_EXITED && job->res.exit_code == code;
@@ -395,6 +401,52 @@ static void test_isolation(void)
 	check(exited_with(job, 0) && strstr(job->out, "/:\nbin\ndev\netc\nlib\nlib32\nlib64\nproc\nsbin\ntmp\nusr\nwork\n")
 	      && !strstr(job->out, "shadow") && strstr(job->out, "passwd\n"), job,
 	      "the root holds only what the sandbox made, /etc no secrets");
+
+	{
+		/* runner/sandbox.c's sandbox_etc_binds, top-level names: what the
+		 * sandbox's /etc must hold besides the files it generates, each
+		 * present there exactly when the host's /etc has it */
+		static const char *const binds[] = { "ld.so.cache", "alternatives", "localtime", "perl", "python3",
+						     "python3.*", "ssl", "java-*-openjdk", "R", "matplotlibrc",
+						     "fonts", "os-release" };
+		char want[4096] = "group\nhostname\nhosts\nnsswitch.conf\npasswd\n", pattern[64];
+		glob_t found;
+
+		for (size_t i = 0; i < sizeof binds / sizeof binds[0]; i++) {
+			snprintf(pattern, sizeof pattern, "/etc/%s", binds[i]);
+			if (glob(pattern, 0, NULL, &found) != 0)
+				continue;
+			for (size_t j = 0; j < found.gl_pathc; j++) {
+				struct stat st;
+
+				/* what the sandbox binds or copies: directories, files, symlinks */
+				if (lstat(found.gl_pathv[j], &st) == 0
+				    && (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
+					snprintf(want + strlen(want), sizeof want - strlen(want), "%s\n",
+						 found.gl_pathv[j] + 5);
+			}
+			globfree(&found);
+		}
+		if (strstr(want, "ssl\n") == NULL)
+			strcat(want, "ssl\n");          /* always made, for ssl/openssl.cnf */
+		job = run_argv((const char *const[]){ "/bin/sh", "-c", "ls -A /etc | LC_ALL=C sort", NULL });
+		{
+			/* the same names, sorted alike */
+			char sorted[4096], *names[128], *save = NULL, *name;
+			size_t n = 0;
+
+			for (name = strtok_r(want, "\n", &save); name != NULL && n < 128; name = strtok_r(NULL, "\n", &save))
+				names[n++] = name;
+			qsort(names, n, sizeof names[0], compare_strings);
+			sorted[0] = '\0';
+			for (size_t i = 0; i < n; i++)
+				snprintf(sorted + strlen(sorted), sizeof sorted - strlen(sorted), "%s\n", names[i]);
+			check(exited_with(job, 0) && strcmp(job->out, sorted) == 0, job,
+			      "/etc holds the generated files and the host's entries the bind list names, no more");
+			if (strcmp(job->out, sorted) != 0)
+				printf("#   want '%s'\n", sorted);
+		}
+	}
 
 	job = run_argv((const char *const[]){ "/bin/sh", "-c",
 		"touch /usr/x 2>/dev/null && echo wrote; awk '$2==\"/usr\"{print substr($4,1,3)}' /proc/self/mounts", NULL });
