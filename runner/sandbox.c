@@ -492,10 +492,64 @@ static int sandbox_mount_usr(const struct sandbox_spec *spec, char *err, size_t 
 	return 0;
 }
 
+/* Names in a directory listing read at a time (getdents64): /etc holds
+ * a few hundred entries, a few reads. */
+#define SANDBOX_DIRENTS_BYTES 8192
+
 /* An entry of sandbox_etc_binds with a wildcard, matched against the names in /etc. */
 static bool sandbox_etc_is_pattern(const char *entry)
 {
 	return strpbrk(entry, "*?[") != NULL;
+}
+
+/*
+ * The entries of the environment's /etc (etc_dir) that a pattern of
+ * sandbox_etc_binds matches, mirrored read-only into etc/. One pass over
+ * the directory; a name is given to fnmatch only when it starts with the
+ * pattern's literal prefix, so most of the few hundred names cost a
+ * comparison. (glob(3) per pattern read the directory again each time and
+ * cost more than all the binds together.)
+ */
+static int sandbox_etc_bind_patterns(const char *etc_dir, char *err, size_t errlen)
+{
+	const char *patterns[sizeof sandbox_etc_binds / sizeof sandbox_etc_binds[0]];
+	size_t prefix[sizeof sandbox_etc_binds / sizeof sandbox_etc_binds[0]];
+	char names[SANDBOX_DIRENTS_BYTES], src[PATH_MAX], dst[PATH_MAX];
+	size_t npatterns = 0, i;
+	ssize_t got;
+	int fd, rc = 0;
+
+	for (i = 0; i < sizeof sandbox_etc_binds / sizeof sandbox_etc_binds[0]; i++) {
+		if (!sandbox_etc_is_pattern(sandbox_etc_binds[i]))
+			continue;
+		patterns[npatterns] = sandbox_etc_binds[i];
+		prefix[npatterns++] = strcspn(sandbox_etc_binds[i], "*?[");
+	}
+	if (npatterns == 0)
+		return 0;
+	fd = open(etc_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;       /* an environment without /etc: nothing to bind */
+	while (rc == 0 && (got = getdents64(fd, names, sizeof names)) > 0) {
+		for (ssize_t off = 0; rc == 0 && off < got;) {
+			const struct dirent64 *de = (const struct dirent64 *)(names + off);
+
+			off += de->d_reclen;
+			for (i = 0; i < npatterns; i++) {
+				/* FNM_PERIOD: a leading dot is never matched by a wildcard, as with glob */
+				if (strncmp(de->d_name, patterns[i], prefix[i]) != 0
+				    || fnmatch(patterns[i], de->d_name, FNM_PERIOD) != 0)
+					continue;
+				if (sandbox_path(src, sizeof src, err, errlen, "%s/%s", etc_dir, de->d_name) < 0
+				    || sandbox_path(dst, sizeof dst, err, errlen, "etc/%s", de->d_name) < 0
+				    || sandbox_mirror_read_only(src, dst, err, errlen) < 0)
+					rc = -1;
+				break;
+			}
+		}
+	}
+	close(fd);
+	return rc;
 }
 
 /* Step c, /etc: generated files for the job's identity, plus the few
@@ -504,9 +558,6 @@ static int sandbox_make_etc(const struct sandbox_spec *spec, char *err, size_t e
 {
 	size_t root_len = sandbox_root_len(spec->env_root);
 	char text[512], src[PATH_MAX], dst[PATH_MAX];
-	bool patterns = false;
-	struct dirent *de;
-	DIR *dir;
 	size_t i;
 
 	if (sandbox_mkdir("etc", 0755, err, errlen) < 0)
@@ -526,19 +577,13 @@ static int sandbox_make_etc(const struct sandbox_spec *spec, char *err, size_t e
 				  err, errlen) < 0)
 		return -1;
 
-	/*
-	 * Plain names are looked up one by one (sandbox_mirror_read_only leaves
-	 * out what is missing); the patterns are matched in one pass over the
-	 * environment's /etc. Not glob(3): a call per entry, each reading the
-	 * directory again, cost more than all the binds together.
-	 */
+	/* plain names one by one (sandbox_mirror_read_only leaves out what is
+	 * missing), then the patterns in one pass over the directory */
 	for (i = 0; i < sizeof sandbox_etc_binds / sizeof sandbox_etc_binds[0]; i++) {
 		const char *entry = sandbox_etc_binds[i], *slash = strchr(entry, '/');
 
-		if (sandbox_etc_is_pattern(entry)) {
-			patterns = true;
+		if (sandbox_etc_is_pattern(entry))
 			continue;
-		}
 		if (slash != NULL) {
 			/* "ssl/openssl.cnf": its directory, empty but for the bound file */
 			if (sandbox_path(dst, sizeof dst, err, errlen, "etc/%.*s", (int)(slash - entry), entry) < 0
@@ -551,32 +596,9 @@ static int sandbox_make_etc(const struct sandbox_spec *spec, char *err, size_t e
 		    || sandbox_mirror_read_only(src, dst, err, errlen) < 0)
 			return -1;
 	}
-	if (!patterns)
-		return 0;
 	if (sandbox_path(src, sizeof src, err, errlen, "%.*s/etc", (int)root_len, spec->env_root) < 0)
 		return -1;
-	dir = opendir(src);
-	if (dir == NULL)
-		return 0;       /* an environment without /etc: nothing to bind */
-	while ((de = readdir(dir)) != NULL) {
-		for (i = 0; i < sizeof sandbox_etc_binds / sizeof sandbox_etc_binds[0]; i++) {
-			const char *entry = sandbox_etc_binds[i];
-
-			/* FNM_PERIOD: a leading dot is never matched by a wildcard, as with glob */
-			if (!sandbox_etc_is_pattern(entry) || fnmatch(entry, de->d_name, FNM_PERIOD) != 0)
-				continue;
-			if (sandbox_path(src, sizeof src, err, errlen, "%.*s/etc/%s", (int)root_len,
-					 spec->env_root, de->d_name) < 0
-			    || sandbox_path(dst, sizeof dst, err, errlen, "etc/%s", de->d_name) < 0
-			    || sandbox_mirror_read_only(src, dst, err, errlen) < 0) {
-				closedir(dir);
-				return -1;
-			}
-			break;
-		}
-	}
-	closedir(dir);
-	return 0;
+	return sandbox_etc_bind_patterns(src, err, errlen);
 }
 
 /* Step c, /dev: the host's harmless nodes bound onto empty files (mknod
