@@ -47,7 +47,9 @@
 #include "sandbox.h"
 #include "seccomp_filter.h"
 #include "sign.h"
+#include "unpack.h"
 
+#include <archive.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -601,6 +603,7 @@ int main(int argc, char **argv)
 	struct cgroup_host cg_host;
 	struct cgroup_runner cg_runner;
 	struct seccomp_program filter = { 0 };
+	struct archive *upload_reader;
 	struct runner rn = { .cfg = &cfg, .reclaim_cursor = { "0-0", "0-0" } };
 	struct sigaction sa = { .sa_handler = on_term };
 	sigset_t chld;
@@ -731,6 +734,14 @@ int main(int argc, char **argv)
 		log_error(NULL, "seccomp: %s: refusing to take jobs", err);
 		return 1;
 	}
+	/* So is libarchive's reader with its formats registered: each job process
+	 * unpacks with its own copy of it instead of registering them again. */
+	if (!(upload_reader = unpack_reader_new())) {
+		log_error(NULL, "libarchive: out of memory");
+		return 1;
+	}
+	for (int i = 0; i < rn.nslots; i++)
+		rn.jslots[i].upload_reader = upload_reader;
 
 	/* Fail closed: a job never runs without its cgroup limits. Made while
 	 * single-threaded and before any fork (on v2 the runner may move
@@ -860,6 +871,7 @@ int main(int argc, char **argv)
 	free(rn.slots);
 	free(rn.jslots);
 	seccomp_program_free(&filter);
+	archive_read_free(upload_reader);
 	runner_environments_free(&rn.environments);
 	free(rn.environments_json);
 	free(rn.gpu_json);

@@ -1224,8 +1224,8 @@ struct sandbox_job_state {
  * reason goes on the shared page and the process ends. */
 static void sandbox_unpack_in_job(const struct sandbox_spec *spec, struct sandbox_job_state *state)
 {
-	if (unpack_archive(spec->upload, spec->upload_len, spec->unpacked_max_bytes, spec->files_max,
-			   state->message, sizeof state->message) < 0) {
+	if (unpack_archive_with(spec->upload_reader, spec->upload, spec->upload_len, spec->unpacked_max_bytes,
+				spec->files_max, state->message, sizeof state->message) < 0) {
 		state->message[sizeof state->message - 1] = '\0';
 		state->phase = SANDBOX_PHASE_UNPACK_FAILED;
 		_exit(1);

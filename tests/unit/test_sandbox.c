@@ -62,6 +62,8 @@ static char mount_point[64];
 /* The parent of every job cgroup of this test, and the limits each job
  * gets unless a case changes them: the runner's defaults (SPEC §4). */
 static struct cgroup_runner test_cgroups;
+/* libarchive's reader, made once as the runner makes it, used by every job */
+static struct archive *upload_reader;
 static struct cgroup_limits job_limits = { 512LL << 20, 100000, 100000, 64 };
 
 struct test_entry {
@@ -175,6 +177,7 @@ static void base_spec(struct sandbox_spec *spec, const struct test_upload *up, c
 	spec->tmpfs_bytes = 64 << 20;           /* plenty for these jobs */
 	spec->upload = up ? up->data : NULL;
 	spec->upload_len = up ? up->len : 0;
+	spec->upload_reader = upload_reader;
 	spec->unpacked_max_bytes = 16 << 20;
 	spec->files_max = 100;
 	spec->argv = argv;
@@ -543,6 +546,10 @@ static void test_uploads(void)
 	base_spec(&spec, &up, main_py);
 	run_job(&spec, &job);
 	check(exited_with(&job, 0) && strcmp(job.out, "hello tar\n") == 0, &job, "a zip upload unpacks");
+	spec.upload_reader = NULL;
+	run_job(&spec, &job);
+	check(exited_with(&job, 0) && strcmp(job.out, "hello tar\n") == 0, &job,
+	      "... and without a reader made beforehand, the job process makes its own");
 	free(up.data);
 
 	up = make_archive(modes, sizeof modes / sizeof modes[0], TEST_TAR);
@@ -1032,6 +1039,11 @@ int main(void)
 		printf("Bail out! cannot create a mount point: %s\n", strerror(errno));
 		return 1;
 	}
+	upload_reader = unpack_reader_new();
+	if (upload_reader == NULL) {
+		printf("Bail out! cannot make libarchive's reader\n");
+		return 1;
+	}
 	fds_before = count_entries("/proc/self/fd");
 
 	test_output_globs();
@@ -1051,6 +1063,7 @@ int main(void)
 	ok(count_entries(mount_point) == 0 && !mounted_anywhere(mount_point),
 	   "the host's mount point is still empty and unmounted");
 	rmdir(mount_point);
+	archive_read_free(upload_reader);
 	{
 		char err[512] = "";
 
