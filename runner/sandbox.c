@@ -396,13 +396,17 @@ static int sandbox_bind(const char *src, const char *dst, uint64_t attrs, char *
 
 #define SANDBOX_READ_ONLY (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
 
+/* A directory with exactly `mode`: init builds the root with umask 0
+ * (sandbox_mount_root), so only one that was already there needs a chmod. */
 static int sandbox_mkdir(const char *path, mode_t mode, char *err, size_t errlen)
 {
-	if (mkdir(path, mode) < 0 && errno != EEXIST) {
+	if (mkdir(path, mode) == 0)
+		return 0;
+	if (errno != EEXIST) {
 		error_format(err, errlen, "cannot create /%s in the sandbox: %s", path, strerror(errno));
 		return -1;
 	}
-	if (chmod(path, mode) < 0) {     /* the umask had its say in mkdir */
+	if (chmod(path, mode) < 0) {
 		error_format(err, errlen, "cannot set the mode of /%s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -426,13 +430,11 @@ static int sandbox_write_file(const char *path, const char *content, char *err, 
 /* Makes an empty file to bind something on. */
 static int sandbox_mount_target_file(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-
-	if (fd < 0) {
+	/* mknod of a regular file: one call where open and close were two */
+	if (mknodat(AT_FDCWD, path, S_IFREG | 0600, 0) < 0 && errno != EEXIST) {
 		error_format(err, errlen, "cannot create /%s in the sandbox: %s", path, strerror(errno));
 		return -1;
 	}
-	close(fd);
 	return 0;
 }
 
@@ -675,6 +677,9 @@ static int sandbox_mask_proc(char *err, size_t errlen)
 /* Step c: the whole root, built in the tmpfs we are standing in. */
 static int sandbox_mount_root(const struct sandbox_spec *spec, char *err, size_t errlen)
 {
+	/* the modes given below are the modes meant, with no chmod after each
+	 * mkdir; sandbox_drop_privileges sets the job's umask (022) */
+	umask(0);
 	if (sandbox_mount_usr(spec, err, errlen) < 0
 	    || sandbox_make_etc(spec, err, errlen) < 0
 	    || sandbox_make_dev(spec, err, errlen) < 0
@@ -742,12 +747,14 @@ static int sandbox_drop_privileges(const struct sandbox_spec *spec, char *err, s
 	int cap;
 
 	/* every capability the running kernel knows, which may be more than CAP_LAST_CAP */
-	for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-			error_format(err, errlen, "cannot drop capability %d from the bounding set: %s",
-				      cap, strerror(errno));
-			goto fail;
-		}
+	for (cap = 0;; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+			continue;
+		if (errno == EINVAL && cap > 0)
+			break;  /* past the last capability this kernel has (one call, not a read and a drop) */
+		error_format(err, errlen, "cannot drop capability %d from the bounding set: %s",
+			      cap, strerror(errno));
+		goto fail;
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
 		error_format(err, errlen, "cannot clear the ambient capabilities: %s", strerror(errno));
@@ -1284,7 +1291,8 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 		close(fds->stdin_data);
 	close(fds->stdout_w);
 	close(fds->stderr_w);
-	sandbox_reset_signal_dispositions();
+	/* every disposition is the default already: init reset them first thing
+	 * (step 0) and installs no handler; only its mask, all blocked, is undone */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/*

@@ -451,6 +451,13 @@ static void test_isolation(void)
 		}
 	}
 
+	job = run_argv((const char *const[]){ "/usr/bin/stat", "-c", "%a %U %n", "/", "/tmp", "/work", "/dev",
+					      "/dev/shm", "/etc", "/etc/ssl", "/etc/passwd", "/etc/hosts", "/proc", NULL });
+	check(exited_with(job, 0) && strcmp(job->out, "755 root /\n1777 root /tmp\n700 sandrun /work\n"
+			"755 root /dev\n1777 root /dev/shm\n755 root /etc\n755 root /etc/ssl\n"
+			"644 root /etc/passwd\n644 root /etc/hosts\n555 root /proc\n") == 0, job,
+	      "the root's directories and files have their modes and owners");
+
 	job = run_argv((const char *const[]){ "/bin/sh", "-c",
 		"touch /usr/x 2>/dev/null && echo wrote; awk '$2==\"/usr\"{print substr($4,1,3)}' /proc/self/mounts", NULL });
 	check(exited_with(job, 0) && strcmp(job->out, "ro,\n") == 0, job, "/usr is read-only");
