@@ -1040,6 +1040,20 @@ int cgroup_job_place(const struct cgroup_job *job, pid_t pid, char *err, size_t 
 	return 0;
 }
 
+int cgroup_job_enter(const struct cgroup_job *job, char *err, size_t errlen)
+{
+	const char *dirs[CGROUP_NCONTROLLERS];
+	int n, i;
+
+	if (job == NULL || job->version == CGROUP_NONE)
+		return error_format(err, errlen, "the job has no cgroup to enter");
+	n = cgroup_job_dirs(job, dirs);
+	for (i = 0; i < n; i++)
+		if (cgroup_write(dirs[i], job->version == CGROUP_V1 ? "tasks" : "cgroup.procs", "0", err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
 /* The directory whose cgroup.procs lists the job's processes (every v1
  * hierarchy holds all of them; the freezer's is the one we freeze). */
 static const char *cgroup_procs_dir(const struct cgroup_job *job)

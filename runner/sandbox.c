@@ -13,8 +13,8 @@
  * every process of the job, and sandbox_kill and the figures go through it.
  *
  *   supervisor (root, host)          init (pid 1, job's uid after f)   children
- *   sandbox_start ── clone3 ───────▶ born in the job's cgroup (v2), waits
- *        │ ── (v1: place) "go" ────▶ mounts, pivot_root, drop privileges
+ *   sandbox_start ── clone3 ───────▶ born in the job's cgroup (v2; v1: enters it)
+ *        │ ── "go" ───────────────▶ mounts, pivot_root, drop privileges
  *        │  ◀── stdout/stderr ────── fork ─────────────────────────▶ job: seccomp,
  *        │                                                             unpack, execve
  *   sandbox_kill ── cgroup kill ───▶ every process of the cgroup, init too
@@ -299,11 +299,9 @@ fail:
 }
 
 /*
- * Step 0, before anything else: wait for the supervisor's go. Until it
- * comes init may still be outside the job's cgroup (v1, where the
- * supervisor places it after the clone), so it must not run a single step
- * of its own. EOF instead of the byte means the supervisor gave up or
- * died: end quietly, nothing was done.
+ * Step 0, once in the job's cgroup: the supervisor's go, normally written
+ * already (it writes it right after the clone). EOF instead of the byte
+ * means the supervisor gave up or died: end quietly, nothing was done.
  */
 static void sandbox_wait_for_start(struct sandbox_fds *fds)
 {
@@ -1322,8 +1320,8 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 /*
  * The job's init, pid 1 of its namespaces. Never returns.
  *
- *   0. wait for the supervisor's go (by then init is in the job's
- *      cgroup); reset signal handlers (all signals stay blocked: init has no
+ *   0. enter the job's cgroup (v1) and take the supervisor's go; reset
+ *      signal handlers (all signals stay blocked: init has no
  *      handler, the job cannot kill it; the reaper reads SIGCHLD and the
  *      supervisor's SIGTERM from a signalfd), die with the supervisor,
  *      leave its session, keep only our descriptors; a cgroup namespace
@@ -1342,7 +1340,7 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
  *   k. collect the outputs on the outputs pipe (nobody left to race it);
  *      report; exit, which ends the namespace
  */
-static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct sandbox_fds fds)
+static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct sandbox_fds fds, bool born_placed)
 {
 	enum sandbox_outcome outcome = SANDBOX_INTERNAL_ERROR;
 	char msg[sizeof(((struct sandbox_report *)0)->message)] = "";
@@ -1351,7 +1349,14 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 	int job_status = 0;
 	pid_t job;
 
-	/* 0 */
+	/* 0: into the job's cgroup before any step of our own, where the clone
+	 * could not put us (v1; v2 before Linux 5.7): we move ourselves, which
+	 * on v1 takes no global lock (cgroup_job_enter), and the supervisor
+	 * need not place us and then wake us up */
+	if (!born_placed && cgroup_job_enter(spec->cgroup, msg, sizeof msg) < 0) {
+		sandbox_report_send(fds.report, outcome, 0, 0.0, 0, msg);
+		_exit(1);
+	}
 	sandbox_wait_for_start(&fds);
 	/* e, early: the slot's own network namespace (made by the runner, loopback
 	 * down, nothing else in it), joined before its fd is closed with the rest */
@@ -1467,16 +1472,15 @@ static int sandbox_clone_entry(void *arg)
 {
 	struct sandbox_clone_context *ctx = arg;
 
-	sandbox_init_main(ctx->spec, ctx->fds);
+	sandbox_init_main(ctx->spec, ctx->fds, false);
 }
 
 /*
  * Creates init. clone3 in fork-like mode (no stack: the child continues
  * here on a copy of ours); plain clone() with a stack of its own only where
- * the kernel has no clone3. Returns init's pid, with *placed true when it
- * was born in the job's cgroup, or -1 with err set.
+ * the kernel has no clone3. Returns init's pid, or -1 with err set.
  */
-static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox_fds *fds, bool *placed,
+static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox_fds *fds,
 			   char *err, size_t errlen)
 {
 	struct clone_args args;
@@ -1494,9 +1498,9 @@ static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox
 	 * Cgroup placement: on v2, init is born inside the job's cgroup, with
 	 * no window in which it runs unlimited. A v1 cgroup has no fd (-1),
 	 * and a kernel before 5.7 refuses the flag (E2BIG, EINVAL): then init
-	 * is born outside, blocked on the start pipe, and sandbox_start places
-	 * it before it lets it go (*placed false). Either way it runs no step
-	 * of its own outside the cgroup.
+	 * is born outside and moves itself in as the first thing it does
+	 * (sandbox_init_main, step 0). Either way it runs no step of its own
+	 * outside the cgroup.
 	 */
 	if (cgroup_fd >= 0) {
 		args.flags |= CLONE_INTO_CGROUP;
@@ -1508,12 +1512,10 @@ static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox
 		args.cgroup = 0;
 		pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
 	}
-	*placed = (args.flags & CLONE_INTO_CGROUP) != 0;
 	if (pid == 0)
-		sandbox_init_main(spec, *fds);
+		sandbox_init_main(spec, *fds, (args.flags & CLONE_INTO_CGROUP) != 0);
 	if (pid > 0)
 		return pid;
-	*placed = false;
 	if (errno != ENOSYS) {
 		error_format(err, errlen, "cannot create the sandbox (clone3): %s", strerror(errno));
 		return -1;
@@ -1592,8 +1594,8 @@ static void sandbox_close(int *fd)
  *   2. block every signal so none of the supervisor's handlers can run in
  *      the child before it resets them; clone init (into the job's cgroup
  *      on v2); restore the mask
- *   3. if init was not born in the job's cgroup (v1), place it there; only
- *      then let it go: one byte on the start pipe it is blocked on
+ *   3. let it go: one byte on the start pipe (init, when it was not born
+ *      in the job's cgroup, has moved itself there first: step 0)
  *   4. close the child's ends, fill *sb
  * Init does the rest (sandbox_init_main).
  */
@@ -1605,7 +1607,6 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 	struct sandbox_fds child;
 	sigset_t all, old;
 	const char *problem;
-	bool placed = false;
 	pid_t pid = -1;
 
 	if (spec == NULL || sb == NULL) {
@@ -1645,11 +1646,9 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 	child.outputs = outputs[1];
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = sandbox_clone(spec, &child, &placed, err, errlen);
+	pid = sandbox_clone(spec, &child, err, errlen);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0)
-		goto fail;
-	if (!placed && cgroup_job_place(spec->cgroup, pid, err, errlen) < 0)
 		goto fail;
 	if (sandbox_write_all(start[1], "g", 1) < 0) {
 		error_format(err, errlen, "cannot start the sandbox: %s", strerror(errno));
