@@ -950,13 +950,11 @@ static int cgroup_limit_v1(const struct cgroup_job *job, const struct cgroup_lim
 	if (l->memory_bytes > 0) {
 		if (cgroup_write_number(memory, "memory.limit_in_bytes", l->memory_bytes, err, errlen) < 0)
 			return -1;
-		/* memory + swap, set after the memory limit (it may not be lower) */
-		if (cgroup_exists(memory, "memory.memsw.limit_in_bytes")) {
-			if (cgroup_write_number(memory, "memory.memsw.limit_in_bytes", l->memory_bytes, err, errlen) < 0)
-				return -1;
-		} else if (cgroup_swap_must_be_off("memory.memsw.limit_in_bytes", err, errlen) < 0) {
+		/* memory + swap, set after the memory limit (it may not be lower);
+		 * no such file (swap accounting off): then swap must be off */
+		if (cgroup_write_number(memory, "memory.memsw.limit_in_bytes", l->memory_bytes, err, errlen) < 0
+		    && (errno != ENOENT || cgroup_swap_must_be_off("memory.memsw.limit_in_bytes", err, errlen) < 0))
 			return -1;
-		}
 	}
 	if (l->cpu_quota_us > 0
 	    && (cgroup_write_number(cpu, "cpu.cfs_period_us", l->cpu_period_us, err, errlen) < 0
@@ -980,6 +978,7 @@ int cgroup_job_create(const struct cgroup_runner *r, const char *name, const str
 		      struct cgroup_job *job, char *err, size_t errlen)
 {
 	const char *dirs[CGROUP_NCONTROLLERS];
+	bool replaced = false;
 	int n, i;
 
 	memset(job, 0, sizeof *job);
@@ -992,20 +991,22 @@ int cgroup_job_create(const struct cgroup_runner *r, const char *name, const str
 		return -1;
 	n = cgroup_job_dirs(job, dirs);
 	for (i = 0; i < n; i++) {
-		if (access(dirs[i], F_OK) == 0) {
-			/* a leftover of a supervisor that died: its processes go, then it does */
+		if (mkdir(dirs[i], 0755) == 0)
+			continue;
+		if (errno == EEXIST && !replaced) {
+			/* a leftover of a supervisor that died: its processes go, then
+			 * it does, and the job's are made again (found by mkdir, not by
+			 * looking first: the look cost a lookup per hierarchy per job) */
 			struct cgroup_job old = *job;
 
 			if (cgroup_job_destroy(&old, err, errlen) < 0)
 				goto fail;
-			break;
+			replaced = true;
+			i = -1;
+			continue;
 		}
-	}
-	for (i = 0; i < n; i++) {
-		if (mkdir(dirs[i], 0755) < 0) {
-			error_format(err, errlen, "cannot create the job's cgroup %s: %s", dirs[i], strerror(errno));
-			goto fail;
-		}
+		error_format(err, errlen, "cannot create the job's cgroup %s: %s", dirs[i], strerror(errno));
+		goto fail;
 	}
 	if ((job->version == CGROUP_V2 ? cgroup_limit_v2(job, limits, err, errlen)
 					: cgroup_limit_v1(job, limits, err, errlen)) < 0)
@@ -1035,6 +1036,20 @@ int cgroup_job_place(const struct cgroup_job *job, pid_t pid, char *err, size_t 
 	n = cgroup_job_dirs(job, dirs);
 	for (i = 0; i < n; i++)
 		if (cgroup_write_number(dirs[i], "cgroup.procs", pid, err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
+int cgroup_job_enter(const struct cgroup_job *job, char *err, size_t errlen)
+{
+	const char *dirs[CGROUP_NCONTROLLERS];
+	int n, i;
+
+	if (job == NULL || job->version == CGROUP_NONE)
+		return error_format(err, errlen, "the job has no cgroup to enter");
+	n = cgroup_job_dirs(job, dirs);
+	for (i = 0; i < n; i++)
+		if (cgroup_write(dirs[i], job->version == CGROUP_V1 ? "tasks" : "cgroup.procs", "0", err, errlen) < 0)
 			return -1;
 	return 0;
 }

@@ -30,8 +30,8 @@
  *
  * Placement without a window (sandbox.c): on v2 the job's init is born in
  * its cgroup by clone3(CLONE_INTO_CGROUP, cgroup_job.fd). v1 has no such
- * flag: init is born blocked on a start pipe, cgroup_job_place() writes its
- * pid into each hierarchy's cgroup.procs, and only then is it let go.
+ * flag: init moves itself there first thing, before any step of its own,
+ * with cgroup_job_enter().
  *
  * Fail closed: a limit that was asked for and cannot be set fails
  * cgroup_job_create(), so the job fails and never runs without it.
@@ -195,6 +195,16 @@ int cgroup_job_create(const struct cgroup_runner *r, const char *name, const str
 /* Moves process `pid` into the job's cgroup (every v1 hierarchy). For a
  * process that has not started yet: v1, or v2 without CLONE_INTO_CGROUP. */
 int cgroup_job_place(const struct cgroup_job *job, pid_t pid, char *err, size_t errlen);
+
+/*
+ * Moves the calling process, which must be single-threaded, into the job's
+ * cgroup: on v1 by writing "0" (the calling thread) to each hierarchy's
+ * tasks file, on v2 to cgroup.procs. On v1 a thread moving itself takes no
+ * global lock, where writing a pid to cgroup.procs write-locks
+ * cgroup_threadgroup_rwsem, whose RCU grace period stalled a placement for
+ * 5-25 ms now and then. 0, or -1 with err.
+ */
+int cgroup_job_enter(const struct cgroup_job *job, char *err, size_t errlen);
 
 /*
  * Kills every process in the job's cgroup, including any that escaped its

@@ -656,6 +656,11 @@ static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t 
 	int64_t ended = 0;
 
 	*timed_out = 0;
+	/* The first check one period in, not at once: the claim (start.lua) has
+	 * just found the job ours, and a cancel is still seen within
+	 * JOB_CHECK_MS. A job shorter than that makes no check at all, which
+	 * saves most jobs a round trip. */
+	st->check_due = started + JOB_CHECK_MS;
 	while (fds[0].fd >= 0 || fds[1].fd >= 0 || fds[2].fd >= 0 || fds[3].fd >= 0) {
 		int64_t now = time_mono_ms(), wait_ms = deadline - now;
 
@@ -947,6 +952,7 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 			.cgroup = &cg,
 			.pids_max = cfg->limits.pids_max,
 			.seccomp = slot->seccomp,
+			.upload_reader = slot->upload_reader,
 			.mirror_dir = access(cfg->requirements_mirror_dir, R_OK | X_OK) == 0 ?
 				      cfg->requirements_mirror_dir : NULL,
 			.netns_fd = slot->netns_fd,

@@ -2,20 +2,21 @@
  * The job's sandbox (SPEC §5). sandbox_start() creates the job's init
  * process in new PID, mount, network, IPC, UTS and cgroup namespaces;
  * init builds the job's root on a tmpfs, pivots into it, becomes the job's
- * user, has the upload unpacked by a child, forks the job and stays behind
- * as the namespace's reaper, summing the CPU of everything it reaps. When
- * the job process exits, init kills what is left, reaps it, writes one
- * report to a pipe and exits, which tears down the PID namespace; the tmpfs
- * lives only in init's mount namespace, so the kernel frees it too.
+ * user, forks the job process, which unpacks the upload and execs the job,
+ * and stays behind as the namespace's reaper, summing the CPU of everything
+ * it reaps. When the job process exits, init kills what is left, reaps
+ * it, writes one report to a pipe and exits, which tears down the PID
+ * namespace; the tmpfs lives only in init's mount namespace, so the kernel
+ * frees it too.
  * Nothing to clean up on the host but the job's cgroup, which the caller
  * made (runner/cgroup.h) and removes: init is born in it, its limits bind
  * every process of the job, and sandbox_kill and the figures go through it.
  *
  *   supervisor (root, host)          init (pid 1, job's uid after f)   children
- *   sandbox_start ── clone3 ───────▶ born in the job's cgroup (v2), waits
- *        │ ── (v1: place) "go" ────▶ mounts, pivot_root, drop privileges
- *        │                           fork ─────────────────────────▶ unpacker
- *        │  ◀── stdout/stderr ────── fork ─────────────────────────▶ job: execve
+ *   sandbox_start ── clone3 ───────▶ born in the job's cgroup (v2; v1: enters it)
+ *        │ ── "go" ───────────────▶ mounts, pivot_root, drop privileges
+ *        │  ◀── stdout/stderr ────── fork ─────────────────────────▶ job: seccomp,
+ *        │                                                             unpack, execve
  *   sandbox_kill ── cgroup kill ───▶ every process of the cgroup, init too
  *        │  ◀── report pipe ──────── report {outcome, status, cpu}, _exit
  *   sandbox_wait: wait4(init), read the report and the cgroup's figures
@@ -29,10 +30,10 @@
  *
  * The caller must be single-threaded (init is made by a raw clone, like
  * fork(), and uses malloc and stdio): the runner's per-job supervisor is.
- * Init and the unpacker hold a copy of the caller's memory: the caller
- * should hold no secret it would not hand the job's user (init is
- * non-dumpable, so the job cannot read it, but a libarchive exploit in the
- * unpacker could).
+ * Init and the job process hold a copy of the caller's memory until the
+ * exec: the caller should hold no secret it would not hand the job's user
+ * (init is non-dumpable, so the job cannot read it, but a libarchive
+ * exploit in the job process, which unpacks before it execs, could).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -41,7 +42,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <glob.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -94,8 +94,9 @@
 #define SANDBOX_JOB_INODES 100000
 
 /* Stack for the clone() fallback (kernels without clone3): init and the
- * unpacker it forks (libarchive) run on it, so be generous; it is a private
- * mapping of the child and costs only the pages touched. */
+ * job process it forks (unpacking with libarchive) run on it, so be
+ * generous; it is a private mapping of the child and costs only the pages
+ * touched. */
 #define SANDBOX_CLONE_STACK (1024 * 1024)
 
 /* How long sandbox_kill lets init kill and reap the sandbox's processes
@@ -123,7 +124,7 @@
 struct sandbox_report {
 	int32_t outcome;             /* enum sandbox_outcome */
 	int32_t wait_status;         /* the job process's wait status, for SANDBOX_EXITED */
-	double cpu_seconds;          /* user+system of every process init reaped, the unpacker included */
+	double cpu_seconds;          /* user+system of every process init reaped, unpacking included */
 	int64_t memory_peak_bytes;   /* largest ru_maxrss among the processes init reaped */
 	char message[sizeof(((struct sandbox_result *)0)->message)];
 };
@@ -298,11 +299,9 @@ fail:
 }
 
 /*
- * Step 0, before anything else: wait for the supervisor's go. Until it
- * comes init may still be outside the job's cgroup (v1, where the
- * supervisor places it after the clone), so it must not run a single step
- * of its own. EOF instead of the byte means the supervisor gave up or
- * died: end quietly, nothing was done.
+ * Step 0, once in the job's cgroup: the supervisor's go, normally written
+ * already (it writes it right after the clone). EOF instead of the byte
+ * means the supervisor gave up or died: end quietly, nothing was done.
  */
 static void sandbox_wait_for_start(struct sandbox_fds *fds)
 {
@@ -395,13 +394,17 @@ static int sandbox_bind(const char *src, const char *dst, uint64_t attrs, char *
 
 #define SANDBOX_READ_ONLY (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
 
+/* A directory with exactly `mode`: init builds the root with umask 0
+ * (sandbox_mount_root), so only one that was already there needs a chmod. */
 static int sandbox_mkdir(const char *path, mode_t mode, char *err, size_t errlen)
 {
-	if (mkdir(path, mode) < 0 && errno != EEXIST) {
+	if (mkdir(path, mode) == 0)
+		return 0;
+	if (errno != EEXIST) {
 		error_format(err, errlen, "cannot create /%s in the sandbox: %s", path, strerror(errno));
 		return -1;
 	}
-	if (chmod(path, mode) < 0) {     /* the umask had its say in mkdir */
+	if (chmod(path, mode) < 0) {
 		error_format(err, errlen, "cannot set the mode of /%s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -425,13 +428,11 @@ static int sandbox_write_file(const char *path, const char *content, char *err, 
 /* Makes an empty file to bind something on. */
 static int sandbox_mount_target_file(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-
-	if (fd < 0) {
+	/* mknod of a regular file: one call where open and close were two */
+	if (mknodat(AT_FDCWD, path, S_IFREG | 0600, 0) < 0 && errno != EEXIST) {
 		error_format(err, errlen, "cannot create /%s in the sandbox: %s", path, strerror(errno));
 		return -1;
 	}
-	close(fd);
 	return 0;
 }
 
@@ -491,13 +492,73 @@ static int sandbox_mount_usr(const struct sandbox_spec *spec, char *err, size_t 
 	return 0;
 }
 
+/* Names in a directory listing read at a time (getdents64): /etc holds
+ * a few hundred entries, a few reads. */
+#define SANDBOX_DIRENTS_BYTES 8192
+
+/* An entry of sandbox_etc_binds with a wildcard, matched against the names in /etc. */
+static bool sandbox_etc_is_pattern(const char *entry)
+{
+	return strpbrk(entry, "*?[") != NULL;
+}
+
+/*
+ * The entries of the environment's /etc (etc_dir) that a pattern of
+ * sandbox_etc_binds matches, mirrored read-only into etc/. One pass over
+ * the directory; a name is given to fnmatch only when it starts with the
+ * pattern's literal prefix, so most of the few hundred names cost a
+ * comparison. (glob(3) per pattern read the directory again each time and
+ * cost more than all the binds together.)
+ */
+static int sandbox_etc_bind_patterns(const char *etc_dir, char *err, size_t errlen)
+{
+	const char *patterns[sizeof sandbox_etc_binds / sizeof sandbox_etc_binds[0]];
+	size_t prefix[sizeof sandbox_etc_binds / sizeof sandbox_etc_binds[0]];
+	char names[SANDBOX_DIRENTS_BYTES], src[PATH_MAX], dst[PATH_MAX];
+	size_t npatterns = 0, i;
+	ssize_t got;
+	int fd, rc = 0;
+
+	for (i = 0; i < sizeof sandbox_etc_binds / sizeof sandbox_etc_binds[0]; i++) {
+		if (!sandbox_etc_is_pattern(sandbox_etc_binds[i]))
+			continue;
+		patterns[npatterns] = sandbox_etc_binds[i];
+		prefix[npatterns++] = strcspn(sandbox_etc_binds[i], "*?[");
+	}
+	if (npatterns == 0)
+		return 0;
+	fd = open(etc_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;       /* an environment without /etc: nothing to bind */
+	while (rc == 0 && (got = getdents64(fd, names, sizeof names)) > 0) {
+		for (ssize_t off = 0; rc == 0 && off < got;) {
+			const struct dirent64 *de = (const struct dirent64 *)(names + off);
+
+			off += de->d_reclen;
+			for (i = 0; i < npatterns; i++) {
+				/* FNM_PERIOD: a leading dot is never matched by a wildcard, as with glob */
+				if (strncmp(de->d_name, patterns[i], prefix[i]) != 0
+				    || fnmatch(patterns[i], de->d_name, FNM_PERIOD) != 0)
+					continue;
+				if (sandbox_path(src, sizeof src, err, errlen, "%s/%s", etc_dir, de->d_name) < 0
+				    || sandbox_path(dst, sizeof dst, err, errlen, "etc/%s", de->d_name) < 0
+				    || sandbox_mirror_read_only(src, dst, err, errlen) < 0)
+					rc = -1;
+				break;
+			}
+		}
+	}
+	close(fd);
+	return rc;
+}
+
 /* Step c, /etc: generated files for the job's identity, plus the few
  * read-only pieces of the environment's /etc that interpreters need. */
 static int sandbox_make_etc(const struct sandbox_spec *spec, char *err, size_t errlen)
 {
 	size_t root_len = sandbox_root_len(spec->env_root);
-	char text[512], pattern[PATH_MAX], dst[PATH_MAX];
-	size_t i, j, prefix;
+	char text[512], src[PATH_MAX], dst[PATH_MAX];
+	size_t i;
 
 	if (sandbox_mkdir("etc", 0755, err, errlen) < 0)
 		return -1;
@@ -516,38 +577,28 @@ static int sandbox_make_etc(const struct sandbox_spec *spec, char *err, size_t e
 				  err, errlen) < 0)
 		return -1;
 
-	if (sandbox_path(pattern, sizeof pattern, err, errlen, "%.*s/etc/", (int)root_len,
-			 spec->env_root) < 0)
-		return -1;
-	prefix = strlen(pattern);
+	/* plain names one by one (sandbox_mirror_read_only leaves out what is
+	 * missing), then the patterns in one pass over the directory */
 	for (i = 0; i < sizeof sandbox_etc_binds / sizeof sandbox_etc_binds[0]; i++) {
-		glob_t found;
-		const char *slash = strchr(sandbox_etc_binds[i], '/');
+		const char *entry = sandbox_etc_binds[i], *slash = strchr(entry, '/');
 
-		pattern[prefix] = '\0';
-		if (sandbox_path(pattern + prefix, sizeof pattern - prefix, err, errlen, "%s",
-				 sandbox_etc_binds[i]) < 0)
-			return -1;
+		if (sandbox_etc_is_pattern(entry))
+			continue;
 		if (slash != NULL) {
 			/* "ssl/openssl.cnf": its directory, empty but for the bound file */
-			if (sandbox_path(dst, sizeof dst, err, errlen, "etc/%.*s",
-					 (int)(slash - sandbox_etc_binds[i]), sandbox_etc_binds[i]) < 0
+			if (sandbox_path(dst, sizeof dst, err, errlen, "etc/%.*s", (int)(slash - entry), entry) < 0
 			    || sandbox_mkdir(dst, 0755, err, errlen) < 0)
 				return -1;
 		}
-		if (glob(pattern, 0, NULL, &found) != 0)
-			continue;       /* not in this environment */
-		for (j = 0; j < found.gl_pathc; j++) {
-			if (sandbox_path(dst, sizeof dst, err, errlen, "etc/%s",
-					 found.gl_pathv[j] + prefix) < 0
-			    || sandbox_mirror_read_only(found.gl_pathv[j], dst, err, errlen) < 0) {
-				globfree(&found);
-				return -1;
-			}
-		}
-		globfree(&found);
+		if (sandbox_path(src, sizeof src, err, errlen, "%.*s/etc/%s", (int)root_len, spec->env_root,
+				 entry) < 0
+		    || sandbox_path(dst, sizeof dst, err, errlen, "etc/%s", entry) < 0
+		    || sandbox_mirror_read_only(src, dst, err, errlen) < 0)
+			return -1;
 	}
-	return 0;
+	if (sandbox_path(src, sizeof src, err, errlen, "%.*s/etc", (int)root_len, spec->env_root) < 0)
+		return -1;
+	return sandbox_etc_bind_patterns(src, err, errlen);
 }
 
 /* Step c, /dev: the host's harmless nodes bound onto empty files (mknod
@@ -624,6 +675,9 @@ static int sandbox_mask_proc(char *err, size_t errlen)
 /* Step c: the whole root, built in the tmpfs we are standing in. */
 static int sandbox_mount_root(const struct sandbox_spec *spec, char *err, size_t errlen)
 {
+	/* the modes given below are the modes meant, with no chmod after each
+	 * mkdir; sandbox_drop_privileges sets the job's umask (022) */
+	umask(0);
 	if (sandbox_mount_usr(spec, err, errlen) < 0
 	    || sandbox_make_etc(spec, err, errlen) < 0
 	    || sandbox_make_dev(spec, err, errlen) < 0
@@ -691,12 +745,14 @@ static int sandbox_drop_privileges(const struct sandbox_spec *spec, char *err, s
 	int cap;
 
 	/* every capability the running kernel knows, which may be more than CAP_LAST_CAP */
-	for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-			error_format(err, errlen, "cannot drop capability %d from the bounding set: %s",
-				      cap, strerror(errno));
-			goto fail;
-		}
+	for (cap = 0;; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+			continue;
+		if (errno == EINVAL && cap > 0)
+			break;  /* past the last capability this kernel has (one call, not a read and a drop) */
+		error_format(err, errlen, "cannot drop capability %d from the bounding set: %s",
+			      cap, strerror(errno));
+		goto fail;
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
 		error_format(err, errlen, "cannot clear the ambient capabilities: %s", strerror(errno));
@@ -743,7 +799,7 @@ fail:
 }
 
 /*
- * Step h: limits for init and everything it forks, the unpacker included.
+ * Step h: limits for init and everything it forks, unpacking included.
  * Memory, CPU and the number of tasks are the cgroup's limits; these bound
  * what the cgroup does not, per process. Soft and hard alike, so the job
  * cannot raise them; never above what the runner itself was given.
@@ -1139,72 +1195,82 @@ static void sandbox_collect_outputs(const struct sandbox_spec *spec, int out_fd)
 }
 
 /*
- * Step g: unpacks the upload into /work in a child of init (the job's
- * user, the job's namespaces): init stays in its reaper loop meanwhile, so
- * a kill request is served at once and the unpacking CPU is counted like
- * the job's. The child's error sentence comes back through a shared page.
- * Returns 0, or -1 with *outcome and err set; check kill_requested first.
+ * Steps g and i share one process: the job process unpacks the upload
+ * into /work itself, then execs the job's program. Unpacking needs a
+ * process of its own, apart from init (libarchive parses the user's bytes
+ * and must not run where a bug could forge init's report), but not one
+ * apart from the job: it runs as the job's user, under the job's seccomp
+ * filter, with nothing but the job's standard streams open, which is all
+ * the job itself will have -- a bug there reaches nothing the job could
+ * not. So one fork, one exit and one filter installation fewer per job.
+ *
+ * What unpacking leaves behind does not reach the job: execve replaces
+ * the memory (the upload, libarchive's state) and drops the page shared
+ * with init; descriptors libarchive might have left open are closed, and
+ * the working directory and umask are set again, right before the exec.
+ *
+ * The shared page tells init how far the process got, so that a failed
+ * or crashed unpack is reported as SANDBOX_UNPACK_FAILED with its reason,
+ * not as the job's exit status.
  */
-static int sandbox_unpack_upload(const struct sandbox_spec *spec, struct sandbox_reaper *r,
-				 const struct sandbox_fds *fds, enum sandbox_outcome *outcome,
-				 char *err, size_t errlen)
-{
-	char *shared;
-	pid_t pid;
-	int status = 0;
+enum sandbox_job_phase {
+	SANDBOX_PHASE_SETUP = 0,     /* streams, signals, seccomp, unpacking */
+	SANDBOX_PHASE_UNPACK_FAILED, /* the upload could not be unpacked: message says why */
+	SANDBOX_PHASE_EXEC,          /* unpacked: execve is next (what happens now is the job's) */
+};
 
-	*outcome = SANDBOX_INTERNAL_ERROR;
-	shared = mmap(NULL, errlen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (shared == MAP_FAILED) {
-		error_format(err, errlen, "cannot map the unpacker's message page: %s", strerror(errno));
-		return -1;
+struct sandbox_job_state {
+	int32_t phase;               /* enum sandbox_job_phase, written by the job process only */
+	char message[sizeof(((struct sandbox_report *)0)->message)];
+};
+
+/* Step g, in the job process, under its seccomp filter: the upload into
+ * the working directory. Returns only when it is unpacked; otherwise the
+ * reason goes on the shared page and the process ends. */
+static void sandbox_unpack_in_job(const struct sandbox_spec *spec, struct sandbox_job_state *state)
+{
+	if (unpack_archive_with(spec->upload_reader, spec->upload, spec->upload_len, spec->unpacked_max_bytes,
+				spec->files_max, state->message, sizeof state->message) < 0) {
+		state->message[sizeof state->message - 1] = '\0';
+		state->phase = SANDBOX_PHASE_UNPACK_FAILED;
+		_exit(1);
 	}
-	shared[0] = '\0';
-	pid = fork();
-	if (pid < 0) {
-		error_format(err, errlen, "cannot fork the unpacker: %s", strerror(errno));
-		goto fail;
+	/* what libarchive may have changed in this process, back as the job expects it */
+	if (close_range(STDERR_FILENO + 1, ~0U, 0) < 0 || chdir(SANDBOX_WORKDIR) < 0) {
+		snprintf(state->message, sizeof state->message, "cannot prepare the job after unpacking: %s",
+			 strerror(errno));
+		state->phase = SANDBOX_PHASE_UNPACK_FAILED;
+		_exit(1);
 	}
-	if (pid == 0) {
-		/* the unpacker needs none of init's descriptors */
-		close(fds->report);
-		close(r->signals);
-		if (fds->stdin_data >= 0)
-			close(fds->stdin_data);
-		close(fds->stdout_w);
-		close(fds->stderr_w);
-		if (fds->outputs >= 0)
-			close(fds->outputs);
-		/* libarchive parses the user's bytes: under the job's filter too, so a
-		 * bug it has reaches no more of the kernel than the job itself could */
-		if ((spec->seccomp ? seccomp_program_apply(spec->seccomp, shared, errlen)
-				   : seccomp_policy_load(shared, errlen)) < 0)
-			_exit(2);
-		_exit(unpack_archive(spec->upload, spec->upload_len, spec->unpacked_max_bytes,
-				     spec->files_max, shared, errlen) == 0 ? 0 : 1);
-	}
-	if (!sandbox_reap_until(r, pid, &status)) {
-		error_format(err, errlen, "lost track of the unpacker");
-		goto fail;
-	}
-	if (r->kill_requested || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-		munmap(shared, errlen);
-		return 0;
-	}
-	*outcome = SANDBOX_UNPACK_FAILED;
-	shared[errlen - 1] = '\0';
-	if (WIFSIGNALED(status))
-		error_format(err, errlen, "unpacking the upload crashed (signal %d)", WTERMSIG(status));
-	else
-		error_format(err, errlen, "%s", shared[0] != '\0' ? shared : "the upload could not be unpacked");
-fail:
-	munmap(shared, errlen);
-	return -1;
+	umask(022);
 }
 
-/* Step i, in the job process (pid 2): its descriptors, a clean signal state, exec. */
+/* After the job process has been reaped: did its unpacking fail (message
+ * into err)? A process that died before it reached its exec was still
+ * unpacking (the steps before it do not crash): a crash of libarchive. */
+static bool sandbox_unpack_failed(const struct sandbox_job_state *state, int status, char *err, size_t errlen)
+{
+	if (state->phase == SANDBOX_PHASE_UNPACK_FAILED) {
+		/* bounded: the page is the job process's to write, terminated or not */
+		if (state->message[0] != '\0')
+			error_format(err, errlen, "%.*s", (int)sizeof state->message - 1, state->message);
+		else
+			error_format(err, errlen, "the upload could not be unpacked");
+		return true;
+	}
+	if (state->phase == SANDBOX_PHASE_SETUP && WIFSIGNALED(status)) {
+		error_format(err, errlen, "unpacking the upload crashed (signal %d)", WTERMSIG(status));
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Steps g and i, in the job process (pid 2): its descriptors, a clean
+ * signal state, seccomp, the upload unpacked (state != NULL), exec.
+ */
 static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const struct sandbox_fds *fds,
-				       int signals)
+				       int signals, struct sandbox_job_state *state)
 {
 	char msg[sizeof(((struct sandbox_report *)0)->message)];
 	sigset_t none;
@@ -1223,17 +1289,18 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 		close(fds->stdin_data);
 	close(fds->stdout_w);
 	close(fds->stderr_w);
-	sandbox_reset_signal_dispositions();
+	/* every disposition is the default already: init reset them first thing
+	 * (step 0) and installs no handler; only its mask, all blocked, is undone */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/*
-	 * seccomp, last thing before execve, so it covers the job's first
-	 * instruction (runner/seccomp_policy.c: what is allowed, and why). A
-	 * filter that cannot be built or loaded must neither let the job run
-	 * unfiltered nor pass for the job's own failure: this process reports
-	 * an internal error on init's pipe itself. That report comes first in
-	 * the pipe and sandbox_wait reads only the first; init's own, written
-	 * once it has reaped us, stays unread.
+	 * seccomp, before anything of the user's is read (the upload) and so
+	 * before the job's first instruction (runner/seccomp_policy.c: what is
+	 * allowed, and why). A filter that cannot be built or loaded must
+	 * neither let the job run unfiltered nor pass for the job's own
+	 * failure: this process reports an internal error on init's pipe
+	 * itself. That report comes first in the pipe and sandbox_wait reads
+	 * only the first; init's own, written once it has reaped us, stays unread.
 	 */
 	if ((spec->seccomp ? seccomp_program_apply(spec->seccomp, msg, sizeof msg)
 			   : seccomp_policy_load(msg, sizeof msg)) < 0) {
@@ -1241,6 +1308,10 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 		_exit(SANDBOX_EXEC_FAILED);
 	}
 	close(fds->report);
+	if (state != NULL) {
+		sandbox_unpack_in_job(spec, state);
+		state->phase = SANDBOX_PHASE_EXEC;
+	}
 	execve(spec->argv[0], (char *const *)spec->argv, (char *const *)spec->envp);
 	dprintf(STDERR_FILENO, "sandrun: cannot execute %s: %s\n", spec->argv[0], strerror(errno));
 	_exit(SANDBOX_EXEC_FAILED);
@@ -1249,8 +1320,8 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 /*
  * The job's init, pid 1 of its namespaces. Never returns.
  *
- *   0. wait for the supervisor's go (by then init is in the job's
- *      cgroup); reset signal handlers (all signals stay blocked: init has no
+ *   0. enter the job's cgroup (v1) and take the supervisor's go; reset
+ *      signal handlers (all signals stay blocked: init has no
  *      handler, the job cannot kill it; the reaper reads SIGCHLD and the
  *      supervisor's SIGTERM from a signalfd), die with the supervisor,
  *      leave its session, keep only our descriptors; a cgroup namespace
@@ -1262,22 +1333,30 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
  *   e. network: nothing to do, the new namespace has only a down loopback
  *   f. drop privileges: bounding set, groups, gid, uid, no_new_privs, caps
  *   h. rlimits: CORE, NOFILE, FSIZE, NPROC -- before g, so they bind the
- *      unpacker too (and a crashing one dumps no core)
- *   g. unpack the upload into /work, as the job's user, in a child
- *   i. fork the job: stdio, signals, seccomp, execve
+ *      unpacking too (and a crashing libarchive dumps no core)
+ *   g, i. fork the job process: stdio, signals, seccomp, then unpack the
+ *      upload into /work (as the job's user, under its filter), execve
  *   j. reap everything until the job is gone; kill and reap the rest;
  *   k. collect the outputs on the outputs pipe (nobody left to race it);
  *      report; exit, which ends the namespace
  */
-static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct sandbox_fds fds)
+static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct sandbox_fds fds, bool born_placed)
 {
 	enum sandbox_outcome outcome = SANDBOX_INTERNAL_ERROR;
 	char msg[sizeof(((struct sandbox_report *)0)->message)] = "";
 	struct sandbox_reaper reaper = { .signals = -1 };
+	struct sandbox_job_state *state = NULL;    /* shared with the job process: with an upload only */
 	int job_status = 0;
 	pid_t job;
 
-	/* 0 */
+	/* 0: into the job's cgroup before any step of our own, where the clone
+	 * could not put us (v1; v2 before Linux 5.7): we move ourselves, which
+	 * on v1 takes no global lock (cgroup_job_enter), and the supervisor
+	 * need not place us and then wake us up */
+	if (!born_placed && cgroup_job_enter(spec->cgroup, msg, sizeof msg) < 0) {
+		sandbox_report_send(fds.report, outcome, 0, 0.0, 0, msg);
+		_exit(1);
+	}
 	sandbox_wait_for_start(&fds);
 	/* e, early: the slot's own network namespace (made by the runner, loopback
 	 * down, nothing else in it), joined before its fd is closed with the rest */
@@ -1312,24 +1391,23 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 	/* h */
 	if (sandbox_set_limits(spec, msg, sizeof msg) < 0)
 		goto fail;
-	/* g */
+	/* g, i: the job process, which unpacks the upload first (sandbox_exec_job) */
 	if (spec->upload_len > 0) {
-		int rc = sandbox_unpack_upload(spec, &reaper, &fds, &outcome, msg, sizeof msg);
-
-		if (reaper.kill_requested)      /* killed before the job ever ran */
-			sandbox_finish(&reaper, fds.report, W_EXITCODE(0, SIGKILL), spec, -1);
-		if (rc < 0)
+		state = mmap(NULL, sizeof *state, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (state == MAP_FAILED) {
+			error_format(msg, sizeof msg, "cannot map the job process's state page: %s", strerror(errno));
 			goto fail;
+		}
+		state->phase = SANDBOX_PHASE_SETUP;
+		state->message[0] = '\0';
 	}
-	/* i */
-	outcome = SANDBOX_INTERNAL_ERROR;
 	job = fork();
 	if (job < 0) {
 		error_format(msg, sizeof msg, "cannot fork the job process: %s", strerror(errno));
 		goto fail;
 	}
 	if (job == 0)
-		sandbox_exec_job(spec, &fds, reaper.signals);
+		sandbox_exec_job(spec, &fds, reaper.signals, state);
 	/* j: the job holds the streams now; ours must go so the reader sees EOF */
 	if (fds.stdin_data >= 0)
 		close(fds.stdin_data);
@@ -1339,11 +1417,16 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 		error_format(msg, sizeof msg, "init lost track of the job process");
 		goto fail;
 	}
+	/* killed while unpacking: the job counts as killed, like any killed job */
+	if (state != NULL && !reaper.kill_requested && sandbox_unpack_failed(state, job_status, msg, sizeof msg)) {
+		outcome = SANDBOX_UNPACK_FAILED;
+		goto fail;
+	}
 	/* k: collect the outputs, now that init is the only process left (sandbox_finish) */
 	sandbox_finish(&reaper, fds.report, job_status, spec, reaper.kill_requested ? -1 : fds.outputs);
 
 fail:
-	kill(-1, SIGKILL);      /* an unpacker or job left behind (kill(-1) reaches only our PID namespace) */
+	kill(-1, SIGKILL);      /* whatever is left behind (kill(-1) reaches only our PID namespace) */
 	sandbox_report_send(fds.report, outcome, 0, reaper.cpu_seconds, reaper.memory_peak_bytes, msg);
 	_exit(1);
 }
@@ -1389,16 +1472,15 @@ static int sandbox_clone_entry(void *arg)
 {
 	struct sandbox_clone_context *ctx = arg;
 
-	sandbox_init_main(ctx->spec, ctx->fds);
+	sandbox_init_main(ctx->spec, ctx->fds, false);
 }
 
 /*
  * Creates init. clone3 in fork-like mode (no stack: the child continues
  * here on a copy of ours); plain clone() with a stack of its own only where
- * the kernel has no clone3. Returns init's pid, with *placed true when it
- * was born in the job's cgroup, or -1 with err set.
+ * the kernel has no clone3. Returns init's pid, or -1 with err set.
  */
-static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox_fds *fds, bool *placed,
+static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox_fds *fds,
 			   char *err, size_t errlen)
 {
 	struct clone_args args;
@@ -1416,9 +1498,9 @@ static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox
 	 * Cgroup placement: on v2, init is born inside the job's cgroup, with
 	 * no window in which it runs unlimited. A v1 cgroup has no fd (-1),
 	 * and a kernel before 5.7 refuses the flag (E2BIG, EINVAL): then init
-	 * is born outside, blocked on the start pipe, and sandbox_start places
-	 * it before it lets it go (*placed false). Either way it runs no step
-	 * of its own outside the cgroup.
+	 * is born outside and moves itself in as the first thing it does
+	 * (sandbox_init_main, step 0). Either way it runs no step of its own
+	 * outside the cgroup.
 	 */
 	if (cgroup_fd >= 0) {
 		args.flags |= CLONE_INTO_CGROUP;
@@ -1430,12 +1512,10 @@ static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox
 		args.cgroup = 0;
 		pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
 	}
-	*placed = (args.flags & CLONE_INTO_CGROUP) != 0;
 	if (pid == 0)
-		sandbox_init_main(spec, *fds);
+		sandbox_init_main(spec, *fds, (args.flags & CLONE_INTO_CGROUP) != 0);
 	if (pid > 0)
 		return pid;
-	*placed = false;
 	if (errno != ENOSYS) {
 		error_format(err, errlen, "cannot create the sandbox (clone3): %s", strerror(errno));
 		return -1;
@@ -1514,8 +1594,8 @@ static void sandbox_close(int *fd)
  *   2. block every signal so none of the supervisor's handlers can run in
  *      the child before it resets them; clone init (into the job's cgroup
  *      on v2); restore the mask
- *   3. if init was not born in the job's cgroup (v1), place it there; only
- *      then let it go: one byte on the start pipe it is blocked on
+ *   3. let it go: one byte on the start pipe (init, when it was not born
+ *      in the job's cgroup, has moved itself there first: step 0)
  *   4. close the child's ends, fill *sb
  * Init does the rest (sandbox_init_main).
  */
@@ -1527,7 +1607,6 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 	struct sandbox_fds child;
 	sigset_t all, old;
 	const char *problem;
-	bool placed = false;
 	pid_t pid = -1;
 
 	if (spec == NULL || sb == NULL) {
@@ -1567,11 +1646,9 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 	child.outputs = outputs[1];
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = sandbox_clone(spec, &child, &placed, err, errlen);
+	pid = sandbox_clone(spec, &child, err, errlen);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0)
-		goto fail;
-	if (!placed && cgroup_job_place(spec->cgroup, pid, err, errlen) < 0)
 		goto fail;
 	if (sandbox_write_all(start[1], "g", 1) < 0) {
 		error_format(err, errlen, "cannot start the sandbox: %s", strerror(errno));

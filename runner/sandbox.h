@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct archive;
 struct cgroup_job;
 
 struct seccomp_program;
@@ -35,6 +36,8 @@ struct sandbox_spec {
 
 	const void *upload;          /* the archive as submitted (any format libarchive reads) */
 	size_t upload_len;
+	struct archive *upload_reader; /* from unpack_reader_new(), made once by the runner and never
+	                                opened: the job process uses its own copy; NULL: made there */
 	int64_t unpacked_max_bytes;  /* bounds enforced while unpacking */
 	int64_t files_max;
 

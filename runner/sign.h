@@ -107,6 +107,15 @@ EVP_MD_CTX *sign_sha256_begin(void);
 void sign_sha256_update(EVP_MD_CTX *ctx, const void *data, size_t len);
 void sign_sha256_end(EVP_MD_CTX *ctx, char out[SIGN_SHA256_HEX_LEN + 1]);
 
+/*
+ * Makes OpenSSL ready in this process for what its children will ask of it:
+ * SHA-256 (results, outputs), SHA-1 (rconn_script's script digests) and,
+ * with a key, Ed25519 signatures. OpenSSL 3 loads its provider and builds
+ * its method tables on the first digest a process asks for, ~1 ms; a
+ * process that does it once before it forks hands them down ready.
+ */
+void sign_preload(EVP_PKEY *key);
+
 /* A new Ed25519 key, or NULL. Free with EVP_PKEY_free(). */
 EVP_PKEY *sign_key_generate(void);
 /* Writes the private key as PEM (PKCS#8) to a new file, mode 0600 (O_EXCL, O_NOFOLLOW). 0 or -1 with err. */

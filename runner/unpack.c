@@ -244,10 +244,27 @@ static int unpack_copy_data(struct archive *in, struct archive *out, const char 
 	}
 }
 
+struct archive *unpack_reader_new(void)
+{
+	struct archive *in = archive_read_new();
+
+	if (in == NULL)
+		return NULL;
+	archive_read_support_filter_all(in);
+	unpack_support_formats(in);
+	return in;
+}
+
 int unpack_archive(const void *data, size_t len, int64_t max_bytes, int64_t max_files,
 		   char *err, size_t errlen)
 {
-	struct archive *in = NULL, *out = NULL;
+	return unpack_archive_with(NULL, data, len, max_bytes, max_files, err, errlen);
+}
+
+int unpack_archive_with(struct archive *reader, const void *data, size_t len, int64_t max_bytes,
+			int64_t max_files, char *err, size_t errlen)
+{
+	struct archive *in = reader, *out = NULL;
 	struct archive_entry *entry;
 	int64_t files = 0, written = 0;
 	bool first = true;
@@ -258,14 +275,13 @@ int unpack_archive(const void *data, size_t len, int64_t max_bytes, int64_t max_
 		error_format(err, errlen, "the unpacking limits are negative");
 		goto fail;
 	}
-	in = archive_read_new();
+	if (in == NULL)
+		in = unpack_reader_new();
 	out = archive_write_disk_new();
 	if (in == NULL || out == NULL) {
 		error_format(err, errlen, "cannot set up libarchive: out of memory");
 		goto fail;
 	}
-	archive_read_support_filter_all(in);
-	unpack_support_formats(in);
 	archive_write_disk_set_options(out, UNPACK_WRITE_FLAGS);
 	if (archive_read_open_memory2(in, data, len, UNPACK_READ_BLOCK) != ARCHIVE_OK) {
 		error_format(err, errlen, "upload is not an archive libarchive can read: %s",

@@ -11,8 +11,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct archive;
+
 /* Unpacks into the current directory. Returns 0, or -1 with a sentence in err. */
 int unpack_archive(const void *data, size_t len, int64_t max_bytes, int64_t max_files,
 		   char *err, size_t errlen);
+
+/*
+ * A reader with every filter and format an upload may use registered and
+ * nothing opened yet, or NULL (out of memory). Registering them is most of
+ * what a small upload costs to unpack in a freshly forked process (~90 us):
+ * the runner makes one reader before it forks anything, and each job
+ * process hands its own copy-on-write copy to unpack_archive_with(). The
+ * reader is plain memory -- no descriptor, no data, nothing of the process
+ * or user that made it; libarchive's write side, which reads the euid and
+ * umask, is always made by the unpacking process itself.
+ * Who frees: the maker, with archive_read_free(), never having opened it.
+ */
+struct archive *unpack_reader_new(void);
+
+/* unpack_archive() with a reader from unpack_reader_new() (a copy inherited
+ * through fork, unopened), which it uses up and frees; NULL: it makes one. */
+int unpack_archive_with(struct archive *reader, const void *data, size_t len, int64_t max_bytes,
+			int64_t max_files, char *err, size_t errlen);
 
 #endif

@@ -192,8 +192,17 @@ def upload():
     return out.getvalue()
 
 def wait(r, ids, timeout):
-    """Polls the job records until every job has ended; returns their fields."""
+    """Waits until every job has ended; returns their records' fields.
+
+    First until the queue stream is empty, which takes one cheap XLEN a
+    poll: start.lua and finish.lua delete each entry they end, so an empty
+    queue means every job ended (or never ran). Only then the records, all
+    of them, until each shows its end. Reading the 500 records every 50 ms
+    from the start took this client and Redis about a tenth of the two CPUs
+    the runner was being measured on."""
     deadline = time.time() + timeout
+    while r.call("XLEN", "sr:queue") > 0 and time.time() < deadline:
+        time.sleep(0.02)
     while True:
         rows = r.pipeline([("HMGET", "sr:{%s}:job" % i, "status", "submitted_at", "started_at",
                             "finished_at", "error") for i in ids])

@@ -11,9 +11,9 @@
  *         sandbox          the runner's own sequence: make the job's cgroup
  *                          (runner/cgroup.h, the runner's default limits),
  *                          sandbox_start() with a one-file tar upload (as
- *                          every real job has one) and the seccomp filter
- *                          built once beforehand (as the runner builds it
- *                          at start), drain both pipes to EOF,
+ *                          every real job has one), the seccomp filter and
+ *                          libarchive's reader made once beforehand (as the
+ *                          runner makes them at start), drain both pipes to EOF,
  *                          sandbox_wait(), remove the cgroup
  *         sandbox-empty    the same without an upload (no unpacker)
  *         exec:NAME=WRAPPER  like bare, but execve WRAPPER (split at
@@ -62,6 +62,7 @@
 #include "cgroup.h"
 #include "sandbox.h"
 #include "seccomp_filter.h"
+#include "unpack.h"
 
 /* The job's uid and gid: far above any real account, like the runner's
  * slots (job_uid_base 1900000 + slot); not a slot a local runner uses. */
@@ -124,6 +125,7 @@ static struct bench_upload upload;
 static struct cgroup_runner cgroups;            /* the parent of every run's job cgroup */
 static bool cgroups_made;
 static struct seccomp_program filter;           /* built once, as the runner does at start */
+static struct archive *upload_reader;           /* made once, as the runner does at start */
 static int slot_netns;                          /* one network namespace, as a runner slot has */
 static unsigned long cgroup_serial;             /* job cgroups are named bench-1, bench-2, ... */
 
@@ -298,6 +300,7 @@ static int64_t bench_run_sandbox(struct bench_mode *m)
 		.tmpfs_bytes = BENCH_TMPFS_BYTES,
 		.upload = m->kind == BENCH_SANDBOX ? upload.data : NULL,
 		.upload_len = m->kind == BENCH_SANDBOX ? upload.len : 0,
+		.upload_reader = upload_reader,
 		.unpacked_max_bytes = BENCH_UNPACKED_MAX,
 		.files_max = BENCH_FILES_MAX,
 		.argv = m->argv,
@@ -509,6 +512,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sandbox_bench: cannot build the seccomp filter: %s\n", err);
 			return 1;
 		}
+		if ((upload_reader = unpack_reader_new()) == NULL) {
+			fprintf(stderr, "sandbox_bench: cannot make libarchive's reader\n");
+			return 1;
+		}
 		if ((slot_netns = sandbox_netns_create(err, sizeof err)) < 0) {
 			fprintf(stderr, "sandbox_bench: %s\n", err);
 			return 1;
@@ -565,6 +572,8 @@ int main(int argc, char **argv)
 	if (mount_point != NULL)
 		rmdir(mount_point);
 	seccomp_program_free(&filter);
+	if (upload_reader != NULL)
+		archive_read_free(upload_reader);
 	free(upload.data);
 	close(devnull);
 	return rc;

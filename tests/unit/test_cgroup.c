@@ -574,6 +574,49 @@ static void test_real_v1(const struct cgroup_host *host)
 		child_go(&c);
 		child_wait(&c);
 	}
+	/* a process that moves itself in, as the sandbox's init does on v1 */
+	{
+		int report[2];
+		pid_t pid;
+
+		if (pipe(report) == 0 && (pid = fork()) >= 0) {
+			char got[8] = "";
+			int n;
+
+			if (pid == 0) {
+				char e[256];
+				int rc = cgroup_job_enter(&job, e, sizeof e);
+
+				if (write(report[1], rc == 0 ? "y" : "n", 1) != 1)
+					_exit(2);
+				pause();        /* stays for the listing, killed below */
+				_exit(0);
+			}
+			close(report[1]);
+			n = (int)read(report[0], got, 1);
+			close(report[0]);
+			{
+				pid_t pids[8];
+				int m = cgroup_job_pids(&job, pids, 8, err, sizeof err), in_procs = 0;
+				char proc[64], line[4096];
+				int hierarchies = 0;
+				FILE *f;
+
+				for (int k = 0; k < m; k++)
+					in_procs |= pids[k] == pid;
+				snprintf(proc, sizeof proc, "/proc/%d/cgroup", (int)pid);
+				f = fopen(proc, "r");
+				while (f != NULL && fgets(line, sizeof line, f) != NULL)
+					hierarchies += strstr(line, "/job-limits\n") != NULL;
+				if (f != NULL)
+					fclose(f);
+				ok(n == 1 && got[0] == 'y' && in_procs && hierarchies >= 4,
+				   "v1: cgroup_job_enter moves the calling process into every hierarchy (%d)", hierarchies);
+			}
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+	}
 	check_kill_tree(&job, "v1 freezer kill");
 	is_str(read_line(job.v1[CGROUP_FREEZER], "freezer.state"), "THAWED", "v1: the freezer is thawed again");
 

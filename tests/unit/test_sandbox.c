@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -61,6 +62,8 @@ static char mount_point[64];
 /* The parent of every job cgroup of this test, and the limits each job
  * gets unless a case changes them: the runner's defaults (SPEC §4). */
 static struct cgroup_runner test_cgroups;
+/* libarchive's reader, made once as the runner makes it, used by every job */
+static struct archive *upload_reader;
 static struct cgroup_limits job_limits = { 512LL << 20, 100000, 100000, 64 };
 
 struct test_entry {
@@ -174,6 +177,7 @@ static void base_spec(struct sandbox_spec *spec, const struct test_upload *up, c
 	spec->tmpfs_bytes = 64 << 20;           /* plenty for these jobs */
 	spec->upload = up ? up->data : NULL;
 	spec->upload_len = up ? up->len : 0;
+	spec->upload_reader = upload_reader;
 	spec->unpacked_max_bytes = 16 << 20;
 	spec->files_max = 100;
 	spec->argv = argv;
@@ -271,6 +275,11 @@ static struct test_job *run_argv(const char *const *argv)
 	run_job(&spec, &job);
 	free(up.data);
 	return &job;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static bool exited_with(const struct test_job *job, int code)
@@ -396,6 +405,59 @@ static void test_isolation(void)
 	      && !strstr(job->out, "shadow") && strstr(job->out, "passwd\n"), job,
 	      "the root holds only what the sandbox made, /etc no secrets");
 
+	{
+		/* runner/sandbox.c's sandbox_etc_binds, top-level names: what the
+		 * sandbox's /etc must hold besides the files it generates, each
+		 * present there exactly when the host's /etc has it */
+		static const char *const binds[] = { "ld.so.cache", "alternatives", "localtime", "perl", "python3",
+						     "python3.*", "ssl", "java-*-openjdk", "R", "matplotlibrc",
+						     "fonts", "os-release" };
+		char want[4096] = "group\nhostname\nhosts\nnsswitch.conf\npasswd\n", pattern[64];
+		glob_t found;
+
+		for (size_t i = 0; i < sizeof binds / sizeof binds[0]; i++) {
+			snprintf(pattern, sizeof pattern, "/etc/%s", binds[i]);
+			if (glob(pattern, 0, NULL, &found) != 0)
+				continue;
+			for (size_t j = 0; j < found.gl_pathc; j++) {
+				struct stat st;
+
+				/* what the sandbox binds or copies: directories, files, symlinks */
+				if (lstat(found.gl_pathv[j], &st) == 0
+				    && (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
+					snprintf(want + strlen(want), sizeof want - strlen(want), "%s\n",
+						 found.gl_pathv[j] + 5);
+			}
+			globfree(&found);
+		}
+		if (strstr(want, "ssl\n") == NULL)
+			strcat(want, "ssl\n");          /* always made, for ssl/openssl.cnf */
+		job = run_argv((const char *const[]){ "/bin/sh", "-c", "ls -A /etc | LC_ALL=C sort", NULL });
+		{
+			/* the same names, sorted alike */
+			char sorted[4096], *names[128], *save = NULL, *name;
+			size_t n = 0;
+
+			for (name = strtok_r(want, "\n", &save); name != NULL && n < 128; name = strtok_r(NULL, "\n", &save))
+				names[n++] = name;
+			qsort(names, n, sizeof names[0], compare_strings);
+			sorted[0] = '\0';
+			for (size_t i = 0; i < n; i++)
+				snprintf(sorted + strlen(sorted), sizeof sorted - strlen(sorted), "%s\n", names[i]);
+			check(exited_with(job, 0) && strcmp(job->out, sorted) == 0, job,
+			      "/etc holds the generated files and the host's entries the bind list names, no more");
+			if (strcmp(job->out, sorted) != 0)
+				printf("#   want '%s'\n", sorted);
+		}
+	}
+
+	job = run_argv((const char *const[]){ "/usr/bin/stat", "-c", "%a %U %n", "/", "/tmp", "/work", "/dev",
+					      "/dev/shm", "/etc", "/etc/ssl", "/etc/passwd", "/etc/hosts", "/proc", NULL });
+	check(exited_with(job, 0) && strcmp(job->out, "755 root /\n1777 root /tmp\n700 sandrun /work\n"
+			"755 root /dev\n1777 root /dev/shm\n755 root /etc\n755 root /etc/ssl\n"
+			"644 root /etc/passwd\n644 root /etc/hosts\n555 root /proc\n") == 0, job,
+	      "the root's directories and files have their modes and owners");
+
 	job = run_argv((const char *const[]){ "/bin/sh", "-c",
 		"touch /usr/x 2>/dev/null && echo wrote; awk '$2==\"/usr\"{print substr($4,1,3)}' /proc/self/mounts", NULL });
 	check(exited_with(job, 0) && strcmp(job->out, "ro,\n") == 0, job, "/usr is read-only");
@@ -491,6 +553,10 @@ static void test_uploads(void)
 	base_spec(&spec, &up, main_py);
 	run_job(&spec, &job);
 	check(exited_with(&job, 0) && strcmp(job.out, "hello tar\n") == 0, &job, "a zip upload unpacks");
+	spec.upload_reader = NULL;
+	run_job(&spec, &job);
+	check(exited_with(&job, 0) && strcmp(job.out, "hello tar\n") == 0, &job,
+	      "... and without a reader made beforehand, the job process makes its own");
 	free(up.data);
 
 	up = make_archive(modes, sizeof modes / sizeof modes[0], TEST_TAR);
@@ -503,6 +569,28 @@ static void test_uploads(void)
 	base_spec(&spec, NULL, (const char *const[]){ "/bin/ls", "-A", NULL });
 	run_job(&spec, &job);
 	check(exited_with(&job, 0) && job.outlen == 0, &job, "an empty upload gives an empty /work");
+
+	/* The job process unpacks before it execs (sandbox.c, steps g and i):
+	 * nothing of the unpacking may reach the job, and what the job does
+	 * after its exec is the job's, never an unpack failure. */
+	up = make_archive(project, 3, TEST_TGZ);
+	base_spec(&spec, &up, (const char *const[]){ "/bin/sh", "-c",
+		"pwd; umask; ls /proc/self/fd; grep '^SigBlk' /proc/self/status; grep -c libarchive /proc/self/maps",
+		NULL });
+	run_job(&spec, &job);
+	check(exited_with(&job, 1)
+	      && strcmp(job.out, "/work\n0022\n0\n1\n2\n3\nSigBlk:\t0000000000000000\n0\n") == 0,
+	      &job, "after unpacking, the job starts in /work, umask 022, fds 0-2, no signal blocked, "
+	      "no libarchive mapped");
+	base_spec(&spec, &up, (const char *const[]){ "/bin/sh", "-c", "kill -SEGV $$", NULL });
+	run_job(&spec, &job);
+	check(job.start_rc == 0 && job.res.outcome == SANDBOX_EXITED && job.res.term_signal == SIGSEGV, &job,
+	      "a job killed by a signal after an upload is the job's signal, not an unpack crash");
+	base_spec(&spec, &up, (const char *const[]){ "/work/missing", NULL });
+	run_job(&spec, &job);
+	check(exited_with(&job, 127) && strstr(job.errout, "cannot execute /work/missing") != NULL, &job,
+	      "a program that cannot be executed after an upload exits 127, not an unpack failure");
+	free(up.data);
 }
 
 static void test_bad_uploads(void)
@@ -959,6 +1047,11 @@ int main(void)
 		printf("Bail out! cannot create a mount point: %s\n", strerror(errno));
 		return 1;
 	}
+	upload_reader = unpack_reader_new();
+	if (upload_reader == NULL) {
+		printf("Bail out! cannot make libarchive's reader\n");
+		return 1;
+	}
 	fds_before = count_entries("/proc/self/fd");
 
 	test_output_globs();
@@ -978,6 +1071,7 @@ int main(void)
 	ok(count_entries(mount_point) == 0 && !mounted_anywhere(mount_point),
 	   "the host's mount point is still empty and unmounted");
 	rmdir(mount_point);
+	archive_read_free(upload_reader);
 	{
 		char err[512] = "";
 
