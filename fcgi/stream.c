@@ -185,7 +185,8 @@ static int stream_chunk(struct stream_state *ss, int k, const char *id, const ch
 	buf_append(&text, ss->carry[k], ss->carry_len[k]);
 	buf_append(&text, d, dlen);
 	tail = utf8_incomplete_tail((const unsigned char *)text.data, text.len);
-	memcpy(ss->carry[k], text.data + text.len - tail, tail);
+	if (tail)       /* text.data is NULL for an empty entry with nothing carried */
+		memcpy(ss->carry[k], text.data + text.len - tail, tail);
 	ss->carry_len[k] = tail;
 	/* A chunk that is only the start of a character waits for the rest; its
 	 * id is not sent, so a client resuming after a cut replays it. */
