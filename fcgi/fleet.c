@@ -12,6 +12,7 @@
 #include <string.h>
 
 #define FLEET_RUNNERS_MAX     256        /* more live runners than this are not all asked */
+#define FLEET_SLOTS_MAX       (1 << 20) /* one runner's slots figure above this is not believed */
 #define FLEET_ANNOUNCE_MAX    (1024 * 1024) /* bytes of one runner's environments announcement (runner/environments.c bounds it) */
 
 /* A GPU queue name as a runner may announce it: sr:queue:gpu: + [A-Za-z0-9._-]. */
@@ -106,6 +107,7 @@ int fleet_load(struct request *req, struct fleet *f)
 	redisReply *names;
 
 	f->live = 0;
+	f->slots = f->busy = 0;
 	f->environments = json_array();
 	f->gpus = json_array();
 	snprintf(since, sizeof since, "%lld", (long long)(time_now_ms() - LEASE_MS));
@@ -124,13 +126,24 @@ int fleet_load(struct request *req, struct fleet *f)
 		if (name->type != REDIS_REPLY_STRING || name->len > 200)
 			continue;
 		snprintf(key, sizeof key, KEY_RUNNER_FMT, name->str);
-		r = rconn_command(&req->srv->redis, "HMGET %s environments gpu", key);
-		if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+		r = rconn_command(&req->srv->redis, "HMGET %s environments gpu slots busy", key);
+		if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
+			int64_t slots = 0, busy = 0;
+
 			f->live++;
 			if (r->element[0]->type == REDIS_REPLY_STRING)
 				fleet_add_environments(f, r->element[0]->str, r->element[0]->len);
 			if (r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->len > 0)
 				fleet_add_gpu(f, name->str, r->element[1]->str, r->element[1]->len);
+			/* figures that do not parse count 0 */
+			if (r->element[2]->type != REDIS_REPLY_STRING ||
+			    parse_int64(r->element[2]->str, 0, FLEET_SLOTS_MAX, &slots) < 0)
+				slots = 0;
+			if (r->element[3]->type != REDIS_REPLY_STRING ||
+			    parse_int64(r->element[3]->str, 0, slots, &busy) < 0)
+				busy = 0;
+			f->slots += slots;
+			f->busy += busy;
 		}
 		if (r)
 			freeReplyObject(r);

@@ -18,6 +18,8 @@ struct fleet {
 	int live;              /* runners whose heartbeat is younger than LEASE_MS */
 	json_t *environments;  /* merged by name: [{name, description, interpreters, packages, missing, runners}] */
 	json_t *gpus;          /* one per GPU runner: [{runner, name, vram_gb, cuda_version, queue}] */
+	long long slots;       /* the live runners' slots, summed */
+	long long busy;        /* of them, running a job now */
 };
 
 /* Reads the live runners' announcements; 0, or -1 when Redis failed. fleet_free frees. */

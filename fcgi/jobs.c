@@ -408,10 +408,9 @@ int system_load_get(struct request *req, struct system_load *load)
 	long long queued = 0, pending = 0;
 	int rc = stats_queue_count(req, KEY_QUEUE, &queued, &pending);
 	struct fleet f;
-	redisReply *r;
-	char since[24];
 
-	/* and the queues of the live GPU runners, each once */
+	memset(load, 0, sizeof *load);
+	/* the live runners (their slots), and the queues of the GPU ones, each once */
 	if (fleet_load(req, &f) == 0) {
 		json_t *seen = json_object();
 		const json_t *g;
@@ -427,21 +426,15 @@ int system_load_get(struct request *req, struct system_load *load)
 				rc = -1;
 		}
 		json_decref(seen);
+		load->runners = f.live;
+		load->slots = f.slots;
+		load->slots_busy = f.busy;
 	} else {
 		rc = -1;
 	}
 	fleet_free(&f);
 	load->queue_length = queued > pending ? queued - pending : 0;
 	load->active = pending;
-	load->runners = 0;
-	snprintf(since, sizeof since, "%lld", (long long)(time_now_ms() - LEASE_MS));
-	r = rconn_command(&req->srv->redis, "ZCOUNT %s %s +inf", KEY_RUNNERS, since);
-	if (r && r->type == REDIS_REPLY_INTEGER)
-		load->runners = r->integer;
-	else
-		rc = -1;
-	if (r)
-		freeReplyObject(r);
 	return rc;
 }
 

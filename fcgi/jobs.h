@@ -34,6 +34,8 @@ struct system_load {
 	long long queue_length;  /* jobs waiting: queue entries not yet handed to a runner */
 	long long active;        /* jobs handed to a runner, not yet acknowledged (running) */
 	long long runners;       /* runners whose heartbeat is younger than LEASE_MS */
+	long long slots;         /* their slots, summed */
+	long long slots_busy;    /* of them, running a job now */
 };
 
 /* Fills *load; 0, or -1 when Redis failed (what could be read is kept). */
