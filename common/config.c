@@ -45,6 +45,10 @@ static const struct config_key config_keys[] = {
 	CFG_STR(fcgi_user),
 	CFG_STR(fcgi_socket_group),
 	CFG_INT(fcgi_workers, 1, 256),
+	/* Each thread costs a small stack and, once used, a Redis connection; two
+	 * at least, so a held request can never take the last one. */
+	CFG_INT(fcgi_threads, 2, 4096),
+	CFG_INT(fcgi_hold_max, 0, 4095),
 	CFG_INT(runner_slots, 0, 1024),
 	CFG_STR(runner_state_dir),
 	CFG_STR(runner_name),
@@ -98,6 +102,8 @@ void config_defaults(struct sandrun_config *c)
 	config_set_string(&c->fcgi_user, "sandrun");
 	config_set_string(&c->fcgi_socket_group, "www-data");
 	c->fcgi_workers = 4;
+	c->fcgi_threads = 64;
+	c->fcgi_hold_max = 0;  /* resolved by config_check: 48 of 64 */
 	c->runner_slots = 0;
 	config_set_string(&c->runner_state_dir, "/run/sandrun-runner");
 	config_set_string(&c->runner_name, "");
@@ -182,9 +188,17 @@ static int config_set(struct sandrun_config *c, const char *key, const char *val
 	return error_format(err, errlen, "line %u: unknown key '%s'", lineno, key);
 }
 
-static int config_check(const struct sandrun_config *c, char *err, size_t errlen)
+static int config_check(struct sandrun_config *c, char *err, size_t errlen)
 {
 	const struct sandrun_limits *l = &c->limits;
+
+	/* Held requests may take at most 3/4 of the threads: the rest answers
+	 * quick requests (/health, /submit, /status) however many wait. */
+	if (c->fcgi_hold_max == 0)
+		c->fcgi_hold_max = c->fcgi_threads - (c->fcgi_threads / 4 > 1 ? c->fcgi_threads / 4 : 1);
+	if (c->fcgi_hold_max >= c->fcgi_threads)
+		return error_format(err, errlen, "fcgi_hold_max must be below fcgi_threads (%d), leaving threads for "
+				    "quick requests", c->fcgi_threads);
 
 	if (l->timeout_default > l->timeout_max)
 		return error_format(err, errlen, "timeout_default is above timeout_max");

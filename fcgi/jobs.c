@@ -21,7 +21,8 @@
 #include <strings.h>
 
 #define LOG_PAGE 512            /* stream entries per XRANGE round trip */
-#define WAIT_SLICE_MS 10000     /* a long-poll blocks on Redis at most this long per look */
+#define WAIT_SLICE_MS 1000      /* a long-poll blocks on Redis this long at most, then looks for its client */
+#define WAIT_LOOK_MS 10000      /* and reads the job record at least this often (deleted, expired) */
 #define QUEUE_POSITION_MAX 100000 /* beyond this, the position is not counted */
 
 static const char *hash_get(const redisReply *hash, const char *field)
@@ -217,48 +218,94 @@ static long job_queue_position(struct request *req, const char *queue, const cha
 	return pos;
 }
 
+/* The id of the last entry of an XREAD reply with entries into `last`; -1 if it is not shaped so. */
+static int wait_last_entry(const redisReply *r, char *last, size_t lastlen)
+{
+	const redisReply *entries, *e;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 || r->element[0]->type != REDIS_REPLY_ARRAY ||
+	    r->element[0]->elements != 2 || r->element[0]->element[1]->type != REDIS_REPLY_ARRAY ||
+	    r->element[0]->element[1]->elements == 0)
+		return -1;
+	entries = r->element[0]->element[1];
+	e = entries->element[entries->elements - 1];
+	if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 || e->element[0]->type != REDIS_REPLY_STRING ||
+	    e->element[0]->len >= lastlen)
+		return -1;
+	memcpy(last, e->element[0]->str, e->element[0]->len + 1);
+	return 0;
+}
+
 /*
  * The record once the job has ended or `wait_ms` passed, whichever comes
- * first, without a busy loop: between looks it blocks on the job's log
- * stream, which gets every output chunk and an end marker. NULL after
- * answering 404 or 503 itself.
+ * first, without a busy loop: it blocks on the job's log stream, which
+ * gets every output chunk and an end marker, and reads the record again
+ * when something came (or every WAIT_LOOK_MS: a job deleted or expired
+ * meanwhile writes nothing). It blocks in short slices and looks between
+ * them whether the client is still there: one that left frees its thread
+ * within a slice. On SIGTERM it answers what it has. NULL after answering
+ * 404 or 503 itself, or when the client is gone (nobody to answer).
  */
 static redisReply *job_record_wait(struct request *req, const char *id, int64_t wait_ms)
 {
-	int64_t deadline = time_mono_ms() + wait_ms;
-	char log_key[KEY_MAX];
+	int64_t started = time_mono_ms(), deadline = started + wait_ms, looked;
+	char log_key[KEY_MAX], last[64] = "0-0";
+	redisReply *h, *r;
 
 	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
+	/* The stream's last id before the first look: whatever comes after it wakes us. */
+	r = rconn_command(&req->srv->redis, "XREVRANGE %s + - COUNT 1", log_key);
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+	    r->element[0]->elements == 2 && r->element[0]->element[0]->type == REDIS_REPLY_STRING)
+		snprintf(last, sizeof last, "%s", r->element[0]->element[0]->str);
+	if (r)
+		freeReplyObject(r);
 	for (;;) {
-		char last[64] = "0-0", block[24];
-		redisReply *h, *r;
-		int64_t left;
+		char block[24];
+		bool came;
+		int64_t now, left;
 
-		/* The stream's last id before the look: whatever comes after it wakes us. */
-		r = rconn_command(&req->srv->redis, "XREVRANGE %s + - COUNT 1", log_key);
-		if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1)
-			snprintf(last, sizeof last, "%s", r->element[0]->element[0]->str);
-		if (r)
-			freeReplyObject(r);
 		h = job_record_load(req, id);
 		if (!h)
 			return NULL;
-		left = deadline - time_mono_ms();
-		if (job_status_final(h) || left <= 0)
+		looked = time_mono_ms();
+		if (job_status_final(h) || looked >= deadline || responder_stopping())
 			return h;
 		freeReplyObject(h);
-		if (left > WAIT_SLICE_MS)
-			left = WAIT_SLICE_MS;
-		snprintf(block, sizeof block, "%lld", (long long)left);
-		{
-			const char *argv[] = { "XREAD", "BLOCK", block, "STREAMS", log_key, last };
-			r = rconn_argv(&req->srv->redis, (int)left, 6, argv, NULL);
-		}
-		if (!r) {
-			respond_unavailable(req, "the job store is unreachable");
-			return NULL;
-		}
-		freeReplyObject(r);
+		do {
+			now = time_mono_ms();
+			if (request_client_gone(req)) {
+				log_info(req->id, "wait ended: the client is gone after %lld ms",
+					 (long long)(now - started));
+				return NULL;
+			}
+			left = deadline - now;
+			if (left <= 0 || responder_stopping())
+				break;
+			if (left > WAIT_SLICE_MS)
+				left = WAIT_SLICE_MS;
+			snprintf(block, sizeof block, "%lld", (long long)left);
+			{
+				const char *argv[] = { "XREAD", "BLOCK", block, "STREAMS", log_key, last };
+				r = rconn_argv(&req->srv->redis, (int)left, 6, argv, NULL);
+			}
+			if (!r || r->type == REDIS_REPLY_ERROR) {
+				log_error(req->id, "wait: %s", r ? r->str : req->srv->redis.error);
+				if (r)
+					freeReplyObject(r);
+				respond_unavailable(req, "the job store is unreachable");
+				return NULL;
+			}
+			came = r->type != REDIS_REPLY_NIL && !(r->type == REDIS_REPLY_ARRAY && r->elements == 0);
+			if (came && wait_last_entry(r, last, sizeof last) < 0) {
+				/* XREAD would answer the same again at once: no busy loop, a 503. */
+				log_error(req->id, "wait: XREAD answered something else than entries");
+				freeReplyObject(r);
+				respond_unavailable(req, "the job store answered unexpectedly");
+				return NULL;
+			}
+			freeReplyObject(r);
+		} while (!came && time_mono_ms() - looked < WAIT_LOOK_MS);
 	}
 }
 

@@ -4,9 +4,24 @@
  * The master binds the socket (as root if it must), drops to fcgi_user
  * for good, then preforks fcgi_workers responders that accept on the
  * shared socket. It restarts a responder that dies and, on SIGTERM, lets
- * every responder finish the request it is in before exiting. Responders
+ * every responder finish the requests it is in before exiting. Responders
  * are stateless: all state is in Redis, so any responder on any host can
  * answer any request. They never run user code.
+ *
+ * Each responder serves fcgi_threads requests at once, one thread each
+ * (libfcgi's FCGX_Accept_r, as its examples/threaded.c does), because
+ * some requests hold their thread for long (?wait long-polls, live log
+ * streams: up to an hour) while doing nothing but wait on Redis. A thread
+ * owns its FCGX_Request and its Redis connection (struct responder); one
+ * thread of a process at a time is in accept (accept_lock), the others
+ * wait for their turn. At most fcgi_hold_max threads may hold a request
+ * (fcgi/routes.c), so quick requests always find one.
+ *
+ * SIGTERM: a responder with no request in flight exits at once; otherwise
+ * it stops taking requests and exits when the last one in flight ends
+ * (held ones end early: responder_stopping). The handler and the threads
+ * meet on two atomics (stop_requested, in_flight), sequentially
+ * consistent, so one of them always sees the other's change.
  */
 #include "config.h"
 #include "log.h"
@@ -18,27 +33,43 @@
 #include <fcgiapp.h>
 #include <getopt.h>
 #include <grp.h>
+#include <jansson.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define LISTEN_BACKLOG 128
+/* nginx opens one connection per request: a burst of held requests must
+ * queue in the kernel, not be refused (the kernel caps it at somaxconn). */
+#define LISTEN_BACKLOG 1024
 #define WORKERS_MAX 256
 #define STOP_GRACE_SECONDS 30    /* a request in flight (a long-poll) gets this long to end */
 #define RESPAWN_BACKOFF_MS 1000  /* a responder dying at once must not make the master spin */
+/* A request's deepest path is an upload: a 64 KiB block (fcgi/upload.c)
+ * under libarchive's decoders, plus sanitizer redzones in test builds.
+ * Only the pages a thread touches cost memory. */
+#define THREAD_STACK_BYTES (512 * 1024)
+#define ACCEPT_RETRY_MS 1000     /* accept failing (out of descriptors): try again after this */
+/* Descriptors per thread: its FastCGI connection and its Redis connection;
+ * plus the process's own (log, listen socket, libraries). */
+#define FDS_PER_THREAD 2
+#define FDS_SPARE 64
 
-static volatile sig_atomic_t stop_requested;
-static volatile sig_atomic_t in_request;
+static atomic_int stop_requested;
+static atomic_int in_flight;     /* requests this responder is serving now */
+static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
 
 bool responder_stopping(void)
 {
-	return stop_requested != 0;
+	return atomic_load(&stop_requested) != 0;
 }
 
 static void usage(FILE *f)
@@ -52,10 +83,10 @@ static void usage(FILE *f)
 static void worker_on_term(int sig)
 {
 	(void)sig;
-	/* Idle in accept(): leave now. In a request: finish it, then leave. */
-	if (!in_request)
+	/* Nothing in flight: leave now. Else the last request to end leaves. */
+	atomic_store(&stop_requested, 1);
+	if (atomic_load(&in_flight) == 0)
 		_exit(0);
-	stop_requested = 1;
 }
 
 static void master_on_term(int sig)
@@ -64,35 +95,113 @@ static void master_on_term(int sig)
 	stop_requested = 1;
 }
 
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+struct worker_thread {
+	pthread_t thread;
+	int listen_fd;
+	struct responder srv;    /* this thread's own: its Redis connection */
+};
+
+/* One thread: accept (one at a time per process), serve, again. */
+static void *worker_thread_run(void *arg)
+{
+	struct worker_thread *w = arg;
+	FCGX_Request fcgx;
+
+	if (FCGX_InitRequest(&fcgx, w->listen_fd, 0) != 0) {
+		log_error(NULL, "cannot set up a FastCGI request");
+		return NULL;
+	}
+	while (!responder_stopping()) {
+		struct request req;
+		int rc;
+
+		pthread_mutex_lock(&accept_lock);
+		if (responder_stopping()) {
+			pthread_mutex_unlock(&accept_lock);
+			break;
+		}
+		/* A request accepted after SIGTERM (this thread was already in
+		 * accept) is served all the same: nginx sent it to us. */
+		rc = FCGX_Accept_r(&fcgx);
+		if (rc == 0)
+			atomic_fetch_add(&in_flight, 1);
+		pthread_mutex_unlock(&accept_lock);
+		if (rc < 0) {
+			log_warn(NULL, "accept: %s; trying again", strerror(errno));
+			sleep_ms(ACCEPT_RETRY_MS);
+			continue;
+		}
+		request_init(&req, &fcgx, &w->srv);
+		routes_dispatch(&req);
+		FCGX_Finish_r(&fcgx);
+		if (atomic_fetch_sub(&in_flight, 1) == 1 && responder_stopping())
+			_exit(0);
+	}
+	FCGX_Free(&fcgx, 1);
+	return NULL;
+}
+
+/* The process may need two descriptors per thread: raise the soft limit as far as allowed. */
+static void worker_fd_limit(const struct sandrun_config *cfg)
+{
+	rlim_t want = (rlim_t)cfg->fcgi_threads * FDS_PER_THREAD + FDS_SPARE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+		log_warn(NULL, "fcgi_threads %d may need %llu descriptors; the limit is %llu", cfg->fcgi_threads,
+			 (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+}
+
 static void worker_run(int listen_fd, const struct sandrun_config *cfg)
 {
-	struct responder srv = { .cfg = cfg };
-	/* SA_RESTART: a SIGTERM must not cut short the body read of the request in flight. */
+	/* SA_RESTART: a SIGTERM must not cut short the body read of a request in flight. */
 	struct sigaction sa = { .sa_handler = worker_on_term, .sa_flags = SA_RESTART };
-	FCGX_Request fcgx;
+	struct worker_thread *threads = calloc((size_t)cfg->fcgi_threads, sizeof *threads);
+	pthread_attr_t attr;
+	int started = 0;
 
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	rconn_init(&srv.redis, cfg->redis_address, cfg->redis_responder_user,
-		   cfg->redis_responder_password, cfg->redis_timeout_ms);
-	if (FCGX_InitRequest(&fcgx, listen_fd, 0) != 0) {
-		log_error(NULL, "cannot set up a FastCGI request");
+	if (!threads || pthread_attr_init(&attr) != 0) {
+		log_error(NULL, "out of memory for %d threads", cfg->fcgi_threads);
 		_exit(1);
 	}
-	while (!stop_requested) {
-		struct request req;
+	pthread_attr_setstacksize(&attr, THREAD_STACK_BYTES);
+	for (int i = 0; i < cfg->fcgi_threads; i++) {
+		struct worker_thread *w = &threads[i];
+		int err;
 
-		if (FCGX_Accept_r(&fcgx) < 0)
+		w->listen_fd = listen_fd;
+		w->srv.cfg = cfg;
+		rconn_init(&w->srv.redis, cfg->redis_address, cfg->redis_responder_user,
+			   cfg->redis_responder_password, cfg->redis_timeout_ms);
+		err = pthread_create(&w->thread, &attr, worker_thread_run, w);
+		if (err != 0) {
+			log_warn(NULL, "thread %d of %d: %s; serving with fewer", i + 1, cfg->fcgi_threads,
+				 strerror(err));
+			rconn_close(&w->srv.redis);
 			break;
-		in_request = 1;
-		request_init(&req, &fcgx, &srv);
-		routes_dispatch(&req);
-		FCGX_Finish_r(&fcgx);
-		in_request = 0;
+		}
+		started++;
 	}
-	rconn_close(&srv.redis);
-	_exit(0);
+	pthread_attr_destroy(&attr);
+	/* Threads leave only when told to stop with nothing in flight; then _exit. */
+	for (int i = 0; i < started; i++)
+		pthread_join(threads[i].thread, NULL);
+	for (int i = 0; i < started; i++)
+		rconn_close(&threads[i].srv.redis);
+	free(threads);
+	_exit(started ? 0 : 1);
 }
 
 static pid_t worker_spawn(int listen_fd, const struct sandrun_config *cfg)
@@ -161,12 +270,6 @@ static int privileges_drop(const struct sandrun_config *cfg)
 	return 0;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
 int main(int argc, char **argv)
 {
 	const char *config_path = SANDRUN_DEFAULT_CONFIG;
@@ -198,6 +301,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	FCGX_Init();
+	/* jansson seeds its hash function on first use: do it before any thread. */
+	json_object_seed(0);
+	worker_fd_limit(&cfg);
 	listen_fd = listen_open(&cfg);
 	if (listen_fd < 0) {
 		log_error(NULL, "cannot listen on %s", cfg.fcgi_listen);
@@ -213,8 +319,8 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	log_info(NULL, "listening on %s with %d responders as uid %d", cfg.fcgi_listen, nworkers,
-		 (int)getuid());
+	log_info(NULL, "listening on %s with %d responders of %d threads (%d may hold a request) as uid %d",
+		 cfg.fcgi_listen, nworkers, cfg.fcgi_threads, cfg.fcgi_hold_max, (int)getuid());
 
 	while (!stop_requested) {
 		int status;

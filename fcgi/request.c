@@ -1,20 +1,30 @@
 /*
  * FastCGI request plumbing: the CGI variables nginx sends, body reading
- * and the answer helpers. Nothing here knows about jobs.
+ * and the answer helpers. Nothing here knows about jobs. Many threads of
+ * one process run these at once (fcgi/main.c): what is shared between
+ * them (the request counter, the count of held requests) is atomic.
  */
 #include "config.h"
+#include "log.h"
 #include "request.h"
 #include "util.h"
 
 #include <ctype.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define RETRY_AFTER_SECONDS 5 /* a dependency down: Redis restarts in about this */
+/* Held requests at their cap: long-polls end all the time (a job ends, a
+ * client leaves, a wait runs out), so a slot is usually free again soon. */
+#define HOLD_RETRY_AFTER_SECONDS 2
+
+static atomic_ulong request_counter;   /* request ids, per process */
+static atomic_int requests_holding;    /* held requests of this process now */
 
 static const char *param(FCGX_Request *f, const char *name)
 {
@@ -24,7 +34,6 @@ static const char *param(FCGX_Request *f, const char *name)
 
 void request_init(struct request *req, FCGX_Request *fcgx, struct responder *srv)
 {
-	static unsigned long counter;
 	const char *cl;
 	int64_t n;
 
@@ -41,7 +50,7 @@ void request_init(struct request *req, FCGX_Request *fcgx, struct responder *srv
 	req->accept = param(fcgx, "HTTP_ACCEPT");
 	cl = param(fcgx, "CONTENT_LENGTH");
 	req->content_length = *cl && parse_int64(cl, 0, INT64_MAX, &n) == 0 ? n : -1;
-	snprintf(req->id, sizeof req->id, "r%d-%lu", (int)getpid(), ++counter);
+	snprintf(req->id, sizeof req->id, "r%d-%lu", (int)getpid(), atomic_fetch_add(&request_counter, 1) + 1);
 }
 
 size_t request_read(struct request *req, char *buf, size_t len)
@@ -173,7 +182,7 @@ int respond_stream_start(struct request *req, int status, const char *content_ty
  * request is in, so the one thing that can arrive is its FIN: POLLRDHUP
  * says so without reading (a pending empty FCGI_STDIN record is not a close).
  */
-static bool request_peer_closed(const struct request *req)
+bool request_client_gone(const struct request *req)
 {
 	struct pollfd p = { .fd = req->fcgx->ipcFd, .events = POLLRDHUP };
 
@@ -186,7 +195,7 @@ int respond_stream_write(struct request *req, const char *data, size_t len)
 {
 	FCGX_Stream *out = req->fcgx->out;
 
-	if (request_peer_closed(req))
+	if (request_client_gone(req))
 		return -1;
 	while (len > 0) {
 		int n = len > (1u << 30) ? 1 << 30 : (int)len;
@@ -265,15 +274,45 @@ void respond_rate_limited(struct request *req, const char *reason, long retry_af
 	respond_json(req, 429, body, headers);
 }
 
-void respond_unavailable(struct request *req, const char *reason)
+void respond_unavailable_after(struct request *req, const char *reason, long retry_after)
 {
 	char headers[64];
 	json_t *body = json_object();
 
+	if (retry_after < 1)
+		retry_after = 1;
 	json_object_set_new(body, "error", json_string("Service unavailable"));
 	json_object_set_new(body, "reason", json_string_lossy(reason, strlen(reason)));
-	json_object_set_new(body, "retry_after", json_integer(RETRY_AFTER_SECONDS));
+	json_object_set_new(body, "retry_after", json_integer(retry_after));
 
-	snprintf(headers, sizeof headers, "Retry-After: %d\r\n", RETRY_AFTER_SECONDS);
+	snprintf(headers, sizeof headers, "Retry-After: %ld\r\n", retry_after);
 	respond_json(req, 503, body, headers);
+}
+
+void respond_unavailable(struct request *req, const char *reason)
+{
+	respond_unavailable_after(req, reason, RETRY_AFTER_SECONDS);
+}
+
+bool request_hold_begin(struct request *req)
+{
+	if (atomic_fetch_add(&requests_holding, 1) >= req->srv->cfg->fcgi_hold_max) {
+		atomic_fetch_sub(&requests_holding, 1);
+		log_info(req->id, "refused a held request: %d held already (fcgi_hold_max)",
+			 req->srv->cfg->fcgi_hold_max);
+		request_drain(req);   /* a POST /submit?wait body: nginx wants it read */
+		respond_unavailable_after(req, "too many requests are waiting on results right now; try again shortly",
+					  HOLD_RETRY_AFTER_SECONDS);
+		return false;
+	}
+	req->holding = true;
+	return true;
+}
+
+void request_hold_end(struct request *req)
+{
+	if (!req->holding)
+		return;
+	atomic_fetch_sub(&requests_holding, 1);
+	req->holding = false;
 }

@@ -15,7 +15,8 @@
 #include "config.h"
 #include "rconn.h"
 
-/* What one responder process holds for its whole life. */
+/* What one responder thread holds for its whole life (fcgi/main.c: each
+ * thread of a responder process has its own, Redis connection included). */
 struct responder {
 	const struct sandrun_config *cfg;
 	struct rconn redis;
@@ -34,6 +35,7 @@ struct request {
 	char id[20];                 /* request id for log lines */
 	char headers[512];           /* sent with every answer: the caller's RateLimit-* */
 	bool answered;
+	bool holding;                /* counted among the process's held requests */
 };
 
 void request_init(struct request *req, FCGX_Request *fcgx, struct responder *srv);
@@ -58,6 +60,8 @@ void respond_error(struct request *req, int status, const char *error, const cha
 void respond_rate_limited(struct request *req, const char *reason, long retry_after);
 /* 503 with Retry-After: the named dependency is down. */
 void respond_unavailable(struct request *req, const char *reason);
+/* 503 as above, with its own retry_after (seconds). */
+void respond_unavailable_after(struct request *req, const char *reason, long retry_after);
 void respond_bytes(struct request *req, int status, const char *content_type,
 		   const char *data, size_t len, const char *headers);
 
@@ -73,6 +77,22 @@ void respond_bytes(struct request *req, int status, const char *content_type,
  */
 int respond_stream_start(struct request *req, int status, const char *content_type, const char *headers);
 int respond_stream_write(struct request *req, const char *data, size_t len);
+
+/*
+ * Held requests (?wait long-polls, live log streams) may take at most
+ * fcgi_hold_max of a process's fcgi_threads at once, so quick requests
+ * always find a thread. request_hold_begin counts the request in, or
+ * answers 503 (with retry_after) and returns false; request_hold_end
+ * counts it out (nothing if it was not counted).
+ */
+bool request_hold_begin(struct request *req);
+void request_hold_end(struct request *req);
+
+/*
+ * Has the client gone? nginx closes the FastCGI connection when its client
+ * leaves; a held request looks between two short waits and stops at once.
+ */
+bool request_client_gone(const struct request *req);
 
 /* true once this responder was told to stop (SIGTERM): a long request ends early (fcgi/main.c). */
 bool responder_stopping(void);

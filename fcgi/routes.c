@@ -2,12 +2,18 @@
  * Route table, as bgplgd keeps one: each path is either exact or a prefix
  * followed by a job id (and nothing else). Unknown paths are 404, a known
  * path with the wrong method 405 naming the allowed one.
+ *
+ * Held requests (POST /submit?wait=N, GET /status/{id}?wait=N with N not
+ * 0, GET /logs/{id}/stream: the ones nginx's $sandrun_hold_key counts)
+ * are counted against the process's fcgi_hold_max here, once, before their
+ * handler runs: over the cap they are answered 503 at once.
  */
 #include "config.h"
 #include "jobid.h"
 #include "quota.h"
 #include "routes.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 enum route_kind {
@@ -38,6 +44,26 @@ static const struct route routes[] = {
 	{ "GET",  "/metrics", ROUTE_EXACT, handle_metrics },
 	{ "GET",  "/",        ROUTE_EXACT, handle_root },
 };
+
+/* Is this request one that waits (see the top)? Mirrors nginx's map: a wait
+ * argument with anything but zeros in it, or the live log stream. */
+static bool route_holds(const struct route *r, const struct request *req, const char *id)
+{
+	char wait[24];
+
+	if (r->handler == handle_logs)
+		return strcmp(req->path + strlen(r->path) + strlen(id), "/stream") == 0;
+	if (r->handler != handle_submit && r->handler != handle_status)
+		return false;
+	switch (request_query(req, "wait", wait, sizeof wait)) {
+	case 0:
+		return false;
+	case 1:
+		return wait[strspn(wait, "0")] != '\0';
+	default:
+		return true;    /* malformed: the handler answers 400 */
+	}
+}
 
 /* Does `r` match the path? Sets *id_out (into idbuf) for job routes. */
 static int route_match(const struct route *r, const char *path, char *idbuf, const char **id_out)
@@ -94,7 +120,10 @@ void routes_dispatch(struct request *req)
 			respond_error(req, 404, "Job not found", NULL, "no job with this id (unknown, expired or deleted)");
 			return;
 		}
+		if (route_holds(r, req, id ? id : "") && !request_hold_begin(req))
+			return;
 		r->handler(req, id);
+		request_hold_end(req);
 		return;
 	}
 	if (path_match) {

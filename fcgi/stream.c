@@ -13,14 +13,15 @@
  * One XREAD ... BLOCK loop replays it from the start, or from after the
  * Last-Event-ID a reconnecting client sends, and then follows it, woken by
  * each XADD of the runner, up to the end marker (s = "x") that finish,
- * cancel and reclaim write. Nothing polls: when a BLOCK times out
- * (STREAM_KEEPALIVE_MS), a comment line keeps idle-connection timers in
- * proxies and browsers quiet, and the record is looked at again: a job
- * deleted or expired meanwhile ends the stream.
+ * cancel and reclaim write. Nothing polls Redis for data: when the
+ * stream has been silent for STREAM_KEEPALIVE_MS, a comment line keeps
+ * idle-connection timers in proxies and browsers quiet, and the record is
+ * looked at again: a job deleted or expired meanwhile ends the stream.
  *
- * The request holds one responder (a libfcgi worker) while it runs, as a
- * ?wait long-poll does. It is bounded (stream_deadline_ms), it ends as
- * soon as the client is gone (respond_stream_write), and on SIGTERM or a
+ * The request holds one responder thread while it runs, as a ?wait
+ * long-poll does. It is bounded (stream_deadline_ms), it ends as soon as
+ * the client is gone (looked at between BLOCKs of STREAM_SLICE_MS, and at
+ * each write: respond_stream_write), and on SIGTERM or a
  * Redis failure it ends without "end", so an EventSource reconnects (to
  * any responder) and resumes from its Last-Event-ID.
  *
@@ -45,6 +46,7 @@
 #include <string.h>
 
 #define STREAM_KEEPALIVE_MS  15000  /* a silent stream sends a comment this often (and re-checks the job) */
+#define STREAM_SLICE_MS      1000   /* a BLOCK lasts this long at most: then, is the client still there? */
 #define STREAM_PAGE          64     /* log entries per XREAD: runner chunks are ~64 KiB at most, so a few MiB */
 #define STREAM_SLACK_SECONDS 60     /* on top of the job's longest possible life: ending, retention races */
 #define STREAM_ID_MAX        48     /* "ms-seq": two 64-bit numbers (41 characters) and a NUL */
@@ -301,10 +303,11 @@ static const char *stream_follow(struct stream_state *ss, const char *log_key, i
 {
 	struct rconn *redis = &ss->req->srv->redis;
 	char count[16], block[24];
+	int64_t kept_alive = time_mono_ms();
 
 	snprintf(count, sizeof count, "%d", STREAM_PAGE);
 	for (;;) {
-		int64_t left = deadline - time_mono_ms();
+		int64_t now = time_mono_ms(), left = deadline - now;
 		redisReply *r, *h;
 		int got, code;
 
@@ -314,13 +317,15 @@ static const char *stream_follow(struct stream_state *ss, const char *log_key, i
 		}
 		if (responder_stopping())
 			return "responder stopping";
+		if (request_client_gone(ss->req))
+			return STREAM_GONE;
 		if (final) {
 			/* The job has ended: what is left of the stream, without waiting. */
 			const char *argv[] = { "XREAD", "COUNT", count, "STREAMS", log_key, ss->last };
 			r = rconn_argv(redis, 0, 6, argv, NULL);
 		} else {
 			const char *argv[] = { "XREAD", "COUNT", count, "BLOCK", block, "STREAMS", log_key, ss->last };
-			int wait = (int)(left < STREAM_KEEPALIVE_MS ? left : STREAM_KEEPALIVE_MS);
+			int wait = (int)(left < STREAM_SLICE_MS ? left : STREAM_SLICE_MS);
 
 			snprintf(block, sizeof block, "%d", wait);
 			r = rconn_argv(redis, wait, 8, argv, NULL);
@@ -344,7 +349,11 @@ static const char *stream_follow(struct stream_state *ss, const char *log_key, i
 			return stream_finish(ss);
 		if (got)
 			continue;
-		/* A BLOCK timed out: the job is silent. Keep the line warm; is the job still there? */
+		/* A BLOCK timed out: the job is silent. Now and then keep the line
+		 * warm and look whether the job is still there. */
+		if (time_mono_ms() - kept_alive < STREAM_KEEPALIVE_MS)
+			continue;
+		kept_alive = time_mono_ms();
 		if (stream_comment(ss, "keep-alive") < 0)
 			return STREAM_GONE;
 		code = job_record_get(ss->req, ss->job_id, &h);

@@ -194,7 +194,7 @@ for _ in $(seq 200); do grep -q ': keep-alive' a.txt && break; sleep 0.1; done
 like "$(raw a.txt)" '^: keep-alive$' "a silent job's stream gets a keep-alive comment (every 15 s)"
 for _ in $(seq 100); do grep -q 'live log stream ended: the client is gone' "$STACK_DIR"/fcgi*.log && break; sleep 0.1; done
 like "$(cat "$STACK_DIR"/fcgi*.log)" 'live log stream ended: the client is gone' \
-	"a client that left is noticed by the next keep-alive: its responder is free again"
+	"a client that left is noticed within a BLOCK slice: its responder thread is free again"
 api -X DELETE "$SANDRUN_URL/jobs/$A"
 is "$HTTP_STATUS" 200 "the streamed job is cancelled"
 start=$(date +%s%N)

@@ -39,6 +39,20 @@ int main(void)
 
 	ok(parse("timeout_max = 10\nbogus_key = 1\n", &c, err) < 0, "an unknown key is an error");
 	ok(strstr(err, "line 2") && strstr(err, "bogus_key"), "the error names the line and key: %s", err);
+	ok(parse("", &c, err) == 0, "defaults again");
+	is_int(c.fcgi_threads, 64, "default: 64 threads per responder");
+	is_int(c.fcgi_hold_max, 48, "default: 48 of them may hold a request (a quarter stays for quick ones)");
+	config_free(&c);
+	ok(parse("fcgi_threads = 2\n", &c, err) == 0, "two threads parse");
+	is_int(c.fcgi_hold_max, 1, "... and one of them may hold");
+	config_free(&c);
+	ok(parse("fcgi_threads = 400\nfcgi_hold_max = 350\n", &c, err) == 0, "threads and a hold cap parse");
+	is_int(c.fcgi_hold_max, 350, "the hold cap is taken as given");
+	config_free(&c);
+	ok(parse("fcgi_threads = 8\nfcgi_hold_max = 8\n", &c, err) < 0, "a hold cap that leaves no thread is an error");
+	ok(strstr(err, "fcgi_hold_max") != NULL, "the error names the key: %s", err);
+	ok(parse("fcgi_threads = 1\n", &c, err) < 0, "one thread is refused");
+	ok(parse("fcgi_threads = 5000\n", &c, err) < 0, "too many threads are refused");
 	ok(parse("fcgi_workers = many\n", &c, err) < 0, "a non-number is an error");
 	ok(strstr(err, "fcgi_workers") != NULL, "the error names the key: %s", err);
 	ok(parse("fcgi_workers = 0\n", &c, err) < 0, "a value below the range is an error");
