@@ -275,8 +275,8 @@ static redisReply *job_record_wait(struct request *req, const char *id, int64_t 
 		do {
 			now = time_mono_ms();
 			if (request_client_gone(req)) {
-				log_info(req->id, "wait ended: the client is gone after %lld ms",
-					 (long long)(now - started));
+				log_info(req->id, "wait ended after %lld ms of %lld s: the client is gone",
+					 (long long)(now - started), (long long)(wait_ms / 1000));
 				return NULL;
 			}
 			left = deadline - now;
