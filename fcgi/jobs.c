@@ -456,7 +456,10 @@ void handle_stats(struct request *req, const char *unused)
 	json_object_set_new(quota, "limit", json_real(u.cpu_limit));
 	json_object_set_new(quota, "available", json_real(u.cpu_used < u.cpu_limit ? u.cpu_limit - u.cpu_used : 0));
 	json_object_set_new(quota, "active_jobs", json_integer(u.active));
-	json_object_set_new(quota, "can_submit", json_boolean(u.cpu_used < u.cpu_limit && u.active < u.active_limit));
+	json_object_set_new(quota, "can_submit", json_boolean(u.cpu_used < u.cpu_limit && u.active < u.active_limit &&
+							     u.storage_used < u.storage_limit));
+	json_object_set_new(quota, "storage_used_bytes", json_integer(u.storage_used));
+	json_object_set_new(quota, "storage_limit_bytes", json_integer(u.storage_limit));
 	sys = json_object();
 	json_object_set_new(sys, "queue_length", json_integer(load.queue_length));
 	json_object_set_new(sys, "active_jobs", json_integer(load.active));
@@ -565,18 +568,56 @@ done:
 	free(both.data);
 }
 
+/*
+ * Redis's used_memory and maxmemory from INFO memory: 0, or -1 when Redis
+ * did not answer. *max is 0 when no maxmemory is set.
+ */
+static int health_redis_memory(struct request *req, long long *used, long long *max)
+{
+	redisReply *r = rconn_command(&req->srv->redis, "INFO memory");
+	const char *p;
+
+	*used = *max = 0;
+	if (!r || r->type != REDIS_REPLY_STRING) {
+		if (r)
+			freeReplyObject(r);
+		return -1;
+	}
+	if ((p = strstr(r->str, "\nused_memory:")))
+		*used = strtoll(p + 13, NULL, 10);
+	if ((p = strstr(r->str, "\nmaxmemory:")))
+		*max = strtoll(p + 11, NULL, 10);
+	freeReplyObject(r);
+	return 0;
+}
+
+/*
+ * GET /health: "ok"; "degraded" with the reason while Redis holds more than
+ * the high-water mark of its maxmemory (new jobs are refused then, 503);
+ * 503 when Redis is unreachable.
+ */
 void handle_health(struct request *req, const char *unused)
 {
-	redisReply *r = rconn_command(&req->srv->redis, "PING");
-	int up = r && r->type == REDIS_REPLY_STATUS;
+	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	long long used, max;
+	int up = health_redis_memory(req, &used, &max) == 0;
+	bool full = up && max > 0 && used * 100 > max * l->redis_memory_high_water_percent;
 	char headers[64] = "";
 	json_t *o;
 
 	(void)unused;
-	if (r)
-		freeReplyObject(r);
-	o = json_pack("{s:s, s:s, s:s}", "status", up ? "ok" : "degraded",
+	o = json_pack("{s:s, s:s, s:s}", "status", up && !full ? "ok" : "degraded",
 		      "redis", up ? "ok" : "unreachable", "version", PACKAGE_VERSION);
+	if (up && max > 0)
+		json_object_set_new(o, "redis_memory", json_pack("{s:I, s:I, s:I}", "used_bytes", (json_int_t)used,
+								 "max_bytes", (json_int_t)max, "high_water_percent",
+								 (json_int_t)l->redis_memory_high_water_percent));
+	if (full)
+		json_object_set_new(o, "reason", json_sprintf("the job store holds %.0f%% of its memory, over the "
+							      "%lld%% mark: new jobs are refused until running "
+							      "ones finish and stored results are downloaded "
+							      "or expire", 100.0 * (double)used / (double)max,
+							      (long long)l->redis_memory_high_water_percent));
 	if (!up) {
 		json_object_set_new(o, "error", json_string("Service unavailable"));
 		json_object_set_new(o, "reason", json_string("the job store (Redis) is unreachable"));
