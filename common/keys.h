@@ -123,6 +123,7 @@
 #define JOB_F_STORE_OUT       "store_out"       /* outputs kept */
 #define JOB_F_STORE_BASE      "store_base"      /* the record */
 #define JOB_F_LOG_ENTRIES     "log_entries"     /* stream entries the runner wrote */
+#define JOB_F_PARKED          "parked"          /* set while the job waits for its client's fair share (ms) */
 
 /* The Lua scripts in redis/, embedded at build time (common/redis_scripts.c). */
 extern const char redis_script_submit[];

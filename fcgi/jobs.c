@@ -168,6 +168,21 @@ static json_t *job_status_json(const char *id, const redisReply *h)
 		}
 		json_object_set_new(o, "output_files", files);
 	}
+	{
+		/* What matched the outputs but was not kept, and why (a link, too
+		 * large, the storage quota...): never a result that looks complete. */
+		const char *skipped = hash_get(h, JOB_F_OUTPUTS_SKIPPED);
+		json_t *list = skipped ? json_loads(skipped, 0, NULL) : NULL;
+
+		if (json_is_array(list) && json_array_size(list) > 0)
+			json_object_set_new(o, "outputs_not_kept", list);
+		else
+			json_decref(list);
+	}
+	if (hash_get(h, JOB_F_PARKED) && status && strcmp(status, "queued") == 0)
+		json_object_set_new(o, "waiting_for", json_string("this address already runs its share of the "
+								  "runner slots: the job starts when one of "
+								  "its other jobs ends"));
 	return o;
 }
 
@@ -592,8 +607,8 @@ static int health_redis_memory(struct request *req, long long *used, long long *
 }
 
 /*
- * GET /health: "ok"; "degraded" with the reason while Redis holds more than
- * the high-water mark of its maxmemory (new jobs are refused then, 503);
+ * GET /health: "ok"; "degraded" with the reason while Redis holds nearly
+ * the high-water mark of its maxmemory (new jobs are being refused, 503);
  * 503 when Redis is unreachable.
  */
 void handle_health(struct request *req, const char *unused)
@@ -601,7 +616,11 @@ void handle_health(struct request *req, const char *unused)
 	const struct sandrun_limits *l = &req->srv->cfg->limits;
 	long long used, max;
 	int up = health_redis_memory(req, &used, &max) == 0;
-	bool full = up && max > 0 && used * 100 > max * l->redis_memory_high_water_percent;
+	/* Near the mark: a submit of the largest upload would be refused now
+	 * (redis/submit.lua: the upload plus its log's reservation). */
+	bool full = up && max > 0 &&
+		    (used + l->upload_max_bytes + 3 * l->log_max_bytes) * 100 >
+			    max * l->redis_memory_high_water_percent;
 	char headers[64] = "";
 	json_t *o;
 
@@ -613,10 +632,10 @@ void handle_health(struct request *req, const char *unused)
 								 "max_bytes", (json_int_t)max, "high_water_percent",
 								 (json_int_t)l->redis_memory_high_water_percent));
 	if (full)
-		json_object_set_new(o, "reason", json_sprintf("the job store holds %.0f%% of its memory, over the "
-							      "%lld%% mark: new jobs are refused until running "
+		json_object_set_new(o, "reason", json_sprintf("the job store holds %.0f%% of its memory, near the "
+							      "%lld%% mark: new jobs with large uploads may be refused until running "
 							      "ones finish and stored results are downloaded "
-							      "or expire", 100.0 * (double)used / (double)max,
+							      "or expire", max ? 100.0 * (double)used / (double)max : 0.0,
 							      (long long)l->redis_memory_high_water_percent));
 	if (!up) {
 		json_object_set_new(o, "error", json_string("Service unavailable"));

@@ -33,7 +33,7 @@ local stored, live = store_used(KEYS[6], now)
 if stored + need > tonumber(ARGV[13]) then
   return {'storage', tostring(stored), store_retry(live, stored, need, tonumber(ARGV[13]), now)}
 end
-local over, mem_used, mem_max = store_memory_over(need, tonumber(ARGV[14]))
+local over, mem_used, mem_max = store_memory_over(need, tonumber(ARGV[14]), 2 * upload_bytes)
 if over then
   return {'memory', tostring(mem_used), mem_max}
 end
