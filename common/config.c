@@ -81,6 +81,10 @@ static const struct config_key config_keys[] = {
 	CFG_REAL(quota_cpu_seconds, 0, 1000000),
 	CFG_LIMIT(quota_window_seconds, 1, 86400),
 	CFG_LIMIT(quota_idle_seconds, 1, 30 * 86400),
+	CFG_LIMIT(quota_storage_bytes, 1 * MIB, 1024 * GIB),
+	CFG_LIMIT(quota_running_max, 0, 100000),
+	CFG_LIMIT(redis_memory_high_water_percent, 1, 100),
+	CFG_LIMIT(redis_memory_results_percent, 1, 100),
 };
 
 static void config_set_string(char **slot, const char *value)
@@ -136,6 +140,10 @@ void config_defaults(struct sandrun_config *c)
 	c->limits.quota_cpu_seconds = 10.0;
 	c->limits.quota_window_seconds = 60;
 	c->limits.quota_idle_seconds = 3600;
+	c->limits.quota_storage_bytes = INT64_C(256) * 1024 * 1024;
+	c->limits.quota_running_max = 0;
+	c->limits.redis_memory_high_water_percent = 80;
+	c->limits.redis_memory_results_percent = 95;
 }
 
 static char *trim(char *s)

@@ -34,6 +34,20 @@ struct sandrun_limits {
 	double quota_cpu_seconds;      /* CPU-seconds charged in any sliding window: 10 */
 	int64_t quota_window_seconds;  /* the window: 60 */
 	int64_t quota_idle_seconds;    /* usage forgotten after this long without activity: 3600 */
+	/* Bytes of Redis a client's jobs may hold at once (uploads, logs,
+	 * outputs, records), reserved before they are written: 256 MiB, one
+	 * largest job (100 MB upload + 100 MB outputs + logs) and room to spare. */
+	int64_t quota_storage_bytes;
+	/* Runner slots one client's jobs may hold at once: 0 = half the live
+	 * fleet's slots (at least 1), so one client never holds them all. */
+	int64_t quota_running_max;
+
+	/* Redis memory (its maxmemory). Above high_water percent, new jobs are
+	 * refused (503) and /health says degraded; what is already running keeps
+	 * the rest for its results. Outputs are kept only while Redis stays under
+	 * results percent, so logs, records and heartbeats always fit. */
+	int64_t redis_memory_high_water_percent;  /* 80 */
+	int64_t redis_memory_results_percent;     /* 95 */
 };
 
 struct sandrun_config {

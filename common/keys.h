@@ -25,7 +25,15 @@
  *   sr:active:{C}   set     ids of the client's queued and running jobs
  *   sr:cpu:{C}      zset    CPU charged: member "ID:seconds", score = finish time (ms);
  *                           the sliding window is the members newer than 60 s
- * Both expire after quota_idle_seconds of inactivity.
+ *   sr:store:{C}    hash    the client's storage ledger: field = job id, value =
+ *                           "BYTES EXPIRY_MS": what that job's keys may hold in Redis
+ *                           (upload, log, outputs, record: reserved before written)
+ *                           until the job's keys expire (redis/store-lib.lua)
+ *   sr:parked:{C}   list    ids of the client's queued jobs a runner set aside because
+ *                           the client already held its share of the slots; one goes
+ *                           back to its queue each time one of the client's jobs ends
+ * The active set and the cpu zset expire after quota_idle_seconds of inactivity;
+ * the ledger and the parked list with the last job they name.
  *
  * The end of a job is also written to its log stream (s = "x"), so readers
  * waiting on the stream (long-polls, live logs) wake up when it ends.
@@ -48,10 +56,29 @@
 #define KEY_RUNNER_FMT  "sr:runner:%s"
 #define KEY_ACTIVE_FMT  "sr:active:{%s}"
 #define KEY_CPU_FMT     "sr:cpu:{%s}"
+#define KEY_STORE_FMT   "sr:store:{%s}"
+#define KEY_PARKED_FMT  "sr:parked:{%s}"
 #define LEASE_MS          15000  /* a runner silent this long is dead: its jobs are taken over */
 #define LEASE_REFRESH_MS  3000   /* how often a runner renews its heartbeat and its jobs' leases */
 #define JOB_ATTEMPTS_MAX  2      /* a job whose runner died is run once more, then failed */
 #define QUEUE_GROUP     "runners"
+
+/*
+ * What the storage ledger charges (redis/store-lib.lua), in bytes: the
+ * payload plus what Redis spends around it, so the ledger stays above
+ * Redis's own count. Measured on Redis 7.0 (MEMORY USAGE, INFO): a stream
+ * entry costs 20 to 27 bytes besides its data (10,000 entries of 1 and of
+ * 100 bytes), so 64; a hash field about 46 besides its name and value, so
+ * 128 for an output; a record (hash, TTL, five fields) about 500 besides
+ * its manifest, so 2 KiB, which also covers its later fields.
+ */
+#define STORE_LOG_ENTRY_COST  64
+#define STORE_OUTPUT_COST     128
+#define STORE_RECORD_COST     2048
+/* A job's log has at most this many stream entries: beyond it the output is
+ * truncated, marked, like output over log_max_bytes. It bounds what a log of
+ * many tiny writes costs, so that its reservation is exact. */
+#define LOG_ENTRIES_MAX       16384
 
 #define KEY_MAX 128  /* "sr:{" + id + "}:upload", "sr:active:{" + an IPv6 /64 + "}" fit */
 
@@ -90,6 +117,13 @@
 #define JOB_F_STDERR_SHA256   "stderr_sha256"
 #define JOB_F_ENVIRONMENT     "environment"     /* the manifest's environment name */
 #define JOB_F_LIMITS          "limits"          /* JSON: the limits applied to the run */
+/* The storage ledger's parts (bytes, redis/store-lib.lua): their sum is the job's entry. */
+#define JOB_F_STORE_UPLOAD    "store_upload"    /* the upload, until the job ends */
+#define JOB_F_STORE_LOG       "store_log"       /* reserved at submit, the real figure at the end */
+#define JOB_F_STORE_OUT       "store_out"       /* outputs kept */
+#define JOB_F_STORE_BASE      "store_base"      /* the record */
+#define JOB_F_LOG_ENTRIES     "log_entries"     /* stream entries the runner wrote */
+#define JOB_F_PARKED          "parked"          /* set while the job waits for its client's fair share (ms) */
 
 /* The Lua scripts in redis/, embedded at build time (common/redis_scripts.c). */
 extern const char redis_script_submit[];
@@ -99,5 +133,7 @@ extern const char redis_script_cancel[];
 extern const char redis_script_quota[];
 extern const char redis_script_reclaim[];
 extern const char redis_script_downloaded[];
+extern const char redis_script_store_output[];
+extern const char redis_script_log_append[];
 
 #endif

@@ -169,6 +169,21 @@ static json_t *job_status_json(const char *id, const redisReply *h)
 		}
 		json_object_set_new(o, "output_files", files);
 	}
+	{
+		/* What matched the outputs but was not kept, and why (a link, too
+		 * large, the storage quota...): never a result that looks complete. */
+		const char *skipped = hash_get(h, JOB_F_OUTPUTS_SKIPPED);
+		json_t *list = skipped ? json_loads(skipped, 0, NULL) : NULL;
+
+		if (json_is_array(list) && json_array_size(list) > 0)
+			json_object_set_new(o, "outputs_not_kept", list);
+		else
+			json_decref(list);
+	}
+	if (hash_get(h, JOB_F_PARKED) && status && strcmp(status, "queued") == 0)
+		json_object_set_new(o, "waiting_for", json_string("this address already runs its share of the "
+								  "runner slots: the job starts when one of "
+								  "its other jobs ends"));
 	return o;
 }
 
@@ -503,7 +518,10 @@ void handle_stats(struct request *req, const char *unused)
 	json_object_set_new(quota, "limit", json_real(u.cpu_limit));
 	json_object_set_new(quota, "available", json_real(u.cpu_used < u.cpu_limit ? u.cpu_limit - u.cpu_used : 0));
 	json_object_set_new(quota, "active_jobs", json_integer(u.active));
-	json_object_set_new(quota, "can_submit", json_boolean(u.cpu_used < u.cpu_limit && u.active < u.active_limit));
+	json_object_set_new(quota, "can_submit", json_boolean(u.cpu_used < u.cpu_limit && u.active < u.active_limit &&
+							     u.storage_used < u.storage_limit));
+	json_object_set_new(quota, "storage_used_bytes", json_integer(u.storage_used));
+	json_object_set_new(quota, "storage_limit_bytes", json_integer(u.storage_limit));
 	sys = json_object();
 	json_object_set_new(sys, "queue_length", json_integer(load.queue_length));
 	json_object_set_new(sys, "active_jobs", json_integer(load.active));
@@ -612,18 +630,60 @@ done:
 	free(both.data);
 }
 
+/*
+ * Redis's used_memory and maxmemory from INFO memory: 0, or -1 when Redis
+ * did not answer. *max is 0 when no maxmemory is set.
+ */
+static int health_redis_memory(struct request *req, long long *used, long long *max)
+{
+	redisReply *r = rconn_command(&req->srv->redis, "INFO memory");
+	const char *p;
+
+	*used = *max = 0;
+	if (!r || r->type != REDIS_REPLY_STRING) {
+		if (r)
+			freeReplyObject(r);
+		return -1;
+	}
+	if ((p = strstr(r->str, "\nused_memory:")))
+		*used = strtoll(p + 13, NULL, 10);
+	if ((p = strstr(r->str, "\nmaxmemory:")))
+		*max = strtoll(p + 11, NULL, 10);
+	freeReplyObject(r);
+	return 0;
+}
+
+/*
+ * GET /health: "ok"; "degraded" with the reason while Redis holds nearly
+ * the high-water mark of its maxmemory (new jobs are being refused, 503);
+ * 503 when Redis is unreachable.
+ */
 void handle_health(struct request *req, const char *unused)
 {
-	redisReply *r = rconn_command(&req->srv->redis, "PING");
-	int up = r && r->type == REDIS_REPLY_STATUS;
+	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	long long used, max;
+	int up = health_redis_memory(req, &used, &max) == 0;
+	/* Near the mark: a submit of the largest upload would be refused now
+	 * (redis/submit.lua: the upload plus its log's reservation). */
+	bool full = up && max > 0 &&
+		    (used + l->upload_max_bytes + 3 * l->log_max_bytes) * 100 >
+			    max * l->redis_memory_high_water_percent;
 	char headers[64] = "";
 	json_t *o;
 
 	(void)unused;
-	if (r)
-		freeReplyObject(r);
-	o = json_pack("{s:s, s:s, s:s}", "status", up ? "ok" : "degraded",
+	o = json_pack("{s:s, s:s, s:s}", "status", up && !full ? "ok" : "degraded",
 		      "redis", up ? "ok" : "unreachable", "version", PACKAGE_VERSION);
+	if (up && max > 0)
+		json_object_set_new(o, "redis_memory", json_pack("{s:I, s:I, s:I}", "used_bytes", (json_int_t)used,
+								 "max_bytes", (json_int_t)max, "high_water_percent",
+								 (json_int_t)l->redis_memory_high_water_percent));
+	if (full)
+		json_object_set_new(o, "reason", json_sprintf("the job store holds %.0f%% of its memory, near the "
+							      "%lld%% mark: new jobs with large uploads may be refused until running "
+							      "ones finish and stored results are downloaded "
+							      "or expire", max ? 100.0 * (double)used / (double)max : 0.0,
+							      (long long)l->redis_memory_high_water_percent));
 	if (!up) {
 		json_object_set_new(o, "error", json_string("Service unavailable"));
 		json_object_set_new(o, "reason", json_string("the job store (Redis) is unreachable"));

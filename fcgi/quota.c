@@ -52,23 +52,27 @@ static double reply_number(const redisReply *r)
 int quota_usage_load(struct request *req, struct quota_usage *u)
 {
 	const struct sandrun_limits *l = &req->srv->cfg->limits;
-	char client[QUOTA_KEY_MAX], active_key[KEY_MAX], cpu_key[KEY_MAX], now[24], window[24], limit[32];
-	const char *argv[5];
+	char client[QUOTA_KEY_MAX], active_key[KEY_MAX], cpu_key[KEY_MAX], store_key[KEY_MAX];
+	char now[24], window[24], limit[32];
+	const char *argv[6];
 	redisReply *r;
 
 	memset(u, 0, sizeof *u);
 	u->cpu_limit = l->quota_cpu_seconds;
 	u->active_limit = (long)l->quota_jobs_max;
 	u->window_seconds = (long)l->quota_window_seconds;
+	u->storage_limit = l->quota_storage_bytes;
 	if (quota_client_key(req->remote_addr, client, sizeof client) < 0)
 		snprintf(client, sizeof client, "unknown");
 	snprintf(active_key, sizeof active_key, KEY_ACTIVE_FMT, client);
 	snprintf(cpu_key, sizeof cpu_key, KEY_CPU_FMT, client);
+	snprintf(store_key, sizeof store_key, KEY_STORE_FMT, client);
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
 	snprintf(window, sizeof window, "%lld", (long long)l->quota_window_seconds * 1000);
 	snprintf(limit, sizeof limit, "%.6f", l->quota_cpu_seconds);
-	argv[0] = active_key; argv[1] = cpu_key; argv[2] = now; argv[3] = window; argv[4] = limit;
-	r = rconn_script(&req->srv->redis, redis_script_quota, 2, 5, argv, NULL);
+	argv[0] = active_key; argv[1] = cpu_key; argv[2] = store_key;
+	argv[3] = now; argv[4] = window; argv[5] = limit;
+	r = rconn_script(&req->srv->redis, redis_script_quota, 3, 6, argv, NULL);
 	if (!r)
 		return -1;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 4) {
@@ -79,6 +83,8 @@ int quota_usage_load(struct request *req, struct quota_usage *u)
 	u->active = (long)reply_number(r->element[1]);
 	u->reset_seconds = (long)ceil(reply_number(r->element[2]) / 1000.0);
 	u->retry_after = (long)ceil(reply_number(r->element[3]) / 1000.0);
+	if (r->elements >= 5)
+		u->storage_used = (int64_t)reply_number(r->element[4]);
 	freeReplyObject(r);
 	return 0;
 }

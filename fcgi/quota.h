@@ -30,6 +30,8 @@ struct quota_usage {
 	long reset_seconds;          /* until the oldest charge leaves the window (0: none) */
 	long retry_after;            /* until a submit would pass the CPU check (0: now) */
 	long window_seconds;         /* the sliding window the CPU limit applies to */
+	int64_t storage_used;        /* bytes the client's jobs hold in Redis (the storage ledger) */
+	int64_t storage_limit;
 };
 
 /* Reads the caller's usage (redis/quota.lua). 0, or -1 when Redis failed. */

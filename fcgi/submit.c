@@ -30,6 +30,12 @@
 
 #define BODY_CHUNK 65536
 #define QUOTA_JOBS_RETRY_SECONDS 5 /* over the jobs-at-once limit: try again after this */
+/* Redis over its high-water mark: memory frees as jobs end and their data
+ * is downloaded or expires, which takes minutes, not seconds. */
+#define MEMORY_FULL_RETRY_SECONDS 60
+/* Over the storage quota with nothing of the client's due to expire (its
+ * own queued uploads fill it): come back once a job has ended. */
+#define STORAGE_RETRY_SECONDS 30
 
 /* The first failure found while reading the body: answered once the body is drained. */
 struct submit_error {
@@ -188,19 +194,33 @@ done:
 }
 
 /*
+ * What a job may make Redis keep at most, reserved at submit (the storage
+ * ledger, redis/store-lib.lua): its log, both streams full, in as many
+ * entries as the runner writes at most; and its record, with the manifest.
+ * The upload is added by the script (its exact size); outputs are reserved
+ * by the runner as it stores them.
+ */
+static int64_t submit_log_reservation(const struct sandrun_limits *l)
+{
+	return 2 * l->log_max_bytes + 256 + (int64_t)LOG_ENTRIES_MAX * STORE_LOG_ENTRY_COST;
+}
+
+/*
  * Admits, records and queues the job in one Redis script (redis/submit.lua):
- * 0 when queued, 1 when the client's quota refuses it (err holds the 429
- * and *retry_after), -1 when Redis failed (the caller answers 503).
+ * 0 when queued; 1 when the client's quota refuses it (err holds the 429
+ * and *retry_after); 2 when Redis is too full to take it (err holds the
+ * 503's reason); -1 when Redis failed (the caller answers 503).
  */
 static int submit_record(struct request *req, const char *id, const char *manifest_json, const char *queue,
 			 int64_t timeout, const struct buf *archive, struct submit_error *err,
 			 long *retry_after)
 {
 	const struct sandrun_limits *l = &req->srv->cfg->limits;
-	char job_key[KEY_MAX], upload_key[KEY_MAX], active_key[KEY_MAX], cpu_key[KEY_MAX];
+	char job_key[KEY_MAX], upload_key[KEY_MAX], active_key[KEY_MAX], cpu_key[KEY_MAX], store_key[KEY_MAX];
 	char client[QUOTA_KEY_MAX], now[24], ttl[24], jobs_max[24], cpu_limit[32], window[24], idle[24];
-	const char *argv[15];
-	size_t lens[15];
+	char log_bytes[24], base_bytes[24], storage[24], high_water[8];
+	const char *argv[20];
+	size_t lens[20];
 	redisReply *reply;
 	int rc = -1;
 
@@ -210,6 +230,7 @@ static int submit_record(struct request *req, const char *id, const char *manife
 	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
 	snprintf(active_key, sizeof active_key, KEY_ACTIVE_FMT, client);
 	snprintf(cpu_key, sizeof cpu_key, KEY_CPU_FMT, client);
+	snprintf(store_key, sizeof store_key, KEY_STORE_FMT, client);
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
 	/* A job not started within queued_max_seconds is dropped; one started has its timeout to end. */
 	snprintf(ttl, sizeof ttl, "%lld", (long long)(l->queued_max_seconds + timeout + l->retention_seconds));
@@ -217,20 +238,33 @@ static int submit_record(struct request *req, const char *id, const char *manife
 	snprintf(cpu_limit, sizeof cpu_limit, "%.6f", l->quota_cpu_seconds);
 	snprintf(window, sizeof window, "%lld", (long long)l->quota_window_seconds * 1000);
 	snprintf(idle, sizeof idle, "%lld", (long long)l->quota_idle_seconds * 1000);
+	snprintf(log_bytes, sizeof log_bytes, "%lld", (long long)submit_log_reservation(l));
+	snprintf(base_bytes, sizeof base_bytes, "%lld", (long long)(STORE_RECORD_COST + strlen(manifest_json)));
+	snprintf(storage, sizeof storage, "%lld", (long long)l->quota_storage_bytes);
+	snprintf(high_water, sizeof high_water, "%lld", (long long)l->redis_memory_high_water_percent);
 	argv[0] = job_key;   argv[1] = upload_key; argv[2] = queue;     argv[3] = active_key;
-	argv[4] = cpu_key;   argv[5] = id;         argv[6] = manifest_json; argv[7] = client;
-	argv[8] = now;       argv[9] = archive->data ? archive->data : "";   argv[10] = ttl;
-	argv[11] = jobs_max; argv[12] = cpu_limit; argv[13] = window; argv[14] = idle;
-	for (int i = 0; i < 15; i++)
+	argv[4] = cpu_key;   argv[5] = store_key;
+	argv[6] = id;        argv[7] = manifest_json; argv[8] = client;
+	argv[9] = now;       argv[10] = archive->data ? archive->data : "";   argv[11] = ttl;
+	argv[12] = jobs_max; argv[13] = cpu_limit; argv[14] = window; argv[15] = idle;
+	argv[16] = log_bytes; argv[17] = base_bytes; argv[18] = storage; argv[19] = high_water;
+	for (int i = 0; i < 20; i++)
 		lens[i] = strlen(argv[i]);
-	lens[9] = archive->len;
-	reply = rconn_script(&req->srv->redis, redis_script_submit, 5, 15, argv, lens);
+	lens[10] = archive->len;
+	reply = rconn_script(&req->srv->redis, redis_script_submit, 6, 20, argv, lens);
 	if (!reply) {
 		log_error(req->id, "submit: %s", req->srv->redis.error);
 		return -1;
 	}
-	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
-	    reply->element[0]->type == REDIS_REPLY_STRING && reply->element[1]->type == REDIS_REPLY_STRING) {
+	if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "OOM", 3) == 0) {
+		/* Redis refused the script whole: it is over its maxmemory. */
+		log_warn(req->id, "submit refused: Redis is over its maxmemory");
+		submit_fail(err, 503, NULL, "the service is holding as much data as it can right now; "
+			    "try again once running jobs have finished");
+		*retry_after = MEMORY_FULL_RETRY_SECONDS;
+		rc = 2;
+	} else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
+		   reply->element[0]->type == REDIS_REPLY_STRING && reply->element[1]->type == REDIS_REPLY_STRING) {
 		const char *verdict = reply->element[0]->str;
 		double used = strtod(reply->element[1]->str, NULL);
 		long long retry_ms = reply->element[2]->type == REDIS_REPLY_INTEGER ? reply->element[2]->integer : 0;
@@ -242,6 +276,23 @@ static int submit_record(struct request *req, const char *id, const char *manife
 			submit_fail(err, 429, NULL, "CPU quota exhausted (%.1f/%.1f seconds used)", used,
 				    l->quota_cpu_seconds);
 			rc = 1;
+		} else if (strcmp(verdict, "storage") == 0) {
+			*retry_after = retry_ms > 0 ? (long)((retry_ms + 999) / 1000) : STORAGE_RETRY_SECONDS;
+			submit_fail(err, 429, NULL, "storage quota exhausted: this address's jobs hold %.1f of "
+				    "%.1f MB in the job store, and this job needs %.1f MB more (delete or download "
+				    "finished jobs to free it)", used / 1e6, (double)l->quota_storage_bytes / 1e6,
+				    (double)(archive->len + submit_log_reservation(l) + STORE_RECORD_COST +
+					     (int64_t)strlen(manifest_json)) / 1e6);
+			rc = 1;
+		} else if (strcmp(verdict, "memory") == 0) {
+			log_warn(req->id, "submit refused: Redis holds %.0f of %lld bytes (high-water mark %lld%%)",
+				 used, retry_ms, (long long)l->redis_memory_high_water_percent);
+			*retry_after = MEMORY_FULL_RETRY_SECONDS;
+			submit_fail(err, 503, NULL, "the service is holding as much data as it can right now "
+				    "(%.0f%% of its memory, the mark is %lld%%); try again once running jobs have finished",
+				    retry_ms > 0 ? 100.0 * used / (double)retry_ms : 100.0,
+				    (long long)l->redis_memory_high_water_percent);
+			rc = 2;
 		} else {
 			/* A slot frees when one of the client's jobs ends: no date to give, so a short wait. */
 			*retry_after = QUOTA_JOBS_RETRY_SECONDS;
@@ -254,6 +305,16 @@ static int submit_record(struct request *req, const char *id, const char *manife
 	}
 	freeReplyObject(reply);
 	return rc;
+}
+
+/* 503 in the contract's shape with the retry hint: the service is full, not down. */
+static void submit_respond_full(struct request *req, const char *reason, long retry_after)
+{
+	char headers[64];
+
+	snprintf(headers, sizeof headers, "Retry-After: %ld\r\n", retry_after);
+	respond_json(req, 503, json_pack("{s:s, s:s, s:I}", "error", "Service unavailable", "reason", reason,
+					 "retry_after", (json_int_t)retry_after), headers);
 }
 
 /*
@@ -369,6 +430,9 @@ void handle_submit(struct request *req, const char *unused)
 	switch (submit_record(req, id, manifest_json, queue, m->timeout, archive, &err, &retry_after)) {
 	case 1:
 		respond_rate_limited(req, err.reason, retry_after);
+		goto done;
+	case 2:
+		submit_respond_full(req, err.reason, retry_after);
 		goto done;
 	case -1:
 		respond_unavailable(req, "the job store is unreachable; the job was not accepted");

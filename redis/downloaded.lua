@@ -1,15 +1,20 @@
+#!lua flags=allow-oom
 -- GET /download/{id}/{path} or /download/{id} (the archive) was answered:
 -- records the download and deletes the whole job, at once, once every
 -- output was downloaded once (the paths in the downloads set cover every
 -- field of the outputs hash) or the archive was (SPEC §4, retention).
 -- Later requests for the job find nothing: 404.
+-- The job's entry in its client's storage ledger goes with it.
+-- allow-oom: it deletes; it must work when Redis is full.
 -- KEYS: job hash, upload string, log stream, outputs hash, downloads set
 -- ARGV: the downloaded path, "" for the archive
 -- Returns 1 when the job was deleted, 0 when outputs are left, -1 when it was gone.
+--#include store-lib.lua
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return -1
 end
 local function delete_all()
+  store_job_drop(KEYS[1], string.match(KEYS[1], '^sr:{(.*)}:job$'))
   redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
   return 1
 end

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- Records the end of one run of a job, in one step. What happens depends on
 -- what the job record says now:
 --   running on this runner: the result is recorded, the upload deleted, the
@@ -15,12 +16,20 @@
 -- readers waiting on it wake up. In every case the run's CPU is charged to
 -- the client: the member "ID:seconds" names the run's own figure, so a call
 -- retried after a lost reply charges nothing twice.
+-- The storage ledger (store-lib.lua) gets the job's real figures (the
+-- runner sends store_upload 0 and the log's cost with the record), and one
+-- of the client's parked jobs, if any, goes back to its queue (fair-lib.lua).
+-- allow-oom: a result must always be recorded; submits stop well before
+-- Redis's maxmemory, and what a running job may write was reserved.
 -- KEYS: job hash, upload string, log stream, queue stream, active set, cpu zset,
 --       outputs hash (stored by the runner before this call, with a provisional TTL)
 -- ARGV: runner name, ttl (s), queue entry id ("" for none), job id,
 --       cpu seconds ("0" for none), now (ms), quota idle (ms),
 --       then field, value pairs for the job record
+--#include store-lib.lua
+--#include fair-lib.lua
 local status = redis.call('HGET', KEYS[1], 'status')
+local client = redis.call('HGET', KEYS[1], 'client')
 local ours = status == 'running' and redis.call('HGET', KEYS[1], 'runner') == ARGV[1]
 
 local cpu = tonumber(ARGV[5])
@@ -55,12 +64,15 @@ if ours then
   if KEYS[7] then
     redis.call('EXPIRE', KEYS[7], ARGV[2])
   end
+  store_job_update(KEYS[1], ARGV[4], tonumber(ARGV[6]))
+  fair_unpark(client)
   return 'recorded'
 end
 
 if KEYS[7] then
   redis.call('DEL', KEYS[7])    -- this run's outputs: nobody's now
 end
+fair_unpark(client)
 if not status then
   -- Nobody can read the log of a job without a record: what this run
   -- wrote (its last flushes may have made the stream anew) goes.
@@ -85,4 +97,6 @@ if pttl > 0 then
 else
   redis.call('EXPIRE', KEYS[3], ARGV[2])
 end
+redis.call('HSET', KEYS[1], 'store_out', 0)
+store_job_update(KEYS[1], ARGV[4], tonumber(ARGV[6]))
 return 'dropped'

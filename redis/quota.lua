@@ -1,8 +1,15 @@
+#!lua flags=allow-oom
 -- A client's usage, for GET /stats and the RateLimit headers.
--- KEYS: active set, cpu zset
+-- allow-oom: it only drops what has expired, and must answer when Redis is full.
+-- KEYS: active set, cpu zset, storage ledger
 -- ARGV: now (ms), window (ms), cpu limit (s)
--- Returns {used (string), active, reset ms, retry ms}
+-- Returns {used (string), active, reset ms, retry ms, storage bytes held}
 --#include quota-lib.lua
+--#include store-lib.lua
 local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local used, reset, retry = quota_cpu(KEYS[2], now, window, limit)
-return {tostring(used), quota_active(KEYS[1]), reset, retry}
+local stored = 0
+if KEYS[3] then
+  stored = store_used(KEYS[3], now)
+end
+return {tostring(used), quota_active(KEYS[1]), reset, retry, stored}

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- A runner took over a queue entry left idle for LEASE_MS (XAUTOCLAIM): the
 -- runner that held it is dead or cut off from Redis, and has killed its
 -- sandbox by then (it stops a job it can no longer renew the lease of a
@@ -11,9 +12,14 @@
 --   running, every attempt used: failed with reason internal, "failed";
 --   anything else (ended, cancelled, gone): nothing to run, "gone".
 -- The entry is acknowledged here unless the answer is "run".
+-- A failed job's client gets its next parked job back in the queue
+-- (fair-lib.lua), and the ledger loses the upload (store-lib.lua).
+-- allow-oom: what becomes of a lost runner's job must always be recorded.
 -- KEYS: job hash, queue stream, log stream, upload string, active set
 -- ARGV: job id, now (ms), queue entry id, attempts max, failed retention (s),
 --       the client the caller read from the record (for the active set)
+--#include store-lib.lua
+--#include fair-lib.lua
 local function drop_entry()
   redis.call('XACK', KEYS[2], 'runners', ARGV[3])
   redis.call('XDEL', KEYS[2], ARGV[3])
@@ -36,7 +42,10 @@ end
 redis.call('HSET', KEYS[1], 'status', 'failed', 'reason', 'internal', 'finished_at', ARGV[2],
            'error', 'the runner running this job was lost (attempted ' .. attempts .. ' times)')
 redis.call('DEL', KEYS[4])
+redis.call('HSET', KEYS[1], 'store_upload', 0)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
+store_job_update(KEYS[1], ARGV[1], tonumber(ARGV[2]))
+fair_unpark(redis.call('HGET', KEYS[1], 'client'))
 redis.call('XADD', KEYS[3], '*', 's', 'x')
 redis.call('EXPIRE', KEYS[3], ARGV[5])
 if ARGV[6] ~= '' and redis.call('HGET', KEYS[1], 'client') == ARGV[6] then

@@ -1,12 +1,22 @@
+#!lua flags=allow-oom
 -- A runner claims a queued job: queued -> running, in one step, so two
 -- runners can never both start it and a cancelled or expired job never
 -- starts. Every start counts one attempt (the first run is attempt 1; a
 -- run again after a lost runner, redis/reclaim.lua, is attempt 2).
+-- A job whose client already runs its share of the slots (fair-lib.lua)
+-- is parked instead, to go back to the queue when one of its client's
+-- jobs ends.
+-- allow-oom: what a runner records of a job it holds must always get
+-- through; it writes a few fields, and submits stop well before maxmemory.
 -- Returns {manifest, upload, client, attempt}, or nil when the job is not
--- queued; then its queue entry is acknowledged here, as there is nothing
--- to run.
+-- to run now (not queued, or parked); then its queue entry is acknowledged
+-- here, as there is nothing to run.
 -- KEYS: job hash, upload string, queue stream, log stream
--- ARGV: runner name, started_at (ms), queue entry id, failed retention (s)
+-- ARGV: runner name, started_at (ms), queue entry id, failed retention (s),
+--       running max per client (0: half the fleet's slots), lease (ms)
+--#include store-lib.lua
+--#include fair-lib.lua
+local now = tonumber(ARGV[2])
 local function drop_entry()
   redis.call('XACK', KEYS[3], 'runners', ARGV[3])
   redis.call('XDEL', KEYS[3], ARGV[3])
@@ -21,14 +31,27 @@ if not upload then
   -- on the log stream learn of the end like of any other.
   redis.call('HSET', KEYS[1], 'status', 'failed', 'reason', 'internal',
              'error', 'the upload expired before a runner took the job',
-             'finished_at', ARGV[2])
+             'finished_at', ARGV[2], 'store_upload', 0, 'store_log', 0)
   redis.call('EXPIRE', KEYS[1], ARGV[4])
   redis.call('XADD', KEYS[4], '*', 's', 'x')
   redis.call('EXPIRE', KEYS[4], ARGV[4])
+  store_job_update(KEYS[1], string.match(KEYS[1], '^sr:{(.*)}:job$'), now)
+  drop_entry()
+  return nil
+end
+local client = redis.call('HGET', KEYS[1], 'client') or ''
+if client ~= '' and fair_running(client) >= fair_cap(tonumber(ARGV[5]) or 0, now, tonumber(ARGV[6]) or 15000) then
+  local parked = 'sr:parked:{' .. client .. '}'
+  redis.call('RPUSH', parked, string.match(KEYS[1], '^sr:{(.*)}:job$'))
+  redis.call('HSET', KEYS[1], 'parked', ARGV[2])
+  local pttl = redis.call('PTTL', KEYS[1])
+  if pttl > redis.call('PTTL', parked) then
+    redis.call('PEXPIRE', parked, pttl)
+  end
   drop_entry()
   return nil
 end
 local attempt = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[2], 'runner', ARGV[1])
 return {redis.call('HGET', KEYS[1], 'manifest') or '', upload,
-        redis.call('HGET', KEYS[1], 'client') or '', tostring(attempt)}
+        client, tostring(attempt)}

@@ -1,13 +1,23 @@
+#!lua
 -- Admits a job and queues it in one atomic step, whatever the number of
 -- responders: the client's quota is checked and reserved, and the job is
--- either wholly accepted (record, upload, queue entry, active slot) or not
--- at all.
+-- either wholly accepted (record, upload, queue entry, active slot, storage
+-- reserved) or not at all.
+-- The shebang line matters: a script with flags is refused whole, before
+-- it runs, while Redis is over its maxmemory (a legacy script is checked
+-- only at its first write that may grow memory, and this one starts with a
+-- ZREMRANGEBYSCORE, which never counts as one). No allow-oom: clients'
+-- submits are the first thing refused under memory pressure.
 -- KEYS: job hash, upload string, queue stream (sr:queue, or a GPU runner's), client's active set,
---       client's cpu zset
+--       client's cpu zset, client's storage ledger
 -- ARGV: id, canonical manifest, client, submitted_at (ms), upload bytes, ttl (s),
---       jobs max, cpu limit (s), window (ms), quota idle (ms)
+--       jobs max, cpu limit (s), window (ms), quota idle (ms),
+--       log reservation (bytes), record reservation (bytes), storage quota (bytes),
+--       high-water mark (percent of maxmemory)
 -- Returns {"ok", used, active} or {"cpu", used, retry ms} or {"jobs", active, 0}
+--   or {"storage", bytes used, retry ms (-1: never)} or {"memory", used_memory, maxmemory}
 --#include quota-lib.lua
+--#include store-lib.lua
 local now, limit, window = tonumber(ARGV[4]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local used, _, retry = quota_cpu(KEYS[5], now, window, limit)
 if used >= limit then
@@ -17,11 +27,22 @@ local active = quota_active(KEYS[4])
 if active >= tonumber(ARGV[7]) then
   return {'jobs', tostring(active), 0}
 end
+local upload_bytes, log_bytes, base_bytes = #ARGV[5], tonumber(ARGV[11]), tonumber(ARGV[12])
+local need = upload_bytes + log_bytes + base_bytes
+local stored, live = store_used(KEYS[6], now)
+if stored + need > tonumber(ARGV[13]) then
+  return {'storage', tostring(stored), store_retry(live, stored, need, tonumber(ARGV[13]), now)}
+end
+local over, mem_used, mem_max = store_memory_over(need, tonumber(ARGV[14]), 2 * upload_bytes)
+if over then
+  return {'memory', tostring(mem_used), mem_max}
+end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('ERR job id collision')
 end
 redis.call('HSET', KEYS[1], 'status', 'queued', 'manifest', ARGV[2],
-           'client', ARGV[3], 'submitted_at', ARGV[4])
+           'client', ARGV[3], 'submitted_at', ARGV[4],
+           'store_upload', upload_bytes, 'store_log', log_bytes, 'store_out', 0, 'store_base', base_bytes)
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('SET', KEYS[2], ARGV[5], 'EX', ARGV[6])
 local entry = redis.call('XADD', KEYS[3], '*', 'id', ARGV[1])
@@ -31,4 +52,5 @@ redis.call('PEXPIRE', KEYS[4], ARGV[10])
 if redis.call('EXISTS', KEYS[5]) == 1 then
   redis.call('PEXPIRE', KEYS[5], ARGV[10])
 end
+store_job_update(KEYS[1], ARGV[1], now)
 return {'ok', tostring(used), active + 1}

@@ -50,6 +50,11 @@
 
 #define LOG_FLUSH_MS      100            /* output reaches Redis (and readers) within this */
 #define LOG_FLUSH_BYTES   (64 * 1024)    /* or as soon as this much is waiting */
+/* A log that has used a quarter of its LOG_ENTRIES_MAX entries (a job
+ * trickling output for minutes) is flushed once a second instead: fewer,
+ * larger entries, so an honest long job never reaches the cap. */
+#define LOG_ENTRIES_SLOW  (LOG_ENTRIES_MAX / 4)
+#define LOG_FLUSH_SLOW_MS 1000
 #define LOG_READ_CHUNK    (64 * 1024)
 #define ARGV_FIXED        2              /* interpreter and entrypoint */
 #define ENV_FIXED         6              /* PATH HOME TMPDIR LANG USER PYTHONUNBUFFERED */
@@ -128,12 +133,13 @@ struct job_run_state {
 	int64_t check_due;           /* next hold check (monotonic ms) */
 	char log_key[KEY_MAX];
 	int64_t ttl;
-	int log_expire_set;
+	int log_lost;                /* a batch of output could not be written */
 	/* Output not yet in Redis, in arrival order: consecutive bytes of one stream form a run. */
 	struct buf batch_data;       /* pending bytes of every run, back to back */
 	struct { char stream; size_t len; } runs[256];
 	size_t nruns;
 	struct log_stream_state streams[2];
+	size_t log_entries;          /* stream entries written (bounded by LOG_ENTRIES_MAX) */
 	struct buf outputs;          /* the outputs stream from init (runner/sandbox.h), whole */
 	size_t outputs_cap;          /* beyond this the stream is not kept (init bounds it already) */
 	/* Signed results (runner/sign.h): SHA-256 of each stream's kept bytes, of the upload and manifest. */
@@ -161,38 +167,73 @@ static redisReply *job_script(struct rconn *r, const char *script, int numkeys, 
 	return reply;
 }
 
-/* Writes the pending runs to the log stream: one XADD per run. 0 or -1 (Redis failed). */
+/*
+ * Writes the pending runs to the log stream, one entry per run, in one
+ * round trip (redis/log_append.lua). 0, or -1 when Redis failed or refused:
+ * then the log is incomplete, and the result says so (job_record_result).
+ */
 static int log_flush(struct job_run_state *st)
 {
-	size_t off = 0;
-	int rc = 0;
+	const char **argv = NULL;
+	size_t *lens = NULL, off = 0;
+	char ttl[24];
+	int argc = 0, rc = 0;
+	redisReply *r;
 
 	if (st->hold != JOB_HELD)
 		st->nruns = 0;
-
+	if (!st->nruns)
+		goto out;
+	argv = xmalloc((2 + 2 * st->nruns) * sizeof *argv);
+	lens = xmalloc((2 + 2 * st->nruns) * sizeof *lens);
+	snprintf(ttl, sizeof ttl, "%lld", (long long)st->ttl);
+	argv[argc] = st->log_key; lens[argc++] = strlen(st->log_key);
+	argv[argc] = ttl;         lens[argc++] = strlen(ttl);
 	for (size_t i = 0; i < st->nruns; i++) {
-		const char *argv[7] = { "XADD", st->log_key, "*", "s", st->runs[i].stream == 'e' ? "e" : "o",
-					"d", st->batch_data.data + off };
-		size_t lens[7] = { 4, strlen(st->log_key), 1, 1, 1, 1, st->runs[i].len };
-		redisReply *r = rconn_argv(st->redis, 0, 7, argv, lens);
-
+		argv[argc] = st->runs[i].stream == 'e' ? "e" : "o";
+		lens[argc++] = 1;
+		argv[argc] = st->batch_data.data + off;
+		lens[argc++] = st->runs[i].len;
 		off += st->runs[i].len;
-		if (!r) {
-			rc = -1;
-			break;
-		}
+	}
+	r = rconn_script(st->redis, redis_script_log_append, 1, argc, argv, lens);
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		if (r)
+			log_warn(st->id, "log write refused: %s", r->str);
+		st->log_lost = 1;
+		rc = -1;
+	} else {
+		st->log_entries += st->nruns;
+	}
+	if (r)
 		freeReplyObject(r);
-	}
-	if (rc == 0 && st->nruns && !st->log_expire_set) {
-		redisReply *r = rconn_command(st->redis, "EXPIRE %s %lld", st->log_key, (long long)st->ttl);
-		if (r) {
-			freeReplyObject(r);
-			st->log_expire_set = 1;
-		}
-	}
+out:
+	free(argv);
+	free(lens);
 	st->nruns = 0;
 	st->batch_data.len = 0;
 	return rc;
+}
+
+/*
+ * The log has used its entries but the last two (this marker, then the
+ * end marker): the job's further output is dropped, marked, as output past
+ * log_max_bytes is. It bounds what a job of many tiny writes costs Redis.
+ */
+static void log_entries_exhausted(struct job_run_state *st, int stream)
+{
+	char marker[128];
+	int n = snprintf(marker, sizeof marker, "\n[sandrun: output truncated: more than %d separate writes]\n",
+			 LOG_ENTRIES_MAX);
+
+	if (st->nruns == sizeof st->runs / sizeof st->runs[0])
+		log_flush(st);
+	st->runs[st->nruns].stream = stream ? 'e' : 'o';
+	st->runs[st->nruns].len = (size_t)n;
+	st->nruns++;
+	buf_append(&st->batch_data, marker, (size_t)n);
+	sign_sha256_update(st->log_sha[stream], marker, (size_t)n);
+	st->streams[0].truncated = st->streams[1].truncated = 1;
 }
 
 /* Adds output of one stream (0 stdout, 1 stderr), keeping at most log_max_bytes of it. */
@@ -205,6 +246,11 @@ static void log_add(struct job_run_state *st, int stream, const char *data, size
 
 	if (s->truncated || st->hold != JOB_HELD)
 		return;
+	if (!(st->nruns && st->runs[st->nruns - 1].stream == (stream ? 'e' : 'o')) &&
+	    st->log_entries + st->nruns + 2 >= LOG_ENTRIES_MAX) {
+		log_entries_exhausted(st, stream);
+		return;
+	}
 	if (s->written + (int64_t)len > cap) {
 		len = (size_t)(cap - s->written);
 		s->truncated = 1;
@@ -445,12 +491,14 @@ static void job_store_outputs(struct job_run_state *st, const struct manifest *m
 			      struct job_result *res)
 {
 	const struct sandrun_limits *l = &st->slot->cfg->limits;
+	struct outputs_budget budget = { .quota_bytes = l->quota_storage_bytes,
+					 .results_percent = l->redis_memory_results_percent };
 	struct outputs_result out;
 	char err[256];
 
 	(void)m;
 	if (outputs_store(st->redis, st->id, st->outputs.data ? st->outputs.data : "", st->outputs.len,
-			  st->ttl, &out, err, sizeof err) < 0) {
+			  st->ttl, &budget, &out, err, sizeof err) < 0) {
 		log_error(st->id, "outputs: %s", err);
 		free(out.listing);
 		free(out.skipped);
@@ -458,11 +506,17 @@ static void job_store_outputs(struct job_run_state *st, const struct manifest *m
 	}
 	res->outputs = out.listing;
 	res->outputs_skipped = out.skipped;
-	if (timed_out || res->sb.oom_killed || !(out.over_limit || out.too_many))
+	if (timed_out || res->sb.oom_killed || !(out.over_limit || out.too_many || out.not_kept))
 		return;
 	res->status = "failed";
 	res->reason = "output_limit";
-	if (out.over_limit)
+	if (out.not_kept)
+		snprintf(res->error, sizeof res->error,
+			 "%zu output file%s could not be kept: this address's storage quota (%lld bytes) or the "
+			 "job store's memory is used up (outputs_not_kept lists them); %zu file%s (%lld bytes) "
+			 "kept", out.not_kept, out.not_kept == 1 ? "" : "s", (long long)l->quota_storage_bytes,
+			 out.nfiles, out.nfiles == 1 ? "" : "s", (long long)out.bytes);
+	else if (out.over_limit)
 		snprintf(res->error, sizeof res->error,
 			 "the outputs exceed the limit of %lld bytes: only the %zu files (%lld bytes) collected "
 			 "before the limit was reached are kept", (long long)l->outputs_max_bytes, out.nfiles,
@@ -482,9 +536,19 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 	struct job_signature sg;
 	int64_t finished = time_now_ms();
 	int nfields = 0;
+	struct job_result lost;
 	redisReply *r;
 	int rc = 0;
 
+	if (st->log_lost && strcmp(res->status, "completed") == 0) {
+		/* Output the job wrote is not all in Redis: never a complete result. */
+		lost = *res;
+		lost.status = "failed";
+		lost.reason = "internal";
+		snprintf(lost.error, sizeof lost.error, "part of the job's output could not be stored "
+			 "(the job store refused or did not answer); the logs are incomplete");
+		res = &lost;
+	}
 	snprintf(cpu, sizeof cpu, "%.3f", res->sb.cpu_seconds);
 	snprintf(wall, sizeof wall, "%.3f", res->wall_seconds);
 	fields[nfields++] = JOB_F_STATUS;    fields[nfields++] = res->status;
@@ -506,8 +570,8 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 	fields[nfields++] = JOB_F_WALL;      fields[nfields++] = wall;
 	{
 		int n = 0;
-		const char *names[8];
-		long long values[8];
+		const char *names[12];
+		long long values[12];
 
 		names[n] = JOB_F_FINISHED;     values[n++] = finished;
 		names[n] = JOB_F_MEMORY;       values[n++] = res->sb.memory_peak_bytes;
@@ -515,6 +579,13 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 		names[n] = JOB_F_STDERR_BYTES; values[n++] = st->streams[1].written;
 		names[n] = JOB_F_STDOUT_TRUNC; values[n++] = st->streams[0].truncated;
 		names[n] = JOB_F_STDERR_TRUNC; values[n++] = st->streams[1].truncated;
+		/* The storage ledger's real figures: the upload is deleted now; the
+		 * log costs its bytes and entries (and the end marker). */
+		names[n] = JOB_F_STORE_UPLOAD; values[n++] = 0;
+		names[n] = JOB_F_STORE_LOG;
+		values[n++] = st->streams[0].written + st->streams[1].written + 256 +
+			      (long long)(st->log_entries + 1) * STORE_LOG_ENTRY_COST;
+		names[n] = JOB_F_LOG_ENTRIES;  values[n++] = (long long)st->log_entries;
 		if (res->sb.outcome == SANDBOX_EXITED && res->sb.exit_code >= 0) {
 			names[n] = JOB_F_EXIT_CODE; values[n++] = res->sb.exit_code;
 		}
@@ -709,7 +780,7 @@ static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t 
 			}
 		}
 		if (st->nruns && !flush_due)
-			flush_due = now + LOG_FLUSH_MS;
+			flush_due = now + (st->log_entries >= LOG_ENTRIES_SLOW ? LOG_FLUSH_SLOW_MS : LOG_FLUSH_MS);
 		if (st->nruns && (now >= flush_due || st->batch_data.len >= LOG_FLUSH_BYTES)) {
 			if (log_flush(st) < 0)
 				log_warn(st->id, "log write: %s", st->redis->error);
@@ -833,7 +904,8 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 	struct sandbox sb = { .pid = -1 };
 	struct cgroup_job cg = { .version = CGROUP_NONE, .fd = -1 };
 	char job_key[KEY_MAX], upload_key[KEY_MAX], now[24], failed_ttl[24], interp[64], exe[PATH_MAX], err[256];
-	const char *argv[8], *interp_path = NULL, **job_av = NULL;
+	char running_max[24], lease_ms[16];
+	const char *argv[10], *interp_path = NULL, **job_av = NULL;
 	const struct runner_environment *env;
 	const char *devices[GPU_DEVICES_MAX];
 	size_t ndevices = 0;
@@ -851,9 +923,12 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 	st.log_sha[1] = sign_sha256_begin();
 	snprintf(now, sizeof now, "%lld", (long long)st.started_ms);
 	snprintf(failed_ttl, sizeof failed_ttl, "%lld", (long long)cfg->limits.failed_retention_seconds);
+	snprintf(running_max, sizeof running_max, "%lld", (long long)cfg->limits.quota_running_max);
+	snprintf(lease_ms, sizeof lease_ms, "%d", LEASE_MS);
 	argv[0] = job_key; argv[1] = upload_key; argv[2] = queue; argv[3] = st.log_key;
 	argv[4] = slot->runner_name; argv[5] = now; argv[6] = entry_id; argv[7] = failed_ttl;
-	claim = job_script(&redis, redis_script_start, 4, 8, argv, NULL);
+	argv[8] = running_max; argv[9] = lease_ms;
+	claim = job_script(&redis, redis_script_start, 4, 10, argv, NULL);
 	if (!claim) {
 		log_error(id, "claim: %s", redis.error);
 		goto out;

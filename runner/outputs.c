@@ -41,9 +41,9 @@ static json_t *outputs_name(const char *p, size_t len)
 }
 
 int outputs_store(struct rconn *r, const char *id, const char *data, size_t len, int64_t ttl,
-		  struct outputs_result *res, char *err, size_t errlen)
+		  const struct outputs_budget *budget, struct outputs_result *res, char *err, size_t errlen)
 {
-	char key[KEY_MAX], ttl_s[24];
+	char key[KEY_MAX], job_key[KEY_MAX], ttl_s[24], quota[24], percent[8], cost[16];
 	json_t *files = json_object(), *skipped = json_array();
 	size_t off = 0;
 	bool ended = false;
@@ -52,7 +52,11 @@ int outputs_store(struct rconn *r, const char *id, const char *data, size_t len,
 
 	memset(res, 0, sizeof *res);
 	snprintf(key, sizeof key, KEY_OUT_FMT, id);
+	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
 	snprintf(ttl_s, sizeof ttl_s, "%lld", (long long)ttl);
+	snprintf(quota, sizeof quota, "%lld", (long long)budget->quota_bytes);
+	snprintf(percent, sizeof percent, "%lld", (long long)budget->results_percent);
+	snprintf(cost, sizeof cost, "%d", STORE_OUTPUT_COST);
 	/* what an earlier run of the job may have left */
 	reply = rconn_command(r, "DEL %s", key);
 	if (!reply)
@@ -115,25 +119,43 @@ int outputs_store(struct rconn *r, const char *id, const char *data, size_t len,
 				continue;
 			}
 			{
-				const char *argv[] = { "HSET", key, norm, content };
-				size_t lens[] = { 4, strlen(key), h.path_len, (size_t)h.size };
+				char now[24];
+				const char *argv[] = { job_key, key, id, norm, content, now, ttl_s, quota, percent,
+						       res->nfiles + res->not_kept == 0 ? "1" : "0", cost };
+				size_t lens[11];
 				char hex[65];
 				json_t *o = json_object();
+				const char *verdict;
 
-				reply = rconn_argv(r, 0, 4, argv, lens);
-				if (!reply)
+				snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
+				for (size_t i = 0; i < 11; i++)
+					lens[i] = strlen(argv[i]);
+				lens[3] = h.path_len;
+				lens[4] = (size_t)h.size;
+				reply = rconn_script(r, redis_script_store_output, 2, 11, argv, lens);
+				if (!reply) {
+					json_decref(o);
 					goto redis_failed;
-				if (reply->type == REDIS_REPLY_ERROR) {
-					error_format(err, errlen, "cannot store an output: %s", reply->str);
+				}
+				if (reply->type != REDIS_REPLY_STRING) {
+					error_format(err, errlen, "cannot store an output: %s",
+						     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
 					freeReplyObject(reply);
+					json_decref(o);
 					goto out;
 				}
+				verdict = strcmp(reply->str, "quota") == 0 ? "storage_quota" :
+					  strcmp(reply->str, "full") == 0 ? "storage_full" :
+					  strcmp(reply->str, "ok") == 0 ? NULL : "job_gone";
 				freeReplyObject(reply);
-				if (res->nfiles == 0) {   /* never a key without a TTL */
-					reply = rconn_command(r, "EXPIRE %s %s", key, ttl_s);
-					if (!reply)
-						goto redis_failed;
-					freeReplyObject(reply);
+				if (verdict) {
+					/* Not kept: listed, so the job says so (and fails: runner/job.c). */
+					json_object_set_new(o, "path", json_stringn(norm, h.path_len));
+					json_object_set_new(o, "kind", json_string(verdict));
+					json_object_set_new(o, "size", json_integer((json_int_t)h.size));
+					json_array_append_new(skipped, o);
+					res->not_kept++;
+					continue;
 				}
 				outputs_sha256_hex(content, (size_t)h.size, hex);
 				json_object_set_new(o, "size", json_integer((json_int_t)h.size));

@@ -21,14 +21,24 @@ struct outputs_result {
 	bool over_limit;             /* a file did not fit in outputs_max_bytes: it and what came after are not stored */
 	bool too_many;               /* more than files_max matched */
 	bool incomplete;             /* the stream ended early (init killed): what came whole is stored */
+	size_t not_kept;             /* files refused by the storage quota or Redis's memory */
+};
+
+/* What the storage ledger needs to reserve outputs (redis/store_output.lua). */
+struct outputs_budget {
+	int64_t quota_bytes;         /* the client's storage quota */
+	int64_t results_percent;     /* Redis keeps outputs only below this share of its maxmemory */
 };
 
 /*
  * Parses `data` (the whole stream), stores every file in the job's outputs
  * hash with a provisional TTL of ttl seconds (finish.lua sets the final one)
- * and fills *res. Returns 0, or -1 with err set when Redis failed.
+ * and fills *res. Each file is reserved in the client's storage ledger as
+ * it is stored; one refused there is listed in skipped with kind
+ * "storage_quota" or "storage_full" and counted in not_kept. Returns 0, or
+ * -1 with err set when Redis failed.
  */
 int outputs_store(struct rconn *r, const char *id, const char *data, size_t len, int64_t ttl,
-		  struct outputs_result *res, char *err, size_t errlen);
+		  const struct outputs_budget *budget, struct outputs_result *res, char *err, size_t errlen);
 
 #endif

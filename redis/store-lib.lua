@@ -1,0 +1,89 @@
+-- The storage ledger (inlined at build time by build-aux/embed-lua.sh into
+-- the scripts that change what a job keeps in Redis). Every byte a client
+-- makes Redis keep is reserved here before it is written, and released
+-- when the job's keys are deleted or expire:
+--   sr:store:{C}  hash, field = job id, value = "BYTES EXPIRY_MS"
+-- BYTES is the sum of the job record's parts store_upload, store_log,
+-- store_out and store_base (common/keys.h); EXPIRY_MS is when the job's
+-- keys expire. An entry past its expiry counts for nothing and is dropped
+-- on the next look, so a job that simply expires releases its bytes
+-- without anyone calling anything.
+
+-- The client's bytes held now. Returns used, and the live entries as
+-- {expiry, bytes} (for store_retry).
+local function store_used(key, now)
+  local all = redis.call('HGETALL', key)
+  local used, live = 0, {}
+  for i = 1, #all, 2 do
+    local b, e = string.match(all[i + 1], '^(%d+) (%d+)$')
+    b, e = tonumber(b), tonumber(e)
+    if not b or e <= now then
+      redis.call('HDEL', key, all[i])
+    else
+      used = used + b
+      live[#live + 1] = {e, b}
+    end
+  end
+  return used, live
+end
+
+-- Milliseconds until `need` more bytes fit under `limit` as entries expire
+-- (the first expiry that makes room); -1 when even that never does.
+local function store_retry(live, used, need, limit, now)
+  table.sort(live, function(a, b) return a[1] < b[1] end)
+  for _, en in ipairs(live) do
+    used = used - en[2]
+    if used + need <= limit then
+      return math.max(en[1] - now, 1000)
+    end
+  end
+  return -1
+end
+
+-- Redis's own figures: used_memory and maxmemory (0: no limit set).
+local function store_memory()
+  local info = redis.call('INFO', 'memory')
+  return tonumber(string.match(info, 'used_memory:(%d+)')) or 0,
+         tonumber(string.match(info, 'maxmemory:(%d+)')) or 0
+end
+
+-- Would `need` more bytes take Redis past `percent` of its maxmemory?
+-- `transient` is what the call itself holds while it runs and frees when
+-- it ends: a script's arguments sit in Redis's memory twice (the query
+-- buffer and the argument objects; measured on 7.0: an 8 MB argument adds
+-- 16.8 MB to used_memory inside the script), and the value stored is a
+-- third copy, counted in `need`.
+local function store_memory_over(need, percent, transient)
+  local used, max = store_memory()
+  used = math.max(used - (transient or 0), 0)
+  return max > 0 and used + need > max * percent / 100, used, max
+end
+
+-- Writes the job's entry from its record: the sum of its parts, until its
+-- record's TTL ends. No record: the job is gone, and so is its entry.
+local function store_job_update(job_key, id, now)
+  local f = redis.call('HMGET', job_key, 'client', 'store_upload', 'store_log', 'store_out', 'store_base')
+  if not f[1] then
+    return
+  end
+  local key = 'sr:store:{' .. f[1] .. '}'
+  local pttl = redis.call('PTTL', job_key)
+  if pttl < 0 then
+    redis.call('HDEL', key, id)
+    return
+  end
+  local bytes = (tonumber(f[2]) or 0) + (tonumber(f[3]) or 0) + (tonumber(f[4]) or 0) + (tonumber(f[5]) or 0)
+  redis.call('HSET', key, id, string.format('%.0f %.0f', bytes, now + pttl))
+  if redis.call('PTTL', key) < pttl then
+    redis.call('PEXPIRE', key, pttl)
+  end
+end
+
+-- The job's keys are being deleted whole: its entry goes (call before the
+-- record is deleted, while it still names the client).
+local function store_job_drop(job_key, id)
+  local client = redis.call('HGET', job_key, 'client')
+  if client then
+    redis.call('HDEL', 'sr:store:{' .. client .. '}', id)
+  end
+end
