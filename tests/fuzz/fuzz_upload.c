@@ -22,14 +22,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	char entrypoint[] = "main.py", requirements[] = "requirements.txt";
 	struct manifest m = { .entrypoint = entrypoint, .requirements = size % 2 ? requirements : NULL };
-	char reason[512] = "";
-	int rc = upload_inspect(data, size, &limits, &m, reason, sizeof reason);
+	char field[64] = "", reason[512] = "";
+	int rc = upload_inspect(data, size, &limits, &m, field, sizeof field, reason, sizeof reason);
 
 	if (rc != 0 && rc != 400 && rc != 413)
 		abort();
 	if (rc != 0 && reason[0] == '\0')
 		abort();
 	if (strlen(reason) >= sizeof reason)
+		abort();
+	/* the field at fault is the archive or one of the two names in it */
+	if (rc != 0 && strcmp(field, "files") != 0 && strcmp(field, "entrypoint") != 0 &&
+	    strcmp(field, "requirements") != 0)
 		abort();
 	return 0;
 }
