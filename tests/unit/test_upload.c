@@ -8,12 +8,14 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <jansson.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tap.h"
 #include "upload.h"
+#include "util.h"
 
 static const struct sandrun_limits limits = {
 	.upload_max_bytes = 1 << 20,
@@ -154,10 +156,57 @@ static void test_json_files(void)
 	json_decref(files);
 }
 
+/*
+ * UTF-8 names: inline files become a pax archive that names them in UTF-8,
+ * and a pax tar written in a UTF-8 locale (as Python's tarfile writes one
+ * whatever the locale) passes inspection, with the LC_CTYPE the responder
+ * sets at start (main below does the same).
+ */
+static void test_utf8_names(void)
+{
+	json_t *files = json_pack("{s:s, s:s}", "données.py", "print(1)\n", "données/entrée.txt", "ça\n");
+	static const struct test_entry pax[] = { { "données.py", AE_IFREG }, { "café/crème.txt", AE_IFREG } };
+	struct manifest m = { .entrypoint = (char *)"données.py" };
+	struct buf tar = { 0 };
+	char field[64] = "", reason[512] = "";
+	locale_t utf8;
+	int rc;
+
+	rc = upload_from_json_files(files, &limits, &tar, field, sizeof field, reason, sizeof reason);
+	if (!ok(rc == 0, "inline files with UTF-8 names become an archive"))
+		printf("#   %d %s: %s\n", rc, field, reason);
+	rc = upload_inspect(tar.data, tar.len, &limits, &m, field, sizeof field, reason, sizeof reason);
+	if (!ok(rc == 0, "... whose entrypoint données.py is found"))
+		printf("#   %d %s: %s\n", rc, field, reason);
+	free(tar.data);
+	json_decref(files);
+
+	utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	if (!ok(utf8 != (locale_t)0, "C.UTF-8 exists (to write a UTF-8 pax tar in)"))
+		return;
+	{
+		locale_t before = uselocale(utf8);   /* libarchive's writer reads nl_langinfo */
+
+		test_archive(pax, N(pax), &tar);
+		uselocale(before);
+		freelocale(utf8);
+	}
+	rc = upload_inspect(tar.data, tar.len, &limits, &m, field, sizeof field, reason, sizeof reason);
+	if (!ok(rc == 0, "a pax tar naming données.py in UTF-8 is readable, its entrypoint found"))
+		printf("#   %d %s: %s\n", rc, field, reason);
+	m.entrypoint = (char *)"café";
+	rc = upload_inspect(tar.data, tar.len, &limits, &m, field, sizeof field, reason, sizeof reason);
+	is_str(field, "entrypoint", "... and café (a directory there) is refused naming entrypoint");
+	free(tar.data);
+}
+
 int main(void)
 {
+	if (locale_use_utf8_names() < 0)   /* as the responder does first: UTF-8 names */
+		diag("no C.UTF-8 locale: the UTF-8 name tests will fail");
 	test_named_files();
 	test_archive_faults();
 	test_json_files();
+	test_utf8_names();
 	return done_testing();
 }
