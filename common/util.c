@@ -3,6 +3,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,4 +179,15 @@ int version_compare(const char *a, const char *b)
 		b = *end_b == '.' ? end_b + 1 : end_b + strlen(end_b);
 	}
 	return 0;
+}
+
+/* UTF-8 character classes and nothing else of a language: present on every
+ * Debian (libc-bin ships it), and what a job's own environment has (LANG). */
+#define UTF_8_NAMES_LOCALE "C.UTF-8"
+
+int locale_use_utf8_names(void)
+{
+	if (setlocale(LC_CTYPE, UTF_8_NAMES_LOCALE) == NULL)
+		return -1;
+	return strcmp(nl_langinfo(CODESET), "UTF-8") == 0 ? 0 : -1;
 }

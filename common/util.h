@@ -42,4 +42,19 @@ void buf_append_str(struct buf *b, const char *s);
  */
 char *utf8_sanitize(const char *s, size_t len, size_t *outlen);
 
+/*
+ * The one helper here with a side effect, called by each daemon first
+ * thing: file names are UTF-8 (uploads, inline files, outputs), and
+ * libarchive converts every name between an archive's charset and the
+ * locale's. In the "C" locale a daemon gets from systemd (LANG unset), or
+ * from any environment, that is ASCII and every other name fails ("Can't
+ * translate pathname"). So LC_CTYPE is set to C.UTF-8 whatever
+ * the environment says, before any libarchive object exists (each caches
+ * the charset it first meets); fork()ed children (the runner's unpacker,
+ * inside the sandbox where no locale file is visible) inherit it. Only
+ * LC_CTYPE: numbers keep the C format in JSON and Redis. Returns 0, or -1
+ * when the locale is missing or not UTF-8 (ASCII names still work).
+ */
+int locale_use_utf8_names(void);
+
 #endif

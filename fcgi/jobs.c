@@ -379,13 +379,15 @@ void job_answer_after_submit(struct request *req, const char *id, const char *he
 	int64_t wait_ms = request_wait_ms(req);
 	redisReply *h;
 
+	/* 200 either way, never 202 (SPEC §2): the original Sandrun answered
+	 * 200 and its clients accept nothing else. */
 	if (wait_ms <= 0) {
-		respond_json(req, 202, json_pack("{s:s, s:s}", "job_id", id, "status", "queued"), headers);
+		respond_json(req, 200, json_pack("{s:s, s:s}", "job_id", id, "status", "queued"), headers);
 		return;
 	}
 	h = job_record_wait(req, id, wait_ms);
 	if (h)
-		job_status_respond(req, id, h, job_status_final(h) ? 200 : 202, headers);
+		job_status_respond(req, id, h, 200, headers);
 }
 
 void handle_cancel(struct request *req, const char *id)

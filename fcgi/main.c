@@ -28,6 +28,7 @@
 #include "rconn.h"
 #include "request.h"
 #include "routes.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcgiapp.h>
@@ -291,6 +292,8 @@ int main(int argc, char **argv)
 		}
 	}
 	log_init("sandrun-fcgi", level);
+	if (locale_use_utf8_names() < 0)   /* UTF-8 file names in libarchive: common/util.h */
+		log_warn(NULL, "no C.UTF-8 locale: archives with non-ASCII file names will be refused");
 	if (config_load(config_path, &cfg, err, sizeof err) < 0) {
 		log_error(NULL, "%s: %s", config_path, err);
 		return 1;

@@ -28,7 +28,7 @@ void handle_workers(struct request *req, const char *id);
 void logs_stream(struct request *req, const char *id);
 /* fcgi/metrics.c: GET /metrics */
 void handle_metrics(struct request *req, const char *id);
-/* After a job was accepted: 202 at once, or with ?wait=N the status once it ends (fcgi/jobs.c). */
+/* After a job was accepted: 200 at once, or with ?wait=N 200 with the status once it ends or N passes (fcgi/jobs.c). */
 void job_answer_after_submit(struct request *req, const char *id, const char *headers);
 
 #endif

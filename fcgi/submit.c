@@ -409,11 +409,9 @@ void handle_submit(struct request *req, const char *unused)
 
 	if (!err.status)
 		submit_check_fleet(req, m, queue, sizeof queue, &err);
-	if (!err.status && (status = upload_inspect(archive->data, archive->len, limits, m, err.reason,
-						     sizeof err.reason)) != 0) {
+	if (!err.status && (status = upload_inspect(archive->data, archive->len, limits, m, err.field,
+						     sizeof err.field, err.reason, sizeof err.reason)) != 0)
 		err.status = status;
-		snprintf(err.field, sizeof err.field, "files");
-	}
 	if (err.status) {
 		respond_error(req, err.status, NULL, err.field, "%s", err.reason);
 		goto done;

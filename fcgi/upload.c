@@ -53,14 +53,49 @@ static int link_target_inside(const char *entry, const char *target)
 	return 1;
 }
 
+/* Is `norm` (an entry's normalized name) inside the directory `dir`? An
+ * archive need not list a directory to hold one: "src/main.py" makes "src". */
+static int entry_is_below(const char *norm, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(norm, dir, n) == 0 && norm[n] == '/';
+}
+
+/*
+ * A file the manifest names (entrypoint, requirements) must be a regular
+ * file of the archive: `type` is the type of its entry (0: no entry by
+ * that name), `is_dir` whether other entries lie below it. Returns 0, or
+ * 400 with `field` and `reason` naming the manifest field to fix.
+ */
+static int upload_named_file(const char *field_name, const char *what, const char *path, mode_t type,
+			     int is_dir, char *field, size_t fieldlen, char *reason, size_t reasonlen)
+{
+	if (type == AE_IFREG)
+		return 0;
+	snprintf(field, fieldlen, "%s", field_name);
+	if (type == AE_IFDIR || (type == 0 && is_dir))
+		snprintf(reason, reasonlen, "%s '%.200s' is a directory in the archive; name a file",
+			 what, path);
+	else if (type == 0)
+		snprintf(reason, reasonlen, "%s '%.200s' is not in the archive", what, path);
+	else
+		snprintf(reason, reasonlen, "%s '%.200s' is not a regular file in the archive (a %s)",
+			 what, path, type == AE_IFLNK ? "link" : "special file");
+	return 400;
+}
+
 int upload_inspect(const void *data, size_t len, const struct sandrun_limits *limits,
-		   const struct manifest *m, char *reason, size_t reasonlen)
+		   const struct manifest *m, char *field, size_t fieldlen, char *reason, size_t reasonlen)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *entry;
 	int64_t files = 0, total = 0;
-	int found_entry = 0, found_req = m->requirements == NULL, rc = 400, r;
+	mode_t entry_type = 0, req_type = 0;   /* 0: no entry by that name (yet) */
+	int entry_dir = 0, req_dir = 0, rc = 400, r;
 	char norm[ENTRY_NAME_MAX + 1], block[65536];
+
+	snprintf(field, fieldlen, "files");     /* a fault of the archive itself, unless said below */
 
 	archive_read_support_filter_all(a);
 	archive_read_support_format_all(a);
@@ -129,29 +164,26 @@ int upload_inspect(const void *data, size_t len, const struct sandrun_limits *li
 				goto done;
 			}
 		}
-		if (strcmp(norm, m->entrypoint) == 0) {
-			if (type != AE_IFREG) {
-				snprintf(reason, reasonlen, "entrypoint '%.200s' is not a regular file in the archive",
-					 norm);
-				goto done;
-			}
-			found_entry = 1;
-		}
+		/* A later entry of the same name replaces the earlier one when
+		 * unpacked: the last one counts. A hard link is a regular file. */
+		if (strcmp(norm, m->entrypoint) == 0)
+			entry_type = type;
+		entry_dir |= entry_is_below(norm, m->entrypoint);
 		if (m->requirements && strcmp(norm, m->requirements) == 0)
-			found_req = 1;
+			req_type = type;
+		req_dir |= m->requirements && entry_is_below(norm, m->requirements);
 	}
 	if (r != ARCHIVE_EOF) {
 		snprintf(reason, reasonlen, "files is not a readable archive: %s", archive_error_string(a));
 		goto done;
 	}
-	if (!found_entry) {
-		snprintf(reason, reasonlen, "entrypoint '%.200s' is not in the archive", m->entrypoint);
+	if (upload_named_file("entrypoint", "entrypoint", m->entrypoint, entry_type, entry_dir,
+			      field, fieldlen, reason, reasonlen) != 0)
 		goto done;
-	}
-	if (!found_req) {
-		snprintf(reason, reasonlen, "requirements file '%.200s' is not in the archive", m->requirements);
+	if (m->requirements && upload_named_file("requirements", "requirements file", m->requirements,
+						 req_type, req_dir, field, fieldlen, reason,
+						 reasonlen) != 0)
 		goto done;
-	}
 	rc = 0;
 done:
 	archive_read_free(a);

@@ -17,10 +17,13 @@
 
 /*
  * Returns 0 when the archive is acceptable, else the HTTP status to answer
- * (400 or 413) with a sentence in `reason`.
+ * (400 or 413) with a sentence in `reason` and the field to fix in `field`:
+ * "entrypoint" or "requirements" when the file the manifest names is not a
+ * regular file of the archive (missing, a directory, a link), else "files"
+ * (the archive itself is at fault).
  */
 int upload_inspect(const void *data, size_t len, const struct sandrun_limits *limits,
-		   const struct manifest *m, char *reason, size_t reasonlen);
+		   const struct manifest *m, char *field, size_t fieldlen, char *reason, size_t reasonlen);
 
 /*
  * Builds a tar archive (in `out`) from the JSON-body form

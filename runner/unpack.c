@@ -24,6 +24,12 @@
  *     written: we count the bytes we hand to the writer, never the sizes
  *     the headers claim.
  *
+ * Names are UTF-8: libarchive converts them to the locale's charset, and
+ * this runs in a fork of the runner, whose main() set LC_CTYPE to C.UTF-8
+ * first (locale_use_utf8_names(), common/util.h). It cannot be set here:
+ * inside the sandbox no locale file is visible. In the "C" locale a zip's
+ * UTF-8 names could not be read at all.
+ *
  * Errors are sentences the user can act on; nothing here logs or exits.
  */
 #include <archive.h>

@@ -9,8 +9,19 @@
 #include <string.h>
 
 #include "upload.h"
+#include "util.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The responder's locale (fcgi/main.c): names are converted as it does. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	locale_use_utf8_names();
+	return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -22,14 +33,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	char entrypoint[] = "main.py", requirements[] = "requirements.txt";
 	struct manifest m = { .entrypoint = entrypoint, .requirements = size % 2 ? requirements : NULL };
-	char reason[512] = "";
-	int rc = upload_inspect(data, size, &limits, &m, reason, sizeof reason);
+	char field[64] = "", reason[512] = "";
+	int rc = upload_inspect(data, size, &limits, &m, field, sizeof field, reason, sizeof reason);
 
 	if (rc != 0 && rc != 400 && rc != 413)
 		abort();
 	if (rc != 0 && reason[0] == '\0')
 		abort();
 	if (strlen(reason) >= sizeof reason)
+		abort();
+	/* the field at fault is the archive or one of the two names in it */
+	if (rc != 0 && strcmp(field, "files") != 0 && strcmp(field, "entrypoint") != 0 &&
+	    strcmp(field, "requirements") != 0)
 		abort();
 	return 0;
 }

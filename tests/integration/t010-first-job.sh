@@ -20,7 +20,7 @@ cat > job.json <<'JSON'
 JSON
 tar czf job.tar.gz hello.py
 api -X POST "$SANDRUN_URL/submit" -F "files=@job.tar.gz" -F "manifest=$(cat job.json)"
-is "$HTTP_STATUS" 202 "submit answers 202 Accepted"
+is "$HTTP_STATUS" 200 "submit answers 200 (the original Sandrun's status, SPEC §2)"
 id=$(json .job_id)
 like "$id" '^job-[a-z2-7]{26}$' "the job id is job- and 26 base32 characters"
 is "$(json .status)" queued "the new job is queued"
@@ -62,7 +62,7 @@ JSON
 tar czf ../my-project.tar.gz .
 cd ..
 api -X POST "$SANDRUN_URL/submit" -F "files=@my-project.tar.gz" -F "manifest=$(cat my-project/job.json)"
-is "$HTTP_STATUS" 202 "the multi-file project is accepted"
+is "$HTTP_STATUS" 200 "the multi-file project is accepted"
 id=$(json .job_id)
 wait_job "$id"
 is "$(json .status "$STATUS_JSON")" completed "the multi-file project completes (module import works)"
@@ -84,7 +84,7 @@ api -X POST "$SANDRUN_URL/submit" -H 'Content-Type: application/json' --data-bin
  "files": {"main.sh": "echo \"$GREETING $# $1\"; read line; echo \"$line\"; source lib/x.sh",
            "lib/x.sh": "echo lib-ok"}}
 JSON
-is "$HTTP_STATUS" 202 "a JSON-body job is accepted"
+is "$HTTP_STATUS" 200 "a JSON-body job is accepted"
 id=$(json .job_id)
 wait_job "$id"
 is "$(json .status "$STATUS_JSON")" completed "the JSON-body job completes"

@@ -42,8 +42,35 @@ expect_error 400 manifest "a manifest that is not JSON" -- -X POST "$SANDRUN_URL
 	-F files=@good.tar.gz -F 'manifest={"entrypoint": hello.py'
 expect_error 400 manifest "no manifest at all" -- -X POST "$SANDRUN_URL/submit" -F files=@good.tar.gz
 expect_error 400 files "no files at all" -- -X POST "$SANDRUN_URL/submit" -F 'manifest={"entrypoint":"hello.py"}'
-expect_error 400 files "an entrypoint missing from the archive" -- -X POST "$SANDRUN_URL/submit" \
+
+# A manifest naming a file the archive lacks (or a directory): the field to
+# fix is the manifest's, not the archive. Multipart and the JSON body alike.
+mkdir -p proj/lib proj/reqs && echo 'print("ok")' > proj/main.py && echo x > proj/lib/util.py &&
+	echo 'six' > proj/reqs/requirements.txt
+tar czf proj.tar.gz -C proj .
+expect_error 400 entrypoint "an entrypoint missing from the archive" -- -X POST "$SANDRUN_URL/submit" \
 	-F files=@good.tar.gz -F 'manifest={"entrypoint":"main.py"}'
+like "$(json .reason)" "entrypoint 'main.py' is not in the archive" "... the reason says so"
+expect_error 400 entrypoint "an entrypoint naming a directory" -- -X POST "$SANDRUN_URL/submit" \
+	-F files=@proj.tar.gz -F 'manifest={"entrypoint":"lib","interpreter":"python3"}'
+like "$(json .reason)" "is a directory" "... the reason says it is a directory"
+expect_error 400 requirements "a requirements file missing from the archive" -- -X POST "$SANDRUN_URL/submit" \
+	-F files=@proj.tar.gz -F 'manifest={"entrypoint":"main.py","requirements":"requirements.txt"}'
+expect_error 400 requirements "requirements naming a directory" -- -X POST "$SANDRUN_URL/submit" \
+	-F files=@proj.tar.gz -F 'manifest={"entrypoint":"main.py","requirements":"reqs"}'
+like "$(json .reason)" "requirements file 'reqs' is a directory" "... the reason says it is a directory"
+expect_error 400 entrypoint "JSON body: an entrypoint missing from files" -- -X POST "$SANDRUN_URL/submit" \
+	-H 'Content-Type: application/json' --data '{"entrypoint":"main.py","files":{"hello.py":"print(1)"}}'
+expect_error 400 entrypoint "JSON body: an entrypoint naming a directory of files" -- -X POST "$SANDRUN_URL/submit" \
+	-H 'Content-Type: application/json' \
+	--data '{"entrypoint":"lib","interpreter":"python3","files":{"main.py":"print(1)","lib/util.py":"x"}}'
+expect_error 400 requirements "JSON body: a requirements file missing from files" -- -X POST "$SANDRUN_URL/submit" \
+	-H 'Content-Type: application/json' \
+	--data '{"entrypoint":"main.py","requirements":"requirements.txt","files":{"main.py":"print(1)"}}'
+expect_error 400 requirements "JSON body: requirements naming a directory of files" -- -X POST "$SANDRUN_URL/submit" \
+	-H 'Content-Type: application/json' \
+	--data '{"entrypoint":"main.py","requirements":"reqs","files":{"main.py":"print(1)","reqs/requirements.txt":"six"}}'
+like "$(json .reason)" "requirements file 'reqs' is a directory" "... the reason says it is a directory"
 
 printf 'this is not an archive\n' > notes.txt
 expect_error 400 files "a non-tar upload" -- -X POST "$SANDRUN_URL/submit" \
@@ -108,7 +135,7 @@ expect_error 400 stream "a bad stream parameter" -- "$SANDRUN_URL/logs/job-aaaaa
 
 # After all that, a good job still runs.
 submit -F files=@good.tar.gz -F 'manifest={"entrypoint":"hello.py"}'
-is "$HTTP_STATUS" 202 "a good job is still accepted after the bad ones"
+is "$HTTP_STATUS" 200 "a good job is still accepted after the bad ones"
 wait_job "$(json .job_id)"
 is "$(json .status "$STATUS_JSON")" completed "and it completes"
 fcgi_errors=$(grep -ciE 'segfault|abort|sanitizer' "$STACK_DIR"/fcgi*.log 2>/dev/null | awk -F: '{s+=$NF} END {print s+0}')

@@ -184,7 +184,7 @@ printf 'sleep 6\necho survived\n' > long/job.sh
 ids=()
 for i in 1 2 3 4 5 6 7 8; do
 	submit_tar quick '{"entrypoint":"job.sh"}'
-	[ "$HTTP_STATUS" = 202 ] || echo "# submit $i: $HTTP_STATUS $BODY"
+	[ "$HTTP_STATUS" = 200 ] || echo "# submit $i: $HTTP_STATUS $BODY"
 	ids+=("$(json .job_id)")
 done
 like "${ids[*]}" '^(job-[a-z2-7]{26} ){7}job-[a-z2-7]{26}$' "8 jobs accepted"

@@ -151,7 +151,7 @@ refused=
 for _ in $(seq 40); do
 	submit_tar probe '{"entrypoint":"main.sh","gpu":{"required":true,"min_vram_gb":16}}'
 	if [ "$HTTP_STATUS" = 400 ]; then refused=1; break; fi
-	[ "$HTTP_STATUS" = 202 ] && rcli DEL "sr:{$(json .job_id)}:job" >/dev/null   # not meant to run
+	[ "$HTTP_STATUS" = 200 ] && rcli DEL "sr:{$(json .job_id)}:job" >/dev/null   # not meant to run
 	sleep 0.5
 done
 is "$refused" 1 "once the big GPU's runner is gone, a job needing it is refused"

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <locale.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -36,6 +37,7 @@
 #include "sandbox.h"
 #include "tap.h"
 #include "unpack.h"
+#include "util.h"
 
 /* A uid and gid nobody on a test machine uses, so files and processes of
  * the job cannot be confused with anything else. */
@@ -535,6 +537,11 @@ static void test_uploads(void)
 		{ "sub/up", 'l', NULL, "../hello.py", 0 },
 		{ "hard", 'h', NULL, "hello.py", 0 },
 	};
+	static const struct test_entry unicode[] = {
+		{ "données.py", 'f', "print(open('données/entrée.txt', encoding='utf-8').read(), end='')\n", NULL, 0 },
+		{ "données/entrée.txt", 'f', "ça marche\n", NULL, 0 },
+	};
+	const char *const unicode_argv[] = { "/usr/bin/python3", "données.py", NULL };
 	const char *const main_py[] = { "/usr/bin/python3", "main.py", NULL };
 	const char *const stat_argv[] = { "/bin/sh", "-c",
 		"stat -c '%n %a' suid.sh sticky; cat link sub/up hard; ./suid.sh", NULL };
@@ -558,6 +565,29 @@ static void test_uploads(void)
 	check(exited_with(&job, 0) && strcmp(job.out, "hello tar\n") == 0, &job,
 	      "... and without a reader made beforehand, the job process makes its own");
 	free(up.data);
+
+	/* UTF-8 names (pax headers, the zip's UTF-8 flag), as Python's tarfile
+	 * and zipfile write them whatever the process's locale: unpacked inside
+	 * the sandbox with the LC_CTYPE the runner set at start (main below does
+	 * the same), where no locale file is visible. */
+	for (int zip = 0; zip <= 1; zip++) {
+		locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0), before;
+
+		if (utf8 == (locale_t)0) {
+			ok(0, "no C.UTF-8 locale to write the UTF-8 test archive in");
+			continue;
+		}
+		before = uselocale(utf8);     /* libarchive's writer reads nl_langinfo */
+		up = make_archive(unicode, sizeof unicode / sizeof unicode[0], zip ? TEST_ZIP : TEST_TAR);
+		uselocale(before);
+		freelocale(utf8);
+		base_spec(&spec, &up, unicode_argv);
+		run_job(&spec, &job);
+		check(exited_with(&job, 0) && strcmp(job.out, "ça marche\n") == 0, &job,
+		      zip ? "a zip upload with UTF-8 names unpacks, and python3 données.py runs"
+			  : "a pax tar upload with UTF-8 names unpacks, and python3 données.py runs");
+		free(up.data);
+	}
 
 	up = make_archive(modes, sizeof modes / sizeof modes[0], TEST_TAR);
 	base_spec(&spec, &up, stat_argv);
@@ -1028,6 +1058,8 @@ int main(void)
 		printf("1..0 # SKIP needs root\n");
 		return 0;
 	}
+	if (locale_use_utf8_names() < 0)   /* as the runner does first: UTF-8 names */
+		diag("no C.UTF-8 locale: the UTF-8 upload tests will fail");
 	{
 		struct cgroup_host host;
 		char err[1024], name[64];
