@@ -265,10 +265,13 @@ def main():
         cpu0 = cpu_ticks()
         t0 = int(time.time() * 1000)
         # one client per job, and quota bounds no job reaches: the runner is measured, not the quota
-        replies = r.pipeline([("EVALSHA", sha, 5, "sr:{%s}:job" % i, "sr:{%s}:upload" % i, "sr:queue",
-                               "sr:active:{bench-%s}" % i, "sr:cpu:{bench-%s}" % i,
+        # (the storage ledger's reservations as fcgi/submit.c makes them; no quota, no memory mark)
+        replies = r.pipeline([("EVALSHA", sha, 6, "sr:{%s}:job" % i, "sr:{%s}:upload" % i, "sr:queue",
+                               "sr:active:{bench-%s}" % i, "sr:cpu:{bench-%s}" % i, "sr:store:{bench-%s}" % i,
                                i, manifest, "bench-" + i, int(time.time() * 1000), data, 3600,
-                               1000000, 1000000, 60000, 3600000) for i in ids])
+                               1000000, 1000000, 60000, 3600000,
+                               2 * 1048576 + 256 + 16384 * 64, 2048 + len(manifest), 1 << 40, 100)
+                              for i in ids])
         t1 = int(time.time() * 1000)
         bad = [x for x in replies if not (isinstance(x, list) and x[0] == b"ok")]
         if bad:
@@ -294,7 +297,7 @@ stack_up() {
 	note "starting a stack: $SLOTS runner slots ($STACK_DIR)"
 	# the per-address quotas off (every submission comes from 127.0.0.1), nginx's request rate too
 	if ! timeout -k 5 90 "$STACK" start "$STACK_DIR" --bin-dir "$top_builddir" --runner-slots "$SLOTS" \
-		--fcgi-workers 4 --set quota_jobs_max=100000 --set quota_cpu_seconds=1000000 \
+		--fcgi-workers 4 --set quota_jobs_max=100000 --set quota_cpu_seconds=1000000 --set quota_running_max=100000 --set quota_storage_bytes=1099511627776 \
 		>"$WORK/stack-start.out" 2>&1; then
 		skip "the stack did not start; its last words:"
 		sed 's/^/#   /' "$WORK/stack-start.out" | tail -n 20

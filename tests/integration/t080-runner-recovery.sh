@@ -17,7 +17,8 @@ require_cmd jq tar pgrep redis-cli
 # not another test's on this host.
 UID_BASE=$(uid_base 0)    # the stack runner's slots: uid base+0, base+1
 UID_BASE2=$(uid_base 1)   # the second runner's slot
-stack_start --runner-slots 2 --set job_uid_base=$UID_BASE
+# Both slots for one client: what is tested is recovery, not fair shares (t230).
+stack_start --runner-slots 2 --set job_uid_base=$UID_BASE --set quota_running_max=2
 STACK=$top_srcdir/contrib/sandrun-stack
 LEASE_S=15                # LEASE_MS in common/keys.h
 

@@ -14,7 +14,8 @@
 require_root
 require_cmd jq tar ip nsenter setsid redis-cli nft timeout
 # Jobs from this test's one client address: more than the default 2 at once.
-stack_start --no-runner --fcgi-pools 2 --set quota_jobs_max=12
+# Every slot of both runners for one client: what is tested is the split, not fair shares (t230).
+stack_start --no-runner --fcgi-pools 2 --set quota_jobs_max=12 --set quota_running_max=12
 cd "$WORK" || exit 1
 
 T0=$(date +%s)

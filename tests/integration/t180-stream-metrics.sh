@@ -14,7 +14,8 @@
 require_cmd jq iconv
 # Streams hold a responder each (up to three at once below), and the
 # client runs two jobs at once.
-stack_start --fcgi-workers 5 --set quota_jobs_max=4
+# Two jobs at once from one client (the busy-slots metric): not fair shares (t230).
+stack_start --fcgi-workers 5 --set quota_jobs_max=4 --set quota_running_max=4
 
 submit_json() { # submit_json FILE CONTENT: a job of one file; prints its id
 	local body

@@ -66,7 +66,7 @@ for i in $(seq 10 25); do
 	for k in 1 2; do
 		from "127.0.3.$i" -X POST "$SANDRUN_URL/submit" -F "files=@up.tar" -F "manifest=$PLAIN"
 		case $HTTP_STATUS in
-		200|202) accepted=$((accepted + 1)); ids+=("$(json .job_id)") ;;
+		200) accepted=$((accepted + 1)); ids+=("$(json .job_id)") ;;
 		503) refused=$((refused + 1)); last503=$BODY; last503h=$HTTP_HEADERS ;;
 		*) other=$((other + 1)); echo "# unexpected: $HTTP_STATUS $BODY" ;;
 		esac
@@ -133,7 +133,7 @@ for i in $(seq 60 71); do
 	for k in 1 2; do
 		submit_from "127.0.3.$i" big "$BIG"
 		case $HTTP_STATUS in
-		200|202) m_ids+=("$(json .job_id)") ;;
+		200) m_ids+=("$(json .job_id)") ;;
 		503) m503=$((m503 + 1)) ;;
 		*) echo "# submit from 127.0.3.$i: $HTTP_STATUS $BODY" ;;
 		esac
@@ -182,7 +182,7 @@ for n in $(seq 1 30); do
 		log_429=1 reason=$(json .reason)
 		break
 	fi
-	[ "$HTTP_STATUS" = 200 ] || [ "$HTTP_STATUS" = 202 ] || { echo "# log job $n: $HTTP_STATUS $BODY"; break; }
+	[ "$HTTP_STATUS" = 200 ] || { echo "# log job $n: $HTTP_STATUS $BODY"; break; }
 	wait_final "$(json .job_id)" 30 && log_ok=$((log_ok + 1))
 done
 echo "# big-log jobs from one address before its storage quota: $log_ok"
