@@ -10,6 +10,8 @@
  *                           value = the bytes; listed (size, sha256) in the job field outputs
  *   sr:{ID}:dl      set     paths of outputs downloaded once; when it holds every listed
  *                           output (or the archive was downloaded) the job is deleted whole
+ *   sr:{ID}:archive-lock  string  the request building the job's archive (SET NX, a TTL
+ *                           of its own): one builder per job at a time (fcgi/outputs.c)
  *   sr:queue        stream  jobs to run: field id; consumer group "runners". An entry
  *                           stays pending (PEL) while its job runs; its runner
  *                           refreshes it (XCLAIM, idle 0) every LEASE_REFRESH_MS, so
@@ -50,6 +52,7 @@
 #define KEY_LOG_FMT     "sr:{%s}:log"
 #define KEY_OUT_FMT     "sr:{%s}:out"
 #define KEY_DL_FMT      "sr:{%s}:dl"
+#define KEY_ARCHIVE_LOCK_FMT "sr:{%s}:archive-lock"
 #define KEY_QUEUE       "sr:queue"
 #define KEY_QUEUE_GPU_PREFIX "sr:queue:gpu:" /* + a GPU profile: the queue of the runners that have it */
 #define KEY_RUNNERS     "sr:runners"

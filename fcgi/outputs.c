@@ -6,6 +6,19 @@
  * path from the URL is normalized (common/path.h) and must be a key of the
  * listing: nothing else is ever answered. Once every output was downloaded
  * once, or the archive was, the job is deleted whole (redis/downloaded.lua).
+ *
+ * HEAD answers the headers a GET would, from the listing alone: a file's
+ * Content-Length is its listed size; the archive's is not known without
+ * building it, so it has none. HEAD reads no output bytes, builds nothing
+ * and never counts as a download.
+ *
+ * The archive is built in memory, answered, and the job is deleted: built
+ * once per job. Requests for it that arrive while it is being built (the
+ * id is the only key, anyone holding it may ask) would each gzip the same
+ * bytes again, so a job's archive has one builder at a time: a lock key of
+ * the job's hash tag (SET NX with a TTL); the others get 429 and, by the
+ * time they retry, 404. nginx also caps archive builds in flight per
+ * client address (nginx/sandrun.conf.in, zone sandrun_archive).
  */
 #include "keys.h"
 #include "log.h"
@@ -21,6 +34,17 @@
 #include <strings.h>
 
 #define OUTPUT_PATH_MAX 4096
+/* The archive lock's lifetime, a bound should its holder die: gzipping the
+ * 100 MB maximum takes a few seconds, sending it to nginx as long as the
+ * client takes to read it (send_timeout 60 s per pause). */
+#define ARCHIVE_LOCK_MS 120000
+/* A second request for an archive being built comes back after this. */
+#define ARCHIVE_RETRY_SECONDS 2
+
+static bool outputs_is_head(const struct request *req)
+{
+	return strcmp(req->method, "HEAD") == 0;
+}
 
 static void outputs_not_found(struct request *req)
 {
@@ -102,7 +126,7 @@ static void outputs_downloaded(struct request *req, const char *id, const char *
 	const char *argv[] = { job, upload, logk, out, dl, path };
 	redisReply *r;
 
-	if (strcmp(req->method, "HEAD") == 0)
+	if (outputs_is_head(req))
 		return;
 	snprintf(job, sizeof job, KEY_JOB_FMT, id);
 	snprintf(upload, sizeof upload, KEY_UPLOAD_FMT, id);
@@ -191,29 +215,66 @@ static la_ssize_t outputs_archive_write(struct archive *a, void *ctx, const void
 	return (la_ssize_t)len;
 }
 
-static void outputs_archive(struct request *req, const char *id, json_t *files, int64_t finished_ms)
+/*
+ * Takes the job's archive lock: 1 taken, 0 held by another request, -1
+ * Redis unreachable (answered 503 here).
+ */
+static int outputs_archive_lock(struct request *req, const char *lock)
 {
-	char key[KEY_MAX], headers[512];
-	struct outputs_archive_buf ab = { { NULL, 0, 0 } };
+	char ttl[24];
+	const char *argv[] = { "SET", lock, req->id, "NX", "PX", ttl };
+	redisReply *r;
+	int taken;
+
+	snprintf(ttl, sizeof ttl, "%d", ARCHIVE_LOCK_MS);
+	r = rconn_argv(&req->srv->redis, 0, 6, argv, NULL);
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		log_error(req->id, "archive lock: %s", r ? r->str : req->srv->redis.error);
+		if (r)
+			freeReplyObject(r);
+		respond_unavailable(req, "the job store is unreachable");
+		return -1;
+	}
+	taken = r->type == REDIS_REPLY_STATUS;  /* "OK"; nil when another holds it */
+	freeReplyObject(r);
+	return taken;
+}
+
+static void outputs_archive_unlock(struct request *req, const char *lock)
+{
+	const char *argv[] = { "DEL", lock };
+	redisReply *r = rconn_argv(&req->srv->redis, 0, 2, argv, NULL);
+
+	if (r)
+		freeReplyObject(r);     /* else the lock's TTL ends it */
+}
+
+static void outputs_archive_headers(const char *id, char *out, size_t outlen)
+{
+	snprintf(out, outlen,
+		 "Content-Disposition: attachment; filename=\"%s-outputs.tar.gz\"\r\n"
+		 "X-Content-Type-Options: nosniff\r\n", id);
+}
+
+/* Builds the archive into ab; 0, or the HTTP status to answer (500, 503, 404). */
+static int outputs_archive_build(struct request *req, const char *id, json_t *files, int64_t finished_ms,
+				 struct outputs_archive_buf *ab)
+{
+	char key[KEY_MAX];
 	struct archive *a;
 	const char *path;
 	json_t *v;
 	int failed = 0;
 
-	if (json_object_size(files) == 0) {
-		respond_error(req, 404, "No outputs", NULL, "this job has no output files");
-		return;
-	}
 	snprintf(key, sizeof key, KEY_OUT_FMT, id);
 	a = archive_write_new();
 	if (!a || archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
 	    archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
-	    archive_write_open(a, &ab, NULL, outputs_archive_write, NULL) != ARCHIVE_OK) {
+	    archive_write_open(a, ab, NULL, outputs_archive_write, NULL) != ARCHIVE_OK) {
 		if (a)
 			archive_write_free(a);
-		respond_error(req, 500, NULL, NULL, "cannot build the archive");
-		return;
+		return 500;
 	}
 	json_object_foreach(files, path, v) {
 		const char *argv[] = { "HGET", key, path };
@@ -246,22 +307,49 @@ static void outputs_archive(struct request *req, const char *id, json_t *files, 
 	if (archive_write_close(a) != ARCHIVE_OK && !failed)
 		failed = 500;
 	archive_write_free(a);
+	return failed;
+}
+
+static void outputs_archive(struct request *req, const char *id, json_t *files, int64_t finished_ms)
+{
+	char lock[KEY_MAX], headers[512];
+	struct outputs_archive_buf ab = { { NULL, 0, 0 } };
+	int failed;
+
+	if (json_object_size(files) == 0) {
+		respond_error(req, 404, "No outputs", NULL, "this job has no output files");
+		return;
+	}
+	outputs_archive_headers(id, headers, sizeof headers);
+	if (outputs_is_head(req)) {
+		respond_stream_start(req, 200, "application/gzip", headers);
+		return;
+	}
+	snprintf(lock, sizeof lock, KEY_ARCHIVE_LOCK_FMT, id);
+	switch (outputs_archive_lock(req, lock)) {
+	case 1:
+		break;
+	case 0:
+		respond_rate_limited(req, "this job's archive is being built for another request; "
+				     "it is built once, and the job is deleted once it was downloaded",
+				     ARCHIVE_RETRY_SECONDS);
+		return;
+	default:
+		return;
+	}
+	failed = outputs_archive_build(req, id, files, finished_ms, &ab);
 	if (failed == 503)
 		respond_unavailable(req, "the job store is unreachable");
 	else if (failed == 404)
 		outputs_not_found(req);
 	else if (failed)
 		respond_error(req, 500, NULL, NULL, "cannot build the archive");
-	if (failed) {
-		free(ab.b.data);
-		return;
+	if (!failed) {
+		respond_bytes(req, 200, "application/gzip", ab.b.data ? ab.b.data : "", ab.b.len, headers);
+		outputs_downloaded(req, id, "");
 	}
-	snprintf(headers, sizeof headers,
-		 "Content-Disposition: attachment; filename=\"%s-outputs.tar.gz\"\r\n"
-		 "X-Content-Type-Options: nosniff\r\n", id);
-	respond_bytes(req, 200, "application/gzip", ab.b.data ? ab.b.data : "", ab.b.len, headers);
 	free(ab.b.data);
-	outputs_downloaded(req, id, "");
+	outputs_archive_unlock(req, lock);
 }
 
 void handle_download(struct request *req, const char *id)
@@ -293,6 +381,20 @@ void handle_download(struct request *req, const char *id)
 		respond_error(req, 404, "Output not found", NULL, "this job has no output file by that path");
 		return;
 	}
+	base = strrchr(norm, '/');
+	outputs_disposition(base ? base + 1 : norm, headers, sizeof headers);
+	if (outputs_is_head(req)) {
+		/* the listed size is the stored file's: no byte is read */
+		json_t *size = json_object_get(json_object_get(files, norm), "size");
+		size_t n = strlen(headers);
+
+		if (json_is_integer(size) && json_integer_value(size) >= 0)
+			snprintf(headers + n, sizeof headers - n, "Content-Length: %lld\r\n",
+				 (long long)json_integer_value(size));
+		json_decref(files);
+		respond_stream_start(req, 200, outputs_content_type(norm), headers);
+		return;
+	}
 	json_decref(files);
 	snprintf(key, sizeof key, KEY_OUT_FMT, id);
 	{
@@ -308,8 +410,6 @@ void handle_download(struct request *req, const char *id)
 		outputs_not_found(req);
 		return;
 	}
-	base = strrchr(norm, '/');
-	outputs_disposition(base ? base + 1 : norm, headers, sizeof headers);
 	respond_bytes(req, 200, outputs_content_type(norm), r->str, r->len, headers);
 	freeReplyObject(r);
 	outputs_downloaded(req, id, norm);

@@ -133,6 +133,36 @@ expect_error 404 "" "an unknown route" -- "$SANDRUN_URL/nope"
 expect_error 405 "" "GET on /submit" -- "$SANDRUN_URL/submit"
 expect_error 400 stream "a bad stream parameter" -- "$SANDRUN_URL/logs/job-aaaaaaaaaaaaaaaaaaaaaaaaaa?stream=stdin"
 
+# nginx's own errors are JSON 4xx too: requests it cannot parse used to
+# get its HTML 500 ("empty URI in redirect to named location"). HTTP/1.1,
+# where a request line is a line.
+nginx_error() { # nginx_error STATUS NAME -- curl args...
+	local status=$1 name=$2; shift 3
+	expect_error "$status" "" "$name" -- --http1.1 --path-as-is "$@"
+	like "$HTTP_HEADERS" '^[Cc]ontent-[Tt]ype: application/json' "$name: the answer is JSON"
+	like "$HTTP_HEADERS" '^[Xx]-[Ff]rame-[Oo]ptions: DENY' "$name: with the security headers"
+}
+long=$(head -c 9000 /dev/zero | tr '\0' a)
+nginx_error 400 "a path climbing above /" -- "$SANDRUN_URL/../../etc/passwd"
+nginx_error 400 "a download path climbing above /" -- \
+	"$SANDRUN_URL/download/job-aaaaaaaaaaaaaaaaaaaaaaaaaa/../../../../etc/passwd"
+nginx_error 400 "a URI holding %00" -- "$SANDRUN_URL/status/job-aaaaaaaaaaaaaaaaaaaaaaaaaa%00"
+nginx_error 400 "a download URI holding %00" -- "$SANDRUN_URL/download/job-aaaaaaaaaaaaaaaaaaaaaaaaaa/a%00.txt"
+nginx_error 414 "a request line over 8 KB" -- "$SANDRUN_URL/status/$long"
+nginx_error 400 "a header over 8 KB" -- -H "X-Long: $long" "$SANDRUN_URL/health"
+nginx_error 404 "the error pages from outside" -- "$SANDRUN_URL/_sandrun/error/500"
+nginx_error 501 "an unknown transfer coding" -- -X POST -H 'Transfer-Encoding: gzip' --data-binary x \
+	"$SANDRUN_URL/submit"
+is "$(grep -c 'redirect to named location' "$STACK_DIR/nginx-error.log")" 0 \
+	"nginx never failed to redirect to an error page"
+
+# A chunked body (no Content-Length) is buffered whole by nginx, on its
+# tmpfs like any other, and reaches the responder with its length.
+submit --http1.1 -H 'Transfer-Encoding: chunked' -F files=@good.tar.gz -F 'manifest={"entrypoint":"hello.py"}'
+is "$HTTP_STATUS" 200 "a chunked upload is accepted"
+wait_job "$(json .job_id)"
+is "$(json .status "$STATUS_JSON")" completed "and it runs"
+
 # After all that, a good job still runs.
 submit -F files=@good.tar.gz -F 'manifest={"entrypoint":"hello.py"}'
 is "$HTTP_STATUS" 200 "a good job is still accepted after the bad ones"
