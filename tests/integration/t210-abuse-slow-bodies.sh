@@ -77,7 +77,7 @@ is "$still" 5 "the five uploads were still in flight while /health was answered"
 for i in 1 2 3 4 5; do eval "wait \$slow_pid_$i"; done
 good=0
 for i in 1 2 3 4 5; do
-	[ "$(cat "slow.$i.code")" = 202 ] && [ "$(jq -r .status "slow.$i.out" 2>/dev/null)" = queued ] && good=$((good + 1))
+	[ "$(cat "slow.$i.code")" = 200 ] && [ "$(jq -r .status "slow.$i.out" 2>/dev/null)" = queued ] && good=$((good + 1))
 done
 is "$good" 5 "each slow upload reached a responder complete and was accepted"
 
