@@ -34,6 +34,9 @@
  *   sr:parked:{C}   list    ids of the client's queued jobs a runner set aside because
  *                           the client already held its share of the slots; one goes
  *                           back to its queue each time one of the client's jobs ends
+ *   sr:uploading    hash    uploads admitted by a submit's check but not yet recorded:
+ *                           field = job id, value = "BYTES EXPIRY_MS" (3 x the upload:
+ *                           its peak in Redis's memory), 30 s (redis/submit.lua)
  * The active set and the cpu zset expire after quota_idle_seconds of inactivity;
  * the ledger and the parked list with the last job they name.
  *

@@ -669,9 +669,10 @@ void handle_health(struct request *req, const char *unused)
 	long long used, max;
 	int up = health_redis_memory(req, &used, &max) == 0;
 	/* Near the mark: a submit of the largest upload would be refused now
-	 * (redis/submit.lua: the upload plus its log's reservation). */
+	 * (redis/submit.lua: three copies of the upload at its peak, plus its
+	 * log's reservation). */
 	bool full = up && max > 0 &&
-		    (used + l->upload_max_bytes + 3 * l->log_max_bytes) * 100 >
+		    (used + 3 * l->upload_max_bytes + 3 * l->log_max_bytes) * 100 >
 			    max * l->redis_memory_high_water_percent;
 	char headers[64] = "";
 	json_t *o;

@@ -218,10 +218,10 @@ static int submit_record(struct request *req, const char *id, const char *manife
 	const struct sandrun_limits *l = &req->srv->cfg->limits;
 	char job_key[KEY_MAX], upload_key[KEY_MAX], active_key[KEY_MAX], cpu_key[KEY_MAX], store_key[KEY_MAX];
 	char client[QUOTA_KEY_MAX], now[24], ttl[24], jobs_max[24], cpu_limit[32], window[24], idle[24];
-	char log_bytes[24], base_bytes[24], storage[24], high_water[8];
-	const char *argv[20];
-	size_t lens[20];
-	redisReply *reply;
+	char log_bytes[24], base_bytes[24], storage[24], high_water[8], upload_size[24];
+	const char *argv[22];
+	size_t lens[22];
+	redisReply *reply = NULL;
 	int rc = -1;
 
 	if (quota_client_key(req->remote_addr, client, sizeof client) < 0)
@@ -242,19 +242,33 @@ static int submit_record(struct request *req, const char *id, const char *manife
 	snprintf(base_bytes, sizeof base_bytes, "%lld", (long long)(STORE_RECORD_COST + strlen(manifest_json)));
 	snprintf(storage, sizeof storage, "%lld", (long long)l->quota_storage_bytes);
 	snprintf(high_water, sizeof high_water, "%lld", (long long)l->redis_memory_high_water_percent);
+	snprintf(upload_size, sizeof upload_size, "%zu", archive->len);
 	argv[0] = job_key;   argv[1] = upload_key; argv[2] = queue;     argv[3] = active_key;
 	argv[4] = cpu_key;   argv[5] = store_key;
 	argv[6] = id;        argv[7] = manifest_json; argv[8] = client;
 	argv[9] = now;       argv[10] = archive->data ? archive->data : "";   argv[11] = ttl;
 	argv[12] = jobs_max; argv[13] = cpu_limit; argv[14] = window; argv[15] = idle;
 	argv[16] = log_bytes; argv[17] = base_bytes; argv[18] = storage; argv[19] = high_water;
-	for (int i = 0; i < 20; i++)
-		lens[i] = strlen(argv[i]);
-	lens[10] = archive->len;
-	reply = rconn_script(&req->srv->redis, redis_script_submit, 6, 20, argv, lens);
-	if (!reply) {
-		log_error(req->id, "submit: %s", req->srv->redis.error);
-		return -1;
+	argv[20] = upload_size;
+	/* First the verdict without the upload (redis/submit.lua "check"): an
+	 * upload that would be refused never passes through Redis's memory.
+	 * Then the job, upload and all; quotas are checked again there, in the
+	 * same step as the write. */
+	for (int pass = 0; pass < 2; pass++) {
+		argv[21] = pass == 0 ? "check" : "record";
+		for (int i = 0; i < 22; i++)
+			lens[i] = strlen(argv[i]);
+		lens[10] = pass == 0 ? 0 : archive->len;
+		if (reply)
+			freeReplyObject(reply);
+		reply = rconn_script(&req->srv->redis, redis_script_submit, 6, 22, argv, lens);
+		if (!reply) {
+			log_error(req->id, "submit: %s", req->srv->redis.error);
+			return -1;
+		}
+		if (!(reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
+		      reply->element[0]->type == REDIS_REPLY_STRING && strcmp(reply->element[0]->str, "ok") == 0))
+			break;
 	}
 	if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "OOM", 3) == 0) {
 		/* Redis refused the script whole: it is over its maxmemory. */

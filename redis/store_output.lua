@@ -26,7 +26,7 @@ local used = store_used('sr:store:{' .. client .. '}', now)
 if used + need > tonumber(ARGV[6]) then
   return 'quota'
 end
-if store_memory_over(need, tonumber(ARGV[7]), 2 * #ARGV[3]) then
+if store_memory_over(need, tonumber(ARGV[7])) then
   return 'full'
 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])

@@ -13,12 +13,21 @@
 -- ARGV: id, canonical manifest, client, submitted_at (ms), upload bytes, ttl (s),
 --       jobs max, cpu limit (s), window (ms), quota idle (ms),
 --       log reservation (bytes), record reservation (bytes), storage quota (bytes),
---       high-water mark (percent of maxmemory)
+--       high-water mark (percent of maxmemory), the upload's size, "check" or "record"
+-- With "check", nothing is recorded: the same verdict for an upload of that
+-- size, sent without the upload (ARGV[5] empty). The responder asks first,
+-- so that an upload that would be refused never passes through Redis's
+-- memory (a script's arguments sit there twice while it runs, and a
+-- connection's buffer keeps their room for a while after).
 -- Returns {"ok", used, active} or {"cpu", used, retry ms} or {"jobs", active, 0}
 --   or {"storage", bytes used, retry ms (-1: never)} or {"memory", used_memory, maxmemory}
 --#include quota-lib.lua
 --#include store-lib.lua
 local now, limit, window = tonumber(ARGV[4]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local check = ARGV[16] == 'check'
+if not check then
+  redis.call('HDEL', 'sr:uploading', ARGV[1])   -- its check's entry: the upload is here now
+end
 local used, _, retry = quota_cpu(KEYS[5], now, window, limit)
 if used >= limit then
   return {'cpu', tostring(used), retry}
@@ -27,15 +36,32 @@ local active = quota_active(KEYS[4])
 if active >= tonumber(ARGV[7]) then
   return {'jobs', tostring(active), 0}
 end
-local upload_bytes, log_bytes, base_bytes = #ARGV[5], tonumber(ARGV[11]), tonumber(ARGV[12])
+local upload_bytes, log_bytes, base_bytes = tonumber(ARGV[15]), tonumber(ARGV[11]), tonumber(ARGV[12])
 local need = upload_bytes + log_bytes + base_bytes
 local stored, live = store_used(KEYS[6], now)
 if stored + need > tonumber(ARGV[13]) then
   return {'storage', tostring(stored), store_retry(live, stored, need, tonumber(ARGV[13]), now)}
 end
-local over, mem_used, mem_max = store_memory_over(need, tonumber(ARGV[14]), 2 * upload_bytes)
+-- Redis's memory, at the submit's peak: asked before the upload is sent
+-- (check), three copies of it, and those of the uploads admitted but not
+-- yet recorded (sr:uploading, the same "BYTES EXPIRY_MS" form as a ledger,
+-- so a responder that dies in between frees its entry in 30 s); when it is
+-- recorded, the upload's first two copies are in used_memory already.
+local inflight = store_used('sr:uploading', now)
+local peak = check and (3 * upload_bytes + log_bytes + base_bytes + inflight) or need
+local over, mem_used, mem_max = store_memory_over(peak, tonumber(ARGV[14]))
 if over then
   return {'memory', tostring(mem_used), mem_max}
+end
+if check then
+  if upload_bytes > 65536 then
+    redis.call('HSET', 'sr:uploading', ARGV[1], string.format('%.0f %.0f', 3 * upload_bytes, now + 30000))
+    redis.call('PEXPIRE', 'sr:uploading', 30000)
+  end
+  return {'ok', tostring(used), active}
+end
+if #ARGV[5] ~= upload_bytes then
+  return redis.error_reply('ERR the upload is not the size checked')
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('ERR job id collision')

@@ -270,7 +270,8 @@ def main():
                                "sr:active:{bench-%s}" % i, "sr:cpu:{bench-%s}" % i, "sr:store:{bench-%s}" % i,
                                i, manifest, "bench-" + i, int(time.time() * 1000), data, 3600,
                                1000000, 1000000, 60000, 3600000,
-                               2 * 1048576 + 256 + 16384 * 64, 2048 + len(manifest), 1 << 40, 100)
+                               2 * 1048576 + 256 + 16384 * 64, 2048 + len(manifest), 1 << 40, 100,
+                               len(data), "record")
                               for i in ids])
         t1 = int(time.time() * 1000)
         bad = [x for x in replies if not (isinstance(x, list) and x[0] == b"ok")]

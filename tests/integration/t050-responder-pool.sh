@@ -52,6 +52,32 @@ is "$(cat slow.code)" 200 "an upload in flight while the pool restarted is accep
 wait_job "$(json .job_id "$(cat slow.out)")"
 is "$(json .status "$STATUS_JSON")" completed "the job accepted across the restart runs"
 
+# --- a request in flight inside a responder when the pool gets SIGTERM (a
+# long-poll) is answered, with the job's status as it is then, and the
+# pool exits without waiting out the poll.
+printf 'import time\ntime.sleep(20)\n' > sleepy.py
+tar czf sleepy.tar.gz sleepy.py
+api -X POST "$SANDRUN_URL/submit" -F files=@sleepy.tar.gz -F 'manifest={"entrypoint":"sleepy.py"}'
+sleepy=$(json .job_id)
+curl -sS --cacert "$SANDRUN_CACERT" -o held.out -w '%{http_code}' "$SANDRUN_URL/status/$sleepy?wait=60" \
+	> held.code 2>held.err &
+held_pid=$!
+sleep 1.5
+master=$(cat "$STACK_DIR/fcgi-1.pid")
+t0=$(date +%s%N)
+kill -TERM "$master"
+wait "$held_pid"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+is "$(cat held.code)" 200 "a long-poll in flight when the pool got SIGTERM is answered"
+like "$(json .status "$(cat held.out)")" '^(queued|running)$' "... with the job's status then"
+ok "$([ "$ms" -lt 5000 ]; echo $?)" "... at once, not after its wait ($ms ms)"
+for _ in $(seq 100); do kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
+ok "$(! kill -0 "$master" 2>/dev/null; echo $?)" "... and the pool exits"
+"$STACK" restart fcgi "$STACK_DIR" >/dev/null 2>&1
+. "$STACK_DIR/client.env"
+api -X DELETE "$SANDRUN_URL/jobs/$sleepy"
+is "$HTTP_STATUS" 200 "the restarted pool answers"
+
 # --- the client address is nginx's view of the peer; headers cannot choose it
 tar czf hello.tar.gz hello.py
 api -X POST "$SANDRUN_URL/submit" -H 'X-Forwarded-For: 203.0.113.9' -H 'X-Real-IP: 203.0.113.9' \

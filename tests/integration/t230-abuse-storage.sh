@@ -77,12 +77,17 @@ ok "$([ "$accepted" -ge 10 ] && [ "$refused" -ge 4 ] && [ "$other" -eq 0 ]; echo
 	"32 queued 8 MB uploads against a 200 MB Redis: the first are accepted, the rest refused with 503"
 like "$last503" '"reason": *"the service is holding as much data as it can' "... the 503 says why"
 like "$last503h" '^[Rr]etry-[Aa]fter: [0-9]+' "... with Retry-After"
-ok "$([ "$(redis_used)" -le $((MAXMEM * 85 / 100)) ]; echo $?)" "... and Redis holds no more than the mark plus one upload"
+# The uploads passed through Redis's query buffers too (twice each while a
+# submit runs); Redis shrinks an idle connection's buffer within seconds.
+for ((i = 0; i < 50; i++)); do [ "$(redis_used)" -le $((MAXMEM * 85 / 100)) ] && break; sleep 0.2; done
+echo "# Redis holds $(redis_used) bytes once its connections' buffers are shrunk"
+ok "$([ "$(redis_used)" -le $((MAXMEM * 80 / 100)) ]; echo $?)" "... and Redis holds no more than its mark"
+upload_peak=$(sort -n "$WORK/used.samples" | tail -1)
+echo "# Redis used_memory peaked at $upload_peak bytes during the uploads"
+ok "$([ "$upload_peak" -le $((MAXMEM * 80 / 100)) ]; echo $?)" \
+	"... and never went past its mark: refused uploads never reach Redis, admitted ones are reserved at their peak"
 api "$SANDRUN_URL/health"
-is "$(json .status)" degraded "/health says degraded near the mark"
-like "$(json .reason)" 'memory' "... and why"
-from "$INNOCENT" "$SANDRUN_URL/health"
-is "$HTTP_STATUS" 200 "... still 200 (Redis is up)"
+is "$(json .status)" degraded "/health says degraded when the largest upload would be refused"
 # The uploads' owners cancel them: the memory is free again at once.
 for id in "${ids[@]}"; do api -X DELETE "$SANDRUN_URL/jobs/$id"; done
 kill -CONT "$SANDRUN_PID_RUNNER"
@@ -154,6 +159,11 @@ is "$((completed + full))" "${#m_ids[@]}" "every accepted job ended completed or
 ok "$([ "$m503" -ge 1 ] || [ "$full" -ge 1 ]; echo $?)" "... Redis reached its marks: submits refused or outputs not kept"
 api "$SANDRUN_URL/status/$innocent_running"
 like "$(json .status)" '^(running|completed)$' "the innocent's job accepted before the fill is still running"
+api "$SANDRUN_URL/health"
+is "$(json .status)" degraded "with Redis full of outputs, /health says degraded"
+like "$(json .reason)" 'memory' "... and why"
+from "$INNOCENT" "$SANDRUN_URL/health"
+is "$HTTP_STATUS" 200 "... still 200 (Redis is up)"
 max_used=$(sort -n "$WORK/used.samples" | tail -1)
 echo "# Redis used_memory peaked at $max_used of $MAXMEM bytes"
 ok "$([ "$max_used" -le "$MAXMEM" ]; echo $?)" "Redis never went past its maxmemory"
