@@ -199,6 +199,22 @@ echo "# big-log jobs from one address before its storage quota: $log_ok"
 is "$log_429" 1 "one address's big logs stop at its storage quota: 429"
 like "$reason" '^storage quota exhausted' "... saying which quota"
 
+# Many tiny writes, alternating between stdout and stderr: each would be a
+# log entry of its own (about 20 bytes of Redis each besides its byte). The
+# log stops at LOG_ENTRIES_MAX entries, marked, so its reservation holds.
+mkdir tiny
+printf 'import os, time\nfor i in range(40000):\n    os.write(1 + i %% 2, b"x")\n    time.sleep(0.0001)\n' >tiny/job.py
+submit_from 127.0.3.41 tiny '{"entrypoint":"job.py","interpreter":"python3"}'
+tiny=$(json .job_id)
+wait_final "$tiny" 60
+is "$(json .status "$STATUS_JSON")" completed "a job of 40,000 alternating one-byte writes completes"
+entries=$(rcli HGET "sr:{$tiny}:job" log_entries)
+echo "# its log: $entries entries, $(rcli XLEN "sr:{$tiny}:log") in the stream"
+ok "$([ "$entries" -gt 1000 ] && [ "$entries" -le 16384 ]; echo $?)" "... its log is bounded at 16,384 entries ($entries)"
+like "$(logs "$tiny" stream=both | tail -c 300)" 'output truncated: more than 16384 separate writes' "... and says it was cut"
+api -H 'Accept: application/json' "$SANDRUN_URL/logs/$tiny"
+is "$(json .truncated.stdout),$(json .truncated.stderr)" true,true "... both streams marked truncated"
+
 # ---------------------------------------------------------------- runner slots
 # Fault 5: two hour-long sleeps from one address held both slots of a
 # 2-slot runner. Now one address runs on at most half of the fleet's
