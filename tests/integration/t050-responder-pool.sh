@@ -34,13 +34,13 @@ kill -TERM "$unix_pid"; wait "$unix_pid" 2>/dev/null
 # buffers a body whole before a responder sees it, so the upload is in
 # nginx, not in the pool; it reaches the restarted pool and is accepted.
 echo 'print("slow upload")' > hello.py
-head -c 600000 /dev/urandom > padding.bin
+head -c 1500000 /dev/urandom > padding.bin
 tar czf slow.tar.gz hello.py padding.bin
 curl -sS --cacert "$SANDRUN_CACERT" --limit-rate 100k -o slow.out -w '%{http_code}' \
 	-X POST "$SANDRUN_URL/submit" -F files=@slow.tar.gz -F 'manifest={"entrypoint":"hello.py"}' \
 	> slow.code 2>slow.err &
 curl_pid=$!
-sleep 1.2   # the upload takes about 6 s at 100 kB/s: nginx is buffering it now
+sleep 1.2   # the upload takes about 15 s at 100 kB/s (a slow restart must not outlast it): nginx is buffering it now
 kill -TERM "$master"
 for _ in $(seq 100); do kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
 ok "$(! kill -0 "$master" 2>/dev/null; echo $?)" "the pool exits on SIGTERM"
