@@ -67,7 +67,8 @@ struct sandrun_config {
 	char *fcgi_socket_group;       /* group that may connect to a unix socket (nginx's) */
 	int fcgi_workers;              /* preforked responders: 4 */
 	int fcgi_threads;              /* requests each responder serves at once (one thread each): 64 */
-	int fcgi_hold_max;             /* of them, held ones (?wait, live streams) at once; 0 = 3/4 of fcgi_threads */
+	int fcgi_hold_max;             /* held requests (?wait, live streams) per process, counted over the
+	                                  pool: fcgi_workers x this at once; 0 = 3/4 of fcgi_threads */
 
 	/* Runner (sandrun-runner). */
 	int runner_slots;              /* jobs at once; 0 = number of CPUs */

@@ -14,8 +14,9 @@
  * streams: up to an hour) while doing nothing but wait on Redis. A thread
  * owns its FCGX_Request and its Redis connection (struct responder); one
  * thread of a process at a time is in accept (accept_lock), the others
- * wait for their turn. At most fcgi_hold_max threads may hold a request
- * (fcgi/routes.c), so quick requests always find one.
+ * wait for their turn. At most fcgi_hold_max threads per process, counted
+ * over the pool (fcgi/request.h), may hold a request, so quick requests
+ * always find one.
  *
  * SIGTERM: a responder with no request in flight exits at once; otherwise
  * it stops taking requests and exits when the last one in flight ends
@@ -42,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -162,7 +164,11 @@ static void worker_fd_limit(const struct sandrun_config *cfg)
 			 (unsigned long long)want, (unsigned long long)rl.rlim_cur);
 }
 
-static void worker_run(int listen_fd, const struct sandrun_config *cfg)
+/* The pool's held-request counters, one per responder, shared (fcgi/request.h). */
+static atomic_int *hold_slots;
+static int hold_nslots;
+
+static void worker_run(int listen_fd, const struct sandrun_config *cfg, int index)
 {
 	/* SA_RESTART: a SIGTERM must not cut short the body read of a request in flight. */
 	struct sigaction sa = { .sa_handler = worker_on_term, .sa_flags = SA_RESTART };
@@ -173,6 +179,8 @@ static void worker_run(int listen_fd, const struct sandrun_config *cfg)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (hold_slots)
+		request_hold_share(hold_slots, hold_nslots, index, hold_nslots * cfg->fcgi_hold_max);
 	if (!threads || pthread_attr_init(&attr) != 0) {
 		log_error(NULL, "out of memory for %d threads", cfg->fcgi_threads);
 		_exit(1);
@@ -205,13 +213,17 @@ static void worker_run(int listen_fd, const struct sandrun_config *cfg)
 	_exit(started ? 0 : 1);
 }
 
-static pid_t worker_spawn(int listen_fd, const struct sandrun_config *cfg)
+static pid_t worker_spawn(int listen_fd, const struct sandrun_config *cfg, int index)
 {
-	pid_t pid = fork();
+	pid_t pid;
 
+	/* A new responder in this place: what the one before held is gone. */
+	if (hold_slots)
+		atomic_store(&hold_slots[index], 0);
+	pid = fork();
 	if (pid == 0) {
 		signal(SIGCHLD, SIG_DFL);
-		worker_run(listen_fd, cfg);
+		worker_run(listen_fd, cfg, index);
 	}
 	if (pid < 0)
 		log_error(NULL, "fork: %s", strerror(errno));
@@ -319,11 +331,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	nworkers = cfg.fcgi_workers < WORKERS_MAX ? cfg.fcgi_workers : WORKERS_MAX;
+	/* Held requests are counted over the pool: one shared counter per responder. */
+	hold_slots = mmap(NULL, (size_t)nworkers * sizeof *hold_slots, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (hold_slots == MAP_FAILED) {
+		log_warn(NULL, "no shared memory for the held-request counters: each responder counts its own");
+		hold_slots = NULL;
+	} else {
+		hold_nslots = nworkers;
+	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	log_info(NULL, "listening on %s with %d responders of %d threads (%d may hold a request) as uid %d",
-		 cfg.fcgi_listen, nworkers, cfg.fcgi_threads, cfg.fcgi_hold_max, (int)getuid());
+		 cfg.fcgi_listen, nworkers, cfg.fcgi_threads, nworkers * cfg.fcgi_hold_max, (int)getuid());
 
 	while (!stop_requested) {
 		int status;
@@ -336,7 +357,7 @@ int main(int argc, char **argv)
 				sleep_ms(RESPAWN_BACKOFF_MS);
 			if (stop_requested)
 				break;
-			workers[i] = worker_spawn(listen_fd, &cfg);
+			workers[i] = worker_spawn(listen_fd, &cfg, i);
 			started[i] = time(NULL);
 		}
 		pid = wait(&status);

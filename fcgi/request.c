@@ -24,7 +24,10 @@
 #define HOLD_RETRY_AFTER_SECONDS 2
 
 static atomic_ulong request_counter;   /* request ids, per process */
-static atomic_int requests_holding;    /* held requests of this process now */
+static atomic_int requests_holding;    /* held requests of this process now, when it has no pool */
+/* The pool's counters (request_hold_share): one per process, shared. */
+static atomic_int *hold_slots;
+static int hold_nslots, hold_mine, hold_pool_max;
 
 static const char *param(FCGX_Request *f, const char *name)
 {
@@ -294,12 +297,46 @@ void respond_unavailable(struct request *req, const char *reason)
 	respond_unavailable_after(req, reason, RETRY_AFTER_SECONDS);
 }
 
+void request_hold_share(atomic_int *slots, int nslots, int mine, int pool_max)
+{
+	hold_slots = slots;
+	hold_nslots = nslots;
+	hold_mine = mine;
+	hold_pool_max = pool_max;
+}
+
+/* Counts one more held request in; false (and counted out again) over the cap. */
+static bool hold_count_in(const struct request *req, int *held, int *max)
+{
+	int total = 0;
+
+	if (!hold_slots) {
+		*max = req->srv->cfg->fcgi_hold_max;
+		*held = atomic_fetch_add(&requests_holding, 1);
+		if (*held < *max)
+			return true;
+		atomic_fetch_sub(&requests_holding, 1);
+		return false;
+	}
+	/* In first, then look: two processes racing for the last place may
+	 * both refuse, never both get it. */
+	atomic_fetch_add(&hold_slots[hold_mine], 1);
+	for (int i = 0; i < hold_nslots; i++)
+		total += atomic_load(&hold_slots[i]);
+	*max = hold_pool_max;
+	*held = total - 1;
+	if (total <= hold_pool_max)
+		return true;
+	atomic_fetch_sub(&hold_slots[hold_mine], 1);
+	return false;
+}
+
 bool request_hold_begin(struct request *req)
 {
-	if (atomic_fetch_add(&requests_holding, 1) >= req->srv->cfg->fcgi_hold_max) {
-		atomic_fetch_sub(&requests_holding, 1);
-		log_info(req->id, "refused a held request: %d held already (fcgi_hold_max)",
-			 req->srv->cfg->fcgi_hold_max);
+	int held, max;
+
+	if (!hold_count_in(req, &held, &max)) {
+		log_info(req->id, "refused a held request: %d held already (the pool's limit is %d)", held, max);
 		request_drain(req);   /* a POST /submit?wait body: nginx wants it read */
 		respond_unavailable_after(req, "too many requests are waiting on results right now; try again shortly",
 					  HOLD_RETRY_AFTER_SECONDS);
@@ -313,6 +350,6 @@ void request_hold_end(struct request *req)
 {
 	if (!req->holding)
 		return;
-	atomic_fetch_sub(&requests_holding, 1);
+	atomic_fetch_sub(hold_slots ? &hold_slots[hold_mine] : &requests_holding, 1);
 	req->holding = false;
 }

@@ -8,6 +8,7 @@
 
 #include <fcgiapp.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,13 +81,25 @@ int respond_stream_write(struct request *req, const char *data, size_t len);
 
 /*
  * Held requests (?wait long-polls, live log streams) may take at most
- * fcgi_hold_max of a process's fcgi_threads at once, so quick requests
- * always find a thread. request_hold_begin counts the request in, or
- * answers 503 (with retry_after) and returns false; request_hold_end
- * counts it out (nothing if it was not counted).
+ * fcgi_hold_max threads per responder process on average, counted over
+ * the whole pool (request_hold_share), so quick requests always find a
+ * thread: a process whose threads are all busy simply stops accepting,
+ * and the others take the connections. Counted per pool, not per process,
+ * because the kernel spreads connections over the processes only roughly:
+ * a per-process cap refused requests while other processes had room.
+ * request_hold_begin counts the request in, or answers 503 (with
+ * retry_after) and returns false; request_hold_end counts it out (nothing
+ * if it was not counted).
  */
 bool request_hold_begin(struct request *req);
 void request_hold_end(struct request *req);
+/*
+ * The pool's counters: `slots` is shared by every process of the pool (the
+ * master maps it before forking), one counter per process; this process
+ * counts in slots[mine]; the pool holds at most `pool_max` at once. Without
+ * it (a responder on its own), the process counts for itself alone.
+ */
+void request_hold_share(atomic_int *slots, int nslots, int mine, int pool_max);
 
 /*
  * Has the client gone? nginx closes the FastCGI connection when its client

@@ -227,8 +227,8 @@ stack_stop
 
 # ========================================================================
 # Large stack: 4 responders x 384 threads, 320 of which may hold: 1,280
-# hold slots for 1,000 held requests (the kernel spreads connections over
-# the responders about evenly, not exactly).
+# hold slots for 1,000 held requests (counted over the pool: the kernel
+# spreads connections over the responders only roughly).
 stack_start --fcgi-workers 4 --set fcgi_threads=384 --set fcgi_hold_max=320 \
 	--set quota_jobs_max=1000 --set quota_cpu_seconds=100000
 cd "$WORK"
