@@ -3,7 +3,8 @@
 # HEAD answers the headers a GET would without building or reading
 # anything, never waits and never counts as a download; a job's archive is
 # built by one request at a time and each address has at most 2 archive
-# builds in flight (nginx, JSON 429). Another address stays fast meanwhile.
+# builds in flight, and at most 4 downloads of any kind (a slow reader holds
+# a responder thread) (nginx, JSON 429). Another address stays fast meanwhile.
 . "$top_srcdir/tests/integration/lib.sh"
 require_cmd jq tar pgrep
 # 4 responders (the daemon's default): 2 may build archives for one
@@ -127,4 +128,25 @@ hmax=$(awk '{ print $2 }' health.arch | sort -n | tail -1)
 echo "# /health from 127.0.3.41 during the archive builds: max $hmax s"
 below "$hmax" 1
 ok $? "another address's /health stays fast during them ($hmax s)"
+
+# --- at most 4 downloads in flight per address: a download holds a
+# responder thread while its client reads it, so slow readers are capped.
+G=$(make_job)
+for i in 1 2 3 4 5 6; do
+	curl -sS --max-time 30 --cacert "$SANDRUN_CACERT" --interface 127.0.3.50 --limit-rate 200k \
+		-o "dl.$i" -w '%{http_code}\n' "$SANDRUN_URL/download/$G/big.bin" > "dl.$i.code" &
+	sleep 0.1
+done
+sleep 1
+for i in 1 2 3 4 5; do timed 127.0.3.51 /health; sleep 0.1; done > health.dl
+pkill -f -- "--interface 127.0.3.50" 2>/dev/null
+wait
+n429=$(cat dl.*.code | grep -c '^429$')
+echo "# 6 slow downloads of one output from one address: $n429 refused with 429"
+is "$n429" 2 "6 slow downloads from one address: 4 go on, 2 are refused (429)"
+is "$(json .error "$(cat "$(grep -l '^429$' dl.*.code | head -1 | sed 's/\.code$//')")")" "Rate limit exceeded" \
+	"... in the API's error shape"
+hmax=$(awk '{ print $2 }' health.dl | sort -n | tail -1)
+below "$hmax" 1
+ok $? "another address's /health stays fast meanwhile ($hmax s)"
 done_testing
