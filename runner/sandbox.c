@@ -149,23 +149,32 @@ static const char *const sandbox_dev_nodes[] = { "null", "zero", "full", "random
  * 12); in an environment where one is a real directory it is bound read-only. */
 static const char *const sandbox_root_links[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
 
-/* What interpreters read from /etc to start, bound read-only from the
- * environment's /etc when present (glob patterns). Never the whole /etc:
- * the host's holds the service's secrets (Redis passwords, the worker key). */
+/*
+ * What the named interpreters (bash, python3, node, perl, ruby, Rscript,
+ * php, java) need from /etc, bound read-only from the environment's /etc
+ * when present (glob patterns); with the default environment that is the
+ * host's, so each entry is one a package put there for its program, no
+ * more. Never the whole /etc: the host's holds the service's secrets
+ * (Redis passwords, the worker key) and its own configuration. Left out
+ * on purpose: perl (only Net::Config and CPAN read it, never perl itself),
+ * python3 and python3.x (Debian's build configuration and an apport hook;
+ * Python ignores the dangling sitecustomize.py link), localtime (the
+ * host's zone: every job gets UTC instead, sandbox_make_etc), ssl/certs
+ * and ca-certificates (a job has no network to check a certificate on).
+ */
 static const char *const sandbox_etc_binds[] = {
 	"ld.so.cache",       /* the dynamic linker's index of library paths */
 	"alternatives",      /* /usr/bin/node, awk, java, ... are symlinks through it */
-	"localtime",         /* the time zone (a symlink into /usr/share/zoneinfo) */
-	"perl",              /* Perl's site configuration */
-	"python3",           /* Debian's Python configuration... */
-	"python3.*",         /* ...and sitecustomize.py, which /usr/lib/python3.x links to */
 	"ssl/openssl.cnf",   /* read by OpenSSL at start-up, node included */
-	"java-*-openjdk",    /* the JDK's conf/ files are symlinks into it */
-	"R",                 /* R's Renviron and Rprofile.site (/usr/lib/R/etc links here) */
+	"java-*-openjdk",    /* the JDK's jvm.cfg and conf/security/java.security are symlinks into it */
+	"R",                 /* R's Renviron and ldpaths (/usr/lib/R/etc links here): no R without them */
 	"matplotlibrc",      /* Debian's Matplotlib reads its defaults only here: without it, no import */
-	"fonts",             /* fontconfig's configuration, for anything that draws text */
-	"os-release",        /* which distribution: platform.freedesktop_os_release() and the like */
+	"fonts",             /* fontconfig's configuration, for anything that draws text (R's png()) */
+	"os-release",        /* which distribution (R reads it at start); a link to /usr/lib/os-release */
 };
+
+/* The job's time zone: the same for every job, nothing of the host's. */
+#define SANDBOX_LOCALTIME "/usr/share/zoneinfo/Etc/UTC"
 
 /* snprintf into a path buffer; -1 with err set when it does not fit. */
 static int __attribute__((format(printf, 5, 6)))
@@ -472,7 +481,58 @@ static int sandbox_mirror_read_only(const char *src, const char *dst, char *err,
 	return sandbox_bind(src, dst, SANDBOX_READ_ONLY, err, errlen);
 }
 
-/* Step c, /usr and the merged-/usr links: the environment's programs, read-only. */
+/* An empty read-only tmpfs is all a hidden directory shows; MS_RDONLY from
+ * the start, so its size never matters (the smallest tmpfs there is). */
+#define SANDBOX_HIDE_TMPFS_OPTIONS "size=4k,nr_inodes=1,mode=0755"
+
+/*
+ * Hides what lies at path (relative, inside the root being built): a
+ * directory under an empty read-only tmpfs, a file under /dev/null bound
+ * read-only. Nothing there: nothing to hide. A symlink is left alone: it
+ * is resolved only inside the sandbox, where it reaches nothing of the
+ * host (mounting on it would follow it, outside the root being built).
+ */
+static int sandbox_hide(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0 || S_ISLNK(st.st_mode))
+		return 0;
+	if (S_ISDIR(st.st_mode)) {
+		if (mount("sandrun-hidden", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  SANDBOX_HIDE_TMPFS_OPTIONS) < 0) {
+			error_format(err, errlen, "cannot hide /%s: %s", path, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	return sandbox_bind("/dev/null", path, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC
+			    | MOUNT_ATTR_NODEV, err, errlen);
+}
+
+/*
+ * What the environment's /usr holds that is the host's and not a
+ * program's: the operator's configuration and certificates, which come
+ * with the read-only bind of /usr and no interpreter needs to run.
+ */
+static const char *const sandbox_usr_hidden[] = {
+	/* npm's global config is {prefix}/etc/npmrc, and Debian's node has
+	 * prefix /usr: where registry tokens are written. Debian ships
+	 * nothing in /usr/etc. (A job's own .npmrc in /work still counts.) */
+	"usr/etc",
+	/* the same for everything installed under /usr/local (npm, pip,
+	 * gem and the rest read their site config here); empty on Debian */
+	"usr/local/etc",
+	/* the host's own CA certificates (update-ca-certificates takes them
+	 * from here): a job has no network, so checks no certificate */
+	"usr/local/share/ca-certificates",
+	/* ...and the packaged bundle, which operators extend too; the
+	 * bundle file interpreters open (/etc/ssl/certs) is not bound either */
+	"usr/share/ca-certificates",
+};
+
+/* Step c, /usr and the merged-/usr links: the environment's programs, read-only,
+ * without the host's configuration and certificates (sandbox_usr_hidden). */
 static int sandbox_mount_usr(const struct sandbox_spec *spec, char *err, size_t errlen)
 {
 	size_t root_len = sandbox_root_len(spec->env_root);
@@ -489,6 +549,9 @@ static int sandbox_mount_usr(const struct sandbox_spec *spec, char *err, size_t 
 		    || sandbox_mirror_read_only(src, sandbox_root_links[i], err, errlen) < 0)
 			return -1;
 	}
+	for (i = 0; i < sizeof sandbox_usr_hidden / sizeof sandbox_usr_hidden[0]; i++)
+		if (sandbox_hide(sandbox_usr_hidden[i], err, errlen) < 0)
+			return -1;
 	return 0;
 }
 
@@ -576,6 +639,11 @@ static int sandbox_make_etc(const struct sandbox_spec *spec, char *err, size_t e
 				  "passwd: files\ngroup: files\nshadow: files\nhosts: files\n",
 				  err, errlen) < 0)
 		return -1;
+	/* a link, as on Debian: programs that name the zone (Java, R) read it from the target */
+	if (symlink(SANDBOX_LOCALTIME, "etc/localtime") < 0) {
+		error_format(err, errlen, "cannot create /etc/localtime: %s", strerror(errno));
+		return -1;
+	}
 
 	/* plain names one by one (sandbox_mirror_read_only leaves out what is
 	 * missing), then the patterns in one pass over the directory */
@@ -650,24 +718,49 @@ static int sandbox_make_dev(const struct sandbox_spec *spec, char *err, size_t e
 }
 
 /*
- * Step c, /proc: what container runtimes mask, masked here too (defence in
- * depth: the job's uid could not write these anyway). Kernel memory and
- * debugging views are covered with /dev/null; /proc/sys is read-only.
+ * Step c, /proc: what identifies or describes the host, or exposes the
+ * kernel's innards, is hidden (sandbox_hide): runc's and nsjail's lists,
+ * and more. Defence in depth for most: the job's uid could not read the
+ * root-only ones anyway. Kept, because programs need them: cpuinfo,
+ * meminfo, stat, uptime, loadavg (runtimes size their pools and heaps by
+ * them), filesystems (libselinux), mounts and self/ (the job's own),
+ * modules and driver/ (NVIDIA's libraries look for their driver there),
+ * and version, which says no more than uname(2) does.
  */
+static const char *const sandbox_proc_hidden[] = {
+	"proc/cmdline",                 /* the host's boot arguments: root disk, console, sometimes secrets */
+	"proc/config.gz",               /* the host kernel's whole build configuration */
+	"proc/sys/kernel/random/boot_id", /* one per host boot: would tie every job on a host together */
+	"proc/kcore",                   /* kernel memory (root-only, but the cheapest mask there is) */
+	"proc/kallsyms",                /* kernel symbol addresses: a KASLR map for root */
+	"proc/kpagecount",              /* physical page state (root-only) */
+	"proc/kpageflags",
+	"proc/kpagecgroup",
+	"proc/keys",                    /* key names across the host's keyrings */
+	"proc/timer_list",              /* timers and the host processes that set them */
+	"proc/timer_stats",
+	"proc/sched_debug",             /* every task on the host, by name */
+	"proc/latency_stats",           /* latency per host call stack */
+	"proc/sysrq-trigger",           /* magic SysRq (root-only write) */
+	"proc/partitions",              /* the host's disks and their sizes */
+	"proc/diskstats",
+	"proc/swaps",                   /* the host's swap devices */
+	"proc/iomem",                   /* the host's physical memory and device maps */
+	"proc/ioports",
+	"proc/acpi",                    /* directories: firmware and hardware of the host */
+	"proc/asound",
+	"proc/bus",                     /* PCI and input devices */
+	"proc/fs",                      /* per-disk ext4/xfs/jbd2 state, nfsd's exports */
+	"proc/irq",
+	"proc/scsi",
+};
+
 static int sandbox_mask_proc(char *err, size_t errlen)
 {
-	static const char *const masked[] = {
-		"proc/kcore", "proc/keys", "proc/timer_list", "proc/sched_debug",
-		"proc/sysrq-trigger", "proc/kallsyms", "proc/kpagecount", "proc/kpageflags",
-	};
-
-	for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++) {
-		if (access(masked[i], F_OK) < 0)
-			continue;       /* this kernel has no such file */
-		if (sandbox_bind("/dev/null", masked[i], MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
-				 | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV, err, errlen) < 0)
+	for (size_t i = 0; i < sizeof sandbox_proc_hidden / sizeof sandbox_proc_hidden[0]; i++)
+		if (sandbox_hide(sandbox_proc_hidden[i], err, errlen) < 0)
 			return -1;
-	}
+	/* read-only, its masks included (the bind is recursive) */
 	return sandbox_bind("proc/sys", "proc/sys", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
 			    | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV, err, errlen);
 }
@@ -1328,7 +1421,9 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
  *      rooted at the job's cgroup
  *   a. make every mount private, set the host name
  *   b. mount the job's tmpfs on mount_point and cd into it
- *   c. build the root: usr (ro), bin/lib links, etc, dev, proc, tmp, work
+ *   c. build the root: usr (ro, the host's configuration and certificates
+ *      under it hidden), bin/lib links, etc (generated, plus what the
+ *      interpreters need), dev, proc (what describes the host masked), tmp, work
  *   d. pivot_root into it, detach the host's tree, cd /work
  *   e. network: nothing to do, the new namespace has only a down loopback
  *   f. drop privileges: bounding set, groups, gid, uid, no_new_privs, caps

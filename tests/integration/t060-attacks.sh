@@ -75,6 +75,83 @@ PY
 attack "host files" '{"entrypoint":"main.py"}' "$d"
 rm -f "$secret"
 
+# --- the host's own files under /usr and /etc: the environment's /usr is
+# bound whole, so what the host added there (npm's global npmrc, where
+# registry tokens live; its own CA certificates) must be hidden, and /etc
+# holds only what a named interpreter needs. Each path the host has is a
+# check (a host without it cannot show a leak: a skip, with the reason).
+d=$(job_dir hostview)
+hidden_usr="/usr/local/etc /usr/etc /usr/local/share/ca-certificates /usr/share/ca-certificates"
+checked=
+for path in $hidden_usr; do
+	if [ -n "$(ls -A "$path" 2>/dev/null)" ]; then
+		checked="$checked $path"
+	else
+		skip "host files: $path is hidden" "the host's $path is empty or missing"
+	fi
+done
+for path in /etc/perl /etc/python3; do
+	if [ -e "$path" ]; then
+		checked="$checked $path"
+	else
+		skip "host files: $path is absent" "the host has no $path"
+	fi
+done
+cat > "$d/main.py" <<PY
+import fnmatch, os
+print("RAN", flush=True)
+# the host's additions under /usr, and /etc pieces no interpreter needs: nothing to read
+for path in "$checked".split():
+    if os.path.isdir(path) and os.listdir(path):
+        print("PWNED lists", path, os.listdir(path)[:5])
+    elif os.path.isfile(path):
+        print("PWNED sees", path)
+for path in ["/usr/local/etc/npmrc", "/usr/etc/npmrc"]:
+    try:
+        if open(path, "rb").read():
+            print("PWNED reads", path)
+    except OSError:
+        pass
+# /etc: the files the sandbox writes and the bind list's names, nothing else of the host's
+allowed = ["passwd", "group", "hosts", "hostname", "nsswitch.conf", "localtime", "ld.so.cache",
+           "alternatives", "ssl", "java-*-openjdk", "R", "matplotlibrc", "fonts", "os-release"]
+for name in os.listdir("/etc"):
+    if not any(fnmatch.fnmatch(name, a) for a in allowed):
+        print("PWNED host /etc entry", name)
+if os.listdir("/etc/ssl") != ["openssl.cnf"]:
+    print("PWNED /etc/ssl holds", os.listdir("/etc/ssl"))
+if os.path.realpath("/etc/localtime") != "/usr/share/zoneinfo/Etc/UTC":
+    print("PWNED the host's time zone", os.path.realpath("/etc/localtime"))
+# /proc files that identify or describe the host: empty or unreadable
+for path in ["/proc/cmdline", "/proc/config.gz", "/proc/sys/kernel/random/boot_id", "/proc/kcore",
+             "/proc/keys", "/proc/kallsyms", "/proc/timer_list", "/proc/sched_debug",
+             "/proc/latency_stats", "/proc/timer_stats", "/proc/kpagecount", "/proc/kpageflags",
+             "/proc/kpagecgroup", "/proc/partitions", "/proc/diskstats", "/proc/swaps",
+             "/proc/iomem", "/proc/ioports"]:
+    try:
+        with open(path, "rb") as f:
+            if f.read(64):
+                print("PWNED reads", path, flush=True)
+    except OSError:
+        pass
+for path in ["/proc/acpi", "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/scsi"]:
+    try:
+        if os.listdir(path):
+            print("PWNED lists", path)
+    except OSError:
+        pass
+# what the job sees as the boot id, for the test to compare with the host's
+try:
+    print("boot id:", open("/proc/sys/kernel/random/boot_id").read().strip())
+except OSError as e:
+    print("boot id unreadable:", e)
+PY
+attack "host files under /usr, /etc and /proc" '{"entrypoint":"main.py"}' "$d"
+host_boot_id=$(cat /proc/sys/kernel/random/boot_id)
+out=$(logs "$JOB_ID" stream=both)
+like "$out" "^boot id" "... the job looked at the boot id"
+unlike "$out" "$host_boot_id" "... and did not see the host's"
+
 # --- processes: only the job's own are visible; kill -1 reaches nothing outside
 d=$(job_dir procs)
 cat > "$d/main.sh" <<'SH'
