@@ -29,15 +29,21 @@ static json_t *outputs_name(const char *p, size_t len)
 	return s ? s : json_string("?");
 }
 
+/* What every call of redis/store_output.lua for one job shares (its ARGV
+ * order: keys, job id, ttl, storage quota, results mark, cost). */
+struct outputs_ledger {
+	const char *job_key, *out_key, *id, *ttl, *quota, *percent, *cost;
+};
+
 /* Stores one file through the storage ledger: verdict NULL (kept), or the
  * kind it is listed as when refused. 0, or -1 with err set. */
-static int outputs_store_file(struct rconn *r, const char *const keys_ids[3], const char *path,
-			      size_t path_len, const char *content, size_t size, const char *const args[4],
-			      bool first, const char **verdict, char *err, size_t errlen)
+static int outputs_store_file(struct rconn *r, const struct outputs_ledger *l, const char *path,
+			      size_t path_len, const char *content, size_t size, bool first,
+			      const char **verdict, char *err, size_t errlen)
 {
 	char now[24];
-	const char *argv[] = { keys_ids[0], keys_ids[1], keys_ids[2], path, content, now, args[0], args[1],
-			       args[2], first ? "1" : "0", args[3] };
+	const char *argv[] = { l->job_key, l->out_key, l->id, path, content, now, l->ttl, l->quota,
+			       l->percent, first ? "1" : "0", l->cost };
 	size_t lens[11];
 	redisReply *reply;
 
@@ -67,7 +73,7 @@ int outputs_store(struct rconn *r, const char *id, const char *data, size_t len,
 		  char *err, size_t errlen)
 {
 	char key[KEY_MAX], job_key[KEY_MAX], ttl_s[24], quota[24], percent[8], cost[16];
-	const char *keys_ids[3] = { job_key, key, id }, *args[4] = { ttl_s, quota, percent, cost };
+	const struct outputs_ledger ledger = { job_key, key, id, ttl_s, quota, percent, cost };
 	json_t *files = json_object(), *skipped = json_array();
 	struct outputs_parsed parsed = { 0 };
 	redisReply *reply;
@@ -115,7 +121,7 @@ int outputs_store(struct rconn *r, const char *id, const char *data, size_t len,
 		/* a good name is its own normalized form, without NUL (outputs_parse.h) */
 		memcpy(norm, e->path, e->path_len);
 		norm[e->path_len] = '\0';
-		if (outputs_store_file(r, keys_ids, norm, e->path_len, e->content, (size_t)e->size, args,
+		if (outputs_store_file(r, &ledger, norm, e->path_len, e->content, (size_t)e->size,
 				       res->nfiles + res->not_kept == 0, &verdict, err, errlen) < 0) {
 			json_decref(o);
 			goto out;

@@ -39,6 +39,8 @@ static int outputs_parsed_add(struct outputs_parsed *p, size_t *cap, size_t max_
 
 		if (ncap > max_entries)
 			ncap = max_entries;
+		if (ncap <= p->n)
+			return -1;  /* the caller checks max_entries first: never here */
 		grown = realloc(p->entries, ncap * sizeof *grown);
 		if (!grown)
 			return -1;
