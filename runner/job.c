@@ -498,7 +498,7 @@ static void job_store_outputs(struct job_run_state *st, const struct manifest *m
 
 	(void)m;
 	if (outputs_store(st->redis, st->id, st->outputs.data ? st->outputs.data : "", st->outputs.len,
-			  st->ttl, &budget, &out, err, sizeof err) < 0) {
+			  st->ttl, (size_t)l->files_max, &budget, &out, err, sizeof err) < 0) {
 		log_error(st->id, "outputs: %s", err);
 		free(out.listing);
 		free(out.skipped);

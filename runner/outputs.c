@@ -1,34 +1,23 @@
 /*
  * Storing a job's outputs (runner/outputs.h). The stream comes from the
- * job's init, which ran as the job's user: it is parsed defensively, every
- * length checked against what is left, and every path must be a normalized
- * relative UTF-8 path (what GET /download/{id}/{path} can name), else it is
- * listed as skipped.
+ * job's init, which ran as the job's user: outputs_parse() (a pure parser,
+ * runner/outputs_parse.c, fuzzed) checks every length and every path; this
+ * file only walks its entries, stores the files through the storage
+ * ledger (redis/store_output.lua) and writes the listings. A file whose
+ * path is not a normalized relative UTF-8 path (what GET
+ * /download/{id}/{path} can name) is listed as skipped, "bad_name".
  */
 #include "keys.h"
 #include "outputs.h"
-#include "path.h"
+#include "outputs_parse.h"
 #include "sandbox.h"
+#include "sign.h"
 #include "util.h"
 
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void outputs_sha256_hex(const char *data, size_t len, char hex[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
-		hex[0] = '\0';
-		return;
-	}
-	for (unsigned int i = 0; i < mdlen; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-}
 
 static json_t *outputs_name(const char *p, size_t len)
 {
@@ -40,13 +29,53 @@ static json_t *outputs_name(const char *p, size_t len)
 	return s ? s : json_string("?");
 }
 
+/* What every call of redis/store_output.lua for one job shares (its ARGV
+ * order: keys, job id, ttl, storage quota, results mark, cost). */
+struct outputs_ledger {
+	const char *job_key, *out_key, *id, *ttl, *quota, *percent, *cost;
+};
+
+/* Stores one file through the storage ledger: verdict NULL (kept), or the
+ * kind it is listed as when refused. 0, or -1 with err set. */
+static int outputs_store_file(struct rconn *r, const struct outputs_ledger *l, const char *path,
+			      size_t path_len, const char *content, size_t size, bool first,
+			      const char **verdict, char *err, size_t errlen)
+{
+	char now[24];
+	const char *argv[] = { l->job_key, l->out_key, l->id, path, content, now, l->ttl, l->quota,
+			       l->percent, first ? "1" : "0", l->cost };
+	size_t lens[11];
+	redisReply *reply;
+
+	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
+	for (size_t i = 0; i < 11; i++)
+		lens[i] = i == 3 ? path_len : i == 4 ? size : strlen(argv[i]);
+	reply = rconn_script(r, redis_script_store_output, 2, 11, argv, lens);
+	if (!reply) {
+		error_format(err, errlen, "cannot store the outputs: %s", r->error);
+		return -1;
+	}
+	if (reply->type != REDIS_REPLY_STRING) {
+		error_format(err, errlen, "cannot store an output: %s",
+			     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+		freeReplyObject(reply);
+		return -1;
+	}
+	*verdict = strcmp(reply->str, "quota") == 0 ? "storage_quota" :
+		   strcmp(reply->str, "full") == 0 ? "storage_full" :
+		   strcmp(reply->str, "ok") == 0 ? NULL : "job_gone";
+	freeReplyObject(reply);
+	return 0;
+}
+
 int outputs_store(struct rconn *r, const char *id, const char *data, size_t len, int64_t ttl,
-		  const struct outputs_budget *budget, struct outputs_result *res, char *err, size_t errlen)
+		  size_t files_max, const struct outputs_budget *budget, struct outputs_result *res,
+		  char *err, size_t errlen)
 {
 	char key[KEY_MAX], job_key[KEY_MAX], ttl_s[24], quota[24], percent[8], cost[16];
+	const struct outputs_ledger ledger = { job_key, key, id, ttl_s, quota, percent, cost };
 	json_t *files = json_object(), *skipped = json_array();
-	size_t off = 0;
-	bool ended = false;
+	struct outputs_parsed parsed = { 0 };
 	redisReply *reply;
 	int rc = -1;
 
@@ -59,131 +88,68 @@ int outputs_store(struct rconn *r, const char *id, const char *data, size_t len,
 	snprintf(cost, sizeof cost, "%d", STORE_OUTPUT_COST);
 	/* what an earlier run of the job may have left */
 	reply = rconn_command(r, "DEL %s", key);
-	if (!reply)
-		goto redis_failed;
+	if (!reply) {
+		error_format(err, errlen, "cannot store the outputs: %s", r->error);
+		goto out;
+	}
 	freeReplyObject(reply);
 
-	while (!ended) {
-		struct sandbox_out_header h;
-		const char *path;
-		char norm[4096];
+	/* init lists files_max entries at most, then one SANDBOX_OUT_TOO_MANY */
+	if (outputs_parse(data, len, files_max < SIZE_MAX ? files_max + 1 : files_max, &parsed) < 0) {
+		error_format(err, errlen, "cannot parse the outputs: out of memory");
+		goto out;
+	}
+	res->incomplete = parsed.incomplete;
+	res->over_limit = parsed.over_limit;
+	res->too_many = parsed.too_many;
+	for (size_t i = 0; i < parsed.n; i++) {
+		const struct outputs_entry *e = &parsed.entries[i];
+		json_t *o = json_object();
+		const char *verdict;
+		char norm[OUTPUTS_PATH_MAX];
+		char hex[SIGN_SHA256_HEX_LEN + 1];
 
-		if (len - off < sizeof h) {
-			res->incomplete = true;
-			break;
-		}
-		memcpy(&h, data + off, sizeof h);
-		off += sizeof h;
-		if (h.path_len > len - off || h.path_len >= sizeof norm) {
-			res->incomplete = true;
-			break;
-		}
-		path = data + off;
-		off += h.path_len;
-		switch (h.kind) {
-		case SANDBOX_OUT_END:
-			ended = true;
-			continue;
-		case SANDBOX_OUT_FILE:
-			if (h.size > len - off) {
-				res->incomplete = true;
-				ended = true;
-				continue;
-			}
-			break;
-		case SANDBOX_OUT_TOO_LARGE:
-			res->over_limit = true;
-			break;
-		case SANDBOX_OUT_TOO_MANY:
-			res->too_many = true;
-			break;
-		default:
-			break;
-		}
-		if (h.kind == SANDBOX_OUT_FILE) {
-			const char *content = data + off;
-			size_t utf_len;
-			char *utf = utf8_sanitize(path, h.path_len, &utf_len);
-			bool good = utf_len == h.path_len && memcmp(utf, path, utf_len) == 0
-				&& path_normalize_relative(path, h.path_len, norm, sizeof norm) == 0
-				&& strlen(norm) == h.path_len && memcmp(norm, path, h.path_len) == 0;
-
-			free(utf);
-			off += (size_t)h.size;
-			if (!good) {
-				json_t *o = json_object();
-
-				json_object_set_new(o, "path", outputs_name(path, h.path_len));
-				json_object_set_new(o, "kind", json_string("bad_name"));
-				json_array_append_new(skipped, o);
-				continue;
-			}
-			{
-				char now[24];
-				const char *argv[] = { job_key, key, id, norm, content, now, ttl_s, quota, percent,
-						       res->nfiles + res->not_kept == 0 ? "1" : "0", cost };
-				size_t lens[11];
-				char hex[65];
-				json_t *o = json_object();
-				const char *verdict;
-
-				snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
-				for (size_t i = 0; i < 11; i++)
-					lens[i] = strlen(argv[i]);
-				lens[3] = h.path_len;
-				lens[4] = (size_t)h.size;
-				reply = rconn_script(r, redis_script_store_output, 2, 11, argv, lens);
-				if (!reply) {
-					json_decref(o);
-					goto redis_failed;
-				}
-				if (reply->type != REDIS_REPLY_STRING) {
-					error_format(err, errlen, "cannot store an output: %s",
-						     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
-					freeReplyObject(reply);
-					json_decref(o);
-					goto out;
-				}
-				verdict = strcmp(reply->str, "quota") == 0 ? "storage_quota" :
-					  strcmp(reply->str, "full") == 0 ? "storage_full" :
-					  strcmp(reply->str, "ok") == 0 ? NULL : "job_gone";
-				freeReplyObject(reply);
-				if (verdict) {
-					/* Not kept: listed, so the job says so (and fails: runner/job.c). */
-					json_object_set_new(o, "path", json_stringn(norm, h.path_len));
-					json_object_set_new(o, "kind", json_string(verdict));
-					json_object_set_new(o, "size", json_integer((json_int_t)h.size));
-					json_array_append_new(skipped, o);
-					res->not_kept++;
-					continue;
-				}
-				outputs_sha256_hex(content, (size_t)h.size, hex);
-				json_object_set_new(o, "size", json_integer((json_int_t)h.size));
-				json_object_set_new(o, "sha256", json_string(hex));
-				json_object_set_new(files, norm, o);
-				res->nfiles++;
-				res->bytes += (int64_t)h.size;
-			}
-		} else {
-			json_t *o = json_object();
-
-			json_object_set_new(o, "path", outputs_name(path, h.path_len));
-			json_object_set_new(o, "kind", json_string(sandbox_out_kind_name(h.kind)));
-			if (h.kind == SANDBOX_OUT_TOO_LARGE)
-				json_object_set_new(o, "size", json_integer((json_int_t)h.size));
+		if (e->kind != SANDBOX_OUT_FILE || e->bad_name) {
+			json_object_set_new(o, "path", outputs_name(e->path, e->path_len));
+			json_object_set_new(o, "kind", json_string(e->bad_name ? "bad_name" :
+								   sandbox_out_kind_name(e->kind)));
+			if (e->kind == SANDBOX_OUT_TOO_LARGE)
+				json_object_set_new(o, "size", json_integer((json_int_t)e->size));
 			json_array_append_new(skipped, o);
+			continue;
 		}
+		/* a good name is its own normalized form, without NUL (outputs_parse.h) */
+		memcpy(norm, e->path, e->path_len);
+		norm[e->path_len] = '\0';
+		if (outputs_store_file(r, &ledger, norm, e->path_len, e->content, (size_t)e->size,
+				       res->nfiles + res->not_kept == 0, &verdict, err, errlen) < 0) {
+			json_decref(o);
+			goto out;
+		}
+		if (verdict) {
+			/* Not kept: listed, so the job says so (and fails: runner/job.c). */
+			json_object_set_new(o, "path", json_stringn(norm, e->path_len));
+			json_object_set_new(o, "kind", json_string(verdict));
+			json_object_set_new(o, "size", json_integer((json_int_t)e->size));
+			json_array_append_new(skipped, o);
+			res->not_kept++;
+			continue;
+		}
+		sign_sha256_hex(e->content, (size_t)e->size, hex);
+		json_object_set_new(o, "size", json_integer((json_int_t)e->size));
+		json_object_set_new(o, "sha256", json_string(hex));
+		json_object_set_new(files, norm, o);
+		res->nfiles++;
+		res->bytes += (int64_t)e->size;
 	}
 	res->listing = json_dumps(files, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	res->skipped = json_dumps(skipped, JSON_COMPACT);
 	rc = res->listing && res->skipped ? 0 : -1;
 	if (rc < 0)
 		error_format(err, errlen, "cannot encode the outputs listing");
-	goto out;
 
-redis_failed:
-	error_format(err, errlen, "cannot store the outputs: %s", r->error);
 out:
+	outputs_parsed_free(&parsed);
 	json_decref(files);
 	json_decref(skipped);
 	return rc;

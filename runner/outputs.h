@@ -31,14 +31,16 @@ struct outputs_budget {
 };
 
 /*
- * Parses `data` (the whole stream), stores every file in the job's outputs
- * hash with a provisional TTL of ttl seconds (finish.lua sets the final one)
- * and fills *res. Each file is reserved in the client's storage ledger as
- * it is stored; one refused there is listed in skipped with kind
+ * Parses `data` (the whole stream, with outputs_parse(): at most files_max
+ * records and init's SANDBOX_OUT_TOO_MANY), stores every file in the job's
+ * outputs hash with a provisional TTL of ttl seconds (finish.lua sets the
+ * final one) and fills *res. Each file is reserved in the client's storage
+ * ledger as it is stored; one refused there is listed in skipped with kind
  * "storage_quota" or "storage_full" and counted in not_kept. Returns 0, or
- * -1 with err set when Redis failed.
+ * -1 with err set when Redis failed (or memory ran out).
  */
 int outputs_store(struct rconn *r, const char *id, const char *data, size_t len, int64_t ttl,
-		  const struct outputs_budget *budget, struct outputs_result *res, char *err, size_t errlen);
+		  size_t files_max, const struct outputs_budget *budget, struct outputs_result *res,
+		  char *err, size_t errlen);
 
 #endif

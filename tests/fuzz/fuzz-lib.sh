@@ -9,7 +9,7 @@
 
 # The targets, in the order they are built and run.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-FUZZ_TARGETS="multipart manifest path upload"
+FUZZ_TARGETS="multipart manifest path upload outputs"
 
 # The source tree: $top_srcdir under make, else two levels above this file.
 fuzz_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -27,6 +27,7 @@ fuzz_sources()
 	manifest)  echo "tests/fuzz/fuzz_manifest.c common/manifest.c common/path.c" ;;
 	path)      echo "tests/fuzz/fuzz_path.c common/path.c" ;;
 	upload)    echo "tests/fuzz/fuzz_upload.c fcgi/upload.c common/path.c common/util.c" ;;
+	outputs)   echo "tests/fuzz/fuzz_outputs.c runner/outputs_parse.c common/path.c common/util.c" ;;
 	*)         return 1 ;;
 	esac
 }
@@ -94,7 +95,7 @@ fuzz_build()
 	done
 	mkdir -p "$outdir" || return 1
 	# shellcheck disable=SC2086 # FUZZ_CFLAGS and libs are lists of words
-	"$FUZZ_CC" $FUZZ_CFLAGS -I "$fuzz_srcdir/common" -I "$fuzz_srcdir/fcgi" \
+	"$FUZZ_CC" $FUZZ_CFLAGS -I "$fuzz_srcdir/common" -I "$fuzz_srcdir/fcgi" -I "$fuzz_srcdir/runner" \
 		-DSYSCONFDIR='"/etc"' -DLOCALSTATEDIR='"/var"' \
 		"${paths[@]}" $libs -o "$outdir/fuzz_$target"
 }
