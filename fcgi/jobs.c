@@ -586,11 +586,8 @@ void handle_logs(struct request *req, const char *id)
 	redisReply *h;
 	int json;
 
-	/* /logs/{id}/stream is the live form (fcgi/stream.c); no other tail exists */
-	if (strcmp(tail, "/stream") == 0) {
-		logs_stream(req, id);
-		return;
-	}
+	/* /logs/{id}/stream, the live form, has its own route (fcgi/routes.c,
+	 * fcgi/stream.c); no other tail exists */
 	if (*tail) {
 		respond_error(req, 404, NULL, NULL, "no such endpoint: /logs/{id}%s", tail);
 		return;

@@ -1,7 +1,10 @@
 /*
  * Route table, as bgplgd keeps one: each path is either exact or a prefix
- * followed by a job id (and nothing else). Unknown paths are 404, a known
- * path with the wrong method 405 naming the allowed one.
+ * followed by a job id (and nothing else, or a fixed suffix). Unknown paths
+ * are 404, a known path with the wrong method 405 naming the allowed one.
+ * Each route lists the query parameters its handler reads (request_query
+ * calls); any other, or one given twice, is a 400 naming it, before the id
+ * is even looked at (fcgi/query.c).
  *
  * Held requests (POST /submit?wait=N, GET /status/{id}?wait=N with N not
  * 0, GET /logs/{id}/stream: the ones nginx's $sandrun_hold_key counts)
@@ -10,6 +13,7 @@
  */
 #include "config.h"
 #include "jobid.h"
+#include "query.h"
 #include "quota.h"
 #include "routes.h"
 
@@ -21,38 +25,49 @@ enum route_kind {
 	ROUTE_JOB,      /* `path` then a job id */
 	ROUTE_JOB_TAIL, /* `path` then a job id, then optionally "/" and more: the handler
 	                   reads the tail from req->path (after the id) */
+	ROUTE_JOB_SUFFIX, /* `path` then a job id, then exactly `suffix` */
 };
 
 struct route {
 	const char *method;
 	const char *path;
 	enum route_kind kind;
+	const char *suffix;             /* ROUTE_JOB_SUFFIX only */
 	void (*handler)(struct request *req, const char *id);
+	const char *pattern;            /* the route as error messages name it */
+	const char *const *params;      /* query parameters it takes, NULL-ended; NULL: none */
 };
 
+/* What each handler reads with request_query (fcgi/jobs.c: ?wait for
+ * /status and /submit, ?stream and ?format for /logs; none elsewhere). */
+static const char *const params_wait[] = { "wait", NULL };
+static const char *const params_logs[] = { "stream", "format", NULL };
+
 static const struct route routes[] = {
-	{ "POST", "/submit",  ROUTE_EXACT, handle_submit },
-	{ "GET",  "/status/", ROUTE_JOB,   handle_status },
-	{ "GET",  "/logs/",   ROUTE_JOB_TAIL, handle_logs },   /* and /logs/{id}/stream */
-	{ "DELETE", "/jobs/", ROUTE_JOB,   handle_cancel },
-	{ "GET",  "/outputs/", ROUTE_JOB,  handle_outputs },
-	{ "GET",  "/download/", ROUTE_JOB_TAIL, handle_download },
-	{ "GET",  "/stats",   ROUTE_EXACT, handle_stats },
-	{ "GET",  "/workers", ROUTE_EXACT, handle_workers },
-	{ "GET",  "/environments", ROUTE_EXACT, handle_environments },
-	{ "GET",  "/health",  ROUTE_EXACT, handle_health },
-	{ "GET",  "/metrics", ROUTE_EXACT, handle_metrics },
-	{ "GET",  "/",        ROUTE_EXACT, handle_root },
+	{ "POST", "/submit",  ROUTE_EXACT, NULL, handle_submit, "/submit", params_wait },
+	{ "GET",  "/status/", ROUTE_JOB,   NULL, handle_status, "/status/{id}", params_wait },
+	/* Before /logs/{id}: the live stream has its own (empty) parameter list. */
+	{ "GET",  "/logs/",   ROUTE_JOB_SUFFIX, "/stream", logs_stream, "/logs/{id}/stream", NULL },
+	{ "GET",  "/logs/",   ROUTE_JOB_TAIL, NULL, handle_logs, "/logs/{id}", params_logs },
+	{ "DELETE", "/jobs/", ROUTE_JOB,   NULL, handle_cancel, "/jobs/{id}", NULL },
+	{ "GET",  "/outputs/", ROUTE_JOB,  NULL, handle_outputs, "/outputs/{id}", NULL },
+	{ "GET",  "/download/", ROUTE_JOB_TAIL, NULL, handle_download, "/download/{id}[/{path}]", NULL },
+	{ "GET",  "/stats",   ROUTE_EXACT, NULL, handle_stats, "/stats", NULL },
+	{ "GET",  "/workers", ROUTE_EXACT, NULL, handle_workers, "/workers", NULL },
+	{ "GET",  "/environments", ROUTE_EXACT, NULL, handle_environments, "/environments", NULL },
+	{ "GET",  "/health",  ROUTE_EXACT, NULL, handle_health, "/health", NULL },
+	{ "GET",  "/metrics", ROUTE_EXACT, NULL, handle_metrics, "/metrics", NULL },
+	{ "GET",  "/",        ROUTE_EXACT, NULL, handle_root, "/", NULL },
 };
 
 /* Is this request one that waits (see the top)? Mirrors nginx's map: a wait
  * argument with anything but zeros in it, or the live log stream. */
-static bool route_holds(const struct route *r, const struct request *req, const char *id)
+static bool route_holds(const struct route *r, const struct request *req)
 {
 	char wait[24];
 
-	if (r->handler == handle_logs)
-		return strcmp(req->path + strlen(r->path) + strlen(id), "/stream") == 0;
+	if (r->handler == logs_stream)
+		return true;
 	if (r->handler != handle_submit && r->handler != handle_status)
 		return false;
 	switch (request_query(req, "wait", wait, sizeof wait)) {
@@ -76,10 +91,12 @@ static int route_match(const struct route *r, const char *path, char *idbuf, con
 	if (strncmp(path, r->path, plen) != 0)
 		return 0;
 	path += plen;
-	if (r->kind == ROUTE_JOB_TAIL) {
+	if (r->kind == ROUTE_JOB_TAIL || r->kind == ROUTE_JOB_SUFFIX) {
 		size_t idlen = strcspn(path, "/");
 
 		if (idlen > JOBID_LEN + 8)
+			return 0;
+		if (r->kind == ROUTE_JOB_SUFFIX && strcmp(path + idlen, r->suffix) != 0)
 			return 0;
 		memcpy(idbuf, path, idlen);
 		idbuf[idlen] = '\0';
@@ -91,6 +108,28 @@ static int route_match(const struct route *r, const char *path, char *idbuf, con
 	strcpy(idbuf, path);
 	*id_out = idbuf;
 	return 1;
+}
+
+/* Only the parameters the route takes, each once: else 400 naming the first other. */
+static bool route_query_ok(const struct route *r, struct request *req)
+{
+	char name[64], allowed[128];
+
+	switch (query_check(req->query, r->params, name, sizeof name)) {
+	case QUERY_OK:
+		return true;
+	case QUERY_REPEATED:
+		request_drain(req);   /* a POST /submit body: nginx wants it read */
+		respond_error(req, 400, NULL, name, "query parameter '%s' given more than once", name);
+		return false;
+	case QUERY_UNKNOWN:
+		break;
+	}
+	query_allowed_text(r->params, allowed, sizeof allowed);
+	request_drain(req);
+	respond_error(req, 400, NULL, name, "unknown query parameter '%s' for %s %s; allowed: %s", name,
+		      req->method, r->pattern, allowed);
+	return false;
 }
 
 void routes_dispatch(struct request *req)
@@ -115,12 +154,15 @@ void routes_dispatch(struct request *req)
 			path_match = r;
 			continue;
 		}
+		/* Before the id: the answer is the same for any id, well formed or not. */
+		if (!route_query_ok(r, req))
+			return;
 		if (id && !jobid_valid(id, strlen(id))) {
 			/* Same answer as an expired id: the shape tells nothing away. */
 			respond_error(req, 404, "Job not found", NULL, "no job with this id (unknown, expired or deleted)");
 			return;
 		}
-		if (route_holds(r, req, id ? id : "") && !request_hold_begin(req))
+		if (route_holds(r, req) && !request_hold_begin(req))
 			return;
 		r->handler(req, id);
 		request_hold_end(req);

@@ -133,6 +133,37 @@ expect_error 404 "" "an unknown route" -- "$SANDRUN_URL/nope"
 expect_error 405 "" "GET on /submit" -- "$SANDRUN_URL/submit"
 expect_error 400 stream "a bad stream parameter" -- "$SANDRUN_URL/logs/job-aaaaaaaaaaaaaaaaaaaaaaaaaa?stream=stdin"
 
+# Each route takes the query parameters its table entry lists (fcgi/routes.c),
+# as bgplgd does: any other is a 400 naming it, before the id is looked up,
+# so a typo (?wiat=30) never silently becomes a request without a wait.
+unknown_param() { # unknown_param PARAM ROUTE ALLOWED NAME -- curl args...
+	local param=$1 route=$2 allowed=$3 name=$4; shift 5
+	expect_error 400 "$param" "$name" -- "$@"
+	is "$(json .reason)" "unknown query parameter '$param' for $route; allowed: $allowed" "$name: the reason lists the allowed ones"
+}
+id=job-aaaaaaaaaaaaaaaaaaaaaaaaaa
+unknown_param wiat "GET /status/{id}" wait "a misspelt wait on /status" -- "$SANDRUN_URL/status/$id?wiat=30"
+unknown_param colour "GET /logs/{id}" "stream, format" "an unknown parameter on /logs" -- \
+	"$SANDRUN_URL/logs/$id?stream=stdout&colour=red"
+unknown_param stream "GET /logs/{id}/stream" none "a parameter on the live stream, which takes none" -- \
+	"$SANDRUN_URL/logs/$id/stream?stream=stdout"
+unknown_param path "GET /download/{id}[/{path}]" none "a parameter on /download" -- \
+	"$SANDRUN_URL/download/$id/out.txt?path=x"
+unknown_param x "GET /outputs/{id}" none "a parameter on /outputs" -- "$SANDRUN_URL/outputs/$id?x"
+unknown_param force "DELETE /jobs/{id}" none "a parameter on DELETE /jobs" -- -X DELETE "$SANDRUN_URL/jobs/$id?force=1"
+unknown_param verbose "GET /health" none "a parameter on an exact route" -- "$SANDRUN_URL/health?verbose=1"
+api -I "$SANDRUN_URL/stats?wait=1"
+is "$HTTP_STATUS" 400 "HEAD is checked as GET: an unknown parameter on HEAD /stats is a 400"
+unknown_param timeout "POST /submit" wait "an unknown parameter on /submit" -- -X POST "$SANDRUN_URL/submit?timeout=5" \
+	-F files=@good.tar.gz -F 'manifest={"entrypoint":"hello.py"}'
+unknown_param "w%61it" "GET /status/{id}" wait "a name is compared as sent, not decoded" -- "$SANDRUN_URL/status/$id?w%61it=1"
+expect_error 400 wait "a parameter given twice" -- "$SANDRUN_URL/status/$id?wait=0&wait=30"
+is "$(json .reason)" "query parameter 'wait' given more than once" "... the reason says so"
+api "$SANDRUN_URL/status/$id?wait=0&"
+is "$HTTP_STATUS" 404 "an empty parameter (a trailing &) is no parameter: the id is looked up"
+api "$SANDRUN_URL/logs/$id?stream=both&format=json"
+is "$HTTP_STATUS" 404 "allowed parameters pass the table: the id is looked up"
+
 # nginx's own errors are JSON 4xx too: requests it cannot parse used to
 # get its HTML 500 ("empty URI in redirect to named location"). HTTP/1.1,
 # where a request line is a line.
@@ -168,6 +199,11 @@ submit -F files=@good.tar.gz -F 'manifest={"entrypoint":"hello.py"}'
 is "$HTTP_STATUS" 200 "a good job is still accepted after the bad ones"
 wait_job "$(json .job_id)"
 is "$(json .status "$STATUS_JSON")" completed "and it completes"
+good=$(json .job_id "$STATUS_JSON")
+api "$SANDRUN_URL/status/$good?wait=1"
+is "$HTTP_STATUS" 200 "its status with ?wait is served"
+api "$SANDRUN_URL/logs/$good?stream=both&format=text"
+is "$HTTP_STATUS:$BODY" "200:ok" "its logs with ?stream and ?format are served"
 fcgi_errors=$(grep -ciE 'segfault|abort|sanitizer' "$STACK_DIR"/fcgi*.log 2>/dev/null | awk -F: '{s+=$NF} END {print s+0}')
 is "$fcgi_errors" 0 "no responder crashed on the way"
 done_testing
