@@ -3,16 +3,26 @@
  * are the field names of struct sandrun_config and struct sandrun_limits;
  * an unknown key or a value out of range is an error naming the line, so a
  * typo never silently leaves a limit at its default.
+ *
+ * The file holds both daemons' Redis passwords. Nothing read from it is
+ * left behind in freed memory (every buffer the text passes through is
+ * wiped before it is freed, and stdio's buffer is never used), so that
+ * config_keep_role() can leave a daemon holding its own password only.
  */
 #include "config.h"
 #include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* A sandrun.conf is a few KB; anything this large is not one. */
+#define CONFIG_FILE_MAX (1024 * 1024)
 
 enum config_type { CONFIG_STRING, CONFIG_INT, CONFIG_UINT, CONFIG_INT64, CONFIG_DOUBLE };
 
@@ -87,9 +97,20 @@ static const struct config_key config_keys[] = {
 	CFG_LIMIT(redis_memory_results_percent, 1, 100),
 };
 
+/* Frees a string that may be a secret, wiping it first; NULL afterwards. */
+static void string_wipe_free(char **slot)
+{
+	if (!*slot)
+		return;
+	explicit_bzero(*slot, strlen(*slot));
+	free(*slot);
+	*slot = NULL;
+}
+
+/* A key given twice: the first value (maybe a password) is wiped too. */
 static void config_set_string(char **slot, const char *value)
 {
-	free(*slot);
+	string_wipe_free(slot);
 	*slot = xstrdup(value);
 }
 
@@ -251,36 +272,87 @@ int config_parse(const char *text, size_t len, struct sandrun_config *out, char 
 	}
 	rc = config_check(out, err, errlen);
 fail:
+	explicit_bzero(copy, len);   /* it held every value, passwords too */
 	free(copy);
 	if (rc < 0)
 		config_free(out);
 	return rc;
 }
 
+/*
+ * Reads the whole file into a buffer of its own (*text, *len; NUL-ended).
+ * With read(2), not stdio: fclose frees stdio's buffer without wiping it,
+ * and growing the buffer wipes what it leaves behind (realloc would not).
+ * Who frees: the caller, wiping *len bytes first.
+ */
+static int config_read_file(int fd, const char *path, char **text, size_t *len, char *err, size_t errlen)
+{
+	size_t cap = 0;
+
+	*text = NULL;
+	*len = 0;
+	for (;;) {
+		ssize_t n;
+
+		if (*len + 1 >= cap) {
+			size_t grown = cap ? cap * 2 : 4096;
+			char *bigger;
+
+			if (*len > CONFIG_FILE_MAX)
+				return error_format(err, errlen, "%s is larger than 1 MiB", path);
+			bigger = xmalloc(grown);
+			if (*text) {
+				memcpy(bigger, *text, *len);
+				explicit_bzero(*text, *len);
+				free(*text);
+			}
+			*text = bigger;
+			cap = grown;
+		}
+		n = read(fd, *text + *len, cap - 1 - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return error_format(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		if (n == 0)
+			break;
+		*len += (size_t)n;
+	}
+	if (*len > CONFIG_FILE_MAX)
+		return error_format(err, errlen, "%s is larger than 1 MiB", path);
+	(*text)[*len] = '\0';
+	return 0;
+}
+
 int config_load(const char *path, struct sandrun_config *out, char *err, size_t errlen)
 {
-	struct buf text = { 0 };
-	char chunk[4096];
-	size_t n;
-	FILE *f = fopen(path, "re");
-	int rc;
+	char *text;
+	size_t len;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
 
-	if (!f)
+	if (fd < 0)
 		return error_format(err, errlen, "cannot open %s: %s", path, strerror(errno));
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-		buf_append(&text, chunk, n);
-		if (text.len > 1024 * 1024) {
-			fclose(f);
-			free(text.data);
-			return error_format(err, errlen, "%s is larger than 1 MiB", path);
-		}
-	}
-	fclose(f);
-	rc = config_parse(text.data ? text.data : "", text.len, out, err, errlen);
-	free(text.data);
+	rc = config_read_file(fd, path, &text, &len, err, errlen);
+	close(fd);
+	if (rc == 0)
+		rc = config_parse(text, len, out, err, errlen);
+	if (text)
+		explicit_bzero(text, len);
+	free(text);
 	if (rc == 0)
 		out->path = xstrdup(path);
 	return rc;
+}
+
+void config_keep_role(struct sandrun_config *c, enum config_role role)
+{
+	/* Only the passwords are secret: the rest (paths, names, limits) is
+	 * harmless in either daemon, and the worker key's bytes are read by
+	 * the runner alone (runner/sign.c), never by config_load. */
+	if (role == CONFIG_ROLE_RESPONDER)
+		string_wipe_free(&c->redis_runner_password);
+	else
+		string_wipe_free(&c->redis_responder_password);
 }
 
 void config_free(struct sandrun_config *c)
@@ -288,9 +360,9 @@ void config_free(struct sandrun_config *c)
 	free(c->path);
 	free(c->redis_address);
 	free(c->redis_responder_user);
-	free(c->redis_responder_password);
+	string_wipe_free(&c->redis_responder_password);
 	free(c->redis_runner_user);
-	free(c->redis_runner_password);
+	string_wipe_free(&c->redis_runner_password);
 	free(c->fcgi_listen);
 	free(c->fcgi_user);
 	free(c->fcgi_socket_group);

@@ -98,6 +98,21 @@ int config_load(const char *path, struct sandrun_config *out, char *err, size_t 
 /* Same, from text in memory (tests, fuzzing). */
 int config_parse(const char *text, size_t len, struct sandrun_config *out, char *err, size_t errlen);
 void config_defaults(struct sandrun_config *out);
+/* Wipes the passwords in it before freeing them. */
 void config_free(struct sandrun_config *cfg);
+
+enum config_role {
+	CONFIG_ROLE_RESPONDER,  /* sandrun-fcgi: keeps redis_responder_password */
+	CONFIG_ROLE_RUNNER,     /* sandrun-runner: keeps redis_runner_password */
+};
+
+/*
+ * The file holds both roles' Redis passwords; each daemon calls this right
+ * after config_load, so a compromised responder cannot act as the runner
+ * (whose ACL user writes results), nor the runner as a responder. Wipes
+ * and frees the other role's password; that field is NULL afterwards, so
+ * using it by mistake fails loudly instead of authenticating as the other.
+ */
+void config_keep_role(struct sandrun_config *cfg, enum config_role role);
 
 #endif

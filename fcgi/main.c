@@ -310,6 +310,10 @@ int main(int argc, char **argv)
 		log_error(NULL, "%s: %s", config_path, err);
 		return 1;
 	}
+	/* Wipes the runner's password: never needed here, and a compromised
+	 * responder must not get the runner's ACL user (common/config.h); before
+	 * any fork, so no responder ever holds it. */
+	config_keep_role(&cfg, CONFIG_ROLE_RESPONDER);
 	if (check_only) {
 		printf("%s: configuration ok\n", config_path);
 		config_free(&cfg);

@@ -686,6 +686,8 @@ int main(int argc, char **argv)
 		log_error(NULL, "%s: %s", config_path, err);
 		return 1;
 	}
+	/* Wipes the responders' password: never needed here (common/config.h). */
+	config_keep_role(&cfg, CONFIG_ROLE_RUNNER);
 	if (!worker_key_path && *cfg.worker_key)
 		worker_key_path = cfg.worker_key;
 	if (worker_key_path) {

@@ -1,12 +1,141 @@
-/* sandrun.conf parsing: defaults, overrides, and errors that name the line. */
+/* sandrun.conf parsing: defaults, overrides, and errors that name the line;
+ * each role keeping only its own password, with no copy of the other's left
+ * anywhere in the process's memory. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE             /* memmem */
+#endif
 #include "config.h"
 #include "tap.h"
 #include "util.h"
 
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#define SCAN_CHUNK (1 << 20)
+
+/*
+ * How many times `needle` occurs in this process's readable memory, apart
+ * from inside `skip` (skiplen bytes: where the test keeps the needle itself);
+ * -1 if it cannot look. Through /proc/self/mem, which reads any mapped page
+ * without faulting; into a buffer of its own mapping, skipped as well.
+ */
+static long memory_count(const char *needle, size_t len, const char *skip, size_t skiplen)
+{
+	FILE *maps = fopen("/proc/self/maps", "re");
+	int mem = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	size_t buflen = SCAN_CHUNK + len;
+	char *buf = mmap(NULL, buflen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char line[512];
+	long hits = -1;
+
+	if (!maps || mem < 0 || buf == MAP_FAILED)
+		goto fail;
+	hits = 0;
+	while (fgets(line, sizeof line, maps)) {
+		unsigned long lo, hi;
+		char perms[5];
+
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3 || perms[0] != 'r' ||
+		    strstr(line, "[vvar") || strstr(line, "[vsyscall]") || hi - lo > (1UL << 32))
+			continue;   /* unreadable, or a sanitizer's shadow: reserved, never written */
+		for (unsigned long at = lo; at < hi; at += SCAN_CHUNK) {
+			/* Each read overlaps the next by len - 1 bytes; a hit starting
+			 * in the overlap is counted by the next one. */
+			size_t want = hi - at < buflen - 1 ? hi - at : buflen - 1;
+			ssize_t n = pread(mem, buf, want, (off_t)at);
+
+			for (char *p = buf; n > 0 && (p = memmem(p, (size_t)(buf + n - p), needle, len)); p++) {
+				uintptr_t where = at + (uintptr_t)(p - buf);
+
+				if (p - buf >= SCAN_CHUNK ||
+				    (where >= (uintptr_t)skip && where < (uintptr_t)skip + skiplen) ||
+				    (where >= (uintptr_t)buf && where < (uintptr_t)buf + buflen))
+					continue;
+				hits++;
+			}
+		}
+	}
+fail:
+	if (maps)
+		fclose(maps);
+	if (mem >= 0)
+		close(mem);
+	if (buf != MAP_FAILED)
+		munmap(buf, buflen);
+	return hits;
+}
+
+/* 64 random hex digits into out (65 bytes). */
+static int random_password(char *out)
+{
+	unsigned char raw[32];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	int rc = fd >= 0 && read(fd, raw, sizeof raw) == (ssize_t)sizeof raw ? 0 : -1;
+
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; i < sizeof raw; i++) {
+		out[2 * i] = "0123456789abcdef"[raw[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[raw[i] & 15];
+	}
+	out[64] = '\0';
+	explicit_bzero(raw, sizeof raw);
+	return rc;
+}
+
+/* Writes `key = value` lines with write(2), so no stdio buffer keeps a copy. */
+static int write_line(int fd, const char *key, const char *value)
+{
+	return write(fd, key, strlen(key)) == (ssize_t)strlen(key) && write(fd, " = ", 3) == 3 &&
+	       write(fd, value, strlen(value)) == (ssize_t)strlen(value) && write(fd, "\n", 1) == 1 ? 0 : -1;
+}
+
+/*
+ * config_load, then config_keep_role(role): the kept password is there (the
+ * scan finds what is there), the other is nowhere in memory, not even in
+ * what config_load read and freed.
+ */
+static void check_keep_role(enum config_role role, const char *name)
+{
+	/* The passwords live in a mapping of their own, which the scan skips. */
+	size_t pagelen = 4096;
+	char *secrets = mmap(NULL, pagelen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *responder_pw = secrets, *runner_pw = secrets + 128;
+	const char *kept = role == CONFIG_ROLE_RESPONDER ? responder_pw : runner_pw;
+	const char *other = role == CONFIG_ROLE_RESPONDER ? runner_pw : responder_pw;
+	char path[] = "/tmp/sandrun-config-XXXXXX", err[256];
+	struct sandrun_config c;
+	int fd;
+
+	if (secrets == MAP_FAILED || random_password(responder_pw) < 0 || random_password(runner_pw) < 0) {
+		ok(0, "%s: random passwords", name);
+		return;
+	}
+	fd = mkstemp(path);
+	ok(fd >= 0 && write_line(fd, "redis_responder_password", responder_pw) == 0 &&
+	   write_line(fd, "redis_runner_password", runner_pw) == 0, "%s: a config file with both passwords", name);
+	close(fd);
+	ok(config_load(path, &c, err, sizeof err) == 0, "%s: it loads", name);
+	unlink(path);
+	ok(memory_count(other, 64, secrets, pagelen) >= 1,
+	   "%s: before config_keep_role the other role's password is in memory (the scan finds it)", name);
+	config_keep_role(&c, role);
+	is_str(role == CONFIG_ROLE_RESPONDER ? c.redis_responder_password : c.redis_runner_password, kept,
+	       "%s: its own password is kept", name);
+	ok((role == CONFIG_ROLE_RESPONDER ? c.redis_runner_password : c.redis_responder_password) == NULL,
+	   "%s: the other role's password is gone from the config", name);
+	ok(memory_count(kept, 64, secrets, pagelen) >= 1, "%s: its own password is found in memory", name);
+	is_int(memory_count(other, 64, secrets, pagelen), 0,
+	       "%s: the other role's password is nowhere in memory (no copy left by config_load either)", name);
+	config_free(&c);
+	is_int(memory_count(kept, 64, secrets, pagelen), 0, "%s: after config_free, neither is", name);
+	munmap(secrets, pagelen);
+}
 
 static int parse(const char *text, struct sandrun_config *c, char *err)
 {
@@ -86,6 +215,17 @@ int main(void)
 	is_str(c.gpu_devices, "/dev/null /dev/zero", "gpu_devices keeps its list");
 	config_free(&c);
 	ok(parse("gpu_vram_gb = -1\n", &c, err) < 0, "a negative GPU memory is refused");
+
+	check_keep_role(CONFIG_ROLE_RESPONDER, "responder");
+	check_keep_role(CONFIG_ROLE_RUNNER, "runner");
+	/* The same password given twice: the first value is wiped as well. */
+	ok(parse("redis_runner_password = first\nredis_runner_password = second\n", &c, err) == 0,
+	   "a key given twice parses");
+	is_str(c.redis_runner_password, "second", "... the last value counts");
+	config_keep_role(&c, CONFIG_ROLE_RESPONDER);
+	ok(c.redis_runner_password == NULL && strcmp(c.redis_responder_password, "") == 0,
+	   "config_keep_role on defaults: the responder keeps its (empty) password");
+	config_free(&c);
 
 	/* Versions compare by number, part by part (GPU CUDA versions). */
 	ok(version_compare("12.2", "12.2") == 0, "12.2 == 12.2");

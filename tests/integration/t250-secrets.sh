@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# What a compromised daemon or a leaked log gives away. Each daemon holds
+# only its own Redis password in memory: a responder's memory never holds
+# the runner's password (its ACL user may run jobs' results into Redis),
+# the runner's never the responder's. Read from the live processes' memory
+# (/proc/PID/mem), after they have served a job.
+. "$top_srcdir/tests/integration/lib.sh"
+require_cmd jq
+# Debian's python3, not a pyenv shim on PATH.
+[ -x /usr/bin/python3 ] || skip_all "/usr/bin/python3 is not installed (the memory scanner)"
+stack_start
+
+conf=$STACK_DIR/sandrun.conf
+runner_pw=$(sed -n 's/^redis_runner_password *= *//p' "$conf")
+responder_pw=$(sed -n 's/^redis_responder_password *= *//p' "$conf")
+# Long random passwords: a chance match in megabytes of memory is impossible.
+like "$runner_pw" '^.{32,}$' "the stack's runner password is a long one"
+like "$responder_pw" '^.{32,}$' "the stack's responder password is a long one"
+
+# A job, so every daemon has loaded, connected and served.
+cd "$WORK"
+echo 'print("hello")' > hello.py
+run_job . '{"entrypoint":"hello.py"}'
+is "$(json .status "$STATUS_JSON")" completed "a job runs"
+job=$JOB_ID
+# Each responder thread connects to Redis on its first request: a few more
+# requests, spread over the responders by the kernel.
+for _ in 1 2 3 4 5 6 7 8; do api "$SANDRUN_URL/status/$job"; done
+is "$HTTP_STATUS" 200 "its status is served"
+
+# memory_hits SECRET PID... : how many times SECRET's bytes occur in the
+# readable memory of each PID and all its descendants (one count per line,
+# "PID COUNT"), read through /proc/PID/maps and /proc/PID/mem.
+memory_hits() {
+	SANDRUN_SECRET=$1 /usr/bin/python3 - "${@:2}" <<'PY'
+import os, sys
+secret = os.environb[b"SANDRUN_SECRET"]
+CHUNK = 16 << 20
+LARGE = 4 << 30   # sanitizer shadow maps: terabytes reserved, never touched
+
+def children(pid):
+    kids = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                kids += f.read().split()
+    except OSError:
+        pass
+    return kids
+
+def hits(pid):
+    n = 0
+    with open(f"/proc/{pid}/maps") as f:
+        maps = f.read().splitlines()
+    with open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            fields = line.split()
+            if fields[1][0] != "r" or line.endswith(("[vvar]", "[vsyscall]", "[vvar_vclock]")):
+                continue
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            if hi - lo > LARGE:
+                print(f"# {pid}: skipped a {hi - lo} byte map: {line}", file=sys.stderr)
+                continue
+            tail = b""
+            for at in range(lo, hi, CHUNK):
+                try:
+                    mem.seek(at)
+                    data = mem.read(min(CHUNK, hi - at))
+                except (OSError, ValueError, OverflowError):
+                    tail = b""
+                    continue
+                # Overlap the chunks by the secret's length, less one.
+                n += (tail + data).count(secret)
+                tail = data[-(len(secret) - 1):]
+    return n
+
+todo, seen = list(sys.argv[1:]), set()
+while todo:
+    pid = todo.pop()
+    if pid in seen:
+        continue
+    seen.add(pid)
+    todo += children(pid)
+    try:
+        print(pid, hits(pid))
+    except FileNotFoundError:
+        pass   # a process that ended meanwhile
+PY
+}
+
+# all_zero "PID COUNT" lines: every count is 0 (and there is at least one).
+all_zero() { [ -n "$1" ] && printf '%s\n' "$1" | awk '$2 != 0 { bad = 1 } END { exit bad }'; }
+all_found() { [ -n "$1" ] && printf '%s\n' "$1" | awk '$2 == 0 { bad = 1 } END { exit bad }'; }
+
+read -r -a fcgi_pids <<<"$SANDRUN_PID_FCGI"
+got=$(memory_hits "$responder_pw" "${fcgi_pids[@]}")
+echo "$got" | sed 's/^/# responder password in responder pid: /'
+[ "$(printf '%s\n' "$got" | wc -l)" -ge 3 ]
+ok $? "the master and its responders are scanned"
+all_found "$got"
+ok $? "every responder process holds its own password (the scanner finds a secret that is there)"
+
+got=$(memory_hits "$runner_pw" "${fcgi_pids[@]}")
+echo "$got" | sed 's/^/# runner password in responder pid: /'
+all_zero "$got"
+ok $? "no responder process holds the runner's password"
+
+got=$(memory_hits "$runner_pw" "$SANDRUN_PID_RUNNER")
+echo "$got" | sed 's/^/# runner password in runner pid: /'
+all_found "$(printf '%s\n' "$got" | head -n 1)"
+ok $? "the runner holds its own password (the scanner finds it there)"
+
+got=$(memory_hits "$responder_pw" "$SANDRUN_PID_RUNNER")
+echo "$got" | sed 's/^/# responder password in runner pid: /'
+all_zero "$got"
+ok $? "no runner process holds the responder's password"
+
+done_testing
