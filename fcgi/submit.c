@@ -36,6 +36,11 @@
 /* Over the storage quota with nothing of the client's due to expire (its
  * own queued uploads fill it): come back once a job has ended. */
 #define STORAGE_RETRY_SECONDS 30
+/* A job id in the log line that names the client address: "job-" and 8 of
+ * its 26 random characters, 40 of its 130 bits. Guessing the other 90 to
+ * fetch the job is hopeless; 8 characters still single it out among the
+ * jobs of a day, so the operator finds it in the runner's lines. */
+#define LOG_JOB_ID_PREFIX 12
 
 /* The first failure found while reading the body: answered once the body is drained. */
 struct submit_error {
@@ -450,7 +455,12 @@ void handle_submit(struct request *req, const char *unused)
 		respond_unavailable(req, "the job store is unreachable; the job was not accepted");
 		goto done;
 	}
-	log_info(id, "queued from %s (%zu byte upload)", req->remote_addr, archive->len);
+	/* The one line that names the client's address: it carries the request
+	 * id and the job id's first characters, never the whole id, so the log
+	 * is no key to anyone's job (SECURITY.md). Enough for an operator to
+	 * find the job in the other lines (they carry the full id, no address). */
+	log_info(req->id, "queued job %.*s... from %s (%zu byte upload)", LOG_JOB_ID_PREFIX, id, req->remote_addr,
+		 archive->len);
 	snprintf(headers, sizeof headers, "Location: /status/%s\r\n", id);
 	job_answer_after_submit(req, id, headers);
 done:

@@ -3,7 +3,10 @@
 # only its own Redis password in memory: a responder's memory never holds
 # the runner's password (its ACL user may run jobs' results into Redis),
 # the runner's never the responder's. Read from the live processes' memory
-# (/proc/PID/mem), after they have served a job.
+# (/proc/PID/mem), after they have served a job. And the responder's log
+# never puts a full job id (the only key to a job's data) on a line with
+# the client's address, though it still lets an operator trace a job to
+# an address.
 . "$top_srcdir/tests/integration/lib.sh"
 require_cmd jq
 # Debian's python3, not a pyenv shim on PATH.
@@ -115,4 +118,15 @@ echo "$got" | sed 's/^/# responder password in runner pid: /'
 all_zero "$got"
 ok $? "no runner process holds the responder's password"
 
+# The logs: the job's full id never on a line with the client's address
+# (127.0.0.1 here: nginx's REMOTE_ADDR), in any daemon's log; the operator
+# still finds which address submitted it, by the id's first characters.
+addr=127.0.0.1
+paired=$(grep -hF -- "$job" "$STACK_DIR"/*.log | grep -F -- "$addr")
+is "$paired" "" "no log line holds both the job's full id and the client's address"
+tag=${job:0:12}   # "job-" and 8 of its 26 random characters: 40 bits, not a key
+like "$(grep -hF -- "from $addr" "$STACK_DIR"/fcgi*.log)" "$tag" \
+	"the responder's log names the submitting address beside the id's first characters"
+unlike "$(grep -hF -- "from $addr" "$STACK_DIR"/fcgi*.log)" "${job:0:13}" \
+	"... and no more of the id than that"
 done_testing
