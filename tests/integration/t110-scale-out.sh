@@ -203,7 +203,7 @@ ok "$([ "$on_a" -ge 1 ] && [ "$on_b" -ge 1 ]; echo $?)" "both runners ran jobs (
 is "$(logs "${ids[0]}")" quick "a job's output is there"
 for k in 1 2; do
 	n=0
-	for id in "${ids[@]}"; do grep -q "$id.*queued from" "$STACK_DIR/fcgi-$k.log" && n=$((n + 1)); done
+	for id in "${ids[@]}"; do grep -qF "queued job ${id:0:12}... from" "$STACK_DIR/fcgi-$k.log" && n=$((n + 1)); done
 	ok "$([ "$n" -ge 1 ]; echo $?)" "responder pool $k accepted some of them ($n)"
 done
 
