@@ -141,7 +141,7 @@ void config_defaults(struct sandrun_config *c)
 	config_set_string(&c->gpu_cuda_version, "");
 	config_set_string(&c->gpu_devices, "");
 
-	/* SPEC §4 defaults. */
+	/* docs/api.md §4 and §5 defaults. */
 	c->limits.upload_max_bytes = 100 * 1000 * 1000;
 	c->limits.unpacked_max_bytes = 512 * MIB;
 	c->limits.files_max = 10000;

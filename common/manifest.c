@@ -1,5 +1,5 @@
 /*
- * The job manifest (SPEC §3): untrusted JSON in, a validated struct out.
+ * The job manifest (docs/api.md §3): untrusted JSON in, a validated struct out.
  *
  * Design:
  * - jansson parses (duplicate keys rejected, NUL allowed in strings so

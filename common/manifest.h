@@ -93,7 +93,7 @@ const char *manifest_interpreter_for_path(const char *path);
 /* The i-th interpreter name the manifest accepts, or NULL past the last (for listing them). */
 const char *manifest_interpreter_name(size_t i);
 
-/* true for the interpreter names the manifest accepts (SPEC §3). */
+/* true for the interpreter names the manifest accepts (docs/api.md §3). */
 bool manifest_interpreter_known(const char *name);
 
 /* true for a valid environment name: [a-z0-9][a-z0-9._-]*, at most MANIFEST_NAME_MAX_BYTES. */

@@ -382,7 +382,7 @@ void job_answer_after_submit(struct request *req, const char *id, const char *he
 	int64_t wait_ms = request_wait_ms(req);
 	redisReply *h;
 
-	/* 200 either way, never 202 (SPEC §2): the original Sandrun answered
+	/* 200 either way, never 202 (docs/api.md §2): the original Sandrun answered
 	 * 200 and its clients accept nothing else. */
 	if (wait_ms <= 0) {
 		respond_json(req, 200, json_pack("{s:s, s:s}", "job_id", id, "status", "queued"), headers);

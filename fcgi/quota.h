@@ -1,5 +1,5 @@
 /*
- * Per-client fair use (SPEC §4). The client is its address as nginx saw
+ * Per-client fair use (docs/api.md §5). The client is its address as nginx saw
  * it; an IPv6 client counts by its /64, since one host usually holds a
  * whole /64. The counting itself is atomic in Redis (redis/submit.lua,
  * redis/quota.lua, and redis/finish.lua charging CPU when a job ends), so

@@ -2,7 +2,7 @@
 -- GET /download/{id}/{path} or /download/{id} (the archive) was answered:
 -- records the download and deletes the whole job, at once, once every
 -- output was downloaded once (the paths in the downloads set cover every
--- field of the outputs hash) or the archive was (SPEC §4, retention).
+-- field of the outputs hash) or the archive was (docs/api.md §4, retention).
 -- Later requests for the job find nothing: 404.
 -- The job's entry in its client's storage ledger goes with it.
 -- allow-oom: it deletes; it must work when Redis is full.

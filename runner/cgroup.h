@@ -1,5 +1,5 @@
 /*
- * The job's cgroup (SPEC §4, §5): the memory, CPU and process limits, a
+ * The job's cgroup (docs/api.md §4; SECURITY.md, "The sandbox"): the memory, CPU and process limits, a
  * kill that reaches every process of the job, and the figures read back
  * after it (CPU of every process and thread, memory peak, OOM kills).
  *

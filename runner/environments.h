@@ -1,5 +1,5 @@
 /*
- * The environments this runner offers (SPEC §3 "environment"): "default",
+ * The environments this runner offers (docs/api.md §3 "environment"): "default",
  * the host's own tree, plus every named tree an operator built under
  * environments_dir with contrib/sandrun-env:
  *

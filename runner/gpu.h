@@ -1,5 +1,5 @@
 /*
- * The runner's GPU, for jobs whose manifest asks for one (SPEC §3 "gpu").
+ * The runner's GPU, for jobs whose manifest asks for one (docs/api.md §3 "gpu").
  * Declared in the configuration (gpu_name, gpu_vram_gb, gpu_cuda_version,
  * gpu_devices: an operator's word, and how the tests fake one), or found
  * with nvidia-smi when gpu_detect is "auto" (the first GPU: run one runner

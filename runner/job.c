@@ -76,7 +76,7 @@
 /* A client (quota key) is an IPv4 address or an IPv6 /64 prefix: longer is
  * not one, and names no quota keys. */
 #define JOB_CLIENT_MAX    64
-/* One core per job (SPEC §4): CPU time per period, all the job's threads
+/* One core per job (docs/api.md §4): CPU time per period, all the job's threads
  * together. The period is the kernel's default: shorter costs scheduler
  * work, longer lets a job burst for longer before it is throttled. */
 #define JOB_CPU_PERIOD_US 100000

@@ -1,5 +1,5 @@
 /*
- * The job's sandbox (SPEC §5). sandbox_start() creates the job's init
+ * The job's sandbox (SECURITY.md, "The sandbox"). sandbox_start() creates the job's init
  * process in new PID, mount, network, IPC, UTS and cgroup namespaces;
  * init builds the job's root on a tmpfs, pivots into it, becomes the job's
  * user, forks the job process, which unpacks the upload and execs the job,

@@ -1,5 +1,5 @@
 /*
- * One sandbox per job (SPEC §5). sandbox_start() forks the job's init
+ * One sandbox per job (SECURITY.md, "The sandbox"). sandbox_start() forks the job's init
  * process into new PID, mount, network, IPC, UTS and cgroup namespaces,
  * builds its root on a size-limited tmpfs with the environment's tree
  * read-only, unpacks the upload inside as the job's user, drops every

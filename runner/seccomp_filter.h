@@ -1,5 +1,5 @@
 /*
- * The job's system-call filter (SPEC §5): a seccomp-BPF allowlist built
+ * The job's system-call filter (SECURITY.md, "The sandbox"): a seccomp-BPF allowlist built
  * with libseccomp, loaded as the job process's last step before execve.
  * Anything the policy does not name kills the whole process with SIGSYS;
  * the few calls that runtimes probe get an errno instead (each says why).

@@ -1,5 +1,5 @@
 /*
- * Signed results (SPEC §6): a runner's Ed25519 key, its worker id (the
+ * Signed results (docs/signing.md): a runner's Ed25519 key, its worker id (the
  * base64 of the raw 32-byte public key), and the canonical byte string a
  * result signature covers. Shared by the runner, sandrun-verify and the
  * unit tests, so all three build the message with the same code.

@@ -1,5 +1,5 @@
 /*
- * Unpacking the upload (SPEC §5), called by the sandbox's init after it has
+ * Unpacking the upload (SECURITY.md, "The sandbox"), called by the sandbox's init after it has
  * become the job's user inside the job's private tmpfs: a bug in a parser
  * here can only hurt the job itself.
  *

@@ -20,7 +20,7 @@ cat > job.json <<'JSON'
 JSON
 tar czf job.tar.gz hello.py
 api -X POST "$SANDRUN_URL/submit" -F "files=@job.tar.gz" -F "manifest=$(cat job.json)"
-is "$HTTP_STATUS" 200 "submit answers 200 (the original Sandrun's status, SPEC §2)"
+is "$HTTP_STATUS" 200 "submit answers 200 (the original Sandrun's status, docs/api.md §2)"
 id=$(json .job_id)
 like "$id" '^job-[a-z2-7]{26}$' "the job id is job- and 26 base32 characters"
 is "$(json .status)" queued "the new job is queued"

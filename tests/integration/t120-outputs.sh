@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Output files (SPEC §2, §3 outputs, §4 retention): collected from the
+# Output files (docs/api.md §2, §3 outputs, §4 retention): collected from the
 # sandbox after the run by globs, listed with size and SHA-256, downloaded
 # one by one or as one .tar.gz, never anything else; links, FIFOs and late
 # writers cannot fool the collection; over the cap the job fails with

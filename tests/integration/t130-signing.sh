@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Signed results (SPEC §6, docs/signing.md): a worker key made with
+# Signed results (docs/signing.md): a worker key made with
 # --generate-key, a runner signing with it, GET /workers, and sandrun-verify
 # accepting the result as downloaded and refusing it with one byte changed
 # in stdout, stderr, an output, the status object or the signature.

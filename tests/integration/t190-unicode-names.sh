@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# UTF-8 file names end to end (SPEC §2: "files" maps utf-8 paths): a pax
+# UTF-8 file names end to end (docs/api.md §2: "files" maps utf-8 paths): a pax
 # tar (Python's tarfile default, where the name is UTF-8 in a pax header),
 # a GNU tar, a zip and the JSON body's inline files, each holding non-ASCII
 # names; the job runs them (as its entrypoint, and imported or read by an

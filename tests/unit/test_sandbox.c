@@ -62,7 +62,7 @@
 static char mount_point[64];
 
 /* The parent of every job cgroup of this test, and the limits each job
- * gets unless a case changes them: the runner's defaults (SPEC §4). */
+ * gets unless a case changes them: the runner's defaults (docs/api.md §4). */
 static struct cgroup_runner test_cgroups;
 /* libarchive's reader, made once as the runner makes it, used by every job */
 static struct archive *upload_reader;
@@ -1043,7 +1043,7 @@ static bool mounted_anywhere(const char *path)
 	return found;
 }
 
-/* The outputs globs (SPEC §3): "*" stays in one directory, a trailing "/"
+/* The outputs globs (docs/api.md §3): "*" stays in one directory, a trailing "/"
  * takes a whole tree, "**" any depth (none included). */
 static void test_output_globs(void)
 {
