@@ -1,5 +1,5 @@
 /*
- * The job manifest (SPEC §3): parsed from untrusted JSON with jansson,
+ * The job manifest (docs/api.md §3): parsed from untrusted JSON with jansson,
  * validated field by field, and written back as canonical JSON with every
  * default filled in. The responder validates at submit; the runner
  * validates again what it reads from Redis (data from Redis is untrusted

@@ -74,7 +74,7 @@
 #define BENCH_TMPFS_BYTES     (512LL * 1024 * 1024)
 #define BENCH_UNPACKED_MAX    (512LL * 1000 * 1000)
 #define BENCH_FILES_MAX       10000
-/* The job cgroup's limits: the runner's defaults (SPEC §4), as
+/* The job cgroup's limits: the runner's defaults (docs/api.md §4), as
  * tests/unit/test_sandbox.c uses them: 512 MiB, one CPU, 64 tasks. */
 static const struct cgroup_limits bench_limits = {
 	.memory_bytes = 512LL * 1024 * 1024,
