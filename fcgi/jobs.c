@@ -8,10 +8,10 @@
 #include "config.h"
 #include "fleet.h"
 #include "jobs.h"
-#include "keys.h"
 #include "log.h"
 #include "quota.h"
 #include "routes.h"
+#include "store.h"
 #include "util.h"
 
 #include <stdbool.h>
@@ -69,12 +69,12 @@ static void job_not_found(struct request *req)
 
 int job_record_get(struct request *req, const char *id, redisReply **out)
 {
-	char key[KEY_MAX];
+	struct job_keys k;
 	redisReply *r;
 
 	*out = NULL;
-	snprintf(key, sizeof key, KEY_JOB_FMT, id);
-	r = rconn_command(&req->srv->redis, "HGETALL %s", key);
+	job_keys_make(id, &k);
+	r = rconn_command(&req->srv->redis, "HGETALL %s", k.job);
 	if (!r || r->type != REDIS_REPLY_ARRAY) {
 		log_error(req->id, "status: %s", r ? (r->str ? r->str : "unexpected reply") : req->srv->redis.error);
 		if (r)
@@ -136,14 +136,26 @@ static void job_signature_json(json_t *o, json_t *meta, const redisReply *h)
 							    "signature", json_string_lossy(sig, strlen(sig))));
 }
 
+/* The record's status: NONE without one, UNKNOWN for one we never write. */
+static enum job_status job_record_status(const redisReply *h)
+{
+	const char *st = hash_get(h, JOB_F_STATUS);
+
+	return st ? job_status_parse(st, strlen(st)) : JOB_STATUS_NONE;
+}
+
 static json_t *job_status_json(const char *id, const redisReply *h)
 {
 	const char *status = hash_get(h, JOB_F_STATUS), *reason = hash_get(h, JOB_F_REASON);
 	const char *error = hash_get(h, JOB_F_ERROR);
+	enum job_status st = job_record_status(h);
 	json_t *o = json_object(), *meta = json_object();
 
 	json_object_set_new(o, "job_id", json_string(id));
-	json_object_set_new(o, "status", json_string(status ? status : "queued"));
+	/* a record without a status is one being written: queued */
+	json_object_set_new(o, "status", st == JOB_STATUS_NONE ? json_string(job_status_name(JOB_STATUS_QUEUED)) :
+				      st == JOB_STATUS_UNKNOWN ? json_string_lossy(status, strlen(status)) :
+				      json_string(job_status_name(st)));
 	if (reason)
 		json_object_set_new(o, "reason", json_string(reason));
 	if (error)
@@ -180,7 +192,7 @@ static json_t *job_status_json(const char *id, const redisReply *h)
 		else
 			json_decref(list);
 	}
-	if (hash_get(h, JOB_F_PARKED) && status && strcmp(status, "queued") == 0)
+	if (hash_get(h, JOB_F_PARKED) && st == JOB_STATUS_QUEUED)
 		json_object_set_new(o, "waiting_for", json_string("this address already runs its share of the "
 								  "runner slots: the job starts when one of "
 								  "its other jobs ends"));
@@ -189,9 +201,9 @@ static json_t *job_status_json(const char *id, const redisReply *h)
 
 bool job_status_final(const redisReply *h)
 {
-	const char *st = hash_get(h, JOB_F_STATUS);
+	enum job_status st = job_record_status(h);
 
-	return st && strcmp(st, "queued") != 0 && strcmp(st, "running") != 0;
+	return st != JOB_STATUS_NONE && job_status_ended(st);
 }
 
 /*
@@ -207,8 +219,8 @@ static long job_queue_position(struct request *req, const char *queue, const cha
 
 	if (!entry)
 		return -1;
-	if (!queue || strncmp(queue, KEY_QUEUE, strlen(KEY_QUEUE)) != 0)
-		queue = KEY_QUEUE;      /* records from before GPU queues existed */
+	if (!queue || !store_key_is_queue(queue))
+		queue = STORE_KEY_QUEUE;        /* records from before GPU queues existed */
 	r = rconn_command(&req->srv->redis, "XINFO GROUPS %s", queue);
 	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
 		const redisReply *g = r->element[i];
@@ -218,7 +230,7 @@ static long job_queue_position(struct request *req, const char *queue, const cha
 			if (g->element[j]->type != REDIS_REPLY_STRING || g->element[j + 1]->type != REDIS_REPLY_STRING)
 				continue;
 			if (strcmp(g->element[j]->str, "name") == 0)
-				ours = strcmp(g->element[j + 1]->str, QUEUE_GROUP) == 0;
+				ours = strcmp(g->element[j + 1]->str, STORE_QUEUE_GROUP) == 0;
 			else if (strcmp(g->element[j]->str, "last-delivered-id") == 0 && ours)
 				snprintf(from, sizeof from, "(%s", g->element[j + 1]->str);
 		}
@@ -264,12 +276,13 @@ static int wait_last_entry(const redisReply *r, char *last, size_t lastlen)
 static redisReply *job_record_wait(struct request *req, const char *id, int64_t wait_ms)
 {
 	int64_t started = time_mono_ms(), deadline = started + wait_ms, looked;
-	char log_key[KEY_MAX], last[64] = "0-0";
+	char last[64] = "0-0";
+	struct job_keys k;
 	redisReply *h, *r;
 
-	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
+	job_keys_make(id, &k);
 	/* The stream's last id before the first look: whatever comes after it wakes us. */
-	r = rconn_command(&req->srv->redis, "XREVRANGE %s + - COUNT 1", log_key);
+	r = rconn_command(&req->srv->redis, "XREVRANGE %s + - COUNT 1", k.log);
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
 	    r->element[0]->elements == 2 && r->element[0]->element[0]->type == REDIS_REPLY_STRING)
 		snprintf(last, sizeof last, "%s", r->element[0]->element[0]->str);
@@ -301,7 +314,7 @@ static redisReply *job_record_wait(struct request *req, const char *id, int64_t 
 				left = WAIT_SLICE_MS;
 			snprintf(block, sizeof block, "%lld", (long long)left);
 			{
-				const char *argv[] = { "XREAD", "BLOCK", block, "STREAMS", log_key, last };
+				const char *argv[] = { "XREAD", "BLOCK", block, "STREAMS", k.log, last };
 				r = rconn_argv(&req->srv->redis, (int)left, 6, argv, NULL);
 			}
 			if (!r || r->type == REDIS_REPLY_ERROR) {
@@ -348,9 +361,8 @@ static int64_t request_wait_ms(struct request *req)
 json_t *job_status_object(struct request *req, const char *id, const redisReply *h)
 {
 	json_t *o = job_status_json(id, h);
-	const char *st = hash_get(h, JOB_F_STATUS);
 
-	if (st && strcmp(st, "queued") == 0) {
+	if (job_record_status(h) == JOB_STATUS_QUEUED) {
 		long pos = job_queue_position(req, hash_get(h, JOB_F_QUEUE), hash_get(h, JOB_F_ENTRY));
 		json_object_set_new(o, "queue_position", pos > 0 ? json_integer(pos) : json_null());
 	}
@@ -385,7 +397,8 @@ void job_answer_after_submit(struct request *req, const char *id, const char *he
 	/* 200 either way, never 202 (docs/api.md §2): the original Sandrun answered
 	 * 200 and its clients accept nothing else. */
 	if (wait_ms <= 0) {
-		respond_json(req, 200, json_pack("{s:s, s:s}", "job_id", id, "status", "queued"), headers);
+		respond_json(req, 200, json_pack("{s:s, s:s}", "job_id", id, "status",
+						 job_status_name(JOB_STATUS_QUEUED)), headers);
 		return;
 	}
 	h = job_record_wait(req, id, wait_ms);
@@ -396,13 +409,14 @@ void job_answer_after_submit(struct request *req, const char *id, const char *he
 void handle_cancel(struct request *req, const char *id)
 {
 	const struct sandrun_limits *l = &req->srv->cfg->limits;
-	char job_key[KEY_MAX], upload_key[KEY_MAX], log_key[KEY_MAX], active_key[KEY_MAX], now[24], ttl[24];
-	char out_key[KEY_MAX], dl_key[KEY_MAX];
+	struct job_keys jk;
+	struct client_keys ck;
+	char now[24], ttl[24];
 	const char *argv[9];
 	redisReply *client, *r;
 
-	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
-	client = rconn_command(&req->srv->redis, "HGET %s %s", job_key, JOB_F_CLIENT);
+	job_keys_make(id, &jk);
+	client = rconn_command(&req->srv->redis, "HGET %s %s", jk.job, JOB_F_CLIENT);
 	if (!client || client->type == REDIS_REPLY_ERROR) {
 		if (client)
 			freeReplyObject(client);
@@ -414,16 +428,13 @@ void handle_cancel(struct request *req, const char *id)
 		job_not_found(req);
 		return;
 	}
-	snprintf(active_key, sizeof active_key, KEY_ACTIVE_FMT, client->str);
+	if (client_keys_make(client->str, &ck) < 0)
+		client_keys_make("", &ck);      /* not a quota key: nobody's */
 	freeReplyObject(client);
-	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
-	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
 	snprintf(ttl, sizeof ttl, "%lld", (long long)l->failed_retention_seconds);
-	snprintf(out_key, sizeof out_key, KEY_OUT_FMT, id);
-	snprintf(dl_key, sizeof dl_key, KEY_DL_FMT, id);
-	argv[0] = job_key; argv[1] = upload_key; argv[2] = log_key; argv[3] = active_key;
-	argv[4] = out_key; argv[5] = dl_key;
+	argv[0] = jk.job; argv[1] = jk.upload; argv[2] = jk.log; argv[3] = ck.active;
+	argv[4] = jk.out; argv[5] = jk.dl;
 	argv[6] = id; argv[7] = now; argv[8] = ttl;
 	r = rconn_script(&req->srv->redis, redis_script_cancel, 6, 9, argv, NULL);
 	if (!r || r->type == REDIS_REPLY_ERROR) {
@@ -433,11 +444,11 @@ void handle_cancel(struct request *req, const char *id)
 	} else if (r->type != REDIS_REPLY_STRING) {
 		job_not_found(req);
 	} else {
-		bool was_active = strcmp(r->str, "queued") == 0 || strcmp(r->str, "running") == 0;
+		bool was_active = !job_status_ended(job_status_parse(r->str, r->len));
 
 		log_info(id, "%s by its submitter (was %s)", was_active ? "cancelled" : "deleted", r->str);
 		respond_json(req, 200, json_pack("{s:s, s:s, s:s}", "job_id", id,
-						 "status", was_active ? "cancelled" : "deleted",
+						 "status", was_active ? job_status_name(JOB_STATUS_CANCELLED) : "deleted",
 						 "previous_status", r->str), NULL);
 	}
 	if (r)
@@ -473,7 +484,7 @@ static int stats_queue_count(struct request *req, const char *queue, long long *
 int system_load_get(struct request *req, struct system_load *load)
 {
 	long long queued = 0, pending = 0;
-	int rc = stats_queue_count(req, KEY_QUEUE, &queued, &pending);
+	int rc = stats_queue_count(req, STORE_KEY_QUEUE, &queued, &pending);
 	struct fleet f;
 
 	memset(load, 0, sizeof *load);
@@ -538,11 +549,12 @@ void handle_stats(struct request *req, const char *unused)
 static int logs_collect(struct request *req, const char *id, struct buf *out, struct buf *err,
 			struct buf *both)
 {
-	char key[KEY_MAX], start[64] = "-";
+	char start[64] = "-";
+	struct job_keys k;
 
-	snprintf(key, sizeof key, KEY_LOG_FMT, id);
+	job_keys_make(id, &k);
 	for (;;) {
-		redisReply *r = rconn_command(&req->srv->redis, "XRANGE %s %s + COUNT %d", key, start, LOG_PAGE);
+		redisReply *r = rconn_command(&req->srv->redis, "XRANGE %s %s + COUNT %d", k.log, start, LOG_PAGE);
 		size_t i;
 
 		if (!r || r->type != REDIS_REPLY_ARRAY) {
@@ -726,7 +738,7 @@ void handle_workers(struct request *req, const char *unused)
 
 	(void)unused;
 	snprintf(since, sizeof since, "%lld", (long long)(time_now_ms() - LEASE_MS));
-	r = rconn_command(&req->srv->redis, "ZRANGEBYSCORE %s %s +inf WITHSCORES", KEY_RUNNERS, since);
+	r = rconn_command(&req->srv->redis, "ZRANGEBYSCORE %s %s +inf WITHSCORES", STORE_KEY_RUNNERS, since);
 	if (!r || r->type != REDIS_REPLY_ARRAY) {
 		if (r)
 			freeReplyObject(r);
@@ -736,14 +748,14 @@ void handle_workers(struct request *req, const char *unused)
 	}
 	for (size_t i = 0; i + 1 < r->elements; i += 2) {
 		const redisReply *name = r->element[i], *score = r->element[i + 1];
-		char key[KEY_MAX + 256];
+		char key[STORE_RUNNER_KEY_MAX];
 		redisReply *id;
 		int64_t seen = 0;
 		char when[32];
 
-		if (name->type != REDIS_REPLY_STRING || name->len > 200)
+		if (name->type != REDIS_REPLY_STRING || name->len > STORE_RUNNER_NAME_MAX ||
+		    store_key_runner(key, sizeof key, name->str) < 0)
 			continue;
-		snprintf(key, sizeof key, KEY_RUNNER_FMT, name->str);
 		id = rconn_command(&req->srv->redis, "HGET %s %s", key, JOB_F_WORKER_ID);
 		if (id && id->type == REDIS_REPLY_STRING && id->len > 0) {
 			if (score->type == REDIS_REPLY_STRING)

@@ -4,8 +4,8 @@
  * a job live in redis/submit.lua, in the same atomic step that records it.
  */
 #include "config.h"
-#include "keys.h"
 #include "quota.h"
+#include "store.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -52,7 +52,8 @@ static double reply_number(const redisReply *r)
 int quota_usage_load(struct request *req, struct quota_usage *u)
 {
 	const struct sandrun_limits *l = &req->srv->cfg->limits;
-	char client[QUOTA_KEY_MAX], active_key[KEY_MAX], cpu_key[KEY_MAX], store_key[KEY_MAX];
+	char client[QUOTA_KEY_MAX];
+	struct client_keys ck;
 	char now[24], window[24], limit[32];
 	const char *argv[6];
 	redisReply *r;
@@ -64,13 +65,11 @@ int quota_usage_load(struct request *req, struct quota_usage *u)
 	u->storage_limit = l->quota_storage_bytes;
 	if (quota_client_key(req->remote_addr, client, sizeof client) < 0)
 		snprintf(client, sizeof client, "unknown");
-	snprintf(active_key, sizeof active_key, KEY_ACTIVE_FMT, client);
-	snprintf(cpu_key, sizeof cpu_key, KEY_CPU_FMT, client);
-	snprintf(store_key, sizeof store_key, KEY_STORE_FMT, client);
+	client_keys_make(client, &ck);
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
 	snprintf(window, sizeof window, "%lld", (long long)l->quota_window_seconds * 1000);
 	snprintf(limit, sizeof limit, "%.6f", l->quota_cpu_seconds);
-	argv[0] = active_key; argv[1] = cpu_key; argv[2] = store_key;
+	argv[0] = ck.active; argv[1] = ck.cpu; argv[2] = ck.store;
 	argv[3] = now; argv[4] = window; argv[5] = limit;
 	r = rconn_script(&req->srv->redis, redis_script_quota, 3, 6, argv, NULL);
 	if (!r)

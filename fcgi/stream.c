@@ -9,7 +9,7 @@
  *   event: end      data {"job_id", "status"} (status null: the job is gone);
  *                   then the server closes
  *
- * The events come from the job's log stream (sr:{ID}:log, common/keys.h).
+ * The events come from the job's log stream (common/store.h, "LOG ENTRIES").
  * One XREAD ... BLOCK loop replays it from the start, or from after the
  * Last-Event-ID a reconnecting client sends, and then follows it, woken by
  * each XADD of the runner, up to the end marker (s = "x") that finish,
@@ -34,9 +34,9 @@
  */
 #include "config.h"
 #include "jobs.h"
-#include "keys.h"
 #include "log.h"
 #include "routes.h"
+#include "store.h"
 #include "util.h"
 
 #include <errno.h>
@@ -371,7 +371,7 @@ void logs_stream(struct request *req, const char *id)
 {
 	const char *resume = FCGX_GetParam("HTTP_LAST_EVENT_ID", req->fcgx->envp);
 	struct stream_state ss = { .req = req, .job_id = id, .last = "0-0" };
-	char log_key[KEY_MAX];
+	struct job_keys k;
 	redisReply *h;
 	int64_t deadline;
 	bool final;
@@ -404,8 +404,8 @@ void logs_stream(struct request *req, const char *id)
 		return;
 	}
 	freeReplyObject(h);
-	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
-	why = stream_follow(&ss, log_key, deadline, final);
+	job_keys_make(id, &k);
+	why = stream_follow(&ss, k.log, deadline, final);
 	if (strcmp(why, "the job ended") == 0)
 		log_debug(req->id, "live log stream ended: %s", why);
 	else

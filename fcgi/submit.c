@@ -13,12 +13,12 @@
 #include "config.h"
 #include "fleet.h"
 #include "jobid.h"
-#include "keys.h"
 #include "log.h"
 #include "manifest.h"
 #include "multipart.h"
 #include "quota.h"
 #include "routes.h"
+#include "store.h"
 #include "upload.h"
 #include "util.h"
 
@@ -221,7 +221,8 @@ static int submit_record(struct request *req, const char *id, const char *manife
 			 long *retry_after)
 {
 	const struct sandrun_limits *l = &req->srv->cfg->limits;
-	char job_key[KEY_MAX], upload_key[KEY_MAX], active_key[KEY_MAX], cpu_key[KEY_MAX], store_key[KEY_MAX];
+	struct job_keys jk;
+	struct client_keys ck;
 	char client[QUOTA_KEY_MAX], now[24], ttl[24], jobs_max[24], cpu_limit[32], window[24], idle[24];
 	char log_bytes[24], base_bytes[24], storage[24], high_water[8], upload_size[24];
 	const char *argv[22];
@@ -231,11 +232,8 @@ static int submit_record(struct request *req, const char *id, const char *manife
 
 	if (quota_client_key(req->remote_addr, client, sizeof client) < 0)
 		snprintf(client, sizeof client, "unknown");
-	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
-	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
-	snprintf(active_key, sizeof active_key, KEY_ACTIVE_FMT, client);
-	snprintf(cpu_key, sizeof cpu_key, KEY_CPU_FMT, client);
-	snprintf(store_key, sizeof store_key, KEY_STORE_FMT, client);
+	job_keys_make(id, &jk);
+	client_keys_make(client, &ck);
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
 	/* A job not started within queued_max_seconds is dropped; one started has its timeout to end. */
 	snprintf(ttl, sizeof ttl, "%lld", (long long)(l->queued_max_seconds + timeout + l->retention_seconds));
@@ -248,8 +246,8 @@ static int submit_record(struct request *req, const char *id, const char *manife
 	snprintf(storage, sizeof storage, "%lld", (long long)l->quota_storage_bytes);
 	snprintf(high_water, sizeof high_water, "%lld", (long long)l->redis_memory_high_water_percent);
 	snprintf(upload_size, sizeof upload_size, "%zu", archive->len);
-	argv[0] = job_key;   argv[1] = upload_key; argv[2] = queue;     argv[3] = active_key;
-	argv[4] = cpu_key;   argv[5] = store_key;
+	argv[0] = jk.job;    argv[1] = jk.upload;  argv[2] = queue;     argv[3] = ck.active;
+	argv[4] = ck.cpu;    argv[5] = ck.store;
 	argv[6] = id;        argv[7] = manifest_json; argv[8] = client;
 	argv[9] = now;       argv[10] = archive->data ? archive->data : "";   argv[11] = ttl;
 	argv[12] = jobs_max; argv[13] = cpu_limit; argv[14] = window; argv[15] = idle;
@@ -340,7 +338,7 @@ static void submit_respond_full(struct request *req, const char *reason, long re
  * What no live runner could run is refused now, with the reason, rather
  * than queued to fail later: an environment none has, an interpreter its
  * environment lacks, a GPU none matches. queue gets where the job goes:
- * sr:queue, or the queue of the GPU runners that match. With no live
+ * the main queue, or the queue of the GPU runners that match. With no live
  * runner at all (none started yet, or Redis slow) the job is queued: the
  * runner that takes it decides.
  */
@@ -351,7 +349,7 @@ static void submit_check_fleet(struct request *req, const struct manifest *m, ch
 	const json_t *env;
 	char why[300];
 
-	snprintf(queue, qlen, "%s", KEY_QUEUE);
+	snprintf(queue, qlen, "%s", STORE_KEY_QUEUE);
 	if (fleet_load(req, &f) < 0 || f.live == 0) {
 		if (m->gpu.present && m->gpu.required)
 			submit_fail(err, 400, "gpu", "no live runner has a GPU, so gpu.required cannot be met");

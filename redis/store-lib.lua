@@ -4,7 +4,7 @@
 -- when the job's keys are deleted or expire:
 --   sr:store:{C}  hash, field = job id, value = "BYTES EXPIRY_MS"
 -- BYTES is the sum of the job record's parts store_upload, store_log,
--- store_out and store_base (common/keys.h); EXPIRY_MS is when the job's
+-- store_out and store_base (common/store.h); EXPIRY_MS is when the job's
 -- keys expire. An entry past its expiry counts for nothing and is dropped
 -- on the next look, so a job that simply expires releases its bytes
 -- without anyone calling anything.

@@ -15,7 +15,7 @@
  * JOB_CHECK_MS it reads the job's status and runner (one HMGET) and kills
  * the sandbox at once when the job was cancelled, taken over or deleted;
  * and it kills it, recording nothing, when the runner has not renewed the
- * job's lease (common/keys.h) for LEASE_MS - JOB_LEASE_MARGIN_MS: Redis is
+ * job's lease (common/store.h) for LEASE_MS - JOB_LEASE_MARGIN_MS: Redis is
  * out of this runner's reach, so another runner may soon take the job over
  * and must find it stopped. From the moment it knows the job is no longer
  * its own it writes no more output: the log belongs to the cancel or to
@@ -26,12 +26,12 @@
 #include "environments.h"
 #include "gpu.h"
 #include "job.h"
-#include "keys.h"
 #include "log.h"
 #include "manifest.h"
 #include "outputs.h"
 #include "sandbox.h"
 #include "sign.h"
+#include "store.h"
 #include "util.h"
 
 #include <errno.h>
@@ -126,12 +126,12 @@ struct job_run_state {
 	const struct job_slot *slot;
 	struct rconn *redis;
 	const char *id;
-	const char *queue;           /* the stream the job came from: sr:queue or a GPU queue */
+	const char *queue;           /* the stream the job came from: the main queue or a GPU queue */
 	const char *entry_id;        /* the queue entry, acknowledged with the result */
 	const char *client;          /* the submitter's quota key: CPU charged and active slot freed at the end */
 	enum job_hold hold;          /* set once the job is no longer ours; no output is written then */
 	int64_t check_due;           /* next hold check (monotonic ms) */
-	char log_key[KEY_MAX];
+	struct job_keys keys;
 	int64_t ttl;
 	int log_lost;                /* a batch of output could not be written */
 	/* Output not yet in Redis, in arrival order: consecutive bytes of one stream form a run. */
@@ -187,7 +187,7 @@ static int log_flush(struct job_run_state *st)
 	argv = xmalloc((2 + 2 * st->nruns) * sizeof *argv);
 	lens = xmalloc((2 + 2 * st->nruns) * sizeof *lens);
 	snprintf(ttl, sizeof ttl, "%lld", (long long)st->ttl);
-	argv[argc] = st->log_key; lens[argc++] = strlen(st->log_key);
+	argv[argc] = st->keys.log; lens[argc++] = strlen(st->keys.log);
 	argv[argc] = ttl;         lens[argc++] = strlen(ttl);
 	for (size_t i = 0; i < st->nruns; i++) {
 		argv[argc] = st->runs[i].stream == 'e' ? "e" : "o";
@@ -331,7 +331,7 @@ void job_interpreters_installed(const char *env_root, char *out, size_t outlen)
 }
 
 struct job_result {
-	const char *status;          /* completed | failed */
+	enum job_status status;      /* completed | failed */
 	const char *reason;          /* NULL | exit_code | timeout | memory_limit | internal */
 	char error[300];
 	char *outputs;               /* JOB_F_OUTPUTS and JOB_F_OUTPUTS_SKIPPED, or NULL */
@@ -350,8 +350,9 @@ static redisReply *job_finish_script(struct rconn *r, const struct job_slot *slo
 				     int nfields, const char *const *fields, int retry)
 {
 	const struct sandrun_limits *l = &slot->cfg->limits;
-	char job_key[KEY_MAX], upload_key[KEY_MAX], log_key[KEY_MAX], active_key[KEY_MAX], cpu_key[KEY_MAX];
-	char out_key[KEY_MAX], ttl_s[24], cpu[32], now[24], idle[24];
+	struct job_keys jk;
+	struct client_keys ck;
+	char ttl_s[24], cpu[32], now[24], idle[24];
 	const char *argv[96];
 	int argc = 0;
 
@@ -362,23 +363,19 @@ static redisReply *job_finish_script(struct rconn *r, const struct job_slot *slo
 	}
 	if (nfields > (int)(sizeof argv / sizeof argv[0]) - 14)
 		nfields = (int)(sizeof argv / sizeof argv[0]) - 14;
-	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
-	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
-	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
-	snprintf(active_key, sizeof active_key, KEY_ACTIVE_FMT, client);
-	snprintf(cpu_key, sizeof cpu_key, KEY_CPU_FMT, client);
-	snprintf(out_key, sizeof out_key, KEY_OUT_FMT, id);
+	job_keys_make(id, &jk);
+	client_keys_make(client, &ck);
 	snprintf(ttl_s, sizeof ttl_s, "%lld", (long long)ttl);
 	snprintf(cpu, sizeof cpu, "%.3f", cpu_seconds);
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
 	snprintf(idle, sizeof idle, "%lld", (long long)l->quota_idle_seconds * 1000);
-	argv[argc++] = job_key;
-	argv[argc++] = upload_key;
-	argv[argc++] = log_key;
+	argv[argc++] = jk.job;
+	argv[argc++] = jk.upload;
+	argv[argc++] = jk.log;
 	argv[argc++] = queue;
-	argv[argc++] = active_key;
-	argv[argc++] = cpu_key;
-	argv[argc++] = out_key;
+	argv[argc++] = ck.active;
+	argv[argc++] = ck.cpu;
+	argv[argc++] = jk.out;
 	argv[argc++] = slot->runner_name;
 	argv[argc++] = ttl_s;
 	argv[argc++] = entry_id;
@@ -392,10 +389,6 @@ static redisReply *job_finish_script(struct rconn *r, const struct job_slot *slo
 		return job_script(r, redis_script_finish, 7, argc, argv, NULL);
 	return rconn_script(r, redis_script_finish, 7, argc, argv, NULL);
 }
-
-#ifndef JOB_F_OUTPUTS
-#define JOB_F_OUTPUTS "outputs"  /* output files, JSON (the output collection's field) */
-#endif
 
 /* What job_sign() adds to the record: the field values live here. */
 struct job_signature {
@@ -452,7 +445,7 @@ static void job_sign(struct job_run_state *st, const struct job_result *res, int
 	sr.upload_sha256 = st->upload_sha256;
 	sr.manifest_sha256 = st->manifest_sha256;
 	sr.environment = st->m ? st->m->environment : "";
-	sr.status = res->status;
+	sr.status = job_status_name(res->status);
 	sr.reason = res->reason;
 	sr.has_exit_code = res->sb.outcome == SANDBOX_EXITED && res->sb.exit_code >= 0;
 	sr.exit_code = res->sb.exit_code;
@@ -508,7 +501,7 @@ static void job_store_outputs(struct job_run_state *st, const struct manifest *m
 	res->outputs_skipped = out.skipped;
 	if (timed_out || res->sb.oom_killed || !(out.over_limit || out.too_many || out.not_kept))
 		return;
-	res->status = "failed";
+	res->status = JOB_STATUS_FAILED;
 	res->reason = "output_limit";
 	if (out.not_kept)
 		snprintf(res->error, sizeof res->error,
@@ -540,10 +533,10 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 	redisReply *r;
 	int rc = 0;
 
-	if (st->log_lost && strcmp(res->status, "completed") == 0) {
+	if (st->log_lost && res->status == JOB_STATUS_COMPLETED) {
 		/* Output the job wrote is not all in Redis: never a complete result. */
 		lost = *res;
-		lost.status = "failed";
+		lost.status = JOB_STATUS_FAILED;
 		lost.reason = "internal";
 		snprintf(lost.error, sizeof lost.error, "part of the job's output could not be stored "
 			 "(the job store refused or did not answer); the logs are incomplete");
@@ -551,7 +544,7 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 	}
 	snprintf(cpu, sizeof cpu, "%.3f", res->sb.cpu_seconds);
 	snprintf(wall, sizeof wall, "%.3f", res->wall_seconds);
-	fields[nfields++] = JOB_F_STATUS;    fields[nfields++] = res->status;
+	fields[nfields++] = JOB_F_STATUS;    fields[nfields++] = job_status_name(res->status);
 	if (res->reason) {
 		fields[nfields++] = JOB_F_REASON;
 		fields[nfields++] = res->reason;
@@ -601,8 +594,8 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 	/* Last: it signs what the fields above say (output files included). */
 	job_sign(st, res, finished, &sg, fields, &nfields);
 	r = job_finish_script(st->redis, st->slot, st->id, st->client, st->queue, st->entry_id,
-			      strcmp(res->status, "completed") == 0 ? l->retention_seconds
-								    : l->failed_retention_seconds,
+			      res->status == JOB_STATUS_COMPLETED ? l->retention_seconds
+								  : l->failed_retention_seconds,
 			      res->sb.cpu_seconds, nfields, fields, 1);
 	if (!r)
 		return -1;
@@ -628,14 +621,12 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 static enum job_hold job_check_hold(struct job_run_state *st, int64_t now)
 {
 	const int64_t *lease = st->slot->lease_renewed_ms;
-	char job_key[KEY_MAX];
-	const char *argv[] = { "HMGET", job_key, JOB_F_STATUS, JOB_F_RUNNER };
+	const char *argv[] = { "HMGET", st->keys.job, JOB_F_STATUS, JOB_F_RUNNER };
 	enum job_hold hold = JOB_HELD;
 	redisReply *r;
 
 	if (lease && now - __atomic_load_n(lease, __ATOMIC_ACQUIRE) > LEASE_MS - JOB_LEASE_MARGIN_MS)
 		return JOB_LEASE_LAPSED;
-	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, st->id);
 	r = rconn_argv(st->redis, 0, 4, argv, NULL);
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
 		if (r && r->type == REDIS_REPLY_ERROR)
@@ -646,16 +637,17 @@ static enum job_hold job_check_hold(struct job_run_state *st, int64_t now)
 		return JOB_HELD;
 	}
 	{
-		const redisReply *status = r->element[0], *runner = r->element[1];
+		const redisReply *runner = r->element[1];
+		enum job_status status = job_status_from_reply(r->element[0]);
 
-		if (status->type != REDIS_REPLY_STRING)
+		if (status == JOB_STATUS_NONE)
 			hold = JOB_GONE;
-		else if (strcmp(status->str, "running") == 0 && runner->type == REDIS_REPLY_STRING &&
+		else if (status == JOB_STATUS_RUNNING && runner->type == REDIS_REPLY_STRING &&
 			 strcmp(runner->str, st->slot->runner_name) == 0)
 			hold = JOB_HELD;
-		else if (strcmp(status->str, "cancelled") == 0)
+		else if (status == JOB_STATUS_CANCELLED)
 			hold = JOB_CANCELLED;
-		else if (strcmp(status->str, "queued") == 0 || strcmp(status->str, "running") == 0)
+		else if (!job_status_ended(status))
 			hold = JOB_TAKEN_OVER;
 		else
 			hold = JOB_ENDED;
@@ -898,12 +890,12 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 	const struct sandrun_config *cfg = slot->cfg;
 	struct rconn redis;
 	struct job_run_state st = { .slot = slot, .redis = &redis, .id = id, .queue = queue, .entry_id = entry_id };
-	struct job_result res = { .status = "failed", .reason = "internal" };
+	struct job_result res = { .status = JOB_STATUS_FAILED, .reason = "internal" };
 	struct manifest *m = NULL;
 	struct manifest_error merr;
 	struct sandbox sb = { .pid = -1 };
 	struct cgroup_job cg = { .version = CGROUP_NONE, .fd = -1 };
-	char job_key[KEY_MAX], upload_key[KEY_MAX], now[24], failed_ttl[24], interp[64], exe[PATH_MAX], err[256];
+	char now[24], failed_ttl[24], interp[64], exe[PATH_MAX], err[256];
 	char running_max[24], lease_ms[16];
 	const char *argv[10], *interp_path = NULL, **job_av = NULL;
 	const struct runner_environment *env;
@@ -915,9 +907,7 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 
 	rconn_init(&redis, cfg->redis_address, cfg->redis_runner_user, cfg->redis_runner_password,
 		   cfg->redis_timeout_ms);
-	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
-	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
-	snprintf(st.log_key, sizeof st.log_key, KEY_LOG_FMT, id);
+	job_keys_make(id, &st.keys);
 	st.started_ms = time_now_ms();
 	st.log_sha[0] = sign_sha256_begin();
 	st.log_sha[1] = sign_sha256_begin();
@@ -925,7 +915,7 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 	snprintf(failed_ttl, sizeof failed_ttl, "%lld", (long long)cfg->limits.failed_retention_seconds);
 	snprintf(running_max, sizeof running_max, "%lld", (long long)cfg->limits.quota_running_max);
 	snprintf(lease_ms, sizeof lease_ms, "%d", LEASE_MS);
-	argv[0] = job_key; argv[1] = upload_key; argv[2] = queue; argv[3] = st.log_key;
+	argv[0] = st.keys.job; argv[1] = st.keys.upload; argv[2] = queue; argv[3] = st.keys.log;
 	argv[4] = slot->runner_name; argv[5] = now; argv[6] = entry_id; argv[7] = failed_ttl;
 	argv[8] = running_max; argv[9] = lease_ms;
 	claim = job_script(&redis, redis_script_start, 4, 10, argv, NULL);
@@ -1072,7 +1062,7 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 			snprintf(res.error, sizeof res.error, "the job ran past its %lld s timeout and was killed",
 				 (long long)m->timeout);
 		} else if (res.sb.exit_code == 0 && res.sb.term_signal == 0) {
-			res.status = "completed";
+			res.status = JOB_STATUS_COMPLETED;
 			res.reason = NULL;
 		} else if (res.sb.oom_killed) {
 			/* counted by the cgroup (memory.events, memory.oom_control), not guessed */
@@ -1101,7 +1091,8 @@ record:
 	if (rc < 0)
 		log_error(id, "cannot record the result: %s", redis.error);
 	else if (rc == 1)
-		log_info(id, "%s%s%s (exit %d, signal %d, %.3f s cpu, %.3f s wall, %lld bytes peak%s)", res.status,
+		log_info(id, "%s%s%s (exit %d, signal %d, %.3f s cpu, %.3f s wall, %lld bytes peak%s)",
+			 job_status_name(res.status),
 			 res.reason ? ": " : "", res.reason ? res.reason : "", res.sb.exit_code,
 			 res.sb.term_signal, res.sb.cpu_seconds, res.wall_seconds,
 			 (long long)res.sb.memory_peak_bytes, res.sb.pids_limit_hit ? ", pids limit hit" : "");
@@ -1131,14 +1122,15 @@ out:
 void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char *id, const char *queue,
 		       const char *entry_id, const char *why)
 {
-	char job_key[KEY_MAX], now[24];
-	const char *fields[] = { JOB_F_STATUS, "failed", JOB_F_REASON, "internal", JOB_F_ERROR, why,
-				 JOB_F_FINISHED, now };
+	struct job_keys k;
+	char now[24];
+	const char *fields[] = { JOB_F_STATUS, job_status_name(JOB_STATUS_FAILED), JOB_F_REASON, "internal",
+				 JOB_F_ERROR, why, JOB_F_FINISHED, now };
 	redisReply *client, *reply;
 
 	/* The client names the quota keys finish.lua updates. */
-	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
-	client = rconn_command(r, "HGET %s %s", job_key, JOB_F_CLIENT);
+	job_keys_make(id, &k);
+	client = rconn_command(r, "HGET %s %s", k.job, JOB_F_CLIENT);
 	if (!client)
 		return;  /* the entry stays pending: a takeover deals with it */
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
@@ -1155,25 +1147,24 @@ void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char 
 enum job_reclaim_outcome job_reclaim(struct rconn *r, const struct sandrun_config *cfg, const char *id,
 				     const char *queue, const char *entry_id)
 {
-	char job_key[KEY_MAX], log_key[KEY_MAX], upload_key[KEY_MAX], active_key[KEY_MAX];
+	struct job_keys jk;
+	struct client_keys ck;
 	char now[24], max[16], ttl[24], client[JOB_CLIENT_MAX];
-	const char *argv[] = { job_key, queue, log_key, upload_key, active_key,
+	const char *argv[] = { jk.job, queue, jk.log, jk.upload, ck.active,
 			       id, now, entry_id, max, ttl, client };
 	enum job_reclaim_outcome outcome = JOB_RECLAIM_ERROR;
 	redisReply *reply;
 
 	/* The client first: it names the active set, a key the script must be given. */
-	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
-	reply = rconn_command(r, "HGET %s %s", job_key, JOB_F_CLIENT);
+	job_keys_make(id, &jk);
+	reply = rconn_command(r, "HGET %s %s", jk.job, JOB_F_CLIENT);
 	if (!reply)
 		return JOB_RECLAIM_ERROR;
 	*client = '\0';
 	if (reply->type == REDIS_REPLY_STRING && reply->len < sizeof client)
 		snprintf(client, sizeof client, "%s", reply->str);
 	freeReplyObject(reply);
-	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
-	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
-	snprintf(active_key, sizeof active_key, KEY_ACTIVE_FMT, client);
+	client_keys_make(client, &ck);
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
 	snprintf(max, sizeof max, "%d", JOB_ATTEMPTS_MAX);
 	snprintf(ttl, sizeof ttl, "%lld", (long long)cfg->limits.failed_retention_seconds);

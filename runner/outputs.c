@@ -7,11 +7,11 @@
  * path is not a normalized relative UTF-8 path (what GET
  * /download/{id}/{path} can name) is listed as skipped, "bad_name".
  */
-#include "keys.h"
 #include "outputs.h"
 #include "outputs_parse.h"
 #include "sandbox.h"
 #include "sign.h"
+#include "store.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -72,22 +72,22 @@ int outputs_store(struct rconn *r, const char *id, const char *data, size_t len,
 		  size_t files_max, const struct outputs_budget *budget, struct outputs_result *res,
 		  char *err, size_t errlen)
 {
-	char key[KEY_MAX], job_key[KEY_MAX], ttl_s[24], quota[24], percent[8], cost[16];
-	const struct outputs_ledger ledger = { job_key, key, id, ttl_s, quota, percent, cost };
+	struct job_keys k;
+	char ttl_s[24], quota[24], percent[8], cost[16];
+	const struct outputs_ledger ledger = { k.job, k.out, id, ttl_s, quota, percent, cost };
 	json_t *files = json_object(), *skipped = json_array();
 	struct outputs_parsed parsed = { 0 };
 	redisReply *reply;
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
-	snprintf(key, sizeof key, KEY_OUT_FMT, id);
-	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
+	job_keys_make(id, &k);
 	snprintf(ttl_s, sizeof ttl_s, "%lld", (long long)ttl);
 	snprintf(quota, sizeof quota, "%lld", (long long)budget->quota_bytes);
 	snprintf(percent, sizeof percent, "%lld", (long long)budget->results_percent);
 	snprintf(cost, sizeof cost, "%d", STORE_OUTPUT_COST);
 	/* what an earlier run of the job may have left */
-	reply = rconn_command(r, "DEL %s", key);
+	reply = rconn_command(r, "DEL %s", k.out);
 	if (!reply) {
 		error_format(err, errlen, "cannot store the outputs: %s", r->error);
 		goto out;
