@@ -283,19 +283,184 @@ const redisReply *log_xread_entries(const redisReply *r);
 #define STORE_UNREACHABLE (-1)  /* Redis did not answer (r->error) */
 #define STORE_BAD_REPLY   (-2)  /* Redis answered an error, or something else than the script's answer (r->error) */
 
-/* HGET of the record's client into out (outlen >= STORE_CLIENT_MAX). 1 found, 0 no record (or no
- * client, or one longer than a quota key: out is ""), or STORE_UNREACHABLE / STORE_BAD_REPLY. */
+/* HGET of the record's client into out (outlen >= STORE_CLIENT_MAX): 1 found (out is "" when it is
+ * no quota key: too long), 0 no record (no client field), or STORE_UNREACHABLE / STORE_BAD_REPLY. */
 int store_job_client(struct rconn *r, const char *id, char *out, size_t outlen);
 
-/* The Lua scripts in redis/, embedded at build time (common/redis_scripts.c). */
-extern const char redis_script_submit[];
-extern const char redis_script_start[];
-extern const char redis_script_finish[];
-extern const char redis_script_cancel[];
-extern const char redis_script_quota[];
-extern const char redis_script_reclaim[];
-extern const char redis_script_downloaded[];
-extern const char redis_script_store_output[];
-extern const char redis_script_log_append[];
+/*
+ * ---- the scripts: one function each (redis/NAME.lua), which knows its
+ * KEYS and ARGV. Each returns 0 (its answer in the out parameter), or
+ * STORE_UNREACHABLE / STORE_BAD_REPLY with r->error set. Numbers go as
+ * decimal text; strings as given (binary-safe where a length comes along).
+ */
+
+/* submit.lua: admits a job and queues it, whole or not at all. Two calls: the
+ * verdict without the upload ("check": a refused upload never passes through
+ * Redis's memory), then, if admitted, the job with it ("record"). */
+struct store_submit {
+	const char *id, *client;
+	const char *queue;           /* STORE_KEY_QUEUE or a GPU queue (store_key_gpu_queue) */
+	const char *manifest;        /* canonical JSON, the record's "manifest" */
+	const char *upload;          /* the archive, upload_len bytes */
+	size_t upload_len;
+	int64_t now_ms;              /* submitted_at */
+	int64_t ttl_s;               /* the record's TTL while queued */
+	int64_t jobs_max;            /* queued or running at once, per client */
+	double cpu_limit;            /* CPU-seconds per window */
+	int64_t window_ms, idle_ms;  /* the CPU window; the quota keys' TTL */
+	int64_t log_bytes, base_bytes; /* the ledger's reservation for the log and the record */
+	int64_t storage_quota;       /* bytes, per client */
+	int64_t high_water_percent;  /* of Redis's maxmemory: refused above */
+};
+
+enum store_submit_verdict {
+	STORE_SUBMIT_ADMITTED,       /* queued */
+	STORE_SUBMIT_OVER_CPU,       /* the CPU window is used up */
+	STORE_SUBMIT_OVER_JOBS,      /* jobs_max already queued or running */
+	STORE_SUBMIT_OVER_STORAGE,   /* the storage quota would be passed */
+	STORE_SUBMIT_OVER_MEMORY,    /* Redis's memory is over the high-water mark */
+	STORE_SUBMIT_REDIS_FULL,     /* Redis refused the script whole (OOM: over its maxmemory) */
+};
+
+struct store_submit_result {
+	enum store_submit_verdict verdict;
+	double used;                 /* ADMITTED, OVER_CPU: CPU-seconds used; OVER_JOBS: jobs active;
+	                                OVER_STORAGE: bytes held; OVER_MEMORY: Redis's used_memory */
+	long long figure;            /* ADMITTED: jobs active, this one included; OVER_CPU: ms until a
+	                                submit may pass; OVER_STORAGE: the same, -1 for never;
+	                                OVER_MEMORY: Redis's maxmemory */
+};
+
+int store_submit(struct rconn *r, const struct store_submit *p, struct store_submit_result *res);
+
+/* quota.lua: a client's usage (GET /stats, the RateLimit headers). */
+struct store_quota_usage {
+	double cpu_used;             /* CPU-seconds in the window */
+	long long active;            /* jobs queued or running */
+	long long reset_ms;          /* until the oldest charge leaves the window (0: none) */
+	long long retry_ms;          /* until a submit passes the CPU check (0: now) */
+	long long storage_used;      /* bytes held (the storage ledger) */
+};
+
+int store_quota_usage(struct rconn *r, const char *client, int64_t now_ms, int64_t window_ms, double cpu_limit,
+		      struct store_quota_usage *u);
+
+/* start.lua: a runner claims a queued job (queued -> running, one attempt more),
+ * or parks it while its client holds its share of the slots. */
+struct store_start {
+	const char *id, *queue, *entry_id;
+	const char *runner;          /* the runner's name: the record's "runner" */
+	int64_t now_ms;              /* started_at */
+	int64_t failed_ttl_s;        /* for a job failed here (its upload expired) */
+	int64_t running_max;         /* a client's share of the slots; 0: half the live fleet's */
+	int64_t lease_ms;            /* a heartbeat older than this is no live runner's */
+	int64_t retry_ms;            /* no answer: try again for this long (0: once) */
+};
+
+/* A claimed job: the strings point into reply (store_claim_free frees it). */
+struct store_claim {
+	const char *manifest;        /* the stored manifest (untrusted: parse it again) */
+	size_t manifest_len;
+	const char *upload;          /* the archive */
+	size_t upload_len;
+	const char *client;          /* its client ("" for none) */
+	int64_t attempt;             /* 1 for the first run */
+	redisReply *reply;
+};
+
+/* 1 claimed (*c filled); 0 nothing to run now (not queued, parked, or its upload expired and the job
+ * failed): its queue entry was dropped. */
+int store_job_start(struct rconn *r, const struct store_start *p, struct store_claim *c);
+void store_claim_free(struct store_claim *c);
+
+/* finish.lua: the end of one run: the result recorded (or dropped), the queue entry acknowledged,
+ * the client's CPU charged and its active slot released. */
+struct store_finish {
+	const char *id, *queue, *entry_id, *runner;
+	const char *client;          /* from the claim; one that is no quota key is charged nothing */
+	int64_t now_ms;
+	int64_t ttl_s;               /* what is left of the job lives this long */
+	int64_t quota_idle_ms;
+	double cpu_seconds;          /* the run's CPU, charged to the client */
+	const char *const *fields;   /* field, value, field, value, ...: for the record */
+	size_t nfields;              /* strings in fields (twice the pairs) */
+	int64_t retry_ms;            /* no answer: try again for this long (0: once) */
+};
+
+enum store_finish_outcome {
+	STORE_FINISH_RECORDED,       /* the job was running here: recorded */
+	STORE_FINISH_DROPPED,        /* it ended without this run (cancelled, failed) or is gone */
+	STORE_FINISH_LOST,           /* another run holds it now (taken over): nothing touched but the CPU */
+};
+
+int store_job_finish(struct rconn *r, const struct store_finish *p, enum store_finish_outcome *out);
+
+/* reclaim.lua: a queue entry taken over from a lost runner (XAUTOCLAIM). */
+struct store_reclaim {
+	const char *id, *queue, *entry_id;
+	const char *client;          /* the record's, read first (store_job_client) */
+	int64_t now_ms;
+	int64_t attempts_max;
+	int64_t failed_ttl_s;
+};
+
+enum store_reclaim_outcome {
+	STORE_RECLAIM_RUN,           /* queued (again): start it like any queued job */
+	STORE_RECLAIM_FAILED,        /* every attempt used: failed with reason internal */
+	STORE_RECLAIM_GONE,          /* ended, cancelled or expired: entry dropped */
+};
+
+int store_job_reclaim(struct rconn *r, const struct store_reclaim *p, enum store_reclaim_outcome *out);
+
+/* cancel.lua: DELETE /jobs/{id}. A queued or running job is cancelled, an ended one deleted.
+ * *was: the status it had; JOB_STATUS_NONE when there is no such job. */
+struct store_cancel {
+	const char *id;
+	const char *client;          /* the record's, read first (store_job_client) */
+	int64_t now_ms;
+	int64_t ttl_s;               /* the cancelled record's */
+};
+
+int store_job_cancel(struct rconn *r, const struct store_cancel *p, enum job_status *was);
+
+/* downloaded.lua: an output (path) or the archive (path "") was answered; the job is deleted
+ * once every output, or the archive, was. */
+enum store_downloaded_outcome {
+	STORE_DOWNLOADED_DELETED,    /* the job is deleted whole */
+	STORE_DOWNLOADED_KEPT,       /* outputs are left */
+	STORE_DOWNLOADED_GONE,       /* there was no job */
+};
+
+int store_job_downloaded(struct rconn *r, const char *id, const char *client, const char *path,
+			 enum store_downloaded_outcome *out);
+
+/* store_output.lua: keeps one output file if the client's storage quota and Redis's memory allow. */
+struct store_output {
+	const char *id;
+	const char *client;          /* from the claim */
+	const char *path;            /* normalized, relative */
+	size_t path_len;
+	const char *content;
+	size_t size;
+	bool first;                  /* the job's first: what an earlier run stored goes */
+	int64_t now_ms;
+	int64_t ttl_s;               /* provisional: finish.lua sets the last one */
+	int64_t quota_bytes;         /* the client's storage quota */
+	int64_t results_percent;     /* kept only below this share of Redis's maxmemory */
+};
+
+enum store_output_verdict {
+	STORE_OUTPUT_KEPT,
+	STORE_OUTPUT_OVER_QUOTA,     /* the client's storage quota */
+	STORE_OUTPUT_FULL,           /* Redis's memory */
+	STORE_OUTPUT_JOB_GONE,       /* no record: nothing to keep it for */
+};
+
+int store_output_put(struct rconn *r, const struct store_output *p, enum store_output_verdict *out);
+
+/* log_append.lua: appends entries (LOG_STDOUT or LOG_STDERR, in order) to the job's log, whose TTL
+ * becomes ttl_s. One round trip. */
+int store_log_append(struct rconn *r, const char *id, int64_t ttl_s, const struct log_entry *entries,
+		     size_t n);
 
 #endif

@@ -409,50 +409,30 @@ void job_answer_after_submit(struct request *req, const char *id, const char *he
 void handle_cancel(struct request *req, const char *id)
 {
 	const struct sandrun_limits *l = &req->srv->cfg->limits;
-	struct job_keys jk;
-	struct client_keys ck;
-	char now[24], ttl[24];
-	const char *argv[9];
-	redisReply *client, *r;
+	char client[STORE_CLIENT_MAX];
+	struct store_cancel c = { .id = id, .client = client, .now_ms = time_now_ms(),
+				  .ttl_s = l->failed_retention_seconds };
+	enum job_status was = JOB_STATUS_NONE;
+	int rc;
 
-	job_keys_make(id, &jk);
-	client = rconn_command(&req->srv->redis, "HGET %s %s", jk.job, JOB_F_CLIENT);
-	if (!client || client->type == REDIS_REPLY_ERROR) {
-		if (client)
-			freeReplyObject(client);
+	/* The client names the active set the script releases the job from. */
+	rc = store_job_client(&req->srv->redis, id, client, sizeof client);
+	if (rc > 0)
+		rc = store_job_cancel(&req->srv->redis, &c, &was);
+	if (rc < 0) {
+		log_error(req->id, "cancel: %s", req->srv->redis.error);
 		respond_unavailable(req, "the job store is unreachable");
-		return;
-	}
-	if (client->type != REDIS_REPLY_STRING) {
-		freeReplyObject(client);
-		job_not_found(req);
-		return;
-	}
-	if (client_keys_make(client->str, &ck) < 0)
-		client_keys_make("", &ck);      /* not a quota key: nobody's */
-	freeReplyObject(client);
-	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
-	snprintf(ttl, sizeof ttl, "%lld", (long long)l->failed_retention_seconds);
-	argv[0] = jk.job; argv[1] = jk.upload; argv[2] = jk.log; argv[3] = ck.active;
-	argv[4] = jk.out; argv[5] = jk.dl;
-	argv[6] = id; argv[7] = now; argv[8] = ttl;
-	r = rconn_script(&req->srv->redis, redis_script_cancel, 6, 9, argv, NULL);
-	if (!r || r->type == REDIS_REPLY_ERROR) {
-		if (r)
-			log_error(req->id, "cancel script: %s", r->str);
-		respond_unavailable(req, "the job store is unreachable");
-	} else if (r->type != REDIS_REPLY_STRING) {
+	} else if (was == JOB_STATUS_NONE) {
 		job_not_found(req);
 	} else {
-		bool was_active = !job_status_ended(job_status_parse(r->str, r->len));
+		bool was_active = !job_status_ended(was);
 
-		log_info(id, "%s by its submitter (was %s)", was_active ? "cancelled" : "deleted", r->str);
+		log_info(id, "%s by its submitter (was %s)", was_active ? "cancelled" : "deleted",
+			 job_status_name(was));
 		respond_json(req, 200, json_pack("{s:s, s:s, s:s}", "job_id", id,
 						 "status", was_active ? job_status_name(JOB_STATUS_CANCELLED) : "deleted",
-						 "previous_status", r->str), NULL);
+						 "previous_status", job_status_name(was)), NULL);
 	}
-	if (r)
-		freeReplyObject(r);
 }
 
 /* Adds one queue's entries (*queued) and those handed to a runner, not yet acknowledged (*pending). 0 or -1. */

@@ -122,20 +122,20 @@ void handle_outputs(struct request *req, const char *id)
 /* Records a download (path, or "" for the archive): the job goes once all are done. */
 static void outputs_downloaded(struct request *req, const char *id, const char *path)
 {
-	struct job_keys k;
-	const char *argv[] = { k.job, k.upload, k.log, k.out, k.dl, path };
-	redisReply *r;
+	char client[STORE_CLIENT_MAX];
+	enum store_downloaded_outcome done = STORE_DOWNLOADED_GONE;
+	int rc;
 
 	if (outputs_is_head(req))
 		return;
-	job_keys_make(id, &k);
-	r = rconn_script(&req->srv->redis, redis_script_downloaded, 5, 6, argv, NULL);
-	if (!r || r->type == REDIS_REPLY_ERROR)
-		log_error(req->id, "downloaded script: %s", r ? r->str : req->srv->redis.error);
-	else if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+	/* The client names the storage ledger the job leaves when it is deleted. */
+	rc = store_job_client(&req->srv->redis, id, client, sizeof client);
+	if (rc > 0)
+		rc = store_job_downloaded(&req->srv->redis, id, client, path, &done);
+	if (rc < 0)
+		log_error(req->id, "downloaded: %s", req->srv->redis.error);
+	else if (rc == 0 && done == STORE_DOWNLOADED_DELETED)
 		log_info(id, "every output downloaded: the job is deleted");
-	if (r)
-		freeReplyObject(r);
 }
 
 /* Content-Type by extension; anything unknown is opaque bytes. */

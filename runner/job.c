@@ -60,7 +60,6 @@
 #define ENV_FIXED         6              /* PATH HOME TMPDIR LANG USER PYTHONUNBUFFERED */
 #define JOB_DEPS_DIR      "/work/.sandrun-deps" /* where pip installs requirements (on PYTHONPATH) */
 #define REDIS_RETRY_MS    30000          /* claim and result ride out a Redis restart this long */
-#define REDIS_RETRY_STEP  500
 /* How often a running job's supervisor checks that the job is still its
  * own: a cancelled job is killed within this (plus the kill), the spec
  * asks for a second. One HMGET per running job per check. */
@@ -73,9 +72,6 @@
 /* After a failed check, the next one waits this long (a Redis that is down
  * must not stall the output loop on every check; the lease covers it). */
 #define JOB_CHECK_BACKOFF_MS 1000
-/* A client (quota key) is an IPv4 address or an IPv6 /64 prefix: longer is
- * not one, and names no quota keys. */
-#define JOB_CLIENT_MAX    64
 /* One core per job (docs/api.md §4): CPU time per period, all the job's threads
  * together. The period is the kernel's default: shorter costs scheduler
  * work, longer lets a job burst for longer before it is throttled. */
@@ -151,65 +147,34 @@ struct job_run_state {
 };
 
 /*
- * A script call that rides out a short Redis outage (a restart): a job's
- * claim or result must not be dropped for a blip. NULL after REDIS_RETRY_MS.
- */
-static redisReply *job_script(struct rconn *r, const char *script, int numkeys, int argc,
-			      const char **argv, const size_t *lens)
-{
-	int64_t give_up = time_mono_ms() + REDIS_RETRY_MS;
-	redisReply *reply;
-
-	while (!(reply = rconn_script(r, script, numkeys, argc, argv, lens)) && time_mono_ms() < give_up) {
-		struct timespec ts = { 0, REDIS_RETRY_STEP * 1000000L };
-		nanosleep(&ts, NULL);
-	}
-	return reply;
-}
-
-/*
  * Writes the pending runs to the log stream, one entry per run, in one
  * round trip (redis/log_append.lua). 0, or -1 when Redis failed or refused:
  * then the log is incomplete, and the result says so (job_record_result).
  */
 static int log_flush(struct job_run_state *st)
 {
-	const char **argv = NULL;
-	size_t *lens = NULL, off = 0;
-	char ttl[24];
-	int argc = 0, rc = 0;
-	redisReply *r;
+	struct log_entry *entries = NULL;
+	size_t off = 0;
+	int rc = 0;
 
 	if (st->hold != JOB_HELD)
 		st->nruns = 0;
 	if (!st->nruns)
 		goto out;
-	argv = xmalloc((2 + 2 * st->nruns) * sizeof *argv);
-	lens = xmalloc((2 + 2 * st->nruns) * sizeof *lens);
-	snprintf(ttl, sizeof ttl, "%lld", (long long)st->ttl);
-	argv[argc] = st->keys.log; lens[argc++] = strlen(st->keys.log);
-	argv[argc] = ttl;         lens[argc++] = strlen(ttl);
+	entries = xmalloc(st->nruns * sizeof *entries);
 	for (size_t i = 0; i < st->nruns; i++) {
-		argv[argc] = st->runs[i].stream == 'e' ? "e" : "o";
-		lens[argc++] = 1;
-		argv[argc] = st->batch_data.data + off;
-		lens[argc++] = st->runs[i].len;
+		entries[i] = (struct log_entry){ .kind = st->runs[i].stream == 'e' ? LOG_STDERR : LOG_STDOUT,
+						 .data = st->batch_data.data + off, .len = st->runs[i].len };
 		off += st->runs[i].len;
 	}
-	r = rconn_script(st->redis, redis_script_log_append, 1, argc, argv, lens);
-	if (!r || r->type == REDIS_REPLY_ERROR) {
-		if (r)
-			log_warn(st->id, "log write refused: %s", r->str);
+	if (store_log_append(st->redis, st->id, st->ttl, entries, st->nruns) < 0) {
 		st->log_lost = 1;
 		rc = -1;
 	} else {
 		st->log_entries += st->nruns;
 	}
-	if (r)
-		freeReplyObject(r);
 out:
-	free(argv);
-	free(lens);
+	free(entries);
 	st->nruns = 0;
 	st->batch_data.len = 0;
 	return rc;
@@ -341,53 +306,21 @@ struct job_result {
 };
 
 /*
- * Calls finish.lua for job `id` (KEYS and the ARGV head built here, then
- * `nfields` field/value strings). Who frees: the caller, the reply.
+ * Records the end of one run of job `id` (redis/finish.lua through
+ * store_job_finish), with `nfields` field/value strings for the record:
+ * 0 with *out, or STORE_UNREACHABLE / STORE_BAD_REPLY (r->error).
  */
-static redisReply *job_finish_script(struct rconn *r, const struct job_slot *slot, const char *id,
-				     const char *client, const char *queue, const char *entry_id, int64_t ttl,
-				     double cpu_seconds,
-				     int nfields, const char *const *fields, int retry)
+static int job_finish(struct rconn *r, const struct job_slot *slot, const char *id, const char *client,
+		      const char *queue, const char *entry_id, int64_t ttl, double cpu_seconds, size_t nfields,
+		      const char *const *fields, int64_t retry_ms, enum store_finish_outcome *out)
 {
-	const struct sandrun_limits *l = &slot->cfg->limits;
-	struct job_keys jk;
-	struct client_keys ck;
-	char ttl_s[24], cpu[32], now[24], idle[24];
-	const char *argv[96];
-	int argc = 0;
+	const struct store_finish p = {
+		.id = id, .queue = queue, .entry_id = entry_id, .runner = slot->runner_name, .client = client,
+		.now_ms = time_now_ms(), .ttl_s = ttl, .quota_idle_ms = slot->cfg->limits.quota_idle_seconds * 1000,
+		.cpu_seconds = cpu_seconds, .fields = fields, .nfields = nfields, .retry_ms = retry_ms,
+	};
 
-	/* From Redis, so untrusted: a client that is no quota key is charged nothing. */
-	if (!*client || strlen(client) >= JOB_CLIENT_MAX) {
-		client = "";
-		cpu_seconds = 0;
-	}
-	if (nfields > (int)(sizeof argv / sizeof argv[0]) - 14)
-		nfields = (int)(sizeof argv / sizeof argv[0]) - 14;
-	job_keys_make(id, &jk);
-	client_keys_make(client, &ck);
-	snprintf(ttl_s, sizeof ttl_s, "%lld", (long long)ttl);
-	snprintf(cpu, sizeof cpu, "%.3f", cpu_seconds);
-	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
-	snprintf(idle, sizeof idle, "%lld", (long long)l->quota_idle_seconds * 1000);
-	argv[argc++] = jk.job;
-	argv[argc++] = jk.upload;
-	argv[argc++] = jk.log;
-	argv[argc++] = queue;
-	argv[argc++] = ck.active;
-	argv[argc++] = ck.cpu;
-	argv[argc++] = jk.out;
-	argv[argc++] = slot->runner_name;
-	argv[argc++] = ttl_s;
-	argv[argc++] = entry_id;
-	argv[argc++] = id;
-	argv[argc++] = cpu;
-	argv[argc++] = now;
-	argv[argc++] = idle;
-	for (int i = 0; i < nfields; i++)
-		argv[argc++] = fields[i];
-	if (retry)
-		return job_script(r, redis_script_finish, 7, argc, argv, NULL);
-	return rconn_script(r, redis_script_finish, 7, argc, argv, NULL);
+	return store_job_finish(r, &p, out);
 }
 
 /* What job_sign() adds to the record: the field values live here. */
@@ -490,7 +423,7 @@ static void job_store_outputs(struct job_run_state *st, const struct manifest *m
 	char err[256];
 
 	(void)m;
-	if (outputs_store(st->redis, st->id, st->outputs.data ? st->outputs.data : "", st->outputs.len,
+	if (outputs_store(st->redis, st->id, st->client, st->outputs.data ? st->outputs.data : "", st->outputs.len,
 			  st->ttl, (size_t)l->files_max, &budget, &out, err, sizeof err) < 0) {
 		log_error(st->id, "outputs: %s", err);
 		free(out.listing);
@@ -530,8 +463,8 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 	int64_t finished = time_now_ms();
 	int nfields = 0;
 	struct job_result lost;
-	redisReply *r;
-	int rc = 0;
+	enum store_finish_outcome outcome;
+	int rc;
 
 	if (st->log_lost && res->status == JOB_STATUS_COMPLETED) {
 		/* Output the job wrote is not all in Redis: never a complete result. */
@@ -593,23 +526,22 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 	}
 	/* Last: it signs what the fields above say (output files included). */
 	job_sign(st, res, finished, &sg, fields, &nfields);
-	r = job_finish_script(st->redis, st->slot, st->id, st->client, st->queue, st->entry_id,
-			      res->status == JOB_STATUS_COMPLETED ? l->retention_seconds
-								  : l->failed_retention_seconds,
-			      res->sb.cpu_seconds, nfields, fields, 1);
-	if (!r)
+	rc = job_finish(st->redis, st->slot, st->id, st->client, st->queue, st->entry_id,
+			res->status == JOB_STATUS_COMPLETED ? l->retention_seconds : l->failed_retention_seconds,
+			res->sb.cpu_seconds, (size_t)nfields, fields, REDIS_RETRY_MS, &outcome);
+	if (rc == STORE_UNREACHABLE)
 		return -1;
-	if (r->type == REDIS_REPLY_ERROR)
-		log_error(st->id, "finish script: %s", r->str);
-	else if (r->type == REDIS_REPLY_STRING && strcmp(r->str, "recorded") == 0)
-		rc = 1;
-	else if (r->type == REDIS_REPLY_STRING)
-		log_info(st->id, "result dropped: the job was %s (%.3f s cpu charged, %.3f s wall)",
-			 strcmp(r->str, "lost") == 0 ? job_hold_text[JOB_TAKEN_OVER] :
-			 st->hold != JOB_HELD ? job_hold_text[st->hold] : "ended or deleted meanwhile",
-			 res->sb.cpu_seconds, res->wall_seconds);
-	freeReplyObject(r);
-	return rc;
+	if (rc < 0) {
+		log_error(st->id, "%s", st->redis->error);
+		return 0;
+	}
+	if (outcome == STORE_FINISH_RECORDED)
+		return 1;
+	log_info(st->id, "result dropped: the job was %s (%.3f s cpu charged, %.3f s wall)",
+		 outcome == STORE_FINISH_LOST ? job_hold_text[JOB_TAKEN_OVER] :
+		 st->hold != JOB_HELD ? job_hold_text[st->hold] : "ended or deleted meanwhile",
+		 res->sb.cpu_seconds, res->wall_seconds);
+	return 0;
 }
 
 /*
@@ -895,14 +827,13 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 	struct manifest_error merr;
 	struct sandbox sb = { .pid = -1 };
 	struct cgroup_job cg = { .version = CGROUP_NONE, .fd = -1 };
-	char now[24], failed_ttl[24], interp[64], exe[PATH_MAX], err[256];
-	char running_max[24], lease_ms[16];
-	const char *argv[10], *interp_path = NULL, **job_av = NULL;
+	char interp[64], exe[PATH_MAX], err[256];
+	const char *interp_path = NULL, **job_av = NULL;
 	const struct runner_environment *env;
 	const char *devices[GPU_DEVICES_MAX];
 	size_t ndevices = 0;
 	char **envp = NULL;
-	redisReply *claim;
+	struct store_claim claim = { 0 };
 	int rc = -1, timed_out = 0;
 
 	rconn_init(&redis, cfg->redis_address, cfg->redis_runner_user, cfg->redis_runner_password,
@@ -911,39 +842,32 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 	st.started_ms = time_now_ms();
 	st.log_sha[0] = sign_sha256_begin();
 	st.log_sha[1] = sign_sha256_begin();
-	snprintf(now, sizeof now, "%lld", (long long)st.started_ms);
-	snprintf(failed_ttl, sizeof failed_ttl, "%lld", (long long)cfg->limits.failed_retention_seconds);
-	snprintf(running_max, sizeof running_max, "%lld", (long long)cfg->limits.quota_running_max);
-	snprintf(lease_ms, sizeof lease_ms, "%d", LEASE_MS);
-	argv[0] = st.keys.job; argv[1] = st.keys.upload; argv[2] = queue; argv[3] = st.keys.log;
-	argv[4] = slot->runner_name; argv[5] = now; argv[6] = entry_id; argv[7] = failed_ttl;
-	argv[8] = running_max; argv[9] = lease_ms;
-	claim = job_script(&redis, redis_script_start, 4, 10, argv, NULL);
-	if (!claim) {
-		log_error(id, "claim: %s", redis.error);
-		goto out;
-	}
-	if (claim->type == REDIS_REPLY_NIL) {
-		log_info(id, "not runnable any more (cancelled, expired or taken): skipped");
-		rc = 0;
-		goto out;
-	}
-	if (claim->type != REDIS_REPLY_ARRAY || claim->elements != 4) {
-		log_error(id, "claim: unexpected reply %s", claim->type == REDIS_REPLY_ERROR ? claim->str : "");
-		goto out;
-	}
-	for (size_t i = 0; i < claim->elements; i++)
-		if (claim->element[i]->type != REDIS_REPLY_STRING) {
-			log_error(id, "claim: unexpected reply");
+	{
+		const struct store_start start = {
+			.id = id, .queue = queue, .entry_id = entry_id, .runner = slot->runner_name,
+			.now_ms = st.started_ms, .failed_ttl_s = cfg->limits.failed_retention_seconds,
+			.running_max = cfg->limits.quota_running_max, .lease_ms = LEASE_MS, .retry_ms = REDIS_RETRY_MS,
+		};
+
+		switch (store_job_start(&redis, &start, &claim)) {
+		case 1:
+			break;
+		case 0:
+			log_info(id, "not runnable any more (cancelled, expired or taken): skipped");
+			rc = 0;
+			goto out;
+		default:
+			log_error(id, "claim: %s", redis.error);
 			goto out;
 		}
-	st.client = claim->element[2]->str;
-	sign_sha256_hex(claim->element[1]->str, claim->element[1]->len, st.upload_sha256);
-	sign_sha256_hex(claim->element[0]->str, claim->element[0]->len, st.manifest_sha256);
+	}
+	st.client = claim.client;
+	sign_sha256_hex(claim.upload, claim.upload_len, st.upload_sha256);
+	sign_sha256_hex(claim.manifest, claim.manifest_len, st.manifest_sha256);
 	/* The log must outlive any run; finish.lua then sets its retention. */
 	st.ttl = cfg->limits.timeout_max + cfg->limits.retention_seconds;
 
-	if (manifest_parse(claim->element[0]->str, claim->element[0]->len, &cfg->limits, &m, &merr) < 0) {
+	if (manifest_parse(claim.manifest, claim.manifest_len, &cfg->limits, &m, &merr) < 0) {
 		snprintf(res.error, sizeof res.error, "the stored manifest is invalid (%.60s: %.200s)", merr.field,
 			 merr.reason);
 		goto record;
@@ -1006,8 +930,8 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 			/* The job's files live in RAM: its tmpfs is part of its memory budget. */
 			.tmpfs_bytes = m->memory_mb * 1024 * 1024
 				- m->memory_mb * 1024 * 1024 / JOB_TMPFS_RESERVE_DIVISOR,
-			.upload = claim->element[1]->str,
-			.upload_len = claim->element[1]->len,
+			.upload = claim.upload,
+			.upload_len = claim.upload_len,
 			.unpacked_max_bytes = cfg->limits.unpacked_max_bytes,
 			.files_max = cfg->limits.files_max,
 			.argv = job_av,
@@ -1038,8 +962,8 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 			goto record;
 		}
 	}
-	log_info(id, "running in slot %u as uid %u (pid %d, attempt %s)", slot->index,
-		 cfg->job_uid_base + slot->index, (int)sb.pid, claim->element[3]->str);
+	log_info(id, "running in slot %u as uid %u (pid %d, attempt %lld)", slot->index,
+		 cfg->job_uid_base + slot->index, (int)sb.pid, (long long)claim.attempt);
 	job_supervise(&st, &sb, m->timeout, &res, &timed_out);
 	sandbox_wait(&sb, &res.sb);
 	close(sb.stdout_fd);
@@ -1101,8 +1025,7 @@ record:
 out:
 	if (cgroup_job_destroy(&cg, err, sizeof err) < 0)  /* a sandbox that never started */
 		log_warn(id, "cgroup: %s", err);
-	if (claim)
-		freeReplyObject(claim);
+	store_claim_free(&claim);
 	if (envp)
 		for (char **e = envp; *e; e++)
 			free(*e);
@@ -1122,65 +1045,41 @@ out:
 void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char *id, const char *queue,
 		       const char *entry_id, const char *why)
 {
-	struct job_keys k;
-	char now[24];
+	char now[24], client[STORE_CLIENT_MAX];
 	const char *fields[] = { JOB_F_STATUS, job_status_name(JOB_STATUS_FAILED), JOB_F_REASON, "internal",
 				 JOB_F_ERROR, why, JOB_F_FINISHED, now };
-	redisReply *client, *reply;
+	enum store_finish_outcome outcome;
 
-	/* The client names the quota keys finish.lua updates. */
-	job_keys_make(id, &k);
-	client = rconn_command(r, "HGET %s %s", k.job, JOB_F_CLIENT);
-	if (!client)
+	/* The client names the quota keys finish.lua updates; without a record, finish.lua
+	 * still acknowledges the entry. */
+	if (store_job_client(r, id, client, sizeof client) == STORE_UNREACHABLE)
 		return;  /* the entry stays pending: a takeover deals with it */
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
-	reply = job_finish_script(r, slot, id, client->type == REDIS_REPLY_STRING ? client->str : "", queue, entry_id,
-				  slot->cfg->limits.failed_retention_seconds, 0,
-				  (int)(sizeof fields / sizeof fields[0]), fields, 0);
-	if (reply && reply->type == REDIS_REPLY_ERROR)
-		log_error(id, "finish script: %s", reply->str);
-	if (reply)
-		freeReplyObject(reply);
-	freeReplyObject(client);
+	if (job_finish(r, slot, id, client, queue, entry_id, slot->cfg->limits.failed_retention_seconds, 0,
+		       sizeof fields / sizeof fields[0], fields, 0, &outcome) == STORE_BAD_REPLY)
+		log_error(id, "%s", r->error);
 }
 
 enum job_reclaim_outcome job_reclaim(struct rconn *r, const struct sandrun_config *cfg, const char *id,
 				     const char *queue, const char *entry_id)
 {
-	struct job_keys jk;
-	struct client_keys ck;
-	char now[24], max[16], ttl[24], client[JOB_CLIENT_MAX];
-	const char *argv[] = { jk.job, queue, jk.log, jk.upload, ck.active,
-			       id, now, entry_id, max, ttl, client };
-	enum job_reclaim_outcome outcome = JOB_RECLAIM_ERROR;
-	redisReply *reply;
+	char client[STORE_CLIENT_MAX];
+	struct store_reclaim p = { .id = id, .queue = queue, .entry_id = entry_id, .client = client,
+				   .now_ms = time_now_ms(), .attempts_max = JOB_ATTEMPTS_MAX,
+				   .failed_ttl_s = cfg->limits.failed_retention_seconds };
+	enum store_reclaim_outcome outcome;
 
 	/* The client first: it names the active set, a key the script must be given. */
-	job_keys_make(id, &jk);
-	reply = rconn_command(r, "HGET %s %s", jk.job, JOB_F_CLIENT);
-	if (!reply)
+	if (store_job_client(r, id, client, sizeof client) == STORE_UNREACHABLE ||
+	    store_job_reclaim(r, &p, &outcome) < 0)
 		return JOB_RECLAIM_ERROR;
-	*client = '\0';
-	if (reply->type == REDIS_REPLY_STRING && reply->len < sizeof client)
-		snprintf(client, sizeof client, "%s", reply->str);
-	freeReplyObject(reply);
-	client_keys_make(client, &ck);
-	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
-	snprintf(max, sizeof max, "%d", JOB_ATTEMPTS_MAX);
-	snprintf(ttl, sizeof ttl, "%lld", (long long)cfg->limits.failed_retention_seconds);
-	reply = rconn_script(r, redis_script_reclaim, 5, (int)(sizeof argv / sizeof argv[0]), argv, NULL);
-	if (!reply)
-		return JOB_RECLAIM_ERROR;
-	if (reply->type == REDIS_REPLY_STRING) {
-		if (strcmp(reply->str, "run") == 0)
-			outcome = JOB_RECLAIM_RUN;
-		else if (strcmp(reply->str, "failed") == 0)
-			outcome = JOB_RECLAIM_FAILED;
-		else if (strcmp(reply->str, "gone") == 0)
-			outcome = JOB_RECLAIM_GONE;
-	} else if (reply->type == REDIS_REPLY_ERROR) {
-		snprintf(r->error, sizeof r->error, "reclaim script: %s", reply->str);
+	switch (outcome) {
+	case STORE_RECLAIM_RUN:
+		return JOB_RECLAIM_RUN;
+	case STORE_RECLAIM_FAILED:
+		return JOB_RECLAIM_FAILED;
+	case STORE_RECLAIM_GONE:
+		break;
 	}
-	freeReplyObject(reply);
-	return outcome;
+	return JOB_RECLAIM_GONE;
 }
