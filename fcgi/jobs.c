@@ -248,18 +248,12 @@ static long job_queue_position(struct request *req, const char *queue, const cha
 /* The id of the last entry of an XREAD reply with entries into `last`; -1 if it is not shaped so. */
 static int wait_last_entry(const redisReply *r, char *last, size_t lastlen)
 {
-	const redisReply *entries, *e;
+	const redisReply *entries = log_xread_entries(r);
+	struct log_entry e;
 
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 || r->element[0]->type != REDIS_REPLY_ARRAY ||
-	    r->element[0]->elements != 2 || r->element[0]->element[1]->type != REDIS_REPLY_ARRAY ||
-	    r->element[0]->element[1]->elements == 0)
+	if (!entries || entries->elements == 0 || log_entry_read(entries->element[entries->elements - 1], &e) < 0)
 		return -1;
-	entries = r->element[0]->element[1];
-	e = entries->element[entries->elements - 1];
-	if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 || e->element[0]->type != REDIS_REPLY_STRING ||
-	    e->element[0]->len >= lastlen)
-		return -1;
-	memcpy(last, e->element[0]->str, e->element[0]->len + 1);
+	snprintf(last, lastlen, "%s", e.id);
 	return 0;
 }
 
@@ -276,16 +270,16 @@ static int wait_last_entry(const redisReply *r, char *last, size_t lastlen)
 static redisReply *job_record_wait(struct request *req, const char *id, int64_t wait_ms)
 {
 	int64_t started = time_mono_ms(), deadline = started + wait_ms, looked;
-	char last[64] = "0-0";
+	char last[LOG_ENTRY_ID_MAX] = "0-0";
 	struct job_keys k;
+	struct log_entry e;
 	redisReply *h, *r;
 
 	job_keys_make(id, &k);
 	/* The stream's last id before the first look: whatever comes after it wakes us. */
 	r = rconn_command(&req->srv->redis, "XREVRANGE %s + - COUNT 1", k.log);
-	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
-	    r->element[0]->elements == 2 && r->element[0]->element[0]->type == REDIS_REPLY_STRING)
-		snprintf(last, sizeof last, "%s", r->element[0]->element[0]->str);
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && log_entry_read(r->element[0], &e) == 0)
+		snprintf(last, sizeof last, "%s", e.id);
 	if (r)
 		freeReplyObject(r);
 	for (;;) {
@@ -525,11 +519,12 @@ void handle_stats(struct request *req, const char *unused)
 	respond_json(req, 200, json_pack("{s:o, s:o}", "your_quota", quota, "system", sys), NULL);
 }
 
-/* Reads the whole log stream into the three buffers. 0, or -1 when Redis failed. */
+/* Reads the whole log stream into the three buffers. 0, or -1 when Redis failed or answered
+ * something else than entries. */
 static int logs_collect(struct request *req, const char *id, struct buf *out, struct buf *err,
 			struct buf *both)
 {
-	char start[64] = "-";
+	char start[LOG_ENTRY_ID_MAX + 1] = "-";
 	struct job_keys k;
 
 	job_keys_make(id, &k);
@@ -543,26 +538,18 @@ static int logs_collect(struct request *req, const char *id, struct buf *out, st
 			return -1;
 		}
 		for (i = 0; i < r->elements; i++) {
-			const redisReply *e = r->element[i], *fields;
-			const char *s = NULL, *d = NULL;
-			size_t dlen = 0;
+			struct log_entry e;
 
-			if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
-				continue;
-			fields = e->element[1];
-			for (size_t j = 0; j + 1 < fields->elements; j += 2) {
-				if (strcmp(fields->element[j]->str, "s") == 0)
-					s = fields->element[j + 1]->str;
-				else if (strcmp(fields->element[j]->str, "d") == 0) {
-					d = fields->element[j + 1]->str;
-					dlen = fields->element[j + 1]->len;
-				}
+			if (log_entry_read(r->element[i], &e) < 0) {
+				log_error(req->id, "logs: XRANGE answered something else than entries");
+				freeReplyObject(r);
+				return -1;
 			}
-			if (!s || !d)
+			snprintf(start, sizeof start, "(%s", e.id);
+			if (e.kind != LOG_STDOUT && e.kind != LOG_STDERR)
 				continue;
-			buf_append(s[0] == 'e' ? err : out, d, dlen);
-			buf_append(both, d, dlen);
-			snprintf(start, sizeof start, "(%s", e->element[0]->str);
+			buf_append(e.kind == LOG_STDERR ? err : out, e.data, e.len);
+			buf_append(both, e.data, e.len);
 		}
 		freeReplyObject(r);
 		if (i < LOG_PAGE)
