@@ -368,7 +368,8 @@ struct store_claim {
 	redisReply *reply;
 };
 
-/* 1 claimed (*c filled); 0 nothing to run now (not queued, parked, or its upload expired and the job
+/* Reads the record's client first (store_job_client: it names the client's keys), then claims.
+ * 1 claimed (*c filled); 0 nothing to run now (not queued, parked, or its upload expired and the job
  * failed): its queue entry was dropped. */
 int store_job_start(struct rconn *r, const struct store_start *p, struct store_claim *c);
 void store_claim_free(struct store_claim *c);

@@ -85,14 +85,20 @@ static void args_real(struct store_args *a, double v, int decimals)
 	args_str(a, n);
 }
 
+/* A client read from a record (untrusted): itself, or "" (nobody) when it is none or names no key. */
+static const char *client_or_nobody(const char *client)
+{
+	return client && strlen(client) < STORE_CLIENT_MAX ? client : "";
+}
+
 /*
- * KEYS: job hash, upload string, queue stream, active set, cpu zset, storage ledger
+ * KEYS: job hash, upload string, queue stream, active set, cpu zset, storage ledger, uploads in flight
  * ARGV: id, manifest, client, now, upload ("" to check), ttl, jobs max, cpu limit, window, quota idle,
  *       log reservation, record reservation, storage quota, high-water percent, upload size, "check"|"record"
  */
 int store_submit_args(struct store_args *a, const struct store_submit *p, bool check)
 {
-	args_init(a, redis_script_submit, "submit", 22);
+	args_init(a, redis_script_submit, "submit", 23);
 	if (job_keys_make(p->id, &a->job) < 0 || client_keys_make(p->client, &a->client) < 0)
 		return -1;
 	args_key(a, a->job.job);
@@ -101,6 +107,7 @@ int store_submit_args(struct store_args *a, const struct store_submit *p, bool c
 	args_key(a, a->client.active);
 	args_key(a, a->client.cpu);
 	args_key(a, a->client.store);
+	args_key(a, STORE_KEY_UPLOADING);
 	args_str(a, p->id);
 	args_str(a, p->manifest);
 	args_str(a, p->client);
@@ -139,37 +146,46 @@ int store_quota_args(struct store_args *a, const char *client, int64_t now_ms, i
 }
 
 /*
- * KEYS: job hash, upload string, queue stream, log stream
- * ARGV: runner, now, queue entry, failed ttl, running max, lease
+ * KEYS: job hash, upload string, queue stream, log stream, active set, parked list, storage ledger,
+ *       the runners' heartbeats
+ * ARGV: runner, now, queue entry, failed ttl, running max, lease, id, client
  */
-int store_start_args(struct store_args *a, const struct store_start *p)
+int store_start_args(struct store_args *a, const struct store_start *p, const char *client)
 {
-	args_init(a, redis_script_start, "start", 10);
-	if (job_keys_make(p->id, &a->job) < 0)
+	client = client_or_nobody(client);
+	args_init(a, redis_script_start, "start", 16);
+	if (job_keys_make(p->id, &a->job) < 0 || client_keys_make(client, &a->client) < 0)
 		return -1;
 	args_key(a, a->job.job);
 	args_key(a, a->job.upload);
 	args_key(a, p->queue);
 	args_key(a, a->job.log);
+	args_key(a, a->client.active);
+	args_key(a, a->client.parked);
+	args_key(a, a->client.store);
+	args_key(a, STORE_KEY_RUNNERS);
 	args_str(a, p->runner);
 	args_int(a, p->now_ms);
 	args_str(a, p->entry_id);
 	args_int(a, p->failed_ttl_s);
 	args_int(a, p->running_max);
 	args_int(a, p->lease_ms);
+	args_str(a, p->id);
+	args_str(a, client);
 	return 0;
 }
 
 /*
- * KEYS: job hash, upload string, log stream, queue stream, active set, cpu zset, outputs hash
- * ARGV: runner, ttl, queue entry, id, cpu seconds, now, quota idle, then field, value pairs
+ * KEYS: job hash, upload string, log stream, queue stream, active set, cpu zset, outputs hash,
+ *       parked list, storage ledger
+ * ARGV: runner, ttl, queue entry, id, cpu seconds, now, quota idle, client, then field, value pairs
  */
 int store_finish_args(struct store_args *a, const struct store_finish *p)
 {
 	const char *client = p->client ? p->client : "";
 	double cpu = p->cpu_seconds;
 
-	args_init(a, redis_script_finish, "finish", 14 + p->nfields);
+	args_init(a, redis_script_finish, "finish", 17 + p->nfields);
 	/* From Redis, so untrusted: a client that is no quota key is charged nothing. */
 	if (!*client || strlen(client) >= STORE_CLIENT_MAX) {
 		client = "";
@@ -184,6 +200,8 @@ int store_finish_args(struct store_args *a, const struct store_finish *p)
 	args_key(a, a->client.active);
 	args_key(a, a->client.cpu);
 	args_key(a, a->job.out);
+	args_key(a, a->client.parked);
+	args_key(a, a->client.store);
 	args_str(a, p->runner);
 	args_int(a, p->ttl_s);
 	args_str(a, p->entry_id);
@@ -191,6 +209,7 @@ int store_finish_args(struct store_args *a, const struct store_finish *p)
 	args_real(a, cpu, 3);
 	args_int(a, p->now_ms);
 	args_int(a, p->quota_idle_ms);
+	args_str(a, client);
 	for (size_t i = 0; i + 1 < p->nfields; i += 2) {
 		args_str(a, p->fields[i]);
 		args_str(a, p->fields[i + 1]);
@@ -199,14 +218,14 @@ int store_finish_args(struct store_args *a, const struct store_finish *p)
 }
 
 /*
- * KEYS: job hash, queue stream, log stream, upload string, active set
+ * KEYS: job hash, queue stream, log stream, upload string, active set, parked list, storage ledger
  * ARGV: id, now, queue entry, attempts max, failed ttl, client
  */
 int store_reclaim_args(struct store_args *a, const struct store_reclaim *p)
 {
-	const char *client = p->client ? p->client : "";
+	const char *client = client_or_nobody(p->client);
 
-	args_init(a, redis_script_reclaim, "reclaim", 11);
+	args_init(a, redis_script_reclaim, "reclaim", 13);
 	if (job_keys_make(p->id, &a->job) < 0 || client_keys_make(client, &a->client) < 0)
 		return -1;
 	args_key(a, a->job.job);
@@ -214,6 +233,8 @@ int store_reclaim_args(struct store_args *a, const struct store_reclaim *p)
 	args_key(a, a->job.log);
 	args_key(a, a->job.upload);
 	args_key(a, a->client.active);
+	args_key(a, a->client.parked);
+	args_key(a, a->client.store);
 	args_str(a, p->id);
 	args_int(a, p->now_ms);
 	args_str(a, p->entry_id);
@@ -224,13 +245,15 @@ int store_reclaim_args(struct store_args *a, const struct store_reclaim *p)
 }
 
 /*
- * KEYS: job hash, upload string, log stream, active set, outputs hash, downloads set
- * ARGV: id, now, ttl
+ * KEYS: job hash, upload string, log stream, active set, outputs hash, downloads set, storage ledger
+ * ARGV: id, now, ttl, client
  */
 int store_cancel_args(struct store_args *a, const struct store_cancel *p)
 {
-	args_init(a, redis_script_cancel, "cancel", 9);
-	if (job_keys_make(p->id, &a->job) < 0 || client_keys_make(p->client ? p->client : "", &a->client) < 0)
+	const char *client = client_or_nobody(p->client);
+
+	args_init(a, redis_script_cancel, "cancel", 11);
+	if (job_keys_make(p->id, &a->job) < 0 || client_keys_make(client, &a->client) < 0)
 		return -1;
 	args_key(a, a->job.job);
 	args_key(a, a->job.upload);
@@ -238,39 +261,51 @@ int store_cancel_args(struct store_args *a, const struct store_cancel *p)
 	args_key(a, a->client.active);
 	args_key(a, a->job.out);
 	args_key(a, a->job.dl);
+	args_key(a, a->client.store);
 	args_str(a, p->id);
 	args_int(a, p->now_ms);
 	args_int(a, p->ttl_s);
+	args_str(a, client);
 	return 0;
 }
 
-/* KEYS: job hash, upload string, log stream, outputs hash, downloads set. ARGV: path ("" for the archive) */
+/*
+ * KEYS: job hash, upload string, log stream, outputs hash, downloads set, storage ledger
+ * ARGV: path ("" for the archive), id, client
+ */
 int store_downloaded_args(struct store_args *a, const char *id, const char *client, const char *path)
 {
-	(void)client;
-	args_init(a, redis_script_downloaded, "downloaded", 6);
-	if (job_keys_make(id, &a->job) < 0)
+	client = client_or_nobody(client);
+	args_init(a, redis_script_downloaded, "downloaded", 9);
+	if (job_keys_make(id, &a->job) < 0 || client_keys_make(client, &a->client) < 0)
 		return -1;
 	args_key(a, a->job.job);
 	args_key(a, a->job.upload);
 	args_key(a, a->job.log);
 	args_key(a, a->job.out);
 	args_key(a, a->job.dl);
+	args_key(a, a->client.store);
 	args_str(a, path);
+	args_str(a, id);
+	args_str(a, client);
 	return 0;
 }
 
 /*
- * KEYS: job hash, outputs hash
- * ARGV: id, path, bytes, now, ttl, storage quota, results percent, "1" for the first, cost per output
+ * KEYS: job hash, outputs hash, storage ledger
+ * ARGV: id, path, bytes, now, ttl, storage quota, results percent, "1" for the first, cost per output,
+ *       client
  */
 int store_output_args(struct store_args *a, const struct store_output *p)
 {
-	args_init(a, redis_script_store_output, "store_output", 11);
-	if (job_keys_make(p->id, &a->job) < 0)
+	const char *client = client_or_nobody(p->client);
+
+	args_init(a, redis_script_store_output, "store_output", 13);
+	if (job_keys_make(p->id, &a->job) < 0 || client_keys_make(client, &a->client) < 0)
 		return -1;
 	args_key(a, a->job.job);
 	args_key(a, a->job.out);
+	args_key(a, a->client.store);
 	args_str(a, p->id);
 	args_bytes(a, p->path, p->path_len);
 	args_bytes(a, p->content ? p->content : "", p->size);
@@ -280,6 +315,7 @@ int store_output_args(struct store_args *a, const struct store_output *p)
 	args_int(a, p->results_percent);
 	args_str(a, p->first ? "1" : "0");
 	args_int(a, STORE_OUTPUT_COST);
+	args_str(a, client);
 	return 0;
 }
 
@@ -541,13 +577,25 @@ int store_quota_usage(struct rconn *r, const char *client, int64_t now_ms, int64
 
 int store_job_start(struct rconn *r, const struct store_start *p, struct store_claim *c)
 {
+	int64_t give_up = time_mono_ms() + p->retry_ms;
+	char client[STORE_CLIENT_MAX], err[200];
 	struct store_args a;
-	int built = store_start_args(&a, p), rc = 0;
-	redisReply *reply = store_run(r, &a, built, p->retry_ms, &rc);
-	char err[200];
+	redisReply *reply;
+	int built, rc = 0;
 
 	memset(c, 0, sizeof *c);
-	if (!reply)
+	/* The client first: it names the keys of the client's share of the slots. Without a
+	 * record, the script still drops the entry. */
+	while ((rc = store_job_client(r, p->id, client, sizeof client)) == STORE_UNREACHABLE &&
+	       time_mono_ms() < give_up) {
+		struct timespec ts = { 0, STORE_RETRY_STEP_MS * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	if (rc == STORE_UNREACHABLE)
+		return rc;
+	built = store_start_args(&a, p, client);
+	rc = 0;
+	if (!(reply = store_run(r, &a, built, give_up - time_mono_ms(), &rc)))
 		return rc;
 	rc = store_start_reply(reply, c, err, sizeof err);
 	if (rc == 1) {

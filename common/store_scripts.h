@@ -50,7 +50,7 @@ void store_args_free(struct store_args *a);
 int store_submit_args(struct store_args *a, const struct store_submit *p, bool check);
 int store_quota_args(struct store_args *a, const char *client, int64_t now_ms, int64_t window_ms,
 		     double cpu_limit);
-int store_start_args(struct store_args *a, const struct store_start *p);
+int store_start_args(struct store_args *a, const struct store_start *p, const char *client);
 int store_finish_args(struct store_args *a, const struct store_finish *p);
 int store_reclaim_args(struct store_args *a, const struct store_reclaim *p);
 int store_cancel_args(struct store_args *a, const struct store_cancel *p);

@@ -7,29 +7,29 @@
 -- whole. The end marker on the log stream wakes anyone waiting on the job.
 -- The storage ledger (store-lib.lua) keeps only the short-lived record.
 -- allow-oom: a cancel frees memory; it must work when Redis is full.
--- KEYS: job hash, upload string, log stream, client's active set, outputs hash, downloads set
--- ARGV: id, now (ms), ttl of the cancelled record (s)
+-- KEYS: job hash, upload string, log stream, client's active set, outputs hash, downloads set,
+--       client's storage ledger
+-- ARGV: id, now (ms), ttl of the cancelled record (s), the client the caller read from the record
 -- Returns the status the job had, or nil when there is no such job.
 --#include store-lib.lua
+--#include job-lib.lua
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then
   return nil
 end
-redis.call('DEL', KEYS[2], KEYS[3])
-if KEYS[6] then
-  redis.call('DEL', KEYS[5], KEYS[6])
-end
+local mine = job_client_is(KEYS[1], ARGV[4])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[5], KEYS[6])
 redis.call('SREM', KEYS[4], ARGV[1])
 if st == 'queued' or st == 'running' then
-  redis.call('HSET', KEYS[1], 'status', 'cancelled', 'reason', 'cancelled',
-             'finished_at', ARGV[2], 'error', 'cancelled by its submitter (DELETE /jobs)')
-  redis.call('EXPIRE', KEYS[1], ARGV[3])
-  redis.call('XADD', KEYS[3], '*', 's', 'x')
-  redis.call('EXPIRE', KEYS[3], ARGV[3])
-  redis.call('HSET', KEYS[1], 'store_upload', 0, 'store_log', 0, 'store_out', 0)
-  store_job_update(KEYS[1], ARGV[1], tonumber(ARGV[2]))
+  job_end({job = KEYS[1], upload = KEYS[2], log = KEYS[3], active = KEYS[4], store = KEYS[7]},
+          ARGV[1], mine, tonumber(ARGV[2]), ARGV[3],
+          {'status', 'cancelled', 'reason', 'cancelled', 'finished_at', ARGV[2],
+           'error', 'cancelled by its submitter (DELETE /jobs)',
+           'store_upload', 0, 'store_log', 0, 'store_out', 0})
 else
-  store_job_drop(KEYS[1], ARGV[1])
+  if mine then
+    store_job_drop(KEYS[7], ARGV[1])
+  end
   redis.call('DEL', KEYS[1])
 end
 return st

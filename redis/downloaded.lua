@@ -6,15 +6,18 @@
 -- Later requests for the job find nothing: 404.
 -- The job's entry in its client's storage ledger goes with it.
 -- allow-oom: it deletes; it must work when Redis is full.
--- KEYS: job hash, upload string, log stream, outputs hash, downloads set
--- ARGV: the downloaded path, "" for the archive
+-- KEYS: job hash, upload string, log stream, outputs hash, downloads set, client's storage ledger
+-- ARGV: the downloaded path ("" for the archive), id, the client the caller read from the record
 -- Returns 1 when the job was deleted, 0 when outputs are left, -1 when it was gone.
 --#include store-lib.lua
+--#include job-lib.lua
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return -1
 end
 local function delete_all()
-  store_job_drop(KEYS[1], string.match(KEYS[1], '^sr:{(.*)}:job$'))
+  if job_client_is(KEYS[1], ARGV[3]) then
+    store_job_drop(KEYS[6], ARGV[2])
+  end
   redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
   return 1
 end

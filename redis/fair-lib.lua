@@ -1,5 +1,7 @@
 -- Fair shares of the runner slots (inlined at build time into start.lua,
--- finish.lua and reclaim.lua). One client's jobs may run on at most
+-- finish.lua and reclaim.lua, after job-lib.lua: it walks the client's
+-- jobs and the live runners by job-lib's key_ names; the client's keys and
+-- sr:runners come from the caller's KEYS). One client's jobs may run on at most
 -- `cap` slots at once: quota_running_max, or by default half of the live
 -- fleet's slots (at least one), so that a client with two hour-long
 -- sleeps cannot hold a two-slot runner for an hour while others wait. A
@@ -7,50 +9,47 @@
 -- time one of the client's jobs ends, one parked job goes back to the end
 -- of its queue.
 
--- The live fleet's slots: the heartbeats newer than `lease_ms`.
-local function fair_fleet_slots(now, lease_ms)
-  local names = redis.call('ZRANGEBYSCORE', 'sr:runners', now - lease_ms, '+inf')
+-- The live fleet's slots: the heartbeats in `runners` (sr:runners) newer
+-- than `lease_ms`.
+local function fair_fleet_slots(runners, now, lease_ms)
+  local names = redis.call('ZRANGEBYSCORE', runners, now - lease_ms, '+inf')
   local slots = 0
   for _, name in ipairs(names) do
-    slots = slots + (tonumber(redis.call('HGET', 'sr:runner:' .. name, 'slots')) or 0)
+    slots = slots + (tonumber(redis.call('HGET', key_runner(name), 'slots')) or 0)
   end
   return slots
 end
 
--- How many of the client's jobs run now.
-local function fair_running(client)
+-- How many of the client's jobs (its active set) run now.
+local function fair_running(active)
   local n = 0
-  for _, id in ipairs(redis.call('SMEMBERS', 'sr:active:{' .. client .. '}')) do
-    if redis.call('HGET', 'sr:{' .. id .. '}:job', 'status') == 'running' then
+  for _, id in ipairs(redis.call('SMEMBERS', active)) do
+    if redis.call('HGET', key_job(id), 'status') == 'running' then
       n = n + 1
     end
   end
   return n
 end
 
-local function fair_cap(configured, now, lease_ms)
+local function fair_cap(configured, runners, now, lease_ms)
   if configured > 0 then
     return configured
   end
-  return math.max(1, math.floor(fair_fleet_slots(now, lease_ms) / 2))
+  return math.max(1, math.floor(fair_fleet_slots(runners, now, lease_ms) / 2))
 end
 
--- One of the client's jobs ended: its next parked job, if any, goes back to
--- its queue. Parked ids whose job is no longer queued (cancelled, expired)
--- are skipped; bounded, as a script must be.
-local function fair_unpark(client)
-  if not client or client == '' then
-    return
-  end
-  local key = 'sr:parked:{' .. client .. '}'
+-- One of the client's jobs ended: its next parked job (its list `parked`),
+-- if any, goes back to its queue. Parked ids whose job is no longer queued
+-- (cancelled, expired) are skipped; bounded, as a script must be.
+local function fair_unpark(parked)
   for _ = 1, 32 do
-    local id = redis.call('LPOP', key)
+    local id = redis.call('LPOP', parked)
     if not id then
       return
     end
-    local job = 'sr:{' .. id .. '}:job'
+    local job = key_job(id)
     local f = redis.call('HMGET', job, 'status', 'queue')
-    if f[1] == 'queued' and f[2] then
+    if f[1] == 'queued' and f[2] and key_is_queue(f[2]) then
       local entry = redis.call('XADD', f[2], '*', 'id', id)
       redis.call('HSET', job, 'queue_entry', entry)
       redis.call('HDEL', job, 'parked')

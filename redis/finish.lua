@@ -21,15 +21,18 @@
 -- of the client's parked jobs, if any, goes back to its queue (fair-lib.lua).
 -- allow-oom: a result must always be recorded; submits stop well before
 -- Redis's maxmemory, and what a running job may write was reserved.
--- KEYS: job hash, upload string, log stream, queue stream, active set, cpu zset,
---       outputs hash (stored by the runner before this call, with a provisional TTL)
+-- The end itself is job-lib.lua's job_end, as for a cancel or a failure.
+-- KEYS: job hash, upload string, log stream, queue stream, client's active set, client's cpu zset,
+--       outputs hash (stored by the runner before this call, with a provisional TTL),
+--       client's parked list, client's storage ledger
 -- ARGV: runner name, ttl (s), queue entry id ("" for none), job id,
---       cpu seconds ("0" for none), now (ms), quota idle (ms),
+--       cpu seconds ("0" for none), now (ms), quota idle (ms), the client (from the claim),
 --       then field, value pairs for the job record
 --#include store-lib.lua
+--#include job-lib.lua
 --#include fair-lib.lua
 local status = redis.call('HGET', KEYS[1], 'status')
-local client = redis.call('HGET', KEYS[1], 'client')
+local mine = job_client_is(KEYS[1], ARGV[8])
 local ours = status == 'running' and redis.call('HGET', KEYS[1], 'runner') == ARGV[1]
 
 local cpu = tonumber(ARGV[5])
@@ -41,38 +44,29 @@ if not ours and (status == 'queued' or status == 'running') then
   return 'lost'
 end
 
-if ARGV[3] ~= '' then
-  redis.call('XACK', KEYS[4], 'runners', ARGV[3])
-  redis.call('XDEL', KEYS[4], ARGV[3])
-end
+job_entry_drop(KEYS[4], ARGV[3])
 if redis.call('SREM', KEYS[5], ARGV[4]) == 1 then
   redis.call('PEXPIRE', KEYS[5], ARGV[7])
 end
 
 if ours then
   local fields = {}
-  for i = 8, #ARGV do
+  for i = 9, #ARGV do
     fields[#fields + 1] = ARGV[i]
   end
-  if #fields > 0 then
-    redis.call('HSET', KEYS[1], unpack(fields))
+  job_end({job = KEYS[1], upload = KEYS[2], log = KEYS[3], active = KEYS[5], store = KEYS[9]},
+          ARGV[4], mine, tonumber(ARGV[6]), ARGV[2], fields)
+  redis.call('EXPIRE', KEYS[7], ARGV[2])
+  if mine then
+    fair_unpark(KEYS[8])
   end
-  redis.call('DEL', KEYS[2])
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-  redis.call('XADD', KEYS[3], '*', 's', 'x')
-  redis.call('EXPIRE', KEYS[3], ARGV[2])
-  if KEYS[7] then
-    redis.call('EXPIRE', KEYS[7], ARGV[2])
-  end
-  store_job_update(KEYS[1], ARGV[4], tonumber(ARGV[6]))
-  fair_unpark(client)
   return 'recorded'
 end
 
-if KEYS[7] then
-  redis.call('DEL', KEYS[7])    -- this run's outputs: nobody's now
+redis.call('DEL', KEYS[7])    -- this run's outputs: nobody's now
+if mine then
+  fair_unpark(KEYS[8])
 end
-fair_unpark(client)
 if not status then
   -- Nobody can read the log of a job without a record: what this run
   -- wrote (its last flushes may have made the stream anew) goes.
@@ -83,13 +77,9 @@ if status == 'cancelled' then
   -- The cancel deleted the log and left only its end marker: what this run
   -- wrote between the cancel and its kill goes the same way.
   redis.call('DEL', KEYS[3])
-  redis.call('XADD', KEYS[3], '*', 's', 'x')
-else
-  local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
-  local f = last[1] and last[1][2]
-  if not (f and f[1] == 's' and f[2] == 'x') then
-    redis.call('XADD', KEYS[3], '*', 's', 'x')
-  end
+  job_log_mark(KEYS[3])
+elseif not job_log_ended(KEYS[3]) then
+  job_log_mark(KEYS[3])
 end
 local pttl = redis.call('PTTL', KEYS[1])
 if pttl > 0 then
@@ -98,5 +88,7 @@ else
   redis.call('EXPIRE', KEYS[3], ARGV[2])
 end
 redis.call('HSET', KEYS[1], 'store_out', 0)
-store_job_update(KEYS[1], ARGV[4], tonumber(ARGV[6]))
+if mine then
+  store_job_update(KEYS[1], KEYS[9], ARGV[4], tonumber(ARGV[6]))
+end
 return 'dropped'

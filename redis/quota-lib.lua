@@ -1,6 +1,7 @@
 -- Shared by submit.lua and quota.lua (inlined at build time by
--- build-aux/embed-lua.sh): the client's usage, computed the same way by
--- the check that admits a job and by the figures shown to the client.
+-- build-aux/embed-lua.sh, after job-lib.lua: the records of the active
+-- set's ids are job-lib's key_job): the client's usage, computed the same
+-- way by the check that admits a job and by the figures shown to the client.
 
 -- CPU-seconds charged in the window ending at `now`. Drops older charges.
 -- Returns used, the ms until the oldest charge leaves the window (0: none),
@@ -37,7 +38,7 @@ local function quota_active(active_key)
   local ids = redis.call('SMEMBERS', active_key)
   local n = 0
   for _, id in ipairs(ids) do
-    local st = redis.call('HGET', 'sr:{' .. id .. '}:job', 'status')
+    local st = redis.call('HGET', key_job(id), 'status')
     if st == 'queued' or st == 'running' then
       n = n + 1
     else

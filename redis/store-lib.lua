@@ -1,8 +1,9 @@
 -- The storage ledger (inlined at build time by build-aux/embed-lua.sh into
 -- the scripts that change what a job keeps in Redis). Every byte a client
 -- makes Redis keep is reserved here before it is written, and released
--- when the job's keys are deleted or expire:
---   sr:store:{C}  hash, field = job id, value = "BYTES EXPIRY_MS"
+-- when the job's keys are deleted or expire. The ledger (one per client,
+-- its key from the caller's KEYS): a hash, field = job id, value =
+-- "BYTES EXPIRY_MS".
 -- BYTES is the sum of the job record's parts store_upload, store_log,
 -- store_out and store_base (common/store.h); EXPIRY_MS is when the job's
 -- keys expire. An entry past its expiry counts for nothing and is dropped
@@ -59,14 +60,16 @@ local function store_memory_over(need, percent)
   return max > 0 and used + need > max * percent / 100, used, max
 end
 
--- Writes the job's entry from its record: the sum of its parts, until its
--- record's TTL ends. No record: the job is gone, and so is its entry.
-local function store_job_update(job_key, id, now)
+-- Writes the job's entry in its client's ledger `key` from its record: the
+-- sum of its parts, until its record's TTL ends. No record: the job is
+-- gone, and so is its entry. (The caller checks the record is that
+-- client's: job-lib.lua's job_client_is.)
+local function store_job_update(job_key, key, id, now)
   local f = redis.call('HMGET', job_key, 'client', 'store_upload', 'store_log', 'store_out', 'store_base')
   if not f[1] then
+    redis.call('HDEL', key, id)
     return
   end
-  local key = 'sr:store:{' .. f[1] .. '}'
   local pttl = redis.call('PTTL', job_key)
   if pttl < 0 then
     redis.call('HDEL', key, id)
@@ -79,11 +82,8 @@ local function store_job_update(job_key, id, now)
   end
 end
 
--- The job's keys are being deleted whole: its entry goes (call before the
--- record is deleted, while it still names the client).
-local function store_job_drop(job_key, id)
-  local client = redis.call('HGET', job_key, 'client')
-  if client then
-    redis.call('HDEL', 'sr:store:{' .. client .. '}', id)
-  end
+-- The job's keys are being deleted whole: its entry in the client's
+-- ledger `key` goes.
+local function store_job_drop(key, id)
+  redis.call('HDEL', key, id)
 end

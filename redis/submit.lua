@@ -9,7 +9,7 @@
 -- ZREMRANGEBYSCORE, which never counts as one). No allow-oom: clients'
 -- submits are the first thing refused under memory pressure.
 -- KEYS: job hash, upload string, queue stream (sr:queue, or a GPU runner's), client's active set,
---       client's cpu zset, client's storage ledger
+--       client's cpu zset, client's storage ledger, the uploads in flight (sr:uploading)
 -- ARGV: id, canonical manifest, client, submitted_at (ms), upload bytes, ttl (s),
 --       jobs max, cpu limit (s), window (ms), quota idle (ms),
 --       log reservation (bytes), record reservation (bytes), storage quota (bytes),
@@ -21,12 +21,13 @@
 -- connection's buffer keeps their room for a while after).
 -- Returns {"ok", used, active} or {"cpu", used, retry ms} or {"jobs", active, 0}
 --   or {"storage", bytes used, retry ms (-1: never)} or {"memory", used_memory, maxmemory}
---#include quota-lib.lua
 --#include store-lib.lua
+--#include job-lib.lua
+--#include quota-lib.lua
 local now, limit, window = tonumber(ARGV[4]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local check = ARGV[16] == 'check'
 if not check then
-  redis.call('HDEL', 'sr:uploading', ARGV[1])   -- its check's entry: the upload is here now
+  redis.call('HDEL', KEYS[7], ARGV[1])   -- its check's entry: the upload is here now
 end
 local used, _, retry = quota_cpu(KEYS[5], now, window, limit)
 if used >= limit then
@@ -44,10 +45,10 @@ if stored + need > tonumber(ARGV[13]) then
 end
 -- Redis's memory, at the submit's peak: asked before the upload is sent
 -- (check), three copies of it, and those of the uploads admitted but not
--- yet recorded (sr:uploading, the same "BYTES EXPIRY_MS" form as a ledger,
+-- yet recorded (KEYS[7], the same "BYTES EXPIRY_MS" form as a ledger,
 -- so a responder that dies in between frees its entry in 30 s); when it is
 -- recorded, the upload's first two copies are in used_memory already.
-local inflight = store_used('sr:uploading', now)
+local inflight = store_used(KEYS[7], now)
 local peak = check and (3 * upload_bytes + log_bytes + base_bytes + inflight) or need
 local over, mem_used, mem_max = store_memory_over(peak, tonumber(ARGV[14]))
 if over then
@@ -55,8 +56,8 @@ if over then
 end
 if check then
   if upload_bytes > 65536 then
-    redis.call('HSET', 'sr:uploading', ARGV[1], string.format('%.0f %.0f', 3 * upload_bytes, now + 30000))
-    redis.call('PEXPIRE', 'sr:uploading', 30000)
+    redis.call('HSET', KEYS[7], ARGV[1], string.format('%.0f %.0f', 3 * upload_bytes, now + 30000))
+    redis.call('PEXPIRE', KEYS[7], 30000)
   end
   return {'ok', tostring(used), active}
 end
@@ -78,5 +79,5 @@ redis.call('PEXPIRE', KEYS[4], ARGV[10])
 if redis.call('EXISTS', KEYS[5]) == 1 then
   redis.call('PEXPIRE', KEYS[5], ARGV[10])
 end
-store_job_update(KEYS[1], ARGV[1], now)
+store_job_update(KEYS[1], KEYS[6], ARGV[1], now)
 return {'ok', tostring(used), active + 1}

@@ -269,13 +269,20 @@ static void test_args(void)
 	is_str(arg(&a, 2), "sr:store:{192.0.2.7}", "quota: KEYS[3] is the ledger");
 	store_args_free(&a);
 
-	is_int(store_start_args(&a, &start), 0, "start is built");
+	is_int(store_start_args(&a, &start, "192.0.2.7"), 0, "start is built");
 	check_args(&a, "start");
+	is_str(arg(&a, 5), "sr:parked:{192.0.2.7}", "start: the client's parked list");
+	is_str(arg(&a, 7), STORE_KEY_RUNNERS, "start: the runners' heartbeats, for the fleet's slots");
+	is_str(arg(&a, a.argc - 1), "192.0.2.7", "start: the client the keys were made from, to check");
+	store_args_free(&a);
+	is_int(store_start_args(&a, &start, LONG_CLIENT), 0, "start with a client that is no quota key is built");
+	is_str(arg(&a, a.argc - 1), "", "... for nobody");
 	store_args_free(&a);
 
 	is_int(store_finish_args(&a, &fin), 0, "finish is built");
 	check_args(&a, "finish");
 	is_str(arg(&a, a.numkeys + 4), "1.235", "finish: the CPU with three decimals");
+	is_str(arg(&a, a.numkeys + 7), "192.0.2.7", "finish: the client, to check against the record");
 	is_str(arg(&a, a.argc - 4), JOB_F_STATUS, "finish: the fields come last");
 	is_str(arg(&a, a.argc - 1), "0", "... in order");
 	is_str(arg(&a, 5), "sr:cpu:{192.0.2.7}", "finish: the client's CPU is charged");
@@ -301,6 +308,7 @@ static void test_args(void)
 
 	is_int(store_downloaded_args(&a, ID, "192.0.2.7", "a/b.txt"), 0, "downloaded is built");
 	check_args(&a, "downloaded");
+	is_str(arg(&a, 5), "sr:store:{192.0.2.7}", "downloaded: the ledger the job leaves");
 	store_args_free(&a);
 
 	is_int(store_output_args(&a, &out), 0, "store_output is built");
@@ -316,6 +324,29 @@ static void test_args(void)
 	   memcmp(a.argv[5], "e\0rr", 4) == 0, "... stream and bytes of each, in order");
 	store_args_free(&a);
 
+	/* The scripts name no key themselves but through job-lib.lua's key_ functions. */
+	{
+		const char *scripts[] = { redis_script_submit, redis_script_start, redis_script_finish,
+					  redis_script_cancel, redis_script_quota, redis_script_reclaim,
+					  redis_script_downloaded, redis_script_store_output, redis_script_log_append };
+		int named = 0;
+
+		for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
+			for (const char *line = scripts[i]; line && *line;) {
+				const char *end = strchr(line, '\n'), *sr = strstr(line, "'sr:");
+				size_t len = end ? (size_t)(end - line) : strlen(line);
+
+				if (sr && (size_t)(sr - line) < len && strncmp(line + strspn(line, " "), "--", 2) != 0 &&
+				    strncmp(line, "local function key_", 19) != 0) {
+					printf("# a key named outside the key_ functions: %.*s\n", (int)len, line);
+					named++;
+				}
+				line = end ? end + 1 : NULL;
+			}
+		}
+		is_int(named, 0, "no script names a key but by job-lib.lua's key_ functions");
+		ok(strstr(redis_script_finish, "local function key_job(") != NULL, "... which finish.lua has inlined");
+	}
 }
 
 static void test_replies(void)
