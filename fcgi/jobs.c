@@ -419,12 +419,11 @@ void handle_cancel(struct request *req, const char *id)
 	} else if (was == JOB_STATUS_NONE) {
 		job_not_found(req);
 	} else {
-		bool was_active = !job_status_ended(was);
+		/* a job that had not ended is cancelled; one that had is deleted whole */
+		const char *now = job_status_ended(was) ? "deleted" : job_status_name(JOB_STATUS_CANCELLED);
 
-		log_info(id, "%s by its submitter (was %s)", was_active ? "cancelled" : "deleted",
-			 job_status_name(was));
-		respond_json(req, 200, json_pack("{s:s, s:s, s:s}", "job_id", id,
-						 "status", was_active ? job_status_name(JOB_STATUS_CANCELLED) : "deleted",
+		log_info(id, "%s by its submitter (was %s)", now, job_status_name(was));
+		respond_json(req, 200, json_pack("{s:s, s:s, s:s}", "job_id", id, "status", now,
 						 "previous_status", job_status_name(was)), NULL);
 	}
 }

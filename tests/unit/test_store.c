@@ -173,11 +173,16 @@ static void test_keys(void)
 	is_int(store_key_gpu_queue(buf, sizeof buf, 24, "12.2"), 0, "a GPU queue is named");
 	is_str(buf, "sr:queue:gpu:24g-cuda12.2", "sr:queue:gpu:<vram>g-cuda<version>");
 	ok(store_key_is_gpu_queue(buf) && store_key_is_queue(buf), "... and is a (GPU) queue");
-	ok(store_key_is_queue(STORE_KEY_QUEUE) && !store_key_is_gpu_queue(STORE_KEY_QUEUE), "sr:queue is a queue, not a GPU one");
+	ok(store_key_is_queue(STORE_KEY_QUEUE) && !store_key_is_gpu_queue(STORE_KEY_QUEUE),
+	   "sr:queue is a queue, not a GPU one");
 	ok(!store_key_is_queue("sr:queue:gpu:") && !store_key_is_queue("sr:queue:gpu:a b") &&
 	   !store_key_is_queue("sr:queuex") && !store_key_is_queue("sr:{" ID "}:job") && !store_key_is_queue(""),
 	   "other names are no queue");
 }
+
+/* The statuses the Lua scripts write or compare themselves ("completed" comes only from the runner,
+ * in finish.lua's fields), as they spell them. */
+static const char *const script_statuses[] = { "queued", "running", "failed", "cancelled" };
 
 static void test_statuses(void)
 {
@@ -194,6 +199,25 @@ static void test_statuses(void)
 		round &= n && job_status_parse(n, strlen(n)) == all[i];
 	}
 	ok(named, "the statuses are named as the scripts write them");
+	{
+		/* ... and the scripts do: each is a status, and in one of them, quoted */
+		const char *scripts[] = { redis_script_submit, redis_script_start, redis_script_finish,
+					  redis_script_cancel, redis_script_reclaim };
+		bool used = true;
+
+		for (size_t i = 0; i < sizeof script_statuses / sizeof script_statuses[0]; i++) {
+			char quoted[32];
+			bool seen = false;
+
+			snprintf(quoted, sizeof quoted, "'%s'", script_statuses[i]);
+			for (size_t j = 0; j < sizeof scripts / sizeof scripts[0]; j++)
+				seen |= strstr(scripts[j], quoted) != NULL;
+			if (!seen)
+				printf("# no script has %s\n", quoted);
+			used &= seen && job_status_parse(script_statuses[i], strlen(script_statuses[i])) != JOB_STATUS_UNKNOWN;
+		}
+		ok(used, "the statuses the scripts use are the enum's names");
+	}
 	ok(round, "every name parses back to its status");
 	ok(!job_status_name(JOB_STATUS_NONE) && !job_status_name(JOB_STATUS_UNKNOWN) &&
 	   !job_status_name((enum job_status)99), "NONE, UNKNOWN and no status have no name");
@@ -487,7 +511,8 @@ static void test_log_entries(void)
 	ok(log_entry_read(r, &e) == 0 && e.kind == LOG_STDOUT && e.len == 5 && memcmp(e.data, "hello", 5) == 0 &&
 	   strcmp(e.id, "1-0") == 0, "stdout: its id and bytes");
 	freeReplyObject(r);
-	resp_array(2); resp_bulk("2-0"); resp_array(4); resp_bulk("d"); resp_bulk_len("a\0b", 3); resp_bulk("s"); resp_bulk("e");
+	resp_array(2); resp_bulk("2-0");
+	resp_array(4); resp_bulk("d"); resp_bulk_len("a\0b", 3); resp_bulk("s"); resp_bulk("e");
 	r = resp_reply();
 	ok(log_entry_read(r, &e) == 0 && e.kind == LOG_STDERR && e.len == 3 && memcmp(e.data, "a\0b", 3) == 0,
 	   "stderr, fields in any order, bytes binary-safe");
