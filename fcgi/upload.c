@@ -2,13 +2,15 @@
  * Upload checks at submit time (libarchive, in memory). The responder
  * never writes an upload to disk and never unpacks it: it only reads the
  * entry headers and counts the bytes each entry really decompresses to.
- * Each entry must pass upload_entry_check() (common/upload_entry.h), the
+ * It reads the archive as the sandbox does (common/upload_reader.h) and
+ * each entry must pass upload_entry_check() (common/upload_entry.h), the
  * rules the sandbox applies again as it unpacks (runner/unpack.c).
  */
 #include "config.h"
 #include "path.h"
 #include "upload.h"
 #include "upload_entry.h"
+#include "upload_reader.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -16,10 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* struct upload_entry takes libarchive's entry types as they are. */
-_Static_assert(AE_IFREG == S_IFREG && AE_IFDIR == S_IFDIR && AE_IFLNK == S_IFLNK,
-	       "libarchive's entry types are not st_mode's");
 
 /* Is `norm` (an entry's normalized name) inside the directory `dir`? An
  * archive need not list a directory to hold one: "src/main.py" makes "src". */
@@ -66,24 +64,19 @@ int upload_inspect(const void *data, size_t len, const struct sandrun_limits *li
 
 	snprintf(field, fieldlen, "files");     /* a fault of the archive itself, unless said below */
 
-	archive_read_support_filter_all(a);
-	archive_read_support_format_all(a);
+	upload_reader_support(a);
 	if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
 		snprintf(reason, reasonlen, "files is not an archive sandrun can read (tar, tar.gz, "
 			 "tar.bz2, tar.xz, tar.zst or zip): %s", archive_error_string(a));
 		goto done;
 	}
-	while ((r = archive_read_next_header(a, &entry)) == ARCHIVE_OK) {
-		struct upload_entry e = {
-			.name = archive_entry_pathname(entry),
-			.name_utf8 = archive_entry_pathname_utf8(entry),
-			.type = archive_entry_filetype(entry),
-			.symlink = archive_entry_symlink(entry),
-			.hardlink = archive_entry_hardlink(entry),
-		};
-		enum upload_entry_verdict verdict = upload_entry_check(&e, &clean, reason, reasonlen);
+	while ((r = upload_reader_next(a, &entry)) == 1) {
+		struct upload_entry e;
+		enum upload_entry_verdict verdict;
 		ssize_t n;
 
+		upload_reader_describe(entry, &e);
+		verdict = upload_entry_check(&e, &clean, reason, reasonlen);
 		if (verdict == UPLOAD_ENTRY_REFUSED)
 			goto done;
 		if (verdict == UPLOAD_ENTRY_ROOT)
@@ -121,7 +114,7 @@ int upload_inspect(const void *data, size_t len, const struct sandrun_limits *li
 			req_type = type;
 		req_dir |= m->requirements && entry_is_below(clean.name, m->requirements);
 	}
-	if (r != ARCHIVE_EOF) {
+	if (r != 0) {
 		snprintf(reason, reasonlen, "files is not a readable archive: %s", archive_error_string(a));
 		goto done;
 	}

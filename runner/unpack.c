@@ -3,10 +3,11 @@
  * become the job's user inside the job's private tmpfs: a bug in a parser
  * here can only hurt the job itself.
  *
- * libarchive reads the upload from memory (any filter, any format it
- * knows but mtree; a tar of any compression and zip are what we promise) and
- * archive_write_disk writes it into the current directory with its secure
- * flags on. We do not rely on those flags alone: every entry is checked
+ * libarchive reads the upload from memory the way the responder read it
+ * (common/upload_reader.h: any filter, any format it knows but mtree -- a
+ * tar of any compression and zip are what we promise; a header it can
+ * only half read fails the upload) and archive_write_disk writes it into
+ * the current directory with its secure flags on. We do not rely on those flags alone: every entry is checked
  * here first, and the first bad one fails the whole upload, because a
  * half-unpacked tree would run the job on files the user did not send.
  *
@@ -38,15 +39,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "unpack.h"
 #include "upload_entry.h"
+#include "upload_reader.h"
 #include "util.h"
-
-/* struct upload_entry takes libarchive's entry types as they are. */
-_Static_assert(AE_IFREG == S_IFREG && AE_IFDIR == S_IFDIR && AE_IFLNK == S_IFLNK,
-	       "libarchive's entry types are not st_mode's");
 
 /* archive_write_disk flags. SECURE_* repeat our own checks inside the
  * writer (defence in depth: they refuse "..", absolute names and writing
@@ -64,45 +61,17 @@ _Static_assert(AE_IFREG == S_IFREG && AE_IFDIR == S_IFDIR && AE_IFLNK == S_IFLNK
  * in memory, so this only sets how much the decompressors see at a time. */
 #define UNPACK_READ_BLOCK 65536
 
-/*
- * Every archive format libarchive reads, except mtree: an mtree "archive"
- * is a list of names whose contents the reader takes from the unpacking
- * machine's own files (contents=/some/path), which is not an upload at all.
- * archive_read_support_format_all() would include it, so list them.
- * Formats this libarchive was built without just decline (ignored).
- */
-static void unpack_support_formats(struct archive *in)
-{
-	archive_read_support_format_7zip(in);
-	archive_read_support_format_ar(in);
-	archive_read_support_format_cab(in);
-	archive_read_support_format_cpio(in);
-	archive_read_support_format_empty(in);     /* a zero-byte upload is an empty tree */
-	archive_read_support_format_iso9660(in);
-	archive_read_support_format_lha(in);
-	archive_read_support_format_rar(in);
-	archive_read_support_format_rar5(in);
-	archive_read_support_format_tar(in);       /* ustar, pax, GNU tar */
-	archive_read_support_format_warc(in);
-	archive_read_support_format_xar(in);
-	archive_read_support_format_zip(in);
-}
-
 /* Checks one entry by the upload's rules (common/upload_entry.h) and
  * rewrites it into its safe form: UPLOAD_ENTRY_OK, UPLOAD_ENTRY_ROOT (skip
  * it) or UPLOAD_ENTRY_REFUSED with err set. */
 static enum upload_entry_verdict unpack_clean_entry(struct archive_entry *entry, char *err, size_t errlen)
 {
-	struct upload_entry e = {
-		.name = archive_entry_pathname(entry),
-		.name_utf8 = archive_entry_pathname_utf8(entry),
-		.type = archive_entry_filetype(entry),
-		.symlink = archive_entry_symlink(entry),
-		.hardlink = archive_entry_hardlink(entry),
-	};
+	struct upload_entry e;
 	struct upload_entry_clean clean;
-	enum upload_entry_verdict verdict = upload_entry_check(&e, &clean, err, errlen);
+	enum upload_entry_verdict verdict;
 
+	upload_reader_describe(entry, &e);
+	verdict = upload_entry_check(&e, &clean, err, errlen);
 	if (verdict != UPLOAD_ENTRY_OK)
 		return verdict;
 	/* the writer writes exactly the names that were checked */
@@ -156,8 +125,7 @@ struct archive *unpack_reader_new(void)
 
 	if (in == NULL)
 		return NULL;
-	archive_read_support_filter_all(in);
-	unpack_support_formats(in);
+	upload_reader_support(in);      /* the responder's formats: all but mtree */
 	return in;
 }
 
@@ -197,17 +165,15 @@ int unpack_archive_with(struct archive *reader, const void *data, size_t len, in
 	}
 
 	for (;;) {
-		r = archive_read_next_header(in, &entry);
-		if (r == ARCHIVE_EOF)
+		r = upload_reader_next(in, &entry);
+		if (r == 0)
 			break;
-		if (r == ARCHIVE_RETRY)
-			continue;
-		if (r < ARCHIVE_WARN) {
+		if (r < 0) {
 			if (first)
 				error_format(err, errlen, "upload is not an archive libarchive can read: %s",
 					     archive_error_string(in));
 			else
-				error_format(err, errlen, "the archive is damaged after %" PRId64
+				error_format(err, errlen, "the archive cannot be read after %" PRId64
 					     " entries: %s", files, archive_error_string(in));
 			goto fail;
 		}

@@ -138,6 +138,16 @@ static void test_archive_faults(void)
 			    reason, sizeof reason);
 	is_int(rc, 400, "bytes that are no archive: 400");
 	is_str(field, "files", "... naming files");
+	{
+		/* mtree takes contents from the reading machine's files: the
+		 * responder must not open its own /etc/hostname for anyone */
+		const char *mtree = "#mtree\nmain.py type=file contents=/etc/hostname\n";
+
+		rc = upload_inspect(mtree, strlen(mtree), &limits, &m, field, sizeof field,
+				    reason, sizeof reason);
+		is_int(rc, 400, "an mtree listing is no upload: 400, as the sandbox refuses it");
+		is_str(field, "files", "... naming files");
+	}
 }
 
 /*
