@@ -44,6 +44,7 @@ bool upload_entry_is_root(const char *name)
 bool upload_entry_symlink_inside(const char *link_path, const char *target)
 {
 	long depth = 0;
+	bool named = false;     /* a name has been met: no ".." may follow */
 	const char *p;
 
 	if (link_path == NULL || target == NULL || target[0] == '\0' || target[0] == '/')
@@ -56,9 +57,12 @@ bool upload_entry_symlink_inside(const char *link_path, const char *target)
 		size_t len = strcspn(p, "/");
 
 		if (len == 2 && p[0] == '.' && p[1] == '.') {
-			if (--depth < 0)
+			/* "x/.." climbs from wherever x leads, which a name
+			 * does not tell: x may be a link to "." */
+			if (named || --depth < 0)
 				return false;
 		} else if (len > 0 && !(len == 1 && p[0] == '.')) {
+			named = true;
 			depth++;
 		}
 		p += len;

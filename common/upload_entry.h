@@ -61,8 +61,8 @@ enum upload_entry_verdict {
  *     never a directory or a special file;
  *   - any other entry is a regular file, a directory or a symbolic link:
  *     devices, FIFOs, sockets and entries of no type are refused;
- *   - a symbolic link's target must stay inside the tree
- *     (upload_entry_symlink_inside()), on any entry that carries one: the
+ *   - a symbolic link's target must stay inside the tree, even through
+ *     other links (upload_entry_symlink_inside()), on any entry that carries one: the
  *     writer makes a symbolic link of every entry with a target.
  * Returns the verdict; `clean` is filled for UPLOAD_ENTRY_OK, `err` holds a
  * sentence naming the entry for UPLOAD_ENTRY_REFUSED.
@@ -79,11 +79,17 @@ bool upload_entry_is_root(const char *name);
 
 /*
  * True when a symbolic link at `link_path` (a normalized name) pointing to
- * `target` stays inside the tree: the target is relative, and every ".."
- * has a directory of the link's own path to cancel. The walk is by name;
- * it is sound because the unpacking writer refuses to write through any
- * symbolic link (ARCHIVE_EXTRACT_SECURE_SYMLINKS), so a link's directory
- * is a real directory of the tree.
+ * `target` stays inside the tree: the target is relative, its ".."s all
+ * come first ("../../lib/x", never "x/../y"), and each has a directory of
+ * the link's own path to cancel. The walk is by name; it is sound because
+ *   - the unpacking writer refuses to write through any symbolic link
+ *     (ARCHIVE_EXTRACT_SECURE_SYMLINKS), so the link's directories are
+ *     real directories of the tree, and the leading ".."s climb them;
+ *   - after the first name, the target only descends: through a directory,
+ *     or through another link, which was held to the same rule where it
+ *     stands. A ".." there would climb from wherever that link leads
+ *     ("x" -> "." then "l" -> "x/.." is the tree's parent), so it is
+ *     refused: a chain of accepted links never leaves the tree.
  */
 bool upload_entry_symlink_inside(const char *link_path, const char *target);
 

@@ -166,6 +166,9 @@ static void test_entry_rules(void)
 	static const struct test_entry dot_link[] = { { "main.py", AE_IFREG, NULL }, { ".", AE_IFLNK, "../.." } };
 	static const struct test_entry climb[] = { { "main.py", AE_IFREG, NULL }, { "sub/up", AE_IFLNK, "../../x" } };
 	static const struct test_entry inside[] = { { "main.py", AE_IFREG, NULL }, { "sub/up", AE_IFLNK, "../main.py" } };
+	static const struct test_entry chain[] = {
+		{ "main.py", AE_IFREG, NULL }, { "x", AE_IFLNK, "." }, { "l", AE_IFLNK, "x/.." },
+	};
 	struct test_entry rooted[17];
 	char names[16][16];
 
@@ -175,6 +178,8 @@ static void test_entry_rules(void)
 	       "a symlink named \".\" (only a directory \".\" is the archive's root)");
 	expect(climb, 2, "main.py", NULL, 400, "files", "pointing outside", "a symlink climbing out");
 	expect(inside, 2, "main.py", NULL, 0, NULL, NULL, "a symlink sub/up -> ../main.py");
+	expect(chain, 3, "main.py", NULL, 400, "files", "pointing outside",
+	       "a chain x -> . and l -> x/.. (the tree's parent)");
 
 	/* the root "./" is not an entry to unpack: files_max entries beside it pass */
 	rooted[0] = (struct test_entry){ "./", AE_IFDIR, NULL };

@@ -131,7 +131,11 @@ static void test_symlinks(void)
 		{ "a/l", "..", true },              /* the root, from a/ */
 		{ "a/l", "../x", true },
 		{ "a/b/l", "../../x", true },
-		{ "a/l", "../b/../c", true },       /* by name: b/.. cancels */
+		{ "a/l", "../../a/x", false },      /* climbs out before it comes back */
+		{ "a/l", "../b/../c", false },      /* ".." after a name: b may be a link */
+		{ "l", "x/..", false },
+		{ "a/b/l", "../x/../y", false },
+		{ "a/b/l", "../.././x/./y", true },  /* "." is no name */
 		{ "l", "..", false },
 		{ "l", "../x", false },
 		{ "l", "./../x", false },
@@ -173,6 +177,12 @@ static void test_symlinks(void)
 	   "a chain x -> a/y -> ../z -> a/b of inside links is accepted");
 	refused(check("a/y", S_IFLNK, "../../z", NULL), "symbolic link pointing outside",
 		"a chain whose second link a/y -> ../../z climbs out");
+	/* x -> "." is inside, and l -> "x/.." by name too, but through x it
+	 * is the tree's parent: a ".." after a name is refused */
+	is_int(check("x", S_IFLNK, ".", NULL), UPLOAD_ENTRY_OK, "x -> . (the root) is accepted");
+	refused(check("l", S_IFLNK, "x/..", NULL), "symbolic link pointing outside",
+		"l -> x/.. (the tree's parent, through x -> .)");
+	refused(check("l", S_IFLNK, "x/../y", NULL), "symbolic link pointing outside", "l -> x/../y");
 	ok(check("loop1", S_IFLNK, "loop2", NULL) == UPLOAD_ENTRY_OK
 	   && check("loop2", S_IFLNK, "loop1", NULL) == UPLOAD_ENTRY_OK,
 	   "a loop of links stays inside (the kernel ends it with ELOOP)");
