@@ -18,8 +18,7 @@
 #define ENV_FIXED         6              /* PATH HOME TMPDIR LANG USER PYTHONUNBUFFERED */
 #define JOB_DEPS_DIR      "/work/.sandrun-deps" /* where pip installs requirements (on PYTHONPATH) */
 
-/* The environment every job starts from: fixed, nothing of the runner's. */
-static const char *const job_base_env[ENV_FIXED] = {
+const char *const job_command_base_env[ENV_FIXED + 1] = {
 	"PATH=/usr/local/bin:/usr/bin:/bin",
 	"HOME=/work",
 	"TMPDIR=/tmp",
@@ -27,6 +26,7 @@ static const char *const job_base_env[ENV_FIXED] = {
 	"USER=sandrun",
 	/* Python buffers a pipe by default; unbuffered keeps stdout and stderr in order. */
 	"PYTHONUNBUFFERED=1",
+	NULL,
 };
 
 /*
@@ -107,15 +107,15 @@ char **job_command_envp(const struct manifest *m)
 
 	/* The job's own variables come last and win: a later duplicate overrides in every libc. */
 	for (size_t i = 0; i < ENV_FIXED; i++) {
-		const char *eq = strchr(job_base_env[i], '=');
+		const char *base = job_command_base_env[i], *eq = strchr(base, '=');
 		int overridden = 0;
 
 		for (size_t j = 0; j < m->nenv; j++)
-			if (strlen(m->env_names[j]) == (size_t)(eq - job_base_env[i]) &&
-			    strncmp(m->env_names[j], job_base_env[i], (size_t)(eq - job_base_env[i])) == 0)
+			if (strlen(m->env_names[j]) == (size_t)(eq - base) &&
+			    strncmp(m->env_names[j], base, (size_t)(eq - base)) == 0)
 				overridden = 1;
 		if (!overridden)
-			envp[n++] = xstrdup(job_base_env[i]);
+			envp[n++] = xstrdup(base);
 	}
 	if (m->requirements)
 		envp[n++] = xstrdup("PYTHONPATH=" JOB_DEPS_DIR);

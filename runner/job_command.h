@@ -10,6 +10,10 @@
 
 struct manifest;
 
+/* The environment every job starts from, NULL-terminated: fixed, nothing
+ * of the runner's (the benchmark runs its commands in it too). */
+extern const char *const job_command_base_env[];
+
 /*
  * argv for the sandbox: interp_path (the interpreter's path inside the
  * environment, runner_environment_interpreter_path()) + entrypoint + args,

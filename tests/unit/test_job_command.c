@@ -66,19 +66,28 @@ static void test_argv(void)
 	free(argv);
 	manifest_free(m);
 
-	m = parse("{\"entrypoint\":\"index.js\",\"requirements\":\"package.json\"}");
-	if (m) {
-		argv = job_command_argv(m, "/usr/bin/node", exe, sizeof exe);
-		ok(strstr(argv[2], "npm install --offline") != NULL, "package.json: npm install --offline");
-		free(argv);
-		manifest_free(m);
-	}
-	m = parse("{\"entrypoint\":\"main.rb\",\"requirements\":\"Gemfile\"}");
-	if (m) {
-		argv = job_command_argv(m, "/usr/bin/ruby", exe, sizeof exe);
-		ok(strstr(argv[2], "bundle install --local") != NULL, "Gemfile: bundle install --local");
-		free(argv);
-		manifest_free(m);
+	{
+		/* the installer follows the requirements file's name */
+		static const struct {
+			const char *manifest, *interpreter, *installer;
+		} kinds[] = {
+			{ "{\"entrypoint\":\"index.js\",\"requirements\":\"package.json\"}", "/usr/bin/node",
+			  "npm install --offline" },
+			{ "{\"entrypoint\":\"main.rb\",\"requirements\":\"sub/Gemfile\"}", "/usr/bin/ruby",
+			  "bundle install --local" },
+			{ "{\"entrypoint\":\"main.py\",\"requirements\":\"deps.txt\"}", "/usr/bin/python3",
+			  "pip install" },
+		};
+
+		for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+			if (!(m = parse(kinds[i].manifest)))
+				continue;
+			argv = job_command_argv(m, kinds[i].interpreter, exe, sizeof exe);
+			ok(strstr(argv[2], kinds[i].installer) != NULL, "%s: %s", m->requirements,
+			   kinds[i].installer);
+			free(argv);
+			manifest_free(m);
+		}
 	}
 }
 
@@ -93,6 +102,12 @@ static void test_envp(void)
 	is_str(joined((const char *const *)envp),
 	       "PATH=/usr/local/bin:/usr/bin:/bin|HOME=/work|TMPDIR=/tmp|LANG=C.UTF-8|USER=sandrun|PYTHONUNBUFFERED=1",
 	       "the fixed environment, nothing of the runner's");
+	{
+		char base[1024];
+
+		snprintf(base, sizeof base, "%s", joined(job_command_base_env));
+		is_str(joined((const char *const *)envp), base, "... which is job_command_base_env");
+	}
 	job_command_envp_free(envp);
 	manifest_free(m);
 
