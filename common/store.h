@@ -26,8 +26,9 @@
  *                                                                     (deleted by job-lib's job_end)
  *   sr:{ID}:log            stream  the runner (log_append.lua): one   timeout_max + retention_seconds
  *                                  entry per run of one stream; the   while it runs; the record's once
- *                                  end marker: job-lib's job_log_end  the job ends
- *                                  (LOG ENTRIES below)
+ *                                  end marker: job-lib's job_log_end  the job ends; a cancel empties
+ *                                  (LOG ENTRIES below)                it to its end marker, a retry
+ *                                                                     (reclaim.lua) deletes it
  *   sr:{ID}:out            hash    the runner (store_output.lua):     provisional while the job ends,
  *                                  field = path (relative, normal-    then the record's (finish.lua);
  *                                  ized), value = the bytes; listed   deleted by downloaded.lua, cancel
