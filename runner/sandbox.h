@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sandbox_outputs.h"      /* the outputs stream (step k) */
+
 struct archive;
 struct cgroup_job;
 
@@ -64,48 +66,12 @@ struct sandbox_spec {
 	int64_t outputs_max_bytes;   /* bytes of outputs collected at most (then SANDBOX_OUT_TOO_LARGE) */
 };
 
-/*
- * Outputs: once the job process has exited and init has killed and reaped
- * every other process of the sandbox (nothing left to race it), init
- * collects the files under /work that match the globs and streams them on
- * outputs_fd, which the caller must drain while it waits (it may carry
- * outputs_max_bytes). The stream is a sequence of records, each a struct
- * sandbox_out_header, the path (path_len bytes, relative to /work, no NUL),
- * then, for SANDBOX_OUT_FILE only, `size` bytes of content; the last record
- * is SANDBOX_OUT_END. Anything else than a regular file is never opened:
- * it is listed with its kind.
- */
-enum sandbox_out_kind {
-	SANDBOX_OUT_FILE = 0,
-	SANDBOX_OUT_SYMLINK,
-	SANDBOX_OUT_FIFO,
-	SANDBOX_OUT_DEVICE,
-	SANDBOX_OUT_SOCKET,
-	SANDBOX_OUT_UNREADABLE,
-	SANDBOX_OUT_TOO_LARGE,       /* over outputs_max_bytes: not sent, collection stops here */
-	SANDBOX_OUT_TOO_MANY,        /* over files_max: collection stops here */
-	SANDBOX_OUT_END = 255,
-};
-
-struct sandbox_out_header {
-	uint32_t kind;               /* enum sandbox_out_kind */
-	uint32_t path_len;
-	uint64_t size;
-};
-
-/* The kind's name for listings ("symlink", "fifo", ...). */
-const char *sandbox_out_kind_name(uint32_t kind);
-
-/* Does the relative path match one manifest output glob? ("*.png",
- * "results/" for a whole tree, "**" across directories.) */
-int sandbox_output_matches(const char *glob, const char *path);
-
 struct sandbox {
 	pid_t pid;                   /* the job's init process, in the host PID namespace */
 	int stdout_fd;               /* read ends, O_NONBLOCK | O_CLOEXEC; the caller closes them */
 	int stderr_fd;
 	int report_fd;               /* internal: init's report pipe, read by sandbox_wait() */
-	int outputs_fd;              /* read end of the outputs stream (above), O_NONBLOCK | O_CLOEXEC,
+	int outputs_fd;              /* read end of the outputs stream (sandbox_outputs.h), O_NONBLOCK | O_CLOEXEC,
 	                                or -1 with no outputs; the caller reads and closes it */
 	const struct cgroup_job *cgroup; /* internal: spec->cgroup, for the kill and the figures */
 };
