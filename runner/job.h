@@ -33,8 +33,10 @@ struct job_slot {
 	 * which another runner may take the job over. Written by the main loop,
 	 * read by the supervisor (a shared mapping); NULL: no lease to keep. */
 	const int64_t *lease_renewed_ms;
-	/* --worker-key: the runner's Ed25519 key and worker id; NULL: results go unsigned. */
-	struct evp_pkey_st *worker_key;
+	/* --worker-key: the runner's worker id (NULL: results go unsigned) and
+	 * its end of the signer's request socket (runner/signer.h), which
+	 * alone holds the key; -1 when the signer is down: signing fails. */
+	int signer_fd;
 	const char *worker_id;
 };
 

@@ -47,6 +47,7 @@
 #include "sandbox.h"
 #include "seccomp_filter.h"
 #include "sign.h"
+#include "signer.h"
 #include "unpack.h"
 
 #include <archive.h>
@@ -113,6 +114,7 @@ struct runner {
 	struct runner_environments environments; /* announced: the responders refuse the others */
 	char *environments_json;     /* their announcement, made once */
 	char worker_id[SIGN_WORKER_ID_LEN + 1]; /* announced; "" when results go unsigned */
+	struct signer signer;        /* the only process holding the worker key (runner/signer.h) */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -589,6 +591,27 @@ static void runner_reclaim(struct runner *rn)
 }
 
 /*
+ * The signer ended (reaped): a signer ends only when the runner does, so
+ * this is a crash. Another one is started, for the supervisors forked
+ * from now on; the running ones sign through the dead one's socket and
+ * fail, loudly, recording their results unsigned (job.c, job_sign).
+ */
+static void runner_signer_ended(struct runner *rn, int status)
+{
+	char err[512];
+
+	log_error(NULL, "the signer (pid %d) ended (%s %d): starting another", (int)rn->signer.pid,
+		  WIFSIGNALED(status) ? "signal" : "status",
+		  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	if (signer_restart(&rn->signer, err, sizeof err) < 0)
+		log_error(NULL, "signer: %s: results are recorded unsigned until the runner restarts", err);
+	else
+		log_info(NULL, "signer restarted (pid %d)", (int)rn->signer.pid);
+	for (int i = 0; i < rn->nslots; i++)
+		rn->jslots[i].signer_fd = rn->signer.fd;
+}
+
+/*
  * Frees the slots whose supervisor is done with its job (rn->done): they can
  * take their next job now; the process goes on the ending list, reaped once
  * it has exited. Then reaps ended supervisors; one that ended abnormally
@@ -611,6 +634,10 @@ static void runner_reap(struct runner *rn)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		int k;
 
+		if (rn->signer.pid > 0 && pid == rn->signer.pid) {
+			runner_signer_ended(rn, status);
+			continue;
+		}
 		for (k = 0; k < rn->nending && rn->ending[k] != pid; k++)
 			;
 		if (k < rn->nending) {
@@ -666,8 +693,12 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *worker_key_path = NULL;
-	EVP_PKEY *worker_key = NULL;
+	EVP_PKEY *worker_public = NULL;
 
+	/* The signer's fresh image: this binary, started by signer_start(). */
+	if (argc > 1 && strcmp(argv[1], SIGNER_PROCESS_ARG) == 0)
+		signer_main(argc, argv);
+	rn.signer.fd = -1;
 	while ((opt = getopt_long(argc, argv, "c:tvh", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'G': return runner_generate_key(optarg);
@@ -691,13 +722,18 @@ int main(int argc, char **argv)
 	if (!worker_key_path && *cfg.worker_key)
 		worker_key_path = cfg.worker_key;
 	if (worker_key_path) {
-		if (!(worker_key = sign_key_load(worker_key_path, err, sizeof err)) ||
-		    sign_worker_id(worker_key, rn.worker_id) < 0) {
+		/* First, before any other process: the key is read by the signer
+		 * alone, never by this process (runner/signer.h). */
+		if (signer_start(&rn.signer, worker_key_path, err, sizeof err) < 0) {
 			log_error(NULL, "worker key: %s", err);
 			return 1;
 		}
+		memcpy(rn.worker_id, rn.signer.worker_id, sizeof rn.worker_id);
+		worker_public = sign_key_from_worker_id(rn.worker_id);
 	}
 	if (check_only) {
+		signer_stop(&rn.signer);
+		EVP_PKEY_free(worker_public);
 		printf("%s: configuration ok\n", config_path);
 		config_free(&cfg);
 		return 0;
@@ -706,10 +742,12 @@ int main(int argc, char **argv)
 		log_error(NULL, "the runner needs root to build sandboxes (namespaces, mounts, uids)");
 		return 1;
 	}
-	/* Every job's supervisor is a fork of this process and hashes (and
-	 * signs) its result: OpenSSL's ~1 ms of first-use set-up is done here
-	 * once, not again in each supervisor. Nothing secret is made here. */
-	sign_preload(worker_key);
+	/* Every job's supervisor is a fork of this process and hashes its
+	 * result (and checks the signer's signature of it): OpenSSL's ~1 ms of
+	 * first-use set-up is done here once, not again in each supervisor.
+	 * Nothing secret is made here: the key is the signer's alone. */
+	sign_preload(worker_public);
+	EVP_PKEY_free(worker_public);
 	rn.nslots = cfg.runner_slots > 0 ? cfg.runner_slots : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (rn.nslots < 1)
 		rn.nslots = 1;
@@ -776,8 +814,8 @@ int main(int argc, char **argv)
 						  .mount_point = rn.slots[i].mount_point, .cgroup = &cg_runner,
 						  .seccomp = &filter, .lease_renewed_ms = &rn.leases[i],
 						  .environments = &rn.environments, .gpu = &rn.gpu,
-						  .worker_key = worker_key,
-						  .worker_id = worker_key ? rn.worker_id : NULL,
+						  .signer_fd = rn.signer.fd,
+						  .worker_id = worker_key_path ? rn.worker_id : NULL,
 						  .netns_fd = sandbox_netns_create(err, sizeof err) };
 		if (rn.jslots[i].netns_fd < 0) {
 			log_error(NULL, "slot %d: %s", i, err);
@@ -832,8 +870,9 @@ int main(int argc, char **argv)
 	rconn_init(&rn.redis, cfg.redis_address, cfg.redis_runner_user, cfg.redis_runner_password,
 		   cfg.redis_timeout_ms);
 	log_info(NULL, "runner %s: %d slots, Redis at %s", rn.name, rn.nslots, cfg.redis_address);
-	if (worker_key)
-		log_info(NULL, "results are signed by worker %s (%s)", rn.worker_id, worker_key_path);
+	if (worker_key_path)
+		log_info(NULL, "results are signed by worker %s (%s, signer pid %d)", rn.worker_id, worker_key_path,
+			 (int)rn.signer.pid);
 
 	while (queue_groups_create(&rn) < 0 && !stop_requested) {
 		log_warn(NULL, "waiting for Redis: %s", rn.redis.error);
@@ -935,7 +974,7 @@ int main(int argc, char **argv)
 	runner_environments_free(&rn.environments);
 	free(rn.environments_json);
 	free(rn.gpu_json);
-	EVP_PKEY_free(worker_key);
+	signer_stop(&rn.signer);
 	config_free(&cfg);
 	return 0;
 }
