@@ -1042,7 +1042,7 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 			.cgroup = &cg,
 			.pids_max = cfg->limits.pids_max,
 			.seccomp = slot->seccomp,
-			.upload_reader = slot->upload_reader,
+			.init_fd = slot->init_fd,
 			.mirror_dir = access(cfg->requirements_mirror_dir, R_OK | X_OK) == 0 ?
 				      cfg->requirements_mirror_dir : NULL,
 			.netns_fd = slot->netns_fd,

@@ -48,11 +48,10 @@
 #include "seccomp_filter.h"
 #include "sign.h"
 #include "signer.h"
-#include "unpack.h"
 
-#include <archive.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -677,7 +676,8 @@ int main(int argc, char **argv)
 	struct cgroup_host cg_host;
 	struct cgroup_runner cg_runner;
 	struct seccomp_program filter = { 0 };
-	struct archive *upload_reader;
+	int init_fd;
+	char init_path[PATH_MAX];
 	struct runner rn = { .cfg = &cfg, .reclaim_cursor = { "0-0", "0-0" } };
 	struct sigaction sa = { .sa_handler = on_term };
 	sigset_t chld;
@@ -828,14 +828,17 @@ int main(int argc, char **argv)
 		log_error(NULL, "seccomp: %s: refusing to take jobs", err);
 		return 1;
 	}
-	/* So is libarchive's reader with its formats registered: each job process
-	 * unpacks with its own copy of it instead of registering them again. */
-	if (!(upload_reader = unpack_reader_new())) {
-		log_error(NULL, "libarchive: out of memory");
+	/* The program each sandbox's init execs, so that it starts from a fresh
+	 * image (runner/sandbox.h): opened once, kept even if an upgrade
+	 * replaces the file while jobs run. */
+	if ((init_fd = sandbox_init_program_find(SANDRUN_INIT_PATH, init_path, sizeof init_path, err,
+						 sizeof err)) < 0) {
+		log_error(NULL, "sandbox: %s: refusing to take jobs", err);
 		return 1;
 	}
+	log_info(NULL, "sandboxes start %s", init_path);
 	for (int i = 0; i < rn.nslots; i++)
-		rn.jslots[i].upload_reader = upload_reader;
+		rn.jslots[i].init_fd = init_fd;
 
 	/* Fail closed: a job never runs without its cgroup limits. Made while
 	 * single-threaded and before any fork (on v2 the runner may move
@@ -970,7 +973,7 @@ int main(int argc, char **argv)
 	free(rn.slots);
 	free(rn.jslots);
 	seccomp_program_free(&filter);
-	archive_read_free(upload_reader);
+	close(init_fd);
 	runner_environments_free(&rn.environments);
 	free(rn.environments_json);
 	free(rn.gpu_json);

@@ -1,10 +1,12 @@
 /*
  * One sandbox per job (SECURITY.md, "The sandbox"). sandbox_start() forks the job's init
  * process into new PID, mount, network, IPC, UTS and cgroup namespaces,
- * builds its root on a size-limited tmpfs with the environment's tree
- * read-only, unpacks the upload inside as the job's user, drops every
- * privilege and execs the job. The runner's job supervisor then reads the
- * pipes, enforces the deadline and reaps it with sandbox_wait().
+ * where it execs a fresh image (the sandrun-init program: nothing of the
+ * caller's memory goes along), builds its root on a size-limited tmpfs
+ * with the environment's tree read-only, unpacks the upload inside as the
+ * job's user, drops every privilege and execs the job. The runner's job
+ * supervisor then reads the pipes, enforces the deadline and reaps it with
+ * sandbox_wait().
  *
  * Nothing of the sandbox lives outside its mount namespace: when its last
  * process exits the kernel frees the tmpfs, so there is nothing to clean.
@@ -22,7 +24,6 @@
 
 #include "sandbox_outputs.h"      /* the outputs stream (step k) */
 
-struct archive;
 struct cgroup_job;
 
 struct seccomp_program;
@@ -36,10 +37,9 @@ struct sandbox_spec {
 	const char *env_root;        /* the environment tree: "/" for the default (host /usr) */
 	int64_t tmpfs_bytes;         /* size of the job's tmpfs (root, /tmp, working dir) */
 
-	const void *upload;          /* the archive as submitted (any format libarchive reads) */
+	const void *upload;          /* the archive as submitted (any format libarchive reads); copied
+	                                into a sealed memfd, which the job process maps and unpacks */
 	size_t upload_len;
-	struct archive *upload_reader; /* from unpack_reader_new(), made once by the runner and never
-	                                opened: the job process uses its own copy; NULL: made there */
 	int64_t unpacked_max_bytes;  /* bounds enforced while unpacking */
 	int64_t files_max;
 
@@ -59,7 +59,10 @@ struct sandbox_spec {
 	                                for a job that asked for one), ndevices of them */
 	size_t ndevices;
 	const struct seccomp_program *seccomp; /* the filter, built once by the runner
-	                                (seccomp_program_build); NULL: build it here (slower) */
+	                                (seccomp_program_build) and handed to init with the spec;
+	                                NULL: the job process builds it (slower) */
+	int init_fd;                 /* the sandrun-init program, init's fresh image: opened once by
+	                                the caller (sandbox_init_program_open or _find) */
 
 	const char *const *outputs;  /* the manifest's output globs (validated), noutputs of them */
 	size_t noutputs;             /* 0: nothing is collected and outputs_fd is -1 */
@@ -102,6 +105,20 @@ struct sandbox_result {
  */
 int sandbox_netns_create(char *err, size_t errlen);
 
+/*
+ * The sandrun-init program (runner/init_main.c), which every sandbox's
+ * init execs (so that nothing of the caller's memory reaches the job):
+ * an O_PATH descriptor for sandbox_spec.init_fd, close-on-exec, or -1
+ * with err (missing, not an executable file, writable by others than its
+ * owner). Open it once, at start: a runner then keeps using the program
+ * it started with even if an upgrade replaces the file.
+ */
+int sandbox_init_program_open(const char *path, char *err, size_t errlen);
+
+/* The same, for the program beside the calling binary (a build tree)
+ * when there is one, else at installed; the path taken goes into path. */
+int sandbox_init_program_find(const char *installed, char *path, size_t pathlen, char *err, size_t errlen);
+
 /* Returns 0 and fills *sb, or -1 with a sentence in err (the job fails with reason internal). */
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err, size_t errlen);
 
@@ -111,5 +128,8 @@ void sandbox_kill(struct sandbox *sb);
 
 /* Reaps the init process (blocking) and fills *res. Closes report_fd. */
 int sandbox_wait(struct sandbox *sb, struct sandbox_result *res);
+
+/* main() of the sandrun-init program: init, exec'd by sandbox_start's clone. */
+_Noreturn void sandbox_init_exec_main(int argc, char **argv);
 
 #endif
