@@ -1384,6 +1384,8 @@ _Noreturn void sandbox_init_exec_main(int argc, char **argv)
 			"not a command\n", argc > 0 ? argv[0] : SANDBOX_INIT_PROGRAM);
 		_exit(2);
 	}
+	/* an exec from a descriptor names the process after the descriptor on older kernels */
+	prctl(PR_SET_NAME, SANDBOX_INIT_PROGRAM, 0, 0, 0);
 	if (sandbox_spec_load(SANDBOX_INIT_FD_SPEC, &d, msg, sizeof msg) < 0) {
 		sandbox_report_send(fds.report, SANDBOX_INTERNAL_ERROR, 0, 0.0, 0, msg);
 		_exit(1);
