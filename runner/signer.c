@@ -88,8 +88,9 @@ static const char *const signer_allowed[] = {
 	"brk", "mremap", "madvise", "futex", "getrandom",
 	/* time (the vDSO answers it, but not everywhere), ending */
 	"clock_gettime", "exit", "exit_group", "rt_sigreturn",
-	/* a fatal message on stderr and an abort (sanitizer builds, assertions) */
-	"write", "getpid", "gettid", "tgkill", "rt_sigprocmask",
+	/* a fatal message on stderr and an abort (assertions); a sanitizer
+	 * build's runtime also takes down its signal stack at exit */
+	"write", "getpid", "gettid", "tgkill", "rt_sigprocmask", "sigaltstack",
 };
 
 static int signer_confine(char *err, size_t errlen)

@@ -59,7 +59,10 @@ static void proc_status_field(pid_t pid, const char *name, char *out, size_t out
 		return;
 	while (fgets(line, sizeof line, f))
 		if (strncmp(line, name, nlen) == 0 && line[nlen] == ':') {
-			sscanf(line + nlen + 1, "%255s", out);
+			char word[256];
+
+			if (sscanf(line + nlen + 1, "%255s", word) == 1)
+				snprintf(out, outlen, "%.63s", word);
 			break;
 		}
 	fclose(f);
@@ -316,6 +319,9 @@ int main(int argc, char **argv)
 		status = wait_for(pid, 5000);
 		ok(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		   "the signer exits (status 0) once every copy of the request socket is closed");
+		if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			printf("#   wait status %d (%s %d)\n", status, WIFSIGNALED(status) ? "signal" : "exit",
+			       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 		s.pid = 0;
 	}
 
