@@ -34,6 +34,7 @@
 #include "outputs.h"
 #include "sandbox.h"
 #include "sign.h"
+#include "signer.h"
 #include "store.h"
 #include "util.h"
 
@@ -265,8 +266,9 @@ struct job_signature {
 };
 
 /*
- * Signs the result with the runner's key (--worker-key) and appends the
- * fields a verifier needs (docs/signing.md) to fields: the message is
+ * Signs the result with the runner's key (--worker-key), through the
+ * signer process that alone holds it, and appends the fields a verifier
+ * needs (docs/signing.md) to fields: the message is
  * built from the same values the record gets, so the status object
  * rebuilds it. Output files come from the outputs field, when present.
  * Without a key it only finishes the log hashes.
@@ -278,14 +280,15 @@ static void job_sign(struct job_run_state *st, const struct job_result *res, int
 	struct sign_result sr = { 0 };
 	struct sign_output *outputs = NULL;
 	size_t noutputs = 0, msglen = 0;
-	char started[40], finished[40], *msg;
+	char started[40], finished[40], *msg = NULL, err[256];
+	EVP_PKEY *pub = NULL;
 	int n = *nfields;
 
 	for (int s = 0; s < 2; s++) {
 		sign_sha256_end(st->log_sha[s], sg->log_sha256[s]);
 		st->log_sha[s] = NULL;
 	}
-	if (!st->slot->worker_key || !st->slot->worker_id)
+	if (!st->slot->worker_id)
 		return;
 	for (int i = 0; i + 1 < n; i += 2)
 		if (strcmp(fields[i], JOB_F_OUTPUTS) == 0 &&
@@ -327,8 +330,19 @@ static void job_sign(struct job_run_state *st, const struct job_result *res, int
 	sr.outputs = outputs;
 	sr.noutputs = noutputs;
 	msg = sign_message(&sr, &msglen);
-	if (!msg || sign_bytes(st->slot->worker_key, msg, msglen, sg->signature) < 0) {
-		log_error(st->id, "cannot sign the result: recorded unsigned");
+	if (!msg) {
+		log_error(st->id, "cannot sign the result (out of memory): recorded unsigned");
+		goto out;
+	}
+	/* The signer process signs (runner/signer.h); what it returns is
+	 * checked against the worker id before the record says it is signed. */
+	if (signer_sign(st->slot->signer_fd, msg, msglen, sg->signature, err, sizeof err) < 0) {
+		log_error(st->id, "cannot sign the result (%s): recorded unsigned", err);
+		goto out;
+	}
+	if (!(pub = sign_key_from_worker_id(sg->worker_id)) || !sign_verify(pub, msg, msglen, sg->signature)) {
+		log_error(st->id, "the signer's signature does not verify with worker %s: recorded unsigned",
+			  sg->worker_id);
 		goto out;
 	}
 	fields[n++] = JOB_F_WORKER_ID;       fields[n++] = sg->worker_id;
@@ -341,6 +355,7 @@ static void job_sign(struct job_run_state *st, const struct job_result *res, int
 	fields[n++] = JOB_F_LIMITS;          fields[n++] = sg->limits;
 	*nfields = n;
 out:
+	EVP_PKEY_free(pub);
 	free(msg);
 	sign_outputs_free(outputs, noutputs);
 }
@@ -774,7 +789,7 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 			.cgroup = &cg,
 			.pids_max = cfg->limits.pids_max,
 			.seccomp = slot->seccomp,
-			.upload_reader = slot->upload_reader,
+			.init_fd = slot->init_fd,
 			.mirror_dir = access(cfg->requirements_mirror_dir, R_OK | X_OK) == 0 ?
 				      cfg->requirements_mirror_dir : NULL,
 			.netns_fd = slot->netns_fd,

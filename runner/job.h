@@ -11,7 +11,6 @@
 #include "config.h"
 #include "rconn.h"
 
-struct archive;
 struct cgroup_runner;
 struct seccomp_program;
 struct runner_environments;
@@ -24,7 +23,7 @@ struct job_slot {
 	const char *mount_point;     /* the slot's empty directory for the sandbox root */
 	const struct cgroup_runner *cgroup; /* the runner's parent of every job cgroup */
 	const struct seccomp_program *seccomp; /* the job filter, built once at start */
-	struct archive *upload_reader; /* unpack_reader_new(), made once at start (sandbox_spec) */
+	int init_fd;                 /* the sandrun-init program, opened once at start (sandbox_spec) */
 	const struct runner_environments *environments; /* the trees jobs may run from */
 	const struct runner_gpu *gpu;  /* the runner's GPU, given to the jobs that ask for one */
 	int netns_fd;                /* the slot's network namespace (loopback down), made at start */
@@ -33,8 +32,10 @@ struct job_slot {
 	 * which another runner may take the job over. Written by the main loop,
 	 * read by the supervisor (a shared mapping); NULL: no lease to keep. */
 	const int64_t *lease_renewed_ms;
-	/* --worker-key: the runner's Ed25519 key and worker id; NULL: results go unsigned. */
-	struct evp_pkey_st *worker_key;
+	/* --worker-key: the runner's worker id (NULL: results go unsigned) and
+	 * its end of the signer's request socket (runner/signer.h), which
+	 * alone holds the key; -1 when the signer is down: signing fails. */
+	int signer_fd;
 	const char *worker_id;
 };
 

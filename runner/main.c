@@ -47,11 +47,11 @@
 #include "sandbox.h"
 #include "seccomp_filter.h"
 #include "sign.h"
-#include "unpack.h"
+#include "signer.h"
 
-#include <archive.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +113,7 @@ struct runner {
 	struct runner_environments environments; /* announced: the responders refuse the others */
 	char *environments_json;     /* their announcement, made once */
 	char worker_id[SIGN_WORKER_ID_LEN + 1]; /* announced; "" when results go unsigned */
+	struct signer signer;        /* the only process holding the worker key (runner/signer.h) */
 	int64_t heartbeat_due;       /* when (monotonic ms) the next heartbeat is due */
 	int64_t reclaim_due;         /* when the next takeover of lapsed entries is */
 };
@@ -591,6 +592,27 @@ static void runner_reclaim(struct runner *rn)
 }
 
 /*
+ * The signer ended (reaped): a signer ends only when the runner does, so
+ * this is a crash. Another one is started, for the supervisors forked
+ * from now on; the running ones sign through the dead one's socket and
+ * fail, loudly, recording their results unsigned (job.c, job_sign).
+ */
+static void runner_signer_ended(struct runner *rn, int status)
+{
+	char err[512];
+
+	log_error(NULL, "the signer (pid %d) ended (%s %d): starting another", (int)rn->signer.pid,
+		  WIFSIGNALED(status) ? "signal" : "status",
+		  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	if (signer_restart(&rn->signer, err, sizeof err) < 0)
+		log_error(NULL, "signer: %s: results are recorded unsigned until the runner restarts", err);
+	else
+		log_info(NULL, "signer restarted (pid %d)", (int)rn->signer.pid);
+	for (int i = 0; i < rn->nslots; i++)
+		rn->jslots[i].signer_fd = rn->signer.fd;
+}
+
+/*
  * Frees the slots whose supervisor is done with its job (rn->done): they can
  * take their next job now; the process goes on the ending list, reaped once
  * it has exited. Then reaps ended supervisors; one that ended abnormally
@@ -613,6 +635,10 @@ static void runner_reap(struct runner *rn)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		int k;
 
+		if (rn->signer.pid > 0 && pid == rn->signer.pid) {
+			runner_signer_ended(rn, status);
+			continue;
+		}
 		for (k = 0; k < rn->nending && rn->ending[k] != pid; k++)
 			;
 		if (k < rn->nending) {
@@ -663,8 +689,9 @@ struct runner_resources {
 	struct cgroup_host cg_host;
 	struct cgroup_runner cg_runner;
 	struct seccomp_program filter;
-	struct archive *upload_reader;
-	EVP_PKEY *worker_key;            /* NULL: results go unsigned */
+	int init_fd;                     /* the sandrun-init program every sandbox's init execs */
+	char init_path[PATH_MAX];
+	EVP_PKEY *worker_public;         /* the worker id's key, to warm OpenSSL up; NULL: unsigned */
 };
 
 /*
@@ -719,13 +746,18 @@ static int runner_configure(struct runner_options *o, struct runner *rn, struct 
 	if (!o->worker_key_path && *cfg->worker_key)
 		o->worker_key_path = cfg->worker_key;
 	if (o->worker_key_path) {
-		if (!(res->worker_key = sign_key_load(o->worker_key_path, err, sizeof err)) ||
-		    sign_worker_id(res->worker_key, rn->worker_id) < 0) {
+		/* First, before any other process: the key is read by the signer
+		 * alone, never by this process (runner/signer.h). */
+		if (signer_start(&rn->signer, o->worker_key_path, err, sizeof err) < 0) {
 			log_error(NULL, "worker key: %s", err);
 			return 1;
 		}
+		memcpy(rn->worker_id, rn->signer.worker_id, sizeof rn->worker_id);
+		res->worker_public = sign_key_from_worker_id(rn->worker_id);
 	}
 	if (o->check_only) {
+		signer_stop(&rn->signer);
+		EVP_PKEY_free(res->worker_public);
 		printf("%s: configuration ok\n", o->config_path);
 		config_free(cfg);
 		*exit_code = 0;
@@ -828,8 +860,8 @@ static int runner_slots_init(struct runner *rn, struct runner_resources *res)
 						   .cgroup = &res->cg_runner, .seccomp = &res->filter,
 						   .lease_renewed_ms = &rn->leases[i],
 						   .environments = &rn->environments, .gpu = &rn->gpu,
-						   .worker_key = res->worker_key,
-						   .worker_id = res->worker_key ? rn->worker_id : NULL,
+						   .signer_fd = rn->signer.fd,
+						   .worker_id = rn->signer.pid > 0 ? rn->worker_id : NULL,
 						   .netns_fd = sandbox_netns_create(err, sizeof err) };
 		if (rn->jslots[i].netns_fd < 0) {
 			log_error(NULL, "slot %d: %s", i, err);
@@ -840,7 +872,7 @@ static int runner_slots_init(struct runner *rn, struct runner_resources *res)
 }
 
 /* What every job uses alike, made once before any fork: the seccomp filter
- * and libarchive's reader. 0, or -1 (logged). */
+ * and the program each sandbox's init execs. 0, or -1 (logged). */
 static int runner_job_tools_build(struct runner *rn, struct runner_resources *res)
 {
 	char err[1024];
@@ -850,14 +882,17 @@ static int runner_job_tools_build(struct runner *rn, struct runner_resources *re
 		log_error(NULL, "seccomp: %s: refusing to take jobs", err);
 		return -1;
 	}
-	/* So is libarchive's reader with its formats registered: each job process
-	 * unpacks with its own copy of it instead of registering them again. */
-	if (!(res->upload_reader = unpack_reader_new())) {
-		log_error(NULL, "libarchive: out of memory");
+	/* The program each sandbox's init execs, so that it starts from a fresh
+	 * image (runner/sandbox.h): opened once, kept even if an upgrade
+	 * replaces the file while jobs run. */
+	if ((res->init_fd = sandbox_init_program_find(SANDRUN_INIT_PATH, res->init_path, sizeof res->init_path,
+						      err, sizeof err)) < 0) {
+		log_error(NULL, "sandbox: %s: refusing to take jobs", err);
 		return -1;
 	}
+	log_info(NULL, "sandboxes start %s", res->init_path);
 	for (int i = 0; i < rn->nslots; i++)
-		rn->jslots[i].upload_reader = res->upload_reader;
+		rn->jslots[i].init_fd = res->init_fd;
 	return 0;
 }
 
@@ -896,10 +931,11 @@ static int runner_setup(struct runner *rn, struct runner_resources *res)
 		log_error(NULL, "the runner needs root to build sandboxes (namespaces, mounts, uids)");
 		return -1;
 	}
-	/* Every job's supervisor is a fork of this process and hashes (and
-	 * signs) its result: OpenSSL's ~1 ms of first-use set-up is done here
-	 * once, not again in each supervisor. Nothing secret is made here. */
-	sign_preload(res->worker_key);
+	/* Every job's supervisor is a fork of this process and hashes its
+	 * result (and checks the signer's signature of it): OpenSSL's ~1 ms of
+	 * first-use set-up is done here once, not again in each supervisor.
+	 * Nothing secret is made here: the key is the signer's alone. */
+	sign_preload(res->worker_public);
 	if (runner_identify(rn) < 0 || runner_offer(rn) < 0 || runner_slots_init(rn, res) < 0 ||
 	    runner_job_tools_build(rn, res) < 0 || runner_cgroups_init(res) < 0)
 		return -1;
@@ -934,8 +970,9 @@ static void runner_connect(struct runner *rn, const struct runner_options *o,
 	rconn_init(&rn->redis, cfg->redis_address, cfg->redis_runner_user, cfg->redis_runner_password,
 		   cfg->redis_timeout_ms);
 	log_info(NULL, "runner %s: %d slots, Redis at %s", rn->name, rn->nslots, cfg->redis_address);
-	if (res->worker_key)
-		log_info(NULL, "results are signed by worker %s (%s)", rn->worker_id, o->worker_key_path);
+	if (rn->signer.pid > 0)
+		log_info(NULL, "results are signed by worker %s (%s, signer pid %d)", rn->worker_id,
+			 o->worker_key_path, (int)rn->signer.pid);
 
 	while (queue_groups_create(rn) < 0 && !stop_requested) {
 		log_warn(NULL, "waiting for Redis: %s", rn->redis.error);
@@ -1066,22 +1103,26 @@ static void runner_shutdown(struct runner *rn, struct runner_resources *res)
 	free(rn->slots);
 	free(rn->jslots);
 	seccomp_program_free(&res->filter);
-	archive_read_free(res->upload_reader);
+	close(res->init_fd);
 	runner_environments_free(&rn->environments);
 	free(rn->environments_json);
 	free(rn->gpu_json);
-	EVP_PKEY_free(res->worker_key);
+	EVP_PKEY_free(res->worker_public);
+	signer_stop(&rn->signer);
 	config_free(&res->cfg);
 }
 
 int main(int argc, char **argv)
 {
 	struct runner_options opts = { .config_path = SANDRUN_DEFAULT_CONFIG, .level = LOG_LEVEL_INFO };
-	struct runner_resources res = { .filter = { 0 } };
-	struct runner rn = { .cfg = &res.cfg, .reclaim_cursor = { "0-0", "0-0" } };
+	struct runner_resources res = { .filter = { 0 }, .init_fd = -1 };
+	struct runner rn = { .cfg = &res.cfg, .reclaim_cursor = { "0-0", "0-0" }, .signer = { .fd = -1 } };
 	sigset_t wake;
 	int exit_code;
 
+	/* The signer's fresh image: this binary, started by signer_start(). */
+	if (argc > 1 && strcmp(argv[1], SIGNER_PROCESS_ARG) == 0)
+		signer_main(argc, argv);
 	if (runner_options_parse(argc, argv, &opts, &exit_code))
 		return exit_code;            /* --generate-key, --help, a bad option */
 	if (runner_configure(&opts, &rn, &res, &exit_code))

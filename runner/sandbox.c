@@ -14,6 +14,7 @@
  *
  *   supervisor (root, host)          init (pid 1, job's uid after f)   children
  *   sandbox_start ── clone3 ───────▶ born in the job's cgroup (v2; v1: enters it)
+ *     spec, upload: sealed memfds    execve sandrun-init: a fresh image
  *        │ ── "go" ───────────────▶ mounts, pivot_root, drop privileges
  *        │  ◀── stdout/stderr ────── fork ─────────────────────────▶ job: seccomp,
  *        │                                                             unpack, execve
@@ -21,19 +22,27 @@
  *        │  ◀── report pipe ──────── report {outcome, status, cpu}, _exit
  *   sandbox_wait: wait4(init), read the report and the cgroup's figures
  *
- * Init is a copy of the caller: it never returns into the caller's code
- * (every path ends in _exit), it resets every signal handler first thing,
- * and it closes every descriptor it does not need before touching anything.
- * Every failure inside is a report {outcome, message}, never a log line:
- * the supervisor decides what to say. Init dies with the thread that
- * created it (PR_SET_PDEATHSIG), so a dead supervisor leaves no sandbox.
+ * Init starts as a copy of the caller, and stays one for a few system
+ * calls only (sandbox_exec_init): it sets its parent-death signal, enters
+ * the job's cgroup where the clone could not place it, puts its
+ * descriptors at fixed numbers, closes every other one, and execs the
+ * sandrun-init program (runner/init_main.c), which runs
+ * sandbox_init_exec_main(). So nothing of the caller's memory -- the
+ * supervisor's Redis password and connection buffers, the runner's
+ * configuration -- reaches init or the job process, which unpacks the
+ * user's upload with libarchive before it execs the job: they start from
+ * a fresh image, with the spec decoded from a sealed memfd
+ * (runner/sandbox_spec.h) and the upload in another.
+ *
+ * Init never returns into anyone's code (every path ends in _exit), it
+ * resets every signal handler first thing, and it closes every descriptor
+ * it does not need before touching anything. Every failure inside is a
+ * report {outcome, message}, never a log line: the supervisor decides what
+ * to say. Init dies with the thread that created it (PR_SET_PDEATHSIG),
+ * so a dead supervisor leaves no sandbox.
  *
  * The caller must be single-threaded (init is made by a raw clone, like
- * fork(), and uses malloc and stdio): the runner's per-job supervisor is.
- * Init and the job process hold a copy of the caller's memory until the
- * exec: the caller should hold no secret it would not hand the job's user
- * (init is non-dumpable, so the job cannot read it, but a libarchive
- * exploit in the job process, which unpacks before it execs, could).
+ * fork()): the runner's per-job supervisor is.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -64,11 +73,12 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <linux/openat2.h>      /* struct open_how, RESOLVE_* */
 #include <linux/sched.h>        /* struct clone_args, CLONE_INTO_CGROUP */
 
 #include "cgroup.h"
 #include "sandbox.h"
+#include "sandbox_outputs.h"
+#include "sandbox_spec.h"
 #include "seccomp_filter.h"
 #include "unpack.h"
 #include "util.h"
@@ -137,9 +147,31 @@ struct sandbox_fds {
 	int stdout_w;
 	int stderr_w;
 	int start;                   /* read end of the start pipe: init waits on it first */
-	int start_w;                 /* the supervisor's end: init closes its copy */
 	int outputs;                 /* write end of the outputs stream, or -1 (no outputs) */
+	int upload;                  /* the sealed memfd with the upload, or -1 (none): the job process's */
 };
+
+/*
+ * Where sandbox_exec_init puts init's descriptors for the exec, and where
+ * the fresh image (sandbox_init_exec_main) finds them. An optional one
+ * that is absent is closed; which are present, the spec says.
+ */
+enum sandbox_init_fd {
+	SANDBOX_INIT_FD_SPEC = 3,    /* sealed memfd: the encoded spec (runner/sandbox_spec.h) */
+	SANDBOX_INIT_FD_REPORT,      /* write end of the report pipe */
+	SANDBOX_INIT_FD_START,       /* read end of the start pipe */
+	SANDBOX_INIT_FD_STDOUT,      /* write ends of the job's output pipes */
+	SANDBOX_INIT_FD_STDERR,
+	SANDBOX_INIT_FD_STDIN,       /* sealed memfd with stdin_data (stdin_len > 0) */
+	SANDBOX_INIT_FD_OUTPUTS,     /* write end of the outputs stream (noutputs > 0) */
+	SANDBOX_INIT_FD_UPLOAD,      /* sealed memfd with the upload (upload_len > 0) */
+	SANDBOX_INIT_FD_NETNS,       /* the slot's network namespace (SANDBOX_SPEC_NETNS) */
+	SANDBOX_INIT_FD_PROGRAM,     /* the sandrun-init program, for execveat; close-on-exec */
+	SANDBOX_INIT_FD_COUNT,       /* everything from here on is closed before the exec */
+};
+
+/* The sandrun-init program's name, beside the runner or in pkglibexecdir. */
+#define SANDBOX_INIT_PROGRAM "sandrun-init"
 
 /* Device nodes the job gets: what programs open without asking (no tty,
  * nothing that reaches hardware or the kernel's innards). */
@@ -250,17 +282,19 @@ static void sandbox_report_send(int fd, enum sandbox_outcome outcome, int wait_s
  * 0, or -1 with a sentence in err; init turns that into its report.   */
 
 /*
- * Keeps exactly the four descriptors init needs, moved above 2, and puts
- * /dev/null on 0, 1 and 2. Anything else the supervisor had open (its
- * Redis connection, a directory outside the sandbox) is closed before init
- * mounts or unpacks anything.
+ * Keeps exactly the descriptors init needs, moved above 2, and puts
+ * /dev/null on 0, 1 and 2: what the exec brought along and init no longer
+ * needs (the spec's memfd, the slot's network namespace once joined) is
+ * closed before init mounts anything. (The supervisor's own descriptors,
+ * its Redis connection among them, were closed before the exec.)
  */
 static int sandbox_isolate_fds(struct sandbox_fds *fds, char *err, size_t errlen)
 {
-	int *keep[] = { &fds->report, &fds->stdin_data, &fds->stdout_w, &fds->stderr_w, &fds->outputs };
-	int sorted[5], n = 0, i, j, next, null_fd;
+	int *keep[] = { &fds->report, &fds->stdin_data, &fds->stdout_w, &fds->stderr_w, &fds->outputs,
+			&fds->upload };
+	int sorted[6], n = 0, i, j, next, null_fd;
 
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 6; i++) {
 		int fd = *keep[i];
 
 		if (fd < 0)
@@ -276,7 +310,7 @@ static int sandbox_isolate_fds(struct sandbox_fds *fds, char *err, size_t errlen
 			*keep[i] = moved;
 		}
 	}
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 6; i++) {
 		if (*keep[i] < 0)
 			continue;
 		for (j = n; j > 0 && sorted[j - 1] > *keep[i]; j--)
@@ -308,22 +342,23 @@ fail:
 }
 
 /*
- * Step 0, once in the job's cgroup: the supervisor's go, normally written
- * already (it writes it right after the clone). EOF instead of the byte
- * means the supervisor gave up or died: end quietly, nothing was done.
+ * Step 0, once in the job's cgroup and exec'd: the supervisor's go,
+ * normally written already (it writes it right after the clone). EOF
+ * instead of the byte means the supervisor gave up or died: end quietly,
+ * nothing was done.
  */
 static void sandbox_wait_for_start(struct sandbox_fds *fds)
 {
 	ssize_t n;
 	char go;
 
-	close(fds->start_w);    /* our copy would keep the pipe open: no EOF */
+	/* the supervisor's end was closed before the exec: EOF is the supervisor's */
 	while ((n = read(fds->start, &go, 1)) < 0 && errno == EINTR)
 		;
 	if (n != 1)
 		_exit(1);
 	close(fds->start);
-	fds->start = fds->start_w = -1;
+	fds->start = -1;
 }
 
 /* Step 0, once placed: a cgroup namespace rooted at the job's own cgroup.
@@ -1021,8 +1056,6 @@ static bool sandbox_reap_until(struct sandbox_reaper *r, pid_t target, int *targ
 	}
 }
 
-static void sandbox_collect_outputs(const struct sandbox_spec *spec, int out_fd);
-
 /* The end: kill what is left, reap it (its CPU counts), collect the
  * outputs (outputs_fd >= 0: init is the only process left), report, exit. */
 static _Noreturn void sandbox_finish(struct sandbox_reaper *r, int report_fd, int job_status,
@@ -1039,252 +1072,12 @@ static _Noreturn void sandbox_finish(struct sandbox_reaper *r, int report_fd, in
 			break;          /* ECHILD: nobody left */
 	}
 	if (outputs_fd >= 0) {
-		sandbox_collect_outputs(spec, outputs_fd);
+		sandbox_outputs_collect(spec, SANDBOX_WORKDIR, spec->files_max + SANDBOX_JOB_INODES, outputs_fd);
 		close(outputs_fd);      /* EOF for the supervisor before the report */
 	}
 	sandbox_report_send(report_fd, SANDBOX_EXITED, job_status, r->cpu_seconds,
 			    r->memory_peak_bytes, NULL);
 	_exit(0);
-}
-
-/* ------------------------------------------------------------------ */
-/* Step k: the outputs. Init runs it as the job's user, alone in the    */
-/* namespace: every other process was killed and reaped, so no file can */
-/* change or be swapped while it is read. No link is followed: every    */
-/* open is of one name beneath a directory fd we opened ourselves.      */
-
-#define SANDBOX_OUT_DEPTH_MAX 64
-#define SANDBOX_OUT_CHUNK (64 * 1024)
-
-struct sandbox_collect {
-	const struct sandbox_spec *spec;
-	int fd;                      /* the outputs pipe */
-	int64_t bytes;               /* content sent so far */
-	int64_t listed;              /* records sent so far */
-	int64_t visited;             /* directory entries looked at (bounds the walk) */
-	bool stop;                   /* a limit was reached or the pipe broke */
-	char *chunk;
-};
-
-const char *sandbox_out_kind_name(uint32_t kind)
-{
-	switch (kind) {
-	case SANDBOX_OUT_FILE: return "file";
-	case SANDBOX_OUT_SYMLINK: return "symlink";
-	case SANDBOX_OUT_FIFO: return "fifo";
-	case SANDBOX_OUT_DEVICE: return "device";
-	case SANDBOX_OUT_SOCKET: return "socket";
-	case SANDBOX_OUT_UNREADABLE: return "unreadable";
-	case SANDBOX_OUT_TOO_LARGE: return "too_large";
-	case SANDBOX_OUT_TOO_MANY: return "too_many";
-	default: return "other";
-	}
-}
-
-static int sandbox_fnmatch_glob(const char *glob, size_t glob_len, const char *path)
-{
-	char g[PATH_MAX], alt[PATH_MAX];
-	size_t i, n = 0;
-
-	if (glob_len == 0 || glob_len >= sizeof g)
-		return 0;
-	memcpy(g, glob, glob_len);
-	g[glob_len] = '\0';
-	if (strstr(g, "**") == NULL)
-		return fnmatch(g, path, FNM_PATHNAME) == 0;
-	/* "**": any depth, so '*' may cross '/'; and "**" + "/" may match nothing at all */
-	if (fnmatch(g, path, 0) == 0)
-		return 1;
-	for (i = 0; g[i]; i++) {
-		if (g[i] == '*' && g[i + 1] == '*' && g[i + 2] == '/') {
-			i += 2;
-			continue;
-		}
-		alt[n++] = g[i];
-	}
-	alt[n] = '\0';
-	return n > 0 && fnmatch(alt, path, 0) == 0;
-}
-
-int sandbox_output_matches(const char *glob, const char *path)
-{
-	size_t glen = strlen(glob);
-	bool dir_only = glen > 0 && glob[glen - 1] == '/';
-	char prefix[PATH_MAX];
-	size_t plen = strlen(path);
-
-	if (dir_only)
-		glen--;
-	if (glen == 0 || plen >= sizeof prefix)
-		return 0;
-	if (!dir_only && sandbox_fnmatch_glob(glob, glen, path))
-		return 1;
-	/* a glob naming a directory takes its whole tree */
-	for (size_t i = 0; i < plen; i++) {
-		if (path[i] != '/')
-			continue;
-		memcpy(prefix, path, i);
-		prefix[i] = '\0';
-		if (sandbox_fnmatch_glob(glob, glen, prefix))
-			return 1;
-	}
-	return 0;
-}
-
-static int sandbox_open_beneath(int dirfd, const char *name, int flags)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-	};
-	int fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof how);
-
-	/* before Linux 5.6: name is one component, so O_NOFOLLOW alone keeps us beneath */
-	if (fd < 0 && errno == ENOSYS && strchr(name, '/') == NULL)
-		fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
-	return fd;
-}
-
-static void sandbox_out_record(struct sandbox_collect *c, uint32_t kind, const char *path, uint64_t size)
-{
-	struct sandbox_out_header h = { .kind = kind, .path_len = (uint32_t)strlen(path), .size = size };
-
-	if (c->stop && kind != SANDBOX_OUT_END)
-		return;
-	if (sandbox_write_all(c->fd, &h, sizeof h) < 0 || sandbox_write_all(c->fd, path, h.path_len) < 0)
-		c->stop = true;
-	c->listed++;
-}
-
-static uint32_t sandbox_out_kind_of(mode_t mode)
-{
-	if (S_ISLNK(mode))
-		return SANDBOX_OUT_SYMLINK;
-	if (S_ISFIFO(mode))
-		return SANDBOX_OUT_FIFO;
-	if (S_ISCHR(mode) || S_ISBLK(mode))
-		return SANDBOX_OUT_DEVICE;
-	if (S_ISSOCK(mode))
-		return SANDBOX_OUT_SOCKET;
-	return SANDBOX_OUT_UNREADABLE;
-}
-
-/* One matching entry: a regular file is sent whole; anything else is listed. */
-static void sandbox_out_entry(struct sandbox_collect *c, int dirfd, const char *name, const char *path,
-			      const struct stat *lst)
-{
-	struct stat st;
-	uint64_t left;
-	int fd;
-
-	if (c->listed >= c->spec->files_max) {
-		sandbox_out_record(c, SANDBOX_OUT_TOO_MANY, path, 0);
-		c->stop = true;
-		return;
-	}
-	if (!S_ISREG(lst->st_mode)) {
-		sandbox_out_record(c, sandbox_out_kind_of(lst->st_mode), path, 0);
-		return;
-	}
-	fd = sandbox_open_beneath(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
-		sandbox_out_record(c, errno == ELOOP ? SANDBOX_OUT_SYMLINK : SANDBOX_OUT_UNREADABLE, path, 0);
-		return;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		sandbox_out_record(c, sandbox_out_kind_of(st.st_mode), path, 0);
-		close(fd);
-		return;
-	}
-	if (st.st_size > c->spec->outputs_max_bytes - c->bytes) {
-		sandbox_out_record(c, SANDBOX_OUT_TOO_LARGE, path, (uint64_t)st.st_size);
-		c->stop = true;
-		close(fd);
-		return;
-	}
-	sandbox_out_record(c, SANDBOX_OUT_FILE, path, (uint64_t)st.st_size);
-	c->bytes += st.st_size;
-	/* exactly st_size bytes follow, whatever read() says (nobody can change
-	 * the file now; a short read would be padded, a longer file cut) */
-	for (left = (uint64_t)st.st_size; left > 0 && !c->stop;) {
-		size_t want = left < SANDBOX_OUT_CHUNK ? (size_t)left : SANDBOX_OUT_CHUNK;
-		ssize_t n = read(fd, c->chunk, want);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			memset(c->chunk, 0, want);
-			n = (ssize_t)want;
-		}
-		if (sandbox_write_all(c->fd, c->chunk, (size_t)n) < 0)
-			c->stop = true;
-		left -= (uint64_t)n;
-	}
-	close(fd);
-}
-
-static bool sandbox_out_any_match(const struct sandbox_spec *spec, const char *path)
-{
-	for (size_t i = 0; i < spec->noutputs; i++)
-		if (sandbox_output_matches(spec->outputs[i], path))
-			return true;
-	return false;
-}
-
-/* Walks the directory dirfd (its path rel, "" for /work); closes dirfd. */
-static void sandbox_out_walk(struct sandbox_collect *c, int dirfd, const char *rel, int depth)
-{
-	DIR *dir = fdopendir(dirfd);
-	struct dirent *de;
-
-	if (dir == NULL) {
-		close(dirfd);
-		return;
-	}
-	while (!c->stop && (de = readdir(dir)) != NULL) {
-		char path[PATH_MAX];
-		struct stat lst;
-		int n;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (++c->visited > c->spec->files_max + SANDBOX_JOB_INODES)
-			break;
-		n = snprintf(path, sizeof path, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
-		if (n < 0 || (size_t)n >= sizeof path)
-			continue;
-		if (fstatat(dirfd, de->d_name, &lst, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (S_ISDIR(lst.st_mode)) {
-			int sub;
-
-			if (depth >= SANDBOX_OUT_DEPTH_MAX)
-				continue;
-			sub = sandbox_open_beneath(dirfd, de->d_name, O_RDONLY | O_DIRECTORY);
-			if (sub >= 0)
-				sandbox_out_walk(c, sub, path, depth + 1);
-			continue;
-		}
-		if (sandbox_out_any_match(c->spec, path))
-			sandbox_out_entry(c, dirfd, de->d_name, path, &lst);
-	}
-	closedir(dir);
-}
-
-static void sandbox_collect_outputs(const struct sandbox_spec *spec, int out_fd)
-{
-	struct sandbox_collect c = { .spec = spec, .fd = out_fd };
-	int root;
-
-	c.chunk = malloc(SANDBOX_OUT_CHUNK);
-	root = open(SANDBOX_WORKDIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (c.chunk != NULL && root >= 0)
-		sandbox_out_walk(&c, root, "", 0);
-	else if (root >= 0)
-		close(root);
-	c.stop = false;
-	sandbox_out_record(&c, SANDBOX_OUT_END, "", 0);
-	free(c.chunk);
 }
 
 /*
@@ -1293,9 +1086,11 @@ static void sandbox_collect_outputs(const struct sandbox_spec *spec, int out_fd)
  * process of its own, apart from init (libarchive parses the user's bytes
  * and must not run where a bug could forge init's report), but not one
  * apart from the job: it runs as the job's user, under the job's seccomp
- * filter, with nothing but the job's standard streams open, which is all
- * the job itself will have -- a bug there reaches nothing the job could
- * not. So one fork, one exit and one filter installation fewer per job.
+ * filter, with nothing but the job's standard streams and the upload's
+ * sealed memfd open, which is all the job itself will have, and with
+ * nothing of the runner's memory (init is a fresh image: sandbox_exec_init)
+ * -- a bug there reaches nothing the job could not. So one fork, one exit
+ * and one filter installation fewer per job.
  *
  * What unpacking leaves behind does not reach the job: execve replaces
  * the memory (the upload, libarchive's state) and drops the page shared
@@ -1320,9 +1115,19 @@ struct sandbox_job_state {
 /* Step g, in the job process, under its seccomp filter: the upload into
  * the working directory. Returns only when it is unpacked; otherwise the
  * reason goes on the shared page and the process ends. */
-static void sandbox_unpack_in_job(const struct sandbox_spec *spec, struct sandbox_job_state *state)
+static void sandbox_unpack_in_job(const struct sandbox_spec *spec, int upload_fd, struct sandbox_job_state *state)
 {
-	if (unpack_archive_with(spec->upload_reader, spec->upload, spec->upload_len, spec->unpacked_max_bytes,
+	/* the memfd is sealed: its size is the spec's, and nobody can change it */
+	void *upload = mmap(NULL, spec->upload_len, PROT_READ, MAP_PRIVATE, upload_fd, 0);
+
+	if (upload == MAP_FAILED) {
+		snprintf(state->message, sizeof state->message, "cannot map the upload: %s", strerror(errno));
+		state->phase = SANDBOX_PHASE_UNPACK_FAILED;
+		_exit(1);
+	}
+	close(upload_fd);
+	/* libarchive's reader is made here, in this process: the fresh image has none to inherit */
+	if (unpack_archive_with(NULL, upload, spec->upload_len, spec->unpacked_max_bytes,
 				spec->files_max, state->message, sizeof state->message) < 0) {
 		state->message[sizeof state->message - 1] = '\0';
 		state->phase = SANDBOX_PHASE_UNPACK_FAILED;
@@ -1371,6 +1176,8 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 	close(signals);         /* fds->report stays until the seccomp filter is in */
 	if (fds->outputs >= 0)
 		close(fds->outputs);
+	if (fds->upload >= 0 && state == NULL)
+		close(fds->upload);     /* cannot happen: an upload comes with a state page */
 	/* all sources are above 2 (sandbox_isolate_fds), so no dup2 clobbers another;
 	 * with no stdin_data, fd 0 stays init's /dev/null */
 	if ((fds->stdin_data >= 0 && dup2(fds->stdin_data, STDIN_FILENO) < 0)
@@ -1402,7 +1209,7 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 	}
 	close(fds->report);
 	if (state != NULL) {
-		sandbox_unpack_in_job(spec, state);
+		sandbox_unpack_in_job(spec, fds->upload, state);
 		state->phase = SANDBOX_PHASE_EXEC;
 	}
 	execve(spec->argv[0], (char *const *)spec->argv, (char *const *)spec->envp);
@@ -1411,14 +1218,15 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 }
 
 /*
- * The job's init, pid 1 of its namespaces. Never returns.
+ * The job's init, pid 1 of its namespaces, in its fresh image
+ * (sandbox_init_exec_main: in the job's cgroup already, the spec decoded).
+ * Never returns.
  *
- *   0. enter the job's cgroup (v1) and take the supervisor's go; reset
- *      signal handlers (all signals stay blocked: init has no
- *      handler, the job cannot kill it; the reaper reads SIGCHLD and the
- *      supervisor's SIGTERM from a signalfd), die with the supervisor,
- *      leave its session, keep only our descriptors; a cgroup namespace
- *      rooted at the job's cgroup
+ *   0. take the supervisor's go; reset signal handlers (all signals stay
+ *      blocked: init has no handler, the job cannot kill it; the reaper
+ *      reads SIGCHLD and the supervisor's SIGTERM from a signalfd), die
+ *      with the supervisor, leave its session, keep only our descriptors;
+ *      a cgroup namespace rooted at the job's cgroup
  *   a. make every mount private, set the host name
  *   b. mount the job's tmpfs on mount_point and cd into it
  *   c. build the root: usr (ro, the host's configuration and certificates
@@ -1435,7 +1243,7 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
  *   k. collect the outputs on the outputs pipe (nobody left to race it);
  *      report; exit, which ends the namespace
  */
-static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct sandbox_fds fds, bool born_placed)
+static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct sandbox_fds fds)
 {
 	enum sandbox_outcome outcome = SANDBOX_INTERNAL_ERROR;
 	char msg[sizeof(((struct sandbox_report *)0)->message)] = "";
@@ -1444,14 +1252,7 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 	int job_status = 0;
 	pid_t job;
 
-	/* 0: into the job's cgroup before any step of our own, where the clone
-	 * could not put us (v1; v2 before Linux 5.7): we move ourselves, which
-	 * on v1 takes no global lock (cgroup_job_enter), and the supervisor
-	 * need not place us and then wake us up */
-	if (!born_placed && cgroup_job_enter(spec->cgroup, msg, sizeof msg) < 0) {
-		sandbox_report_send(fds.report, outcome, 0, 0.0, 0, msg);
-		_exit(1);
-	}
+	/* 0 */
 	sandbox_wait_for_start(&fds);
 	/* e, early: the slot's own network namespace (made by the runner, loopback
 	 * down, nothing else in it), joined before its fd is closed with the rest */
@@ -1506,6 +1307,8 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 	/* j: the job holds the streams now; ours must go so the reader sees EOF */
 	if (fds.stdin_data >= 0)
 		close(fds.stdin_data);
+	if (fds.upload >= 0)
+		close(fds.upload);
 	close(fds.stdout_w);
 	close(fds.stderr_w);
 	if (!sandbox_reap_until(&reaper, job, &job_status)) {
@@ -1524,6 +1327,80 @@ fail:
 	kill(-1, SIGKILL);      /* whatever is left behind (kill(-1) reaches only our PID namespace) */
 	sandbox_report_send(fds.report, outcome, 0, reaper.cpu_seconds, reaper.memory_peak_bytes, msg);
 	_exit(1);
+}
+
+/* The spec from its sealed memfd, decoded into *d. 0, or -1 with err. */
+static int sandbox_spec_load(int fd, struct sandbox_spec_decoded *d, char *err, size_t errlen)
+{
+	struct stat st;
+	size_t got = 0;
+	char *buf;
+	int rc;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 0 || st.st_size > SANDBOX_SPEC_MAX)
+		return error_format(err, errlen, "init got no readable sandbox spec");
+	buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
+	if (buf == NULL)
+		return error_format(err, errlen, "out of memory for the sandbox spec");
+	while (got < (size_t)st.st_size) {
+		ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(buf);
+			return error_format(err, errlen, "cannot read the sandbox spec: %s",
+					    n < 0 ? strerror(errno) : "short read");
+		}
+		got += (size_t)n;
+	}
+	rc = sandbox_spec_decode(buf, got, d, err, errlen);
+	free(buf);
+	return rc;
+}
+
+/*
+ * Init's fresh image: main() of the sandrun-init program (runner/init_main.c),
+ * exec'd by sandbox_exec_init with its descriptors at the numbers of enum
+ * sandbox_init_fd, already in the job's cgroup. Reads the spec, sets the
+ * locale libarchive converts names with (its files are the host's: they
+ * are gone after step d), and goes on with the steps (sandbox_init_main).
+ * Anything but the clone of a supervisor -- pid 1 of a new PID namespace,
+ * a spec and a report pipe at their numbers -- is told this is no command.
+ */
+_Noreturn void sandbox_init_exec_main(int argc, char **argv)
+{
+	struct sandbox_fds fds = {
+		.report = SANDBOX_INIT_FD_REPORT, .start = SANDBOX_INIT_FD_START,
+		.stdout_w = SANDBOX_INIT_FD_STDOUT, .stderr_w = SANDBOX_INIT_FD_STDERR,
+		.stdin_data = -1, .outputs = -1, .upload = -1,
+	};
+	char msg[sizeof(((struct sandbox_report *)0)->message)] = "";
+	struct sandbox_spec_decoded d;
+
+	if (argc != 1 || getpid() != 1 || fcntl(SANDBOX_INIT_FD_SPEC, F_GETFD) < 0
+	    || fcntl(SANDBOX_INIT_FD_REPORT, F_GETFD) < 0) {
+		fprintf(stderr, "%s: the init of a sandrun job's sandbox, started by sandrun-runner; "
+			"not a command\n", argc > 0 ? argv[0] : SANDBOX_INIT_PROGRAM);
+		_exit(2);
+	}
+	/* an exec from a descriptor names the process after the descriptor on older kernels */
+	prctl(PR_SET_NAME, SANDBOX_INIT_PROGRAM, 0, 0, 0);
+	if (sandbox_spec_load(SANDBOX_INIT_FD_SPEC, &d, msg, sizeof msg) < 0) {
+		sandbox_report_send(fds.report, SANDBOX_INTERNAL_ERROR, 0, 0.0, 0, msg);
+		_exit(1);
+	}
+	close(SANDBOX_INIT_FD_SPEC);
+	if (d.spec.stdin_len > 0)
+		fds.stdin_data = SANDBOX_INIT_FD_STDIN;
+	if (d.spec.noutputs > 0)
+		fds.outputs = SANDBOX_INIT_FD_OUTPUTS;
+	if (d.spec.upload_len > 0)
+		fds.upload = SANDBOX_INIT_FD_UPLOAD;
+	if (d.flags & SANDBOX_SPEC_NETNS)
+		d.spec.netns_fd = SANDBOX_INIT_FD_NETNS;
+	(void)locale_use_utf8_names();  /* the runner warned at start if this cannot work */
+	sandbox_init_main(&d.spec, fds);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1558,16 +1435,82 @@ int sandbox_netns_create(char *err, size_t errlen)
 }
 
 
+/*
+ * The clone, still a copy of the supervisor (root, in the job's new
+ * namespaces), for the few steps before it execs init's fresh image
+ * (sandbox_init_exec_main); never returns:
+ *   - die with the supervisor (PR_SET_PDEATHSIG, kept across the exec)
+ *   - step 0: into the job's cgroup where the clone could not put us (v1;
+ *     v2 before Linux 5.7): we move ourselves, which on v1 takes no
+ *     global lock (cgroup_job_enter), and the supervisor need not place
+ *     us and then wake us up; so even the exec is the job's
+ *   - init's descriptors at their numbers (plan[n] is the one for n, or
+ *     -1), /dev/null on 0-2, and every other descriptor closed: the
+ *     supervisor's Redis connection, the signer's socket, anything
+ *   - execveat of the sandrun-init program, with an empty environment
+ * A failure is a report on the report pipe, like any of init's.
+ */
+static _Noreturn void sandbox_exec_init(const struct sandbox_spec *spec, const int plan[SANDBOX_INIT_FD_COUNT],
+					bool born_placed)
+{
+	char arg0[] = SANDBOX_INIT_PROGRAM, msg[sizeof(((struct sandbox_report *)0)->message)] = "";
+	char *argv[] = { arg0, NULL }, *envp[] = { NULL };
+	int moved[SANDBOX_INIT_FD_COUNT], report = plan[SANDBOX_INIT_FD_REPORT], null_fd, n;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+		error_format(msg, sizeof msg, "cannot tie init to its supervisor: %s", strerror(errno));
+		goto fail;
+	}
+	if (!born_placed && cgroup_job_enter(spec->cgroup, msg, sizeof msg) < 0)
+		goto fail;
+	/* first every source out of the way, above the numbers they go to */
+	for (n = SANDBOX_INIT_FD_SPEC; n < SANDBOX_INIT_FD_COUNT; n++) {
+		moved[n] = plan[n] < 0 ? -1 : fcntl(plan[n], F_DUPFD_CLOEXEC, SANDBOX_INIT_FD_COUNT);
+		if (plan[n] >= 0 && moved[n] < 0) {
+			error_format(msg, sizeof msg, "cannot move init's descriptors: %s", strerror(errno));
+			goto fail;
+		}
+	}
+	report = moved[SANDBOX_INIT_FD_REPORT];
+	null_fd = open("/dev/null", O_RDWR);    /* replaced or closed below, wherever it lands */
+	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0
+	    || dup2(null_fd, STDERR_FILENO) < 0) {
+		error_format(msg, sizeof msg, "cannot open /dev/null for init: %s", strerror(errno));
+		goto fail;
+	}
+	for (n = SANDBOX_INIT_FD_SPEC; n < SANDBOX_INIT_FD_COUNT; n++) {
+		if (moved[n] < 0) {
+			close(n);
+			continue;
+		}
+		/* dup2 clears close-on-exec; the program's descriptor keeps it */
+		if ((n == SANDBOX_INIT_FD_PROGRAM ? dup3(moved[n], n, O_CLOEXEC) : dup2(moved[n], n)) < 0) {
+			error_format(msg, sizeof msg, "cannot place init's descriptors: %s", strerror(errno));
+			goto fail;
+		}
+	}
+	report = SANDBOX_INIT_FD_REPORT;
+	if (close_range(SANDBOX_INIT_FD_COUNT, ~0U, 0) < 0) {
+		error_format(msg, sizeof msg, "cannot close the supervisor's descriptors: %s", strerror(errno));
+		goto fail;
+	}
+	syscall(SYS_execveat, SANDBOX_INIT_FD_PROGRAM, "", argv, envp, AT_EMPTY_PATH);
+	error_format(msg, sizeof msg, "cannot execute the " SANDBOX_INIT_PROGRAM " program: %s", strerror(errno));
+fail:
+	sandbox_report_send(report, SANDBOX_INTERNAL_ERROR, 0, 0.0, 0, msg);
+	_exit(1);
+}
+
 struct sandbox_clone_context {
 	const struct sandbox_spec *spec;
-	struct sandbox_fds fds;
+	const int *plan;
 };
 
 static int sandbox_clone_entry(void *arg)
 {
 	struct sandbox_clone_context *ctx = arg;
 
-	sandbox_init_main(ctx->spec, ctx->fds, false);
+	sandbox_exec_init(ctx->spec, ctx->plan, false);
 }
 
 /*
@@ -1575,11 +1518,11 @@ static int sandbox_clone_entry(void *arg)
  * here on a copy of ours); plain clone() with a stack of its own only where
  * the kernel has no clone3. Returns init's pid, or -1 with err set.
  */
-static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox_fds *fds,
+static pid_t sandbox_clone(const struct sandbox_spec *spec, const int plan[SANDBOX_INIT_FD_COUNT],
 			   char *err, size_t errlen)
 {
 	struct clone_args args;
-	struct sandbox_clone_context ctx = { spec, *fds };
+	struct sandbox_clone_context ctx = { spec, plan };
 	int cgroup_fd = spec->cgroup->fd;
 	void *stack;
 	pid_t pid;
@@ -1594,7 +1537,7 @@ static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox
 	 * no window in which it runs unlimited. A v1 cgroup has no fd (-1),
 	 * and a kernel before 5.7 refuses the flag (E2BIG, EINVAL): then init
 	 * is born outside and moves itself in as the first thing it does
-	 * (sandbox_init_main, step 0). Either way it runs no step of its own
+	 * (sandbox_exec_init, step 0). Either way it runs no step of its own
 	 * outside the cgroup.
 	 */
 	if (cgroup_fd >= 0) {
@@ -1608,7 +1551,7 @@ static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox
 		pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
 	}
 	if (pid == 0)
-		sandbox_init_main(spec, *fds, (args.flags & CLONE_INTO_CGROUP) != 0);
+		sandbox_exec_init(spec, plan, (args.flags & CLONE_INTO_CGROUP) != 0);
 	if (pid > 0)
 		return pid;
 	if (errno != ENOSYS) {
@@ -1630,23 +1573,78 @@ static pid_t sandbox_clone(const struct sandbox_spec *spec, const struct sandbox
 	return pid;
 }
 
-/* A sealed memfd holding the job's stdin: it cannot change under the job,
- * and needs no writer process. */
-static int sandbox_stdin_memfd(const struct sandbox_spec *spec, char *err, size_t errlen)
+int sandbox_init_program_open(const char *path, char *err, size_t errlen)
 {
-	int fd = memfd_create("sandrun-stdin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	struct stat st;
+	int fd = open(path, O_PATH | O_CLOEXEC);
+
+	if (fd < 0)
+		return error_format(err, errlen, "cannot open %s, the sandbox's init program: %s", path,
+				    strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR)) {
+		close(fd);
+		return error_format(err, errlen, "%s, the sandbox's init program, is not an executable file", path);
+	}
+	/* root runs it for every job: nobody but its owner may have changed it */
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		close(fd);
+		return error_format(err, errlen, "%s, the sandbox's init program, is writable by others than "
+				    "its owner: refusing to run it as root", path);
+	}
+	return fd;
+}
+
+int sandbox_init_program_find(const char *installed, char *path, size_t pathlen, char *err, size_t errlen)
+{
+	char self[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			if (snprintf(path, pathlen, "%s/" SANDBOX_INIT_PROGRAM, self) < (int)pathlen
+			    && access(path, F_OK) == 0)
+				return sandbox_init_program_open(path, err, errlen);
+		}
+	}
+	if (snprintf(path, pathlen, "%s", installed) >= (int)pathlen)
+		return error_format(err, errlen, "the init program's path is too long");
+	return sandbox_init_program_open(path, err, errlen);
+}
+
+/* A sealed memfd holding data (the job's stdin, its upload, init's spec):
+ * it cannot change under init or the job, and needs no writer process. */
+static int sandbox_sealed_memfd(const char *name, const void *data, size_t len, char *err, size_t errlen)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
 	if (fd < 0) {
-		error_format(err, errlen, "cannot create the job's stdin: %s", strerror(errno));
+		error_format(err, errlen, "cannot create %s: %s", name, strerror(errno));
 		return -1;
 	}
-	if (sandbox_write_all(fd, spec->stdin_data, spec->stdin_len) < 0
+	if (sandbox_write_all(fd, data, len) < 0
 	    || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0
 	    || lseek(fd, 0, SEEK_SET) != 0) {
-		error_format(err, errlen, "cannot fill the job's stdin: %s", strerror(errno));
+		error_format(err, errlen, "cannot fill %s: %s", name, strerror(errno));
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/* The spec, encoded (runner/sandbox_spec.h), in a sealed memfd for init. */
+static int sandbox_spec_memfd(const struct sandbox_spec *spec, char *err, size_t errlen)
+{
+	size_t len;
+	char *bytes;
+	int fd;
+
+	if (sandbox_spec_encode(spec, &bytes, &len, err, errlen) < 0)
+		return -1;
+	fd = sandbox_sealed_memfd("sandrun-spec", bytes, len, err, errlen);
+	free(bytes);
 	return fd;
 }
 
@@ -1672,6 +1670,8 @@ static const char *sandbox_spec_problem(const struct sandbox_spec *spec)
 		return "the job has no cgroup: refusing to run it without limits";
 	if (spec->pids_max <= 0)
 		return "the job's process limit must be positive";
+	if (spec->init_fd < 0)
+		return "the " SANDBOX_INIT_PROGRAM " program is not open (sandbox_init_program_open)";
 	return NULL;
 }
 
@@ -1685,21 +1685,23 @@ static void sandbox_close(int *fd)
 /*
  * In the supervisor:
  *   1. check the spec; make the stdout, stderr and report pipes (ours
- *      non-blocking, all close-on-exec) and the stdin memfd
+ *      non-blocking, all close-on-exec), the outputs pipe, and the sealed
+ *      memfds init gets: the stdin, the upload, the encoded spec
  *   2. block every signal so none of the supervisor's handlers can run in
  *      the child before it resets them; clone init (into the job's cgroup
- *      on v2); restore the mask
+ *      on v2), which execs its fresh image (sandbox_exec_init); restore
+ *      the mask
  *   3. let it go: one byte on the start pipe (init, when it was not born
  *      in the job's cgroup, has moved itself there first: step 0)
  *   4. close the child's ends, fill *sb
- * Init does the rest (sandbox_init_main).
+ * Init does the rest (sandbox_init_exec_main, sandbox_init_main).
  */
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err, size_t errlen)
 {
 	int report[2] = { -1, -1 }, out[2] = { -1, -1 }, errs[2] = { -1, -1 }, start[2] = { -1, -1 };
 	int outputs[2] = { -1, -1 };
-	int stdin_fd = -1;
-	struct sandbox_fds child;
+	int stdin_fd = -1, upload_fd = -1, spec_fd = -1;
+	int plan[SANDBOX_INIT_FD_COUNT];
 	sigset_t all, old;
 	const char *problem;
 	pid_t pid = -1;
@@ -1722,7 +1724,13 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 		error_format(err, errlen, "cannot make the output pipes non-blocking: %s", strerror(errno));
 		goto fail;
 	}
-	if (spec->stdin_len > 0 && (stdin_fd = sandbox_stdin_memfd(spec, err, errlen)) < 0)
+	if (spec->stdin_len > 0
+	    && (stdin_fd = sandbox_sealed_memfd("sandrun-stdin", spec->stdin_data, spec->stdin_len, err, errlen)) < 0)
+		goto fail;
+	if (spec->upload_len > 0
+	    && (upload_fd = sandbox_sealed_memfd("sandrun-upload", spec->upload, spec->upload_len, err, errlen)) < 0)
+		goto fail;
+	if ((spec_fd = sandbox_spec_memfd(spec, err, errlen)) < 0)
 		goto fail;
 	if (spec->noutputs > 0) {
 		if (pipe2(outputs, O_CLOEXEC) < 0 || fcntl(outputs[0], F_SETFL, O_NONBLOCK) < 0) {
@@ -1732,16 +1740,19 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 		(void)fcntl(outputs[1], F_SETPIPE_SZ, 1 << 20);        /* fewer wake-ups; best effort */
 	}
 
-	child.report = report[1];
-	child.stdin_data = stdin_fd;
-	child.stdout_w = out[1];
-	child.stderr_w = errs[1];
-	child.start = start[0];
-	child.start_w = start[1];
-	child.outputs = outputs[1];
+	plan[SANDBOX_INIT_FD_SPEC] = spec_fd;
+	plan[SANDBOX_INIT_FD_REPORT] = report[1];
+	plan[SANDBOX_INIT_FD_START] = start[0];
+	plan[SANDBOX_INIT_FD_STDOUT] = out[1];
+	plan[SANDBOX_INIT_FD_STDERR] = errs[1];
+	plan[SANDBOX_INIT_FD_STDIN] = stdin_fd;
+	plan[SANDBOX_INIT_FD_OUTPUTS] = outputs[1];
+	plan[SANDBOX_INIT_FD_UPLOAD] = upload_fd;
+	plan[SANDBOX_INIT_FD_NETNS] = spec->netns_fd > 0 ? spec->netns_fd : -1;
+	plan[SANDBOX_INIT_FD_PROGRAM] = spec->init_fd;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = sandbox_clone(spec, &child, err, errlen);
+	pid = sandbox_clone(spec, plan, err, errlen);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0)
 		goto fail;
@@ -1756,6 +1767,8 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 	sandbox_close(&out[1]);
 	sandbox_close(&errs[1]);
 	sandbox_close(&stdin_fd);
+	sandbox_close(&upload_fd);
+	sandbox_close(&spec_fd);
 	sandbox_close(&outputs[1]);
 	sb->pid = pid;
 	sb->stdout_fd = out[0];
@@ -1780,6 +1793,8 @@ fail:
 	sandbox_close(&start[0]);
 	sandbox_close(&start[1]);
 	sandbox_close(&stdin_fd);
+	sandbox_close(&upload_fd);
+	sandbox_close(&spec_fd);
 	sandbox_close(&outputs[0]);
 	sandbox_close(&outputs[1]);
 	return -1;

@@ -1,10 +1,12 @@
 /*
  * One sandbox per job (SECURITY.md, "The sandbox"). sandbox_start() forks the job's init
  * process into new PID, mount, network, IPC, UTS and cgroup namespaces,
- * builds its root on a size-limited tmpfs with the environment's tree
- * read-only, unpacks the upload inside as the job's user, drops every
- * privilege and execs the job. The runner's job supervisor then reads the
- * pipes, enforces the deadline and reaps it with sandbox_wait().
+ * where it execs a fresh image (the sandrun-init program: nothing of the
+ * caller's memory goes along), builds its root on a size-limited tmpfs
+ * with the environment's tree read-only, unpacks the upload inside as the
+ * job's user, drops every privilege and execs the job. The runner's job
+ * supervisor then reads the pipes, enforces the deadline and reaps it with
+ * sandbox_wait().
  *
  * Nothing of the sandbox lives outside its mount namespace: when its last
  * process exits the kernel frees the tmpfs, so there is nothing to clean.
@@ -20,7 +22,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct archive;
+#include "sandbox_outputs.h"      /* the outputs stream (step k) */
+
 struct cgroup_job;
 
 struct seccomp_program;
@@ -34,10 +37,9 @@ struct sandbox_spec {
 	const char *env_root;        /* the environment tree: "/" for the default (host /usr) */
 	int64_t tmpfs_bytes;         /* size of the job's tmpfs (root, /tmp, working dir) */
 
-	const void *upload;          /* the archive as submitted (any format libarchive reads) */
+	const void *upload;          /* the archive as submitted (any format libarchive reads); copied
+	                                into a sealed memfd, which the job process maps and unpacks */
 	size_t upload_len;
-	struct archive *upload_reader; /* from unpack_reader_new(), made once by the runner and never
-	                                opened: the job process uses its own copy; NULL: made there */
 	int64_t unpacked_max_bytes;  /* bounds enforced while unpacking */
 	int64_t files_max;
 
@@ -57,55 +59,22 @@ struct sandbox_spec {
 	                                for a job that asked for one), ndevices of them */
 	size_t ndevices;
 	const struct seccomp_program *seccomp; /* the filter, built once by the runner
-	                                (seccomp_program_build); NULL: build it here (slower) */
+	                                (seccomp_program_build) and handed to init with the spec;
+	                                NULL: the job process builds it (slower) */
+	int init_fd;                 /* the sandrun-init program, init's fresh image: opened once by
+	                                the caller (sandbox_init_program_open or _find) */
 
 	const char *const *outputs;  /* the manifest's output globs (validated), noutputs of them */
 	size_t noutputs;             /* 0: nothing is collected and outputs_fd is -1 */
 	int64_t outputs_max_bytes;   /* bytes of outputs collected at most (then SANDBOX_OUT_TOO_LARGE) */
 };
 
-/*
- * Outputs: once the job process has exited and init has killed and reaped
- * every other process of the sandbox (nothing left to race it), init
- * collects the files under /work that match the globs and streams them on
- * outputs_fd, which the caller must drain while it waits (it may carry
- * outputs_max_bytes). The stream is a sequence of records, each a struct
- * sandbox_out_header, the path (path_len bytes, relative to /work, no NUL),
- * then, for SANDBOX_OUT_FILE only, `size` bytes of content; the last record
- * is SANDBOX_OUT_END. Anything else than a regular file is never opened:
- * it is listed with its kind.
- */
-enum sandbox_out_kind {
-	SANDBOX_OUT_FILE = 0,
-	SANDBOX_OUT_SYMLINK,
-	SANDBOX_OUT_FIFO,
-	SANDBOX_OUT_DEVICE,
-	SANDBOX_OUT_SOCKET,
-	SANDBOX_OUT_UNREADABLE,
-	SANDBOX_OUT_TOO_LARGE,       /* over outputs_max_bytes: not sent, collection stops here */
-	SANDBOX_OUT_TOO_MANY,        /* over files_max: collection stops here */
-	SANDBOX_OUT_END = 255,
-};
-
-struct sandbox_out_header {
-	uint32_t kind;               /* enum sandbox_out_kind */
-	uint32_t path_len;
-	uint64_t size;
-};
-
-/* The kind's name for listings ("symlink", "fifo", ...). */
-const char *sandbox_out_kind_name(uint32_t kind);
-
-/* Does the relative path match one manifest output glob? ("*.png",
- * "results/" for a whole tree, "**" across directories.) */
-int sandbox_output_matches(const char *glob, const char *path);
-
 struct sandbox {
 	pid_t pid;                   /* the job's init process, in the host PID namespace */
 	int stdout_fd;               /* read ends, O_NONBLOCK | O_CLOEXEC; the caller closes them */
 	int stderr_fd;
 	int report_fd;               /* internal: init's report pipe, read by sandbox_wait() */
-	int outputs_fd;              /* read end of the outputs stream (above), O_NONBLOCK | O_CLOEXEC,
+	int outputs_fd;              /* read end of the outputs stream (sandbox_outputs.h), O_NONBLOCK | O_CLOEXEC,
 	                                or -1 with no outputs; the caller reads and closes it */
 	const struct cgroup_job *cgroup; /* internal: spec->cgroup, for the kill and the figures */
 };
@@ -136,6 +105,20 @@ struct sandbox_result {
  */
 int sandbox_netns_create(char *err, size_t errlen);
 
+/*
+ * The sandrun-init program (runner/init_main.c), which every sandbox's
+ * init execs (so that nothing of the caller's memory reaches the job):
+ * an O_PATH descriptor for sandbox_spec.init_fd, close-on-exec, or -1
+ * with err (missing, not an executable file, writable by others than its
+ * owner). Open it once, at start: a runner then keeps using the program
+ * it started with even if an upgrade replaces the file.
+ */
+int sandbox_init_program_open(const char *path, char *err, size_t errlen);
+
+/* The same, for the program beside the calling binary (a build tree)
+ * when there is one, else at installed; the path taken goes into path. */
+int sandbox_init_program_find(const char *installed, char *path, size_t pathlen, char *err, size_t errlen);
+
 /* Returns 0 and fills *sb, or -1 with a sentence in err (the job fails with reason internal). */
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err, size_t errlen);
 
@@ -145,5 +128,8 @@ void sandbox_kill(struct sandbox *sb);
 
 /* Reaps the init process (blocking) and fills *res. Closes report_fd. */
 int sandbox_wait(struct sandbox *sb, struct sandbox_result *res);
+
+/* main() of the sandrun-init program: init, exec'd by sandbox_start's clone. */
+_Noreturn void sandbox_init_exec_main(int argc, char **argv);
 
 #endif

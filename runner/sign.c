@@ -243,13 +243,22 @@ void sign_preload(EVP_PKEY *key)
 	char hex[SIGN_SHA256_HEX_LEN + 1], sig[SIGN_SIGNATURE_LEN + 1];
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen;
+	size_t privlen = 0;
 
 	/* the results are what they are whether this worked or not: a digest
 	 * that fails here fails again where it counts, and says so there */
 	sign_sha256_hex("", 0, hex);
 	(void)EVP_Digest("", 0, md, &mdlen, EVP_sha1(), NULL);
-	if (key)
+	if (!key)
+		return;
+	if (EVP_PKEY_get_raw_private_key(key, NULL, &privlen) == 1) {
 		(void)sign_bytes(key, "", 0, sig);
+		return;
+	}
+	/* a public key: verification, of a signature of zeros (refused) */
+	memset(sig, 'A', SIGN_SIGNATURE_LEN - 2);
+	memcpy(sig + SIGN_SIGNATURE_LEN - 2, "==", 3);
+	(void)sign_verify(key, "", 0, sig);
 }
 
 EVP_PKEY *sign_key_generate(void)

@@ -110,9 +110,12 @@ void sign_sha256_end(EVP_MD_CTX *ctx, char out[SIGN_SHA256_HEX_LEN + 1]);
 /*
  * Makes OpenSSL ready in this process for what its children will ask of it:
  * SHA-256 (results, outputs), SHA-1 (rconn_script's script digests) and,
- * with a key, Ed25519 signatures. OpenSSL 3 loads its provider and builds
- * its method tables on the first digest a process asks for, ~1 ms; a
- * process that does it once before it forks hands them down ready.
+ * with a key, Ed25519: signing with a private key (the signer, before its
+ * seccomp filter shuts the files OpenSSL reads on first use), verifying
+ * with a public one (the supervisors check each signature the signer
+ * returns). OpenSSL 3 loads its provider and builds its method tables on
+ * the first digest a process asks for, ~1 ms; a process that does it once
+ * before it forks hands them down ready.
  */
 void sign_preload(EVP_PKEY *key);
 

@@ -24,9 +24,10 @@
  *     the headers claim.
  *
  * Names are UTF-8: libarchive converts them to the locale's charset, and
- * this runs in a fork of the runner, whose main() set LC_CTYPE to C.UTF-8
- * first (locale_use_utf8_names(), common/util.h). It cannot be set here:
- * inside the sandbox no locale file is visible. In the "C" locale a zip's
+ * this runs in a fork of the sandbox's init, which set LC_CTYPE to C.UTF-8
+ * before it left the host's tree (sandbox_init_exec_main;
+ * locale_use_utf8_names(), common/util.h). It cannot be set here: inside
+ * the sandbox no locale file is visible. In the "C" locale a zip's
  * UTF-8 names could not be read at all.
  *
  * Errors are sentences the user can act on; nothing here logs or exits.

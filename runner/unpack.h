@@ -21,11 +21,12 @@ int unpack_archive(const void *data, size_t len, int64_t max_bytes, int64_t max_
  * A reader with every filter and format an upload may use registered and
  * nothing opened yet, or NULL (out of memory). Registering them is most of
  * what a small upload costs to unpack in a freshly forked process (~90 us):
- * the runner makes one reader before it forks anything, and each job
- * process hands its own copy-on-write copy to unpack_archive_with(). The
- * reader is plain memory -- no descriptor, no data, nothing of the process
- * or user that made it; libarchive's write side, which reads the euid and
- * umask, is always made by the unpacking process itself.
+ * a process that forks many unpackers can make one reader first and hand
+ * each its copy-on-write copy through unpack_archive_with(). (The sandbox's
+ * job process makes its own: its init is a fresh image, runner/sandbox.c.)
+ * The reader is plain memory -- no descriptor, no data, nothing of the
+ * process or user that made it; libarchive's write side, which reads the
+ * euid and umask, is always made by the unpacking process itself.
  * Who frees: the maker, with archive_read_free(), never having opened it.
  */
 struct archive *unpack_reader_new(void);

@@ -11,10 +11,10 @@
  *         sandbox          the runner's own sequence: make the job's cgroup
  *                          (runner/cgroup.h, the runner's default limits),
  *                          sandbox_start() with a one-file tar upload (as
- *                          every real job has one), the seccomp filter and
- *                          libarchive's reader made once beforehand (as the
- *                          runner makes them at start), drain both pipes to EOF,
- *                          sandbox_wait(), remove the cgroup
+ *                          every real job has one), the seccomp filter built
+ *                          and the sandrun-init program opened once beforehand
+ *                          (as the runner does at start), drain both pipes to
+ *                          EOF, sandbox_wait(), remove the cgroup
  *         sandbox-empty    the same without an upload (no unpacker)
  *         exec:NAME=WRAPPER  like bare, but execve WRAPPER (split at
  *                          spaces, absolute path first) followed by COMMAND:
@@ -114,7 +114,7 @@ static struct bench_upload upload;
 static struct cgroup_runner cgroups;            /* the parent of every run's job cgroup */
 static bool cgroups_made;
 static struct seccomp_program filter;           /* built once, as the runner does at start */
-static struct archive *upload_reader;           /* made once, as the runner does at start */
+static int init_fd = -1;                        /* sandrun-init, opened once, as the runner does at start */
 static int slot_netns;                          /* one network namespace, as a runner slot has */
 static unsigned long cgroup_serial;             /* job cgroups are named bench-1, bench-2, ... */
 
@@ -291,7 +291,7 @@ static int64_t bench_run_sandbox(struct bench_mode *m)
 		.tmpfs_bytes = BENCH_TMPFS_BYTES,
 		.upload = m->kind == BENCH_SANDBOX ? upload.data : NULL,
 		.upload_len = m->kind == BENCH_SANDBOX ? upload.len : 0,
-		.upload_reader = upload_reader,
+		.init_fd = init_fd,
 		.unpacked_max_bytes = BENCH_UNPACKED_MAX,
 		.files_max = BENCH_FILES_MAX,
 		.argv = m->argv,
@@ -503,8 +503,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sandbox_bench: cannot build the seccomp filter: %s\n", err);
 			return 1;
 		}
-		if ((upload_reader = unpack_reader_new()) == NULL) {
-			fprintf(stderr, "sandbox_bench: cannot make libarchive's reader\n");
+		/* the build tree's, beside which this driver is built */
+		if ((init_fd = sandbox_init_program_open(SANDRUN_INIT_BUILD_PATH, err, sizeof err)) < 0) {
+			fprintf(stderr, "sandbox_bench: %s\n", err);
 			return 1;
 		}
 		if ((slot_netns = sandbox_netns_create(err, sizeof err)) < 0) {
@@ -563,8 +564,8 @@ int main(int argc, char **argv)
 	if (mount_point != NULL)
 		rmdir(mount_point);
 	seccomp_program_free(&filter);
-	if (upload_reader != NULL)
-		archive_read_free(upload_reader);
+	if (init_fd >= 0)
+		close(init_fd);
 	free(upload.data);
 	close(devnull);
 	return rc;

@@ -9,7 +9,7 @@
 
 # The targets, in the order they are built and run.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-FUZZ_TARGETS="multipart manifest path upload outputs"
+FUZZ_TARGETS="multipart manifest path upload outputs sandbox_spec"
 
 # The source tree: $top_srcdir under make, else two levels above this file.
 fuzz_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -28,6 +28,7 @@ fuzz_sources()
 	path)      echo "tests/fuzz/fuzz_path.c common/path.c" ;;
 	upload)    echo "tests/fuzz/fuzz_upload.c fcgi/upload.c common/upload_entry.c common/upload_reader.c common/path.c common/util.c" ;;
 	outputs)   echo "tests/fuzz/fuzz_outputs.c runner/outputs_parse.c common/path.c common/util.c" ;;
+	sandbox_spec) echo "tests/fuzz/fuzz_sandbox_spec.c runner/sandbox_spec.c common/util.c" ;;
 	*)         return 1 ;;
 	esac
 }

@@ -30,6 +30,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,8 +65,8 @@ static char mount_point[64];
 /* The parent of every job cgroup of this test, and the limits each job
  * gets unless a case changes them: the runner's defaults (docs/api.md §4). */
 static struct cgroup_runner test_cgroups;
-/* libarchive's reader, made once as the runner makes it, used by every job */
-static struct archive *upload_reader;
+/* the sandrun-init program of the build tree, opened once as the runner opens it */
+static int init_fd = -1;
 static struct cgroup_limits job_limits = { 512LL << 20, 100000, 100000, 64 };
 
 struct test_entry {
@@ -179,7 +180,7 @@ static void base_spec(struct sandbox_spec *spec, const struct test_upload *up, c
 	spec->tmpfs_bytes = 64 << 20;           /* plenty for these jobs */
 	spec->upload = up ? up->data : NULL;
 	spec->upload_len = up ? up->len : 0;
-	spec->upload_reader = upload_reader;
+	spec->init_fd = init_fd;
 	spec->unpacked_max_bytes = 16 << 20;
 	spec->files_max = 100;
 	spec->argv = argv;
@@ -573,10 +574,9 @@ static void test_uploads(void)
 	base_spec(&spec, &up, main_py);
 	run_job(&spec, &job);
 	check(exited_with(&job, 0) && strcmp(job.out, "hello tar\n") == 0, &job, "a zip upload unpacks");
-	spec.upload_reader = NULL;
 	run_job(&spec, &job);
 	check(exited_with(&job, 0) && strcmp(job.out, "hello tar\n") == 0, &job,
-	      "... and without a reader made beforehand, the job process makes its own");
+	      "... and again: with no reader made beforehand, the job process makes its own");
 	free(up.data);
 
 	/* UTF-8 names (pax headers, the zip's UTF-8 flag), as Python's tarfile
@@ -850,8 +850,146 @@ static void test_lifetime(void)
 	free(up.data);
 }
 
+/* How many times needle occurs in the readable memory of process pid
+ * (through /proc/PID/maps and /proc/PID/mem), or -1 when it cannot be read. */
+static long memory_count(pid_t pid, const char *needle)
+{
+	size_t nlen = strlen(needle), chunk = 1 << 20;
+	char path[64], line[512];
+	long count = 0;
+	char *buf;
+	FILE *maps;
+	int mem;
+
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	maps = fopen(path, "r");
+	snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+	mem = open(path, O_RDONLY | O_CLOEXEC);
+	buf = malloc(chunk + nlen);
+	if (maps == NULL || mem < 0 || buf == NULL) {
+		count = -1;
+		goto out;
+	}
+	while (fgets(line, sizeof line, maps)) {
+		unsigned long lo, hi;
+		char perms[8];
+		size_t carry = 0;
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[0] != 'r'
+		    || strstr(line, "[vvar") || strstr(line, "[vsyscall]") || hi - lo > (1UL << 32))
+			continue;
+		for (unsigned long at = lo; at < hi;) {
+			size_t want = hi - at < chunk ? hi - at : chunk;
+			ssize_t n = pread(mem, buf + carry, want, (off_t)at);
+			const char *p, *end;
+
+			if (n <= 0)
+				break;
+			end = buf + carry + n;
+			for (p = buf; (p = memmem(p, (size_t)(end - p), needle, nlen)) != NULL; p++)
+				count++;
+			/* keep the tail, so a needle across two chunks is seen once */
+			carry = (size_t)(end - buf) < nlen - 1 ? (size_t)(end - buf) : nlen - 1;
+			memmove(buf, end - carry, carry);
+			at += (unsigned long)n;
+		}
+	}
+out:
+	if (maps)
+		fclose(maps);
+	if (mem >= 0)
+		close(mem);
+	free(buf);
+	return count;
+}
+
+/*
+ * Init is a fresh image of the sandrun-init program, not a copy of the
+ * supervisor: a secret in the supervisor's memory (here, this process's)
+ * is nowhere in init's, nor are the supervisor's descriptors or its
+ * environment, while the job sleeps.
+ */
+static void test_fresh_image(void)
+{
+	const char *const sleeper[] = { "/bin/sh", "-c", "echo ready; exec sleep 30", NULL };
+	struct test_upload up = make_archive(hello_files, 1, TEST_TAR);
+	char marker[96], *heap_copy, path[64], link[PATH_MAX], out[256] = "", err[256];
+	struct sandbox_spec spec;
+	struct sandbox_result res;
+	struct cgroup_job cg;
+	struct sandbox sb;
+	size_t outlen = 0;
+	int leak = open("/", O_RDONLY | O_DIRECTORY), environ_bytes = -1, found_leak = 0;
+	double start = now_seconds();
+	ssize_t n;
+	DIR *fds;
+	struct dirent *de;
+	FILE *f;
+
+	/* made at run time: in no file, only in this process's stack and heap */
+	snprintf(marker, sizeof marker, "sandrun-supervisor-secret-%d-%ld", (int)getpid(), (long)time(NULL) * 7919);
+	heap_copy = strdup(marker);
+	base_spec(&spec, &up, sleeper);
+	if (cgroup_job_create(&test_cgroups, "job-fresh", &job_limits, &cg, err, sizeof err) < 0
+	    || (spec.cgroup = &cg, sandbox_start(&spec, &sb, err, sizeof err)) < 0) {
+		ok(0, "a sleeping job starts: %s", err);
+		goto out;
+	}
+	while (strstr(out, "ready") == NULL && now_seconds() - start < 10) {
+		struct pollfd p = { sb.stdout_fd, POLLIN, 0 };
+
+		poll(&p, 1, 100);
+		n = read(sb.stdout_fd, out + outlen, sizeof out - 1 - outlen);
+		if (n > 0)
+			out[outlen += (size_t)n] = '\0';
+	}
+	ok(strstr(out, "ready") != NULL, "a sleeping job runs");
+
+	snprintf(path, sizeof path, "/proc/%d/exe", (int)sb.pid);
+	n = readlink(path, link, sizeof link - 1);
+	link[n > 0 ? n : 0] = '\0';
+	ok(n > 0 && strcmp(strrchr(link, '/') ? strrchr(link, '/') + 1 : link, "sandrun-init") == 0,
+	   "init runs the sandrun-init program (%s), not a copy of the supervisor", link);
+	snprintf(path, sizeof path, "/proc/%d/environ", (int)sb.pid);
+	if ((f = fopen(path, "r")) != NULL) {
+		environ_bytes = 0;
+		while (fgetc(f) != EOF)
+			environ_bytes++;
+		fclose(f);
+	}
+	is_int(environ_bytes, 0, "init's environment is empty");
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)sb.pid);
+	if ((fds = opendir(path)) != NULL) {
+		while ((de = readdir(fds)) != NULL) {
+			char fdpath[320];
+
+			snprintf(fdpath, sizeof fdpath, "/proc/%d/fd/%s", (int)sb.pid, de->d_name);
+			n = readlink(fdpath, link, sizeof link - 1);
+			link[n > 0 ? n : 0] = '\0';
+			found_leak |= n > 0 && strcmp(link, "/") == 0;
+		}
+		closedir(fds);
+	}
+	ok(fds != NULL && !found_leak, "init holds none of the supervisor's descriptors");
+	ok(memory_count(getpid(), marker) >= 2, "the scanner finds the secret in the supervisor (stack and heap)");
+	is_int(memory_count(sb.pid, marker), 0, "the supervisor's secret is nowhere in init's memory");
+
+	sandbox_kill(&sb);
+	while (read(sb.stdout_fd, out, sizeof out) > 0)
+		;
+	sandbox_wait(&sb, &res);
+	close(sb.stdout_fd);
+	close(sb.stderr_fd);
+	cgroup_job_destroy(&cg, NULL, 0);
+out:
+	close(leak);
+	free(heap_copy);
+	free(up.data);
+}
+
 static void test_errors(void)
 {
+	const struct cgroup_job unused_cgroup = { .fd = -1 };
 	const char *const ls[] = { "/bin/ls", NULL };
 	struct sandbox_spec spec;
 	static struct test_job job;
@@ -876,6 +1014,46 @@ static void test_errors(void)
 	run_job(&spec, &job);
 	check(job.res.outcome == SANDBOX_INTERNAL_ERROR && strstr(job.res.message, "/nonexistent-sandrun-env/usr"),
 	      &job, "a missing environment is an internal error naming it");
+
+	/* init's program */
+	base_spec(&spec, NULL, ls);
+	spec.cgroup = &unused_cgroup;   /* refused before it is used */
+	spec.init_fd = -1;
+	ok(sandbox_start(&spec, &sb, err, sizeof err) == -1 && strstr(err, "sandrun-init"),
+	   "a spec without the init program is refused: %s", err);
+	ok(sandbox_init_program_open("/nonexistent/sandrun-init", err, sizeof err) == -1 && strstr(err, "/nonexistent"),
+	   "a missing init program is refused, naming it");
+	{
+		char file[] = "/tmp/sandrun-init-XXXXXX";
+		int fd = mkstemp(file);    /* mode 0600: not executable */
+
+		ok(fd >= 0 && sandbox_init_program_open(file, err, sizeof err) == -1 && strstr(err, "not an executable"),
+		   "an init program that is not an executable file is refused");
+		if (fd >= 0)
+			fchmod(fd, 0775);
+		ok(fd >= 0 && sandbox_init_program_open(file, err, sizeof err) == -1 && strstr(err, "writable"),
+		   "an init program others may write is refused (root runs it for every job)");
+		if (fd >= 0) {
+			close(fd);
+			unlink(file);
+		}
+	}
+	base_spec(&spec, NULL, ls);
+	spec.init_fd = open("/bin/true", O_PATH | O_CLOEXEC);
+	run_job(&spec, &job);
+	check(job.start_rc == 0 && job.res.outcome == SANDBOX_INTERNAL_ERROR && strstr(job.res.message, "without a report"),
+	      &job, "an init program that is not sandrun-init fails the job as an internal error");
+	close(spec.init_fd);
+	{
+		FILE *p = popen(SANDRUN_INIT_BUILD_PATH " 2>&1", "r");
+		char text[256] = "";
+		size_t got = p ? fread(text, 1, sizeof text - 1, p) : 0;
+		int status = p ? pclose(p) : -1;
+
+		text[got] = '\0';
+		ok(WIFEXITED(status) && WEXITSTATUS(status) == 2 && strstr(text, "not a command"),
+		   "sandrun-init run by hand refuses, exit status 2");
+	}
 }
 
 /* Kills the sandbox once the job has printed `ready`; before the kill,
@@ -1096,10 +1274,14 @@ int main(void)
 		printf("Bail out! cannot create a mount point: %s\n", strerror(errno));
 		return 1;
 	}
-	upload_reader = unpack_reader_new();
-	if (upload_reader == NULL) {
-		printf("Bail out! cannot make libarchive's reader\n");
-		return 1;
+	{
+		char err[512];
+
+		init_fd = sandbox_init_program_open(SANDRUN_INIT_BUILD_PATH, err, sizeof err);
+		if (init_fd < 0) {
+			printf("Bail out! %s\n", err);
+			return 1;
+		}
 	}
 	fds_before = count_entries("/proc/self/fd");
 
@@ -1113,14 +1295,22 @@ int main(void)
 	test_unpack_direct();
 	test_lifetime();
 	test_errors();
+	test_fresh_image();
 	test_limits();
 
 	fds_after = count_entries("/proc/self/fd");
+	if (fds_after != fds_before) {
+		char cmd[64];
+
+		snprintf(cmd, sizeof cmd, "ls -l /proc/%d/fd | sed 's/^/#   /'", (int)getpid());
+		if (system(cmd) != 0)
+			diag("cannot list the descriptors");
+	}
 	is_int(fds_after, fds_before, "the supervisor leaks no descriptors");
 	ok(count_entries(mount_point) == 0 && !mounted_anywhere(mount_point),
 	   "the host's mount point is still empty and unmounted");
 	rmdir(mount_point);
-	archive_read_free(upload_reader);
+	close(init_fd);
 	{
 		char err[512] = "";
 
