@@ -141,5 +141,8 @@ extern const char redis_script_reclaim[];
 extern const char redis_script_downloaded[];
 extern const char redis_script_store_output[];
 extern const char redis_script_log_append[];
+/* All of the above, NULL-terminated: what the runner loads at each connect (common/rconn.h). */
+extern const char *const redis_scripts[];
+extern const char *const redis_script_names[];   /* "submit", ...: the same order */
 
 #endif

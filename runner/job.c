@@ -915,6 +915,7 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 
 	rconn_init(&redis, cfg->redis_address, cfg->redis_runner_user, cfg->redis_runner_password,
 		   cfg->redis_timeout_ms);
+	rconn_allow_script_load(&redis, NULL);   /* the runner's user may EVAL a script Redis lost */
 	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
 	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
 	snprintf(st.log_key, sizeof st.log_key, KEY_LOG_FMT, id);

@@ -127,11 +127,44 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: sandrun-runner [-c CONFIG] [-t] [-v] [--worker-key FILE]\n"
 		   "       sandrun-runner --generate-key FILE\n"
+		   "       sandrun-runner [-c CONFIG] --load-scripts\n"
 		   "  -c CONFIG  configuration file (default " SANDRUN_DEFAULT_CONFIG ")\n"
 		   "  -t         check the configuration and exit\n"
 		   "  -v         log debug lines\n"
 		   "  --worker-key FILE    sign every result with this Ed25519 key (config: worker_key)\n"
-		   "  --generate-key FILE  write a new Ed25519 key (PEM, mode 0600), print its worker id\n");
+		   "  --generate-key FILE  write a new Ed25519 key (PEM, mode 0600), print its worker id\n"
+		   "  --load-scripts       load Sandrun's scripts into Redis, print their SHA1s and names, exit\n");
+}
+
+/*
+ * --load-scripts: every script into Redis, their SHA1s printed, then exit
+ * (0, or 1 when Redis failed), one "SHA1 NAME" line each. The responders may only call scripts
+ * (redis/users.acl.in); the runner loads them at each connect, and this
+ * lets a supervisor (contrib/sandrun-stack) load them as soon as Redis is
+ * up, so that submits queue even before any runner has connected.
+ */
+static int runner_load_scripts(const struct sandrun_config *cfg)
+{
+	struct rconn redis;
+	char sha[41];
+	size_t n = 0;
+	int rc;
+
+	rconn_init(&redis, cfg->redis_address, cfg->redis_runner_user, cfg->redis_runner_password,
+		   cfg->redis_timeout_ms);
+	rconn_allow_script_load(&redis, NULL);
+	rc = rconn_load_scripts(&redis, redis_scripts);
+	if (rc < 0) {
+		log_error(NULL, "loading the scripts: %s", redis.error);
+	} else {
+		for (; redis_scripts[n]; n++) {
+			rconn_script_sha(redis_scripts[n], sha);
+			printf("%s %s\n", sha, redis_script_names[n]);
+		}
+		log_info(NULL, "%zu scripts loaded into Redis at %s", n, cfg->redis_address);
+	}
+	rconn_close(&redis);
+	return rc < 0 ? 1 : 0;
 }
 
 /* --generate-key FILE: a new Ed25519 key in a new file (mode 0600), its worker id printed. */
@@ -655,13 +688,14 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_term };
 	sigset_t chld;
 	char err[1024], cg_name[CGROUP_NAME_MAX], cg_text[1200];
-	int opt, check_only = 0;
+	int opt, check_only = 0, load_scripts_only = 0;
 	int64_t heartbeat_due = 0, reclaim_due = 0;
 	enum log_level level = LOG_LEVEL_INFO;
 
 	static const struct option long_opts[] = {
 		{ "generate-key", required_argument, NULL, 'G' },
 		{ "worker-key", required_argument, NULL, 'K' },
+		{ "load-scripts", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -672,6 +706,7 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'G': return runner_generate_key(optarg);
 		case 'K': worker_key_path = optarg; break;
+		case 'L': load_scripts_only = 1; break;
 		case 'c': config_path = optarg; break;
 		case 't': check_only = 1; break;
 		case 'v': level = LOG_LEVEL_DEBUG; break;
@@ -688,6 +723,12 @@ int main(int argc, char **argv)
 	}
 	/* Wipes the responders' password: never needed here (common/config.h). */
 	config_keep_role(&cfg, CONFIG_ROLE_RUNNER);
+	if (load_scripts_only) {
+		int rc = runner_load_scripts(&cfg);
+
+		config_free(&cfg);
+		return rc;
+	}
 	if (!worker_key_path && *cfg.worker_key)
 		worker_key_path = cfg.worker_key;
 	if (worker_key_path) {
@@ -831,6 +872,11 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	rconn_init(&rn.redis, cfg.redis_address, cfg.redis_runner_user, cfg.redis_runner_password,
 		   cfg.redis_timeout_ms);
+	/* Every script, loaded at each (re)connect before the first command (the
+	 * queue groups, then the heartbeat): after a Redis restart the responders,
+	 * which may only call them, find them again by the time this runner is
+	 * announced. */
+	rconn_allow_script_load(&rn.redis, redis_scripts);
 	log_info(NULL, "runner %s: %d slots, Redis at %s", rn.name, rn.nslots, cfg.redis_address);
 	if (worker_key)
 		log_info(NULL, "results are signed by worker %s (%s)", rn.worker_id, worker_key_path);
