@@ -5,6 +5,9 @@
  *
  *   sr:{ID}:job     hash    the job record (fields below)
  *   sr:{ID}:upload  string  the archive as submitted; deleted when the job ends
+ *   sr:{ID}:manifest string the canonical manifest JSON (env values included); deleted
+ *                           when the job ends. Like the upload, read by runners only:
+ *                           a responder may write both but not read them (users.acl.in)
  *   sr:{ID}:log     stream  output chunks in order: fields s ("o"|"e") and d (bytes)
  *   sr:{ID}:out     hash    the job's output files: field = path (relative, normalized),
  *                           value = the bytes; listed (size, sha256) in the job field outputs
@@ -12,7 +15,9 @@
  *                           output (or the archive was downloaded) the job is deleted whole
  *   sr:{ID}:archive-lock  string  the request building the job's archive (SET NX, a TTL
  *                           of its own): one builder per job at a time (fcgi/outputs.c)
- *   sr:queue        stream  jobs to run: field id; consumer group "runners". An entry
+ *   sr:queue        stream  jobs to run: field id; consumer group "runners". Responders
+ *                           may add to it and count it (XLEN, XINFO GROUPS), never read
+ *                           its entries: they would list every queued job's id. An entry
  *                           stays pending (PEL) while its job runs; its runner
  *                           refreshes it (XCLAIM, idle 0) every LEASE_REFRESH_MS, so
  *                           an entry idle for LEASE_MS belongs to a dead runner and
@@ -20,6 +25,10 @@
  *   sr:queue:gpu:P  stream  the same, for jobs that need a GPU: read only by the runners
  *                           announcing GPU profile P (memory, CUDA version); the
  *                           responder picks the queue of the best-fitting live GPU
+ *   sr:queue-seq    hash    numbers in the queues: field QUEUE = the last number given
+ *                           (submit.lua, fair-lib.lua: each entry added), field "QUEUE taken"
+ *                           = the highest number a runner took off QUEUE (start.lua); a
+ *                           queued job's position is its number (queue_seq) minus the latter
  *   sr:runners      zset    live runners: member = runner name, score = last heartbeat (ms)
  *   sr:runner:NAME  hash    a runner's announcement (slots, started_at, ...), TTL LEASE_MS
  *
@@ -27,7 +36,7 @@
  *   sr:active:{C}   set     ids of the client's queued and running jobs
  *   sr:cpu:{C}      zset    CPU charged: member "ID:seconds", score = finish time (ms);
  *                           the sliding window is the members newer than 60 s
- *   sr:store:{C}    hash    the client's storage ledger: field = job id, value =
+ *   sr:store:{C}    hash    the client's storage ledger: field = SHA1 of the job id, value =
  *                           "BYTES EXPIRY_MS": what that job's keys may hold in Redis
  *                           (upload, log, outputs, record: reserved before written)
  *                           until the job's keys expire (redis/store-lib.lua)
@@ -35,7 +44,7 @@
  *                           the client already held its share of the slots; one goes
  *                           back to its queue each time one of the client's jobs ends
  *   sr:uploading    hash    uploads admitted by a submit's check but not yet recorded:
- *                           field = job id, value = "BYTES EXPIRY_MS" (3 x the upload:
+ *                           field = SHA1 of the job id, value = "BYTES EXPIRY_MS" (3 x the upload:
  *                           its peak in Redis's memory), 30 s (redis/submit.lua)
  * The active set and the cpu zset expire after quota_idle_seconds of inactivity;
  * the ledger and the parked list with the last job they name.
@@ -52,12 +61,15 @@
 
 #define KEY_JOB_FMT     "sr:{%s}:job"
 #define KEY_UPLOAD_FMT  "sr:{%s}:upload"
+#define KEY_MANIFEST_FMT "sr:{%s}:manifest"
 #define KEY_LOG_FMT     "sr:{%s}:log"
 #define KEY_OUT_FMT     "sr:{%s}:out"
 #define KEY_DL_FMT      "sr:{%s}:dl"
 #define KEY_ARCHIVE_LOCK_FMT "sr:{%s}:archive-lock"
 #define KEY_QUEUE       "sr:queue"
 #define KEY_QUEUE_GPU_PREFIX "sr:queue:gpu:" /* + a GPU profile: the queue of the runners that have it */
+#define KEY_QUEUE_SEQ   "sr:queue-seq"
+#define QUEUE_SEQ_TAKEN_SUFFIX " taken" /* QUEUE + this: the field of the number last taken off QUEUE */
 #define KEY_RUNNERS     "sr:runners"
 #define KEY_RUNNER_FMT  "sr:runner:%s"
 #define KEY_ACTIVE_FMT  "sr:active:{%s}"
@@ -91,7 +103,7 @@
 /* Job record fields (hash sr:{ID}:job). Times are epoch milliseconds. */
 #define JOB_F_STATUS        "status"        /* queued|running|completed|failed|cancelled */
 #define JOB_F_REASON        "reason"
-#define JOB_F_MANIFEST      "manifest"      /* canonical manifest JSON */
+#define JOB_F_TIMEOUT       "timeout"       /* the manifest's timeout (s); the manifest is in sr:{ID}:manifest */
 #define JOB_F_CLIENT        "client"        /* the quota key of the submitting address */
 #define JOB_F_SUBMITTED     "submitted_at"
 #define JOB_F_STARTED       "started_at"
@@ -108,7 +120,7 @@
 #define JOB_F_STDERR_TRUNC  "stderr_truncated"
 #define JOB_F_ERROR         "error"         /* a sentence for failed/internal, shown to the user */
 #define JOB_F_QUEUE         "queue"         /* the stream it was queued in: sr:queue or a GPU queue */
-#define JOB_F_ENTRY         "queue_entry"   /* its entry id in that stream (queue_position) */
+#define JOB_F_QUEUE_SEQ     "queue_seq"     /* its number in that queue (queue_position; sr:queue-seq) */
 #define JOB_F_ATTEMPTS      "attempts"      /* runs started; a lost runner's job is retried once */
 #define JOB_F_OUTPUTS       "outputs"       /* JSON {"path": {"size", "sha256"}, ...}: what sr:{ID}:out
                                                holds (the status object's output_files) */

@@ -223,9 +223,9 @@ static int submit_record(struct request *req, const char *id, const char *manife
 	const struct sandrun_limits *l = &req->srv->cfg->limits;
 	char job_key[KEY_MAX], upload_key[KEY_MAX], active_key[KEY_MAX], cpu_key[KEY_MAX], store_key[KEY_MAX];
 	char client[QUOTA_KEY_MAX], now[24], ttl[24], jobs_max[24], cpu_limit[32], window[24], idle[24];
-	char log_bytes[24], base_bytes[24], storage[24], high_water[8], upload_size[24];
-	const char *argv[22];
-	size_t lens[22];
+	char log_bytes[24], base_bytes[24], storage[24], high_water[8], upload_size[24], timeout_s[24];
+	const char *argv[23];
+	size_t lens[23];
 	redisReply *reply = NULL;
 	int rc = -1;
 
@@ -248,25 +248,26 @@ static int submit_record(struct request *req, const char *id, const char *manife
 	snprintf(storage, sizeof storage, "%lld", (long long)l->quota_storage_bytes);
 	snprintf(high_water, sizeof high_water, "%lld", (long long)l->redis_memory_high_water_percent);
 	snprintf(upload_size, sizeof upload_size, "%zu", archive->len);
+	snprintf(timeout_s, sizeof timeout_s, "%lld", (long long)timeout);
 	argv[0] = job_key;   argv[1] = upload_key; argv[2] = queue;     argv[3] = active_key;
 	argv[4] = cpu_key;   argv[5] = store_key;
 	argv[6] = id;        argv[7] = manifest_json; argv[8] = client;
 	argv[9] = now;       argv[10] = archive->data ? archive->data : "";   argv[11] = ttl;
 	argv[12] = jobs_max; argv[13] = cpu_limit; argv[14] = window; argv[15] = idle;
 	argv[16] = log_bytes; argv[17] = base_bytes; argv[18] = storage; argv[19] = high_water;
-	argv[20] = upload_size;
+	argv[20] = upload_size; argv[22] = timeout_s;
 	/* First the verdict without the upload (redis/submit.lua "check"): an
 	 * upload that would be refused never passes through Redis's memory.
 	 * Then the job, upload and all; quotas are checked again there, in the
 	 * same step as the write. */
 	for (int pass = 0; pass < 2; pass++) {
 		argv[21] = pass == 0 ? "check" : "record";
-		for (int i = 0; i < 22; i++)
+		for (int i = 0; i < 23; i++)
 			lens[i] = strlen(argv[i]);
 		lens[10] = pass == 0 ? 0 : archive->len;
 		if (reply)
 			freeReplyObject(reply);
-		reply = rconn_script(&req->srv->redis, redis_script_submit, 6, 22, argv, lens);
+		reply = rconn_script(&req->srv->redis, redis_script_submit, 6, 23, argv, lens);
 		if (!reply) {
 			log_error(req->id, "submit: %s", req->srv->redis.error);
 			return -1;

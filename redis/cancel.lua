@@ -7,6 +7,7 @@
 -- whole. The end marker on the log stream wakes anyone waiting on the job.
 -- The storage ledger (store-lib.lua) keeps only the short-lived record.
 -- allow-oom: a cancel frees memory; it must work when Redis is full.
+-- Its manifest (sr:{ID}:manifest, named here from the id) goes with the upload.
 -- KEYS: job hash, upload string, log stream, client's active set, outputs hash, downloads set
 -- ARGV: id, now (ms), ttl of the cancelled record (s)
 -- Returns the status the job had, or nil when there is no such job.
@@ -15,7 +16,11 @@ local st = redis.call('HGET', KEYS[1], 'status')
 if not st then
   return nil
 end
-redis.call('DEL', KEYS[2], KEYS[3])
+-- Two DELs: a responder may only write the upload and the manifest, under
+-- an ACL selector of their own, and one command's keys must all fall
+-- under one selector (redis/README.md, "The users").
+redis.call('DEL', KEYS[2], 'sr:{' .. ARGV[1] .. '}:manifest')
+redis.call('DEL', KEYS[3])
 if KEYS[6] then
   redis.call('DEL', KEYS[5], KEYS[6])
 end

@@ -14,8 +14,12 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return -1
 end
 local function delete_all()
-  store_job_drop(KEYS[1], string.match(KEYS[1], '^sr:{(.*)}:job$'))
-  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+  local id = string.match(KEYS[1], '^sr:{(.*)}:job$')
+  store_job_drop(KEYS[1], id)
+  -- The upload and the manifest went when the job ended (finish.lua): named
+  -- for completeness, in a DEL of their own (cancel.lua says why).
+  redis.call('DEL', KEYS[2], 'sr:{' .. id .. '}:manifest')
+  redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5])
   return 1
 end
 if ARGV[1] == '' then

@@ -5,7 +5,8 @@
 -- sleeps cannot hold a two-slot runner for an hour while others wait. A
 -- job over its client's share is parked (sr:parked:{C}), not run; each
 -- time one of the client's jobs ends, one parked job goes back to the end
--- of its queue.
+-- of its queue, with a new number in it (sr:queue-seq, as submit.lua).
+-- The parked list is the runners' alone: no responder may read it.
 
 -- The live fleet's slots: the heartbeats newer than `lease_ms`.
 local function fair_fleet_slots(now, lease_ms)
@@ -51,8 +52,12 @@ local function fair_unpark(client)
     local job = 'sr:{' .. id .. '}:job'
     local f = redis.call('HMGET', job, 'status', 'queue')
     if f[1] == 'queued' and f[2] then
-      local entry = redis.call('XADD', f[2], '*', 'id', id)
-      redis.call('HSET', job, 'queue_entry', entry)
+      redis.call('XADD', f[2], '*', 'id', id)
+      redis.call('HSET', job, 'queue_seq', redis.call('HINCRBY', 'sr:queue-seq', f[2], 1))
+      local pttl = redis.call('PTTL', job)
+      if pttl > 0 and redis.call('PTTL', 'sr:queue-seq') < pttl then
+        redis.call('PEXPIRE', 'sr:queue-seq', pttl)
+      end
       redis.call('HDEL', job, 'parked')
       return
     end

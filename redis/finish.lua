@@ -40,6 +40,8 @@ end
 if not ours and (status == 'queued' or status == 'running') then
   return 'lost'
 end
+-- No run of the job starts again: its manifest goes (submit.lua).
+redis.call('DEL', 'sr:{' .. ARGV[4] .. '}:manifest')
 
 if ARGV[3] ~= '' then
   redis.call('XACK', KEYS[4], 'runners', ARGV[3])

@@ -41,7 +41,7 @@ if attempts < tonumber(ARGV[4]) then
 end
 redis.call('HSET', KEYS[1], 'status', 'failed', 'reason', 'internal', 'finished_at', ARGV[2],
            'error', 'the runner running this job was lost (attempted ' .. attempts .. ' times)')
-redis.call('DEL', KEYS[4])
+redis.call('DEL', KEYS[4], 'sr:{' .. ARGV[1] .. '}:manifest')
 redis.call('HSET', KEYS[1], 'store_upload', 0)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 store_job_update(KEYS[1], ARGV[1], tonumber(ARGV[2]))

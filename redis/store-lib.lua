@@ -2,7 +2,10 @@
 -- the scripts that change what a job keeps in Redis). Every byte a client
 -- makes Redis keep is reserved here before it is written, and released
 -- when the job's keys are deleted or expire:
---   sr:store:{C}  hash, field = job id, value = "BYTES EXPIRY_MS"
+--   sr:store:{C}  hash, field = SHA1 of the job id, value = "BYTES EXPIRY_MS"
+-- The field is the id's digest, not the id: a responder reads a client's
+-- ledger (submit, /stats), and reading it must not name the client's jobs
+-- (ids are the only key to a job's data; SECURITY.md).
 -- BYTES is the sum of the job record's parts store_upload, store_log,
 -- store_out and store_base (common/keys.h); EXPIRY_MS is when the job's
 -- keys expire. An entry past its expiry counts for nothing and is dropped
@@ -69,11 +72,11 @@ local function store_job_update(job_key, id, now)
   local key = 'sr:store:{' .. f[1] .. '}'
   local pttl = redis.call('PTTL', job_key)
   if pttl < 0 then
-    redis.call('HDEL', key, id)
+    redis.call('HDEL', key, redis.sha1hex(id))
     return
   end
   local bytes = (tonumber(f[2]) or 0) + (tonumber(f[3]) or 0) + (tonumber(f[4]) or 0) + (tonumber(f[5]) or 0)
-  redis.call('HSET', key, id, string.format('%.0f %.0f', bytes, now + pttl))
+  redis.call('HSET', key, redis.sha1hex(id), string.format('%.0f %.0f', bytes, now + pttl))
   if redis.call('PTTL', key) < pttl then
     redis.call('PEXPIRE', key, pttl)
   end
@@ -84,6 +87,6 @@ end
 local function store_job_drop(job_key, id)
   local client = redis.call('HGET', job_key, 'client')
   if client then
-    redis.call('HDEL', 'sr:store:{' .. client .. '}', id)
+    redis.call('HDEL', 'sr:store:{' .. client .. '}', redis.sha1hex(id))
   end
 end

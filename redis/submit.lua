@@ -3,6 +3,11 @@
 -- responders: the client's quota is checked and reserved, and the job is
 -- either wholly accepted (record, upload, queue entry, active slot, storage
 -- reserved) or not at all.
+-- The manifest (env values included) goes in a key of its own, which a
+-- responder may write but not read (redis/users.acl.in): only the runner
+-- reads it (start.lua). The record gets the timeout, which the responders
+-- need, as a field. The upload and the manifest keys are named here, from
+-- the id, not passed: see redis/README.md, "The users".
 -- The shebang line matters: a script with flags is refused whole, before
 -- it runs, while Redis is over its maxmemory (a legacy script is checked
 -- only at its first write that may grow memory, and this one starts with a
@@ -13,12 +18,16 @@
 -- ARGV: id, canonical manifest, client, submitted_at (ms), upload bytes, ttl (s),
 --       jobs max, cpu limit (s), window (ms), quota idle (ms),
 --       log reservation (bytes), record reservation (bytes), storage quota (bytes),
---       high-water mark (percent of maxmemory), the upload's size, "check" or "record"
+--       high-water mark (percent of maxmemory), the upload's size, "check" or "record",
+--       the timeout (s)
 -- With "check", nothing is recorded: the same verdict for an upload of that
 -- size, sent without the upload (ARGV[5] empty). The responder asks first,
 -- so that an upload that would be refused never passes through Redis's
 -- memory (a script's arguments sit there twice while it runs, and a
 -- connection's buffer keeps their room for a while after).
+-- Each queue has a counter (sr:queue-seq, field = the queue's key): the
+-- job's number in its queue is kept in its record (queue_seq), from which
+-- the responders tell its queue_position without reading the queue.
 -- Returns {"ok", used, active} or {"cpu", used, retry ms} or {"jobs", active, 0}
 --   or {"storage", bytes used, retry ms (-1: never)} or {"memory", used_memory, maxmemory}
 --#include quota-lib.lua
@@ -26,7 +35,7 @@
 local now, limit, window = tonumber(ARGV[4]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local check = ARGV[16] == 'check'
 if not check then
-  redis.call('HDEL', 'sr:uploading', ARGV[1])   -- its check's entry: the upload is here now
+  redis.call('HDEL', 'sr:uploading', redis.sha1hex(ARGV[1]))   -- its check's entry: the upload is here now
 end
 local used, _, retry = quota_cpu(KEYS[5], now, window, limit)
 if used >= limit then
@@ -45,7 +54,8 @@ end
 -- Redis's memory, at the submit's peak: asked before the upload is sent
 -- (check), three copies of it, and those of the uploads admitted but not
 -- yet recorded (sr:uploading, the same "BYTES EXPIRY_MS" form as a ledger,
--- so a responder that dies in between frees its entry in 30 s); when it is
+-- and like it keyed by the SHA1 of the job id, never the id: reading it
+-- names no job; a responder that dies in between frees its entry in 30 s); when it is
 -- recorded, the upload's first two copies are in used_memory already.
 local inflight = store_used('sr:uploading', now)
 local peak = check and (3 * upload_bytes + log_bytes + base_bytes + inflight) or need
@@ -55,7 +65,7 @@ if over then
 end
 if check then
   if upload_bytes > 65536 then
-    redis.call('HSET', 'sr:uploading', ARGV[1], string.format('%.0f %.0f', 3 * upload_bytes, now + 30000))
+    redis.call('HSET', 'sr:uploading', redis.sha1hex(ARGV[1]), string.format('%.0f %.0f', 3 * upload_bytes, now + 30000))
     redis.call('PEXPIRE', 'sr:uploading', 30000)
   end
   return {'ok', tostring(used), active}
@@ -66,13 +76,18 @@ end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('ERR job id collision')
 end
-redis.call('HSET', KEYS[1], 'status', 'queued', 'manifest', ARGV[2],
+redis.call('HSET', KEYS[1], 'status', 'queued', 'timeout', ARGV[17],
            'client', ARGV[3], 'submitted_at', ARGV[4],
            'store_upload', upload_bytes, 'store_log', log_bytes, 'store_out', 0, 'store_base', base_bytes)
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('SET', KEYS[2], ARGV[5], 'EX', ARGV[6])
-local entry = redis.call('XADD', KEYS[3], '*', 'id', ARGV[1])
-redis.call('HSET', KEYS[1], 'queue', KEYS[3], 'queue_entry', entry)
+redis.call('SET', 'sr:{' .. ARGV[1] .. '}:manifest', ARGV[2], 'EX', ARGV[6])
+local seq = redis.call('HINCRBY', 'sr:queue-seq', KEYS[3], 1)
+if redis.call('PTTL', 'sr:queue-seq') < tonumber(ARGV[6]) * 1000 then
+  redis.call('EXPIRE', 'sr:queue-seq', ARGV[6])   -- it outlives every job it numbered
+end
+redis.call('XADD', KEYS[3], '*', 'id', ARGV[1])
+redis.call('HSET', KEYS[1], 'queue', KEYS[3], 'queue_seq', seq)
 redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('PEXPIRE', KEYS[4], ARGV[10])
 if redis.call('EXISTS', KEYS[5]) == 1 then

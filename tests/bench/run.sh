@@ -271,7 +271,7 @@ def main():
                                i, manifest, "bench-" + i, int(time.time() * 1000), data, 3600,
                                1000000, 1000000, 60000, 3600000,
                                2 * 1048576 + 256 + 16384 * 64, 2048 + len(manifest), 1 << 40, 100,
-                               len(data), "record")
+                               len(data), "record", 10)
                               for i in ids])
         t1 = int(time.time() * 1000)
         bad = [x for x in replies if not (isinstance(x, list) and x[0] == b"ok")]
