@@ -33,8 +33,14 @@
  *   sr:runner:NAME  hash    a runner's announcement (slots, started_at, ...), TTL LEASE_MS
  *
  * Per client (the quota key: an IPv4 address, or an IPv6 /64 as "2001:db8::/64"):
- *   sr:active:{C}   set     ids of the client's queued and running jobs
- *   sr:cpu:{C}      zset    CPU charged: member "ID:seconds", score = finish time (ms);
+ *   sr:inflight:{C} zset    the client's queued and running jobs: member = SHA1 of the job
+ *                           id (a responder reads it: it must name no job), score = when
+ *                           the job's record expires (ms), when it leaves at the latest
+ *   sr:running:{C}  set     ids of the client's running jobs, for its fair share of the
+ *                           slots (redis/fair-lib.lua); like sr:parked:{C}, the runners'
+ *                           alone: no responder may read a key that lists job ids
+ *   sr:cpu:{C}      zset    CPU charged: member "SHA1 of the job id:seconds", score =
+ *                           finish time (ms);
  *                           the sliding window is the members newer than 60 s
  *   sr:store:{C}    hash    the client's storage ledger: field = SHA1 of the job id, value =
  *                           "BYTES EXPIRY_MS": what that job's keys may hold in Redis
@@ -46,7 +52,7 @@
  *   sr:uploading    hash    uploads admitted by a submit's check but not yet recorded:
  *                           field = SHA1 of the job id, value = "BYTES EXPIRY_MS" (3 x the upload:
  *                           its peak in Redis's memory), 30 s (redis/submit.lua)
- * The active set and the cpu zset expire after quota_idle_seconds of inactivity;
+ * The in-flight zset and the cpu zset expire after quota_idle_seconds of inactivity;
  * the ledger and the parked list with the last job they name.
  *
  * The end of a job is also written to its log stream (s = "x"), so readers
@@ -72,7 +78,7 @@
 #define QUEUE_SEQ_TAKEN_SUFFIX " taken" /* QUEUE + this: the field of the number last taken off QUEUE */
 #define KEY_RUNNERS     "sr:runners"
 #define KEY_RUNNER_FMT  "sr:runner:%s"
-#define KEY_ACTIVE_FMT  "sr:active:{%s}"
+#define KEY_ACTIVE_FMT  "sr:inflight:{%s}"
 #define KEY_CPU_FMT     "sr:cpu:{%s}"
 #define KEY_STORE_FMT   "sr:store:{%s}"
 #define KEY_PARKED_FMT  "sr:parked:{%s}"
@@ -98,7 +104,7 @@
  * many tiny writes costs, so that its reservation is exact. */
 #define LOG_ENTRIES_MAX       16384
 
-#define KEY_MAX 128  /* "sr:{" + id + "}:upload", "sr:active:{" + an IPv6 /64 + "}" fit */
+#define KEY_MAX 128  /* "sr:{" + id + "}:manifest", "sr:inflight:{" + an IPv6 /64 + "}" fit */
 
 /* Job record fields (hash sr:{ID}:job). Times are epoch milliseconds. */
 #define JOB_F_STATUS        "status"        /* queued|running|completed|failed|cancelled */

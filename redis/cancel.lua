@@ -8,7 +8,7 @@
 -- The storage ledger (store-lib.lua) keeps only the short-lived record.
 -- allow-oom: a cancel frees memory; it must work when Redis is full.
 -- Its manifest (sr:{ID}:manifest, named here from the id) goes with the upload.
--- KEYS: job hash, upload string, log stream, client's active set, outputs hash, downloads set
+-- KEYS: job hash, upload string, log stream, client's in-flight zset, outputs hash, downloads set
 -- ARGV: id, now (ms), ttl of the cancelled record (s)
 -- Returns the status the job had, or nil when there is no such job.
 --#include store-lib.lua
@@ -24,7 +24,7 @@ redis.call('DEL', KEYS[3])
 if KEYS[6] then
   redis.call('DEL', KEYS[5], KEYS[6])
 end
-redis.call('SREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[4], redis.sha1hex(ARGV[1]))
 if st == 'queued' or st == 'running' then
   redis.call('HSET', KEYS[1], 'status', 'cancelled', 'reason', 'cancelled',
              'finished_at', ARGV[2], 'error', 'cancelled by its submitter (DELETE /jobs)')

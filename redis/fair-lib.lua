@@ -1,5 +1,8 @@
 -- Fair shares of the runner slots (inlined at build time into start.lua,
--- finish.lua and reclaim.lua). One client's jobs may run on at most
+-- finish.lua and reclaim.lua). A client's running jobs are counted from
+-- sr:running:{C}, the ids of the jobs start.lua started; like the parked
+-- list, it is the runners' alone (responders count a client's jobs from
+-- sr:inflight:{C}, which names none). One client's jobs may run on at most
 -- `cap` slots at once: quota_running_max, or by default half of the live
 -- fleet's slots (at least one), so that a client with two hour-long
 -- sleeps cannot hold a two-slot runner for an hour while others wait. A
@@ -18,15 +21,35 @@ local function fair_fleet_slots(now, lease_ms)
   return slots
 end
 
--- How many of the client's jobs run now.
+-- How many of the client's jobs run now. Ids of jobs that no longer run
+-- (ended, expired, taken back to the queue) are dropped as they are met.
 local function fair_running(client)
+  local key = 'sr:running:{' .. client .. '}'
   local n = 0
-  for _, id in ipairs(redis.call('SMEMBERS', 'sr:active:{' .. client .. '}')) do
+  for _, id in ipairs(redis.call('SMEMBERS', key)) do
     if redis.call('HGET', 'sr:{' .. id .. '}:job', 'status') == 'running' then
       n = n + 1
+    else
+      redis.call('SREM', key, id)
     end
   end
   return n
+end
+
+-- The client's job `id` stops running (ended, or back to the queue).
+local function fair_stopped(client, id)
+  if client and client ~= '' then
+    redis.call('SREM', 'sr:running:{' .. client .. '}', id)
+  end
+end
+
+-- The client's job `id` starts running; its record lives `pttl` ms more.
+local function fair_started(client, id, pttl)
+  local key = 'sr:running:{' .. client .. '}'
+  redis.call('SADD', key, id)
+  if pttl > 0 and pttl > redis.call('PTTL', key) then
+    redis.call('PEXPIRE', key, pttl)
+  end
 end
 
 local function fair_cap(configured, now, lease_ms)

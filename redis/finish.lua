@@ -14,14 +14,15 @@
 -- no window where an ended job is still pending), the client's active slot
 -- released and the end marker (s = "x") appended to the log stream, so
 -- readers waiting on it wake up. In every case the run's CPU is charged to
--- the client: the member "ID:seconds" names the run's own figure, so a call
--- retried after a lost reply charges nothing twice.
+-- the client: the member "SHA1(ID):seconds" (a digest: responders read the
+-- charges, and must learn no job id from them) names the run's own figure,
+-- so a call retried after a lost reply charges nothing twice.
 -- The storage ledger (store-lib.lua) gets the job's real figures (the
 -- runner sends store_upload 0 and the log's cost with the record), and one
 -- of the client's parked jobs, if any, goes back to its queue (fair-lib.lua).
 -- allow-oom: a result must always be recorded; submits stop well before
 -- Redis's maxmemory, and what a running job may write was reserved.
--- KEYS: job hash, upload string, log stream, queue stream, active set, cpu zset,
+-- KEYS: job hash, upload string, log stream, queue stream, in-flight zset, cpu zset,
 --       outputs hash (stored by the runner before this call, with a provisional TTL)
 -- ARGV: runner name, ttl (s), queue entry id ("" for none), job id,
 --       cpu seconds ("0" for none), now (ms), quota idle (ms),
@@ -34,20 +35,22 @@ local ours = status == 'running' and redis.call('HGET', KEYS[1], 'runner') == AR
 
 local cpu = tonumber(ARGV[5])
 if cpu and cpu > 0 then
-  redis.call('ZADD', KEYS[6], 'NX', ARGV[6], ARGV[4] .. ':' .. ARGV[5])
+  redis.call('ZADD', KEYS[6], 'NX', ARGV[6], redis.sha1hex(ARGV[4]) .. ':' .. ARGV[5])
   redis.call('PEXPIRE', KEYS[6], ARGV[7])
 end
 if not ours and (status == 'queued' or status == 'running') then
   return 'lost'
 end
--- No run of the job starts again: its manifest goes (submit.lua).
+-- No run of the job starts again: its manifest goes (submit.lua), and it
+-- no longer counts among its client's running jobs (fair-lib.lua).
 redis.call('DEL', 'sr:{' .. ARGV[4] .. '}:manifest')
+fair_stopped(client, ARGV[4])
 
 if ARGV[3] ~= '' then
   redis.call('XACK', KEYS[4], 'runners', ARGV[3])
   redis.call('XDEL', KEYS[4], ARGV[3])
 end
-if redis.call('SREM', KEYS[5], ARGV[4]) == 1 then
+if redis.call('ZREM', KEYS[5], redis.sha1hex(ARGV[4])) == 1 then
   redis.call('PEXPIRE', KEYS[5], ARGV[7])
 end
 

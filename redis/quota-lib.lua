@@ -29,20 +29,13 @@ local function quota_cpu(cpu_key, now, window, limit)
   return used, reset, retry
 end
 
--- The client's jobs still queued or running. Ids whose record is gone or
--- ended without release (an expired job) are dropped, so a lost job can
--- never hold a client's slot for ever. (Reads job records by id: fine on
--- one Redis; a Redis Cluster would need the active set per job slot.)
-local function quota_active(active_key)
-  local ids = redis.call('SMEMBERS', active_key)
-  local n = 0
-  for _, id in ipairs(ids) do
-    local st = redis.call('HGET', 'sr:{' .. id .. '}:job', 'status')
-    if st == 'queued' or st == 'running' then
-      n = n + 1
-    else
-      redis.call('SREM', active_key, id)
-    end
-  end
-  return n
+-- The client's jobs still queued or running: sr:inflight:{C}, a zset of
+-- the SHA1s of their ids (never the ids: a responder reads it, and reading
+-- it must name none of the client's jobs), each scored with the time its
+-- record expires. A job leaves it when it ends (finish, cancel, reclaim,
+-- start.lua's expired upload); one whose end was never recorded leaves it
+-- when its record expires, so a lost job never holds a client's slot for ever.
+local function quota_active(inflight_key, now)
+  redis.call('ZREMRANGEBYSCORE', inflight_key, '-inf', now)
+  return redis.call('ZCARD', inflight_key)
 end

@@ -1,7 +1,7 @@
 #!lua flags=allow-oom
 -- A client's usage, for GET /stats and the RateLimit headers.
 -- allow-oom: it only drops what has expired, and must answer when Redis is full.
--- KEYS: active set, cpu zset, storage ledger
+-- KEYS: in-flight zset, cpu zset, storage ledger
 -- ARGV: now (ms), window (ms), cpu limit (s)
 -- Returns {used (string), active, reset ms, retry ms, storage bytes held}
 --#include quota-lib.lua
@@ -12,4 +12,4 @@ local stored = 0
 if KEYS[3] then
   stored = store_used(KEYS[3], now)
 end
-return {tostring(used), quota_active(KEYS[1]), reset, retry, stored}
+return {tostring(used), quota_active(KEYS[1], now), reset, retry, stored}

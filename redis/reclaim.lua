@@ -15,9 +15,9 @@
 -- A failed job's client gets its next parked job back in the queue
 -- (fair-lib.lua), and the ledger loses the upload (store-lib.lua).
 -- allow-oom: what becomes of a lost runner's job must always be recorded.
--- KEYS: job hash, queue stream, log stream, upload string, active set
+-- KEYS: job hash, queue stream, log stream, upload string, in-flight zset
 -- ARGV: job id, now (ms), queue entry id, attempts max, failed retention (s),
---       the client the caller read from the record (for the active set)
+--       the client the caller read from the record (for the in-flight zset)
 --#include store-lib.lua
 --#include fair-lib.lua
 local function drop_entry()
@@ -33,6 +33,7 @@ if status ~= 'running' then
   return 'gone'
 end
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts')) or 1
+fair_stopped(redis.call('HGET', KEYS[1], 'client'), ARGV[1])
 if attempts < tonumber(ARGV[4]) then
   redis.call('HSET', KEYS[1], 'status', 'queued')
   redis.call('HDEL', KEYS[1], 'runner', 'started_at')
@@ -49,7 +50,7 @@ fair_unpark(redis.call('HGET', KEYS[1], 'client'))
 redis.call('XADD', KEYS[3], '*', 's', 'x')
 redis.call('EXPIRE', KEYS[3], ARGV[5])
 if ARGV[6] ~= '' and redis.call('HGET', KEYS[1], 'client') == ARGV[6] then
-  redis.call('SREM', KEYS[5], ARGV[1])
+  redis.call('ZREM', KEYS[5], redis.sha1hex(ARGV[1]))
 end
 drop_entry()
 return 'failed'

@@ -47,6 +47,10 @@ if not upload then
              'finished_at', ARGV[2], 'store_upload', 0, 'store_log', 0)
   redis.call('EXPIRE', KEYS[1], ARGV[4])
   redis.call('DEL', manifest_key)
+  local owner = redis.call('HGET', KEYS[1], 'client')
+  if owner then
+    redis.call('ZREM', 'sr:inflight:{' .. owner .. '}', redis.sha1hex(id))
+  end
   redis.call('XADD', KEYS[4], '*', 's', 'x')
   redis.call('EXPIRE', KEYS[4], ARGV[4])
   store_job_update(KEYS[1], id, now)
@@ -67,6 +71,9 @@ if client ~= '' and fair_running(client) >= fair_cap(tonumber(ARGV[5]) or 0, now
 end
 local attempt = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[2], 'runner', ARGV[1])
+if client ~= '' then
+  fair_started(client, id, redis.call('PTTL', KEYS[1]))
+end
 -- (A record from before the manifest had a key of its own holds it.)
 return {redis.call('GET', manifest_key) or redis.call('HGET', KEYS[1], 'manifest') or '', upload,
         client, tostring(attempt)}

@@ -71,6 +71,8 @@ local function store_job_update(job_key, id, now)
   end
   local key = 'sr:store:{' .. f[1] .. '}'
   local pttl = redis.call('PTTL', job_key)
+  -- (the id itself: an entry written before the ledger was keyed by digests)
+  redis.call('HDEL', key, id)
   if pttl < 0 then
     redis.call('HDEL', key, redis.sha1hex(id))
     return

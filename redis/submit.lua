@@ -13,7 +13,7 @@
 -- only at its first write that may grow memory, and this one starts with a
 -- ZREMRANGEBYSCORE, which never counts as one). No allow-oom: clients'
 -- submits are the first thing refused under memory pressure.
--- KEYS: job hash, upload string, queue stream (sr:queue, or a GPU runner's), client's active set,
+-- KEYS: job hash, upload string, queue stream (sr:queue, or a GPU runner's), client's in-flight zset,
 --       client's cpu zset, client's storage ledger
 -- ARGV: id, canonical manifest, client, submitted_at (ms), upload bytes, ttl (s),
 --       jobs max, cpu limit (s), window (ms), quota idle (ms),
@@ -41,7 +41,7 @@ local used, _, retry = quota_cpu(KEYS[5], now, window, limit)
 if used >= limit then
   return {'cpu', tostring(used), retry}
 end
-local active = quota_active(KEYS[4])
+local active = quota_active(KEYS[4], now)
 if active >= tonumber(ARGV[7]) then
   return {'jobs', tostring(active), 0}
 end
@@ -88,7 +88,7 @@ if redis.call('PTTL', 'sr:queue-seq') < tonumber(ARGV[6]) * 1000 then
 end
 redis.call('XADD', KEYS[3], '*', 'id', ARGV[1])
 redis.call('HSET', KEYS[1], 'queue', KEYS[3], 'queue_seq', seq)
-redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('ZADD', KEYS[4], now + tonumber(ARGV[6]) * 1000, redis.sha1hex(ARGV[1]))
 redis.call('PEXPIRE', KEYS[4], ARGV[10])
 if redis.call('EXISTS', KEYS[5]) == 1 then
   redis.call('PEXPIRE', KEYS[5], ARGV[10])

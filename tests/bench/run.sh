@@ -267,7 +267,7 @@ def main():
         # one client per job, and quota bounds no job reaches: the runner is measured, not the quota
         # (the storage ledger's reservations as fcgi/submit.c makes them; no quota, no memory mark)
         replies = r.pipeline([("EVALSHA", sha, 6, "sr:{%s}:job" % i, "sr:{%s}:upload" % i, "sr:queue",
-                               "sr:active:{bench-%s}" % i, "sr:cpu:{bench-%s}" % i, "sr:store:{bench-%s}" % i,
+                               "sr:inflight:{bench-%s}" % i, "sr:cpu:{bench-%s}" % i, "sr:store:{bench-%s}" % i,
                                i, manifest, "bench-" + i, int(time.time() * 1000), data, 3600,
                                1000000, 1000000, 60000, 3600000,
                                2 * 1048576 + 256 + 16384 * 64, 2048 + len(manifest), 1 << 40, 100,

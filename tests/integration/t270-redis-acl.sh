@@ -117,6 +117,15 @@ is "$(json .status)" queued "... and the job is still queued, untouched"
 record=$(fcli HGETALL "sr:{$S}:job")
 unlike "$record" "$SECRET" "the running job's record shows the responder no env value"
 refused "read the running job's manifest" GET "sr:{$S}:manifest"
+# what the service keeps per client address: the responder's share names no job
+C=$(rcli HGET "sr:{$S}:job" client)
+like "$C" '.' "the job record names its client ($C)"
+is "$(rcli SMEMBERS "sr:running:{$C}")" "$S" "the runners keep the client's running jobs by id"
+refused "read a client's running jobs (SMEMBERS)" SMEMBERS "sr:running:{$C}"
+refused "read a client's running jobs (SSCAN)" SSCAN "sr:running:{$C}" 0
+inflight=$(fcli ZRANGE "sr:inflight:{$C}" 0 -1)
+is "$(grep -cE '^[0-9a-f]{40}$' <<<"$inflight")" 3 "the responder counts the client's 3 jobs in flight"
+unlike "$inflight" 'job-' "... named by digests, never ids"
 wait_job "$S" 60
 is "$(json .status "$STATUS_JSON")" completed "the secret job completes"
 is "$(logs "$S")" "started
@@ -128,6 +137,10 @@ wait_job "$Q2" 60
 is "$(json .status "$STATUS_JSON")" completed "... both"
 
 # --- what a responder reads about a client names none of its jobs
+charges=$(fcli ZRANGE "sr:cpu:{$C}" 0 -1)
+like "$charges" '^[0-9a-f]{40}:[0-9.]+$' "the client's CPU charges, which the responder reads, name jobs by digest"
+unlike "$charges" 'job-' "... never by id"
+is "$(rcli SMEMBERS "sr:running:{$C}")" "" "the running set is empty once the jobs ended"
 ledger_key=$(rcli KEYS 'sr:store:*' | head -n 1)    # this client's (127.0.0.1 or ::1)
 like "$ledger_key" '^sr:store:\{.+\}$' "this client has a storage ledger ($ledger_key)"
 ledger=$(rcli HKEYS "$ledger_key")
