@@ -2,56 +2,22 @@
  * Upload checks at submit time (libarchive, in memory). The responder
  * never writes an upload to disk and never unpacks it: it only reads the
  * entry headers and counts the bytes each entry really decompresses to.
+ * It reads the archive as the sandbox does (common/upload_reader.h) and
+ * each entry must pass upload_entry_check() (common/upload_entry.h), the
+ * rules the sandbox applies again as it unpacks (runner/unpack.c).
  */
 #include "config.h"
 #include "path.h"
 #include "upload.h"
+#include "upload_entry.h"
+#include "upload_reader.h"
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#define ENTRY_NAME_MAX 4096 /* longer entry names are refused: PATH_MAX */
-
-static const char *entry_kind(mode_t type)
-{
-	switch (type) {
-	case AE_IFCHR: return "character device";
-	case AE_IFBLK: return "block device";
-	case AE_IFIFO: return "FIFO";
-	case AE_IFSOCK: return "socket";
-	default: return "special file";
-	}
-}
-
-/*
- * Does a link at `entry` (normalized) pointing to `target` stay inside the
- * tree? Absolute targets never do; ".." may not climb above the root.
- */
-static int link_target_inside(const char *entry, const char *target)
-{
-	long depth = 0;
-
-	if (target[0] == '/' || target[0] == '\0')
-		return 0;
-	for (const char *p = entry; *p; p++)
-		depth += *p == '/';
-	for (const char *p = target; *p; ) {
-		size_t n = strcspn(p, "/");
-
-		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			if (--depth < 0)
-				return 0;
-		} else if (n > 0 && !(n == 1 && p[0] == '.')) {
-			depth++;
-		}
-		p += n;
-		p += *p == '/';
-	}
-	return 1;
-}
 
 /* Is `norm` (an entry's normalized name) inside the directory `dir`? An
  * archive need not list a directory to hold one: "src/main.py" makes "src". */
@@ -91,89 +57,64 @@ int upload_inspect(const void *data, size_t len, const struct sandrun_limits *li
 	struct archive *a = archive_read_new();
 	struct archive_entry *entry;
 	int64_t files = 0, total = 0;
-	mode_t entry_type = 0, req_type = 0;   /* 0: no entry by that name (yet) */
+	mode_t entry_type = 0, req_type = 0, type;   /* 0: no entry by that name (yet) */
 	int entry_dir = 0, req_dir = 0, rc = 400, r;
-	char norm[ENTRY_NAME_MAX + 1], block[65536];
+	struct upload_entry_clean clean;               /* the rules: common/upload_entry.h */
+	char shown[UPLOAD_ENTRY_SHOWN_SIZE], block[65536];
 
 	snprintf(field, fieldlen, "files");     /* a fault of the archive itself, unless said below */
 
-	archive_read_support_filter_all(a);
-	archive_read_support_format_all(a);
+	upload_reader_support(a);
 	if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
 		snprintf(reason, reasonlen, "files is not an archive sandrun can read (tar, tar.gz, "
 			 "tar.bz2, tar.xz, tar.zst or zip): %s", archive_error_string(a));
 		goto done;
 	}
-	while ((r = archive_read_next_header(a, &entry)) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(entry);
-		mode_t type = archive_entry_filetype(entry);
+	while ((r = upload_reader_next(a, &entry)) == 1) {
+		struct upload_entry e;
+		enum upload_entry_verdict verdict;
 		ssize_t n;
 
-		if (!name) {
-			snprintf(reason, reasonlen, "archive entry %lld has no name", (long long)files + 1);
+		upload_reader_describe(entry, &e);
+		verdict = upload_entry_check(&e, &clean, reason, reasonlen);
+		if (verdict == UPLOAD_ENTRY_REFUSED)
 			goto done;
-		}
+		if (verdict == UPLOAD_ENTRY_ROOT)
+			continue;       /* "./": the working directory itself */
 		if (++files > limits->files_max) {
 			snprintf(reason, reasonlen, "the archive has more than %lld entries",
 				 (long long)limits->files_max);
 			rc = 413;
 			goto done;
 		}
-		if (path_normalize_relative(name, strlen(name), norm, sizeof norm) < 0) {
-			/* The archive's own root ("./", "."): nothing to extract. */
-			if (strspn(name, "./") == strlen(name) && strstr(name, "..") == NULL && name[0] != '/')
-				continue;
-			snprintf(reason, reasonlen, "archive entry '%.200s' is not a safe relative path "
-				 "(absolute, '..' or invalid)", name);
-			goto done;
-		}
-		if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
-			snprintf(reason, reasonlen, "archive entry '%.200s' is a %s; only files, "
-				 "directories and links are allowed", norm, entry_kind(type));
-			goto done;
-		}
-		if (type == AE_IFLNK && !link_target_inside(norm, archive_entry_symlink(entry) ?
-							      archive_entry_symlink(entry) : "")) {
-			snprintf(reason, reasonlen, "archive entry '%.200s' is a link pointing outside the "
-				 "working directory", norm);
-			goto done;
-		}
-		if (archive_entry_hardlink(entry)) {
-			const char *target = archive_entry_hardlink(entry);
-			char tnorm[ENTRY_NAME_MAX + 1];
-
-			if (path_normalize_relative(target, strlen(target), tnorm, sizeof tnorm) < 0) {
-				snprintf(reason, reasonlen, "archive entry '%.200s' is a hard link to a path "
-					 "outside the working directory", norm);
+		/* Every entry's data counts, as the sandbox counts what it
+		 * writes: a hard link may carry data too. */
+		while ((n = archive_read_data(a, block, sizeof block)) > 0) {
+			total += n;
+			if (total > limits->unpacked_max_bytes) {
+				snprintf(reason, reasonlen, "the archive unpacks to more than %lld bytes",
+					 (long long)limits->unpacked_max_bytes);
+				rc = 413;
 				goto done;
 			}
 		}
-		if (archive_entry_hardlink(entry) == NULL && type == AE_IFREG) {
-			while ((n = archive_read_data(a, block, sizeof block)) > 0) {
-				total += n;
-				if (total > limits->unpacked_max_bytes) {
-					snprintf(reason, reasonlen, "the archive unpacks to more than %lld bytes",
-						 (long long)limits->unpacked_max_bytes);
-					rc = 413;
-					goto done;
-				}
-			}
-			if (n < 0) {
-				snprintf(reason, reasonlen, "archive entry '%.200s' is corrupt: %s", norm,
-					 archive_error_string(a));
-				goto done;
-			}
+		if (n < 0) {
+			snprintf(reason, reasonlen, "archive entry \"%s\" is corrupt: %s",
+				 upload_entry_shown_name(clean.name, shown, sizeof shown),
+				 archive_error_string(a));
+			goto done;
 		}
 		/* A later entry of the same name replaces the earlier one when
 		 * unpacked: the last one counts. A hard link is a regular file. */
-		if (strcmp(norm, m->entrypoint) == 0)
+		type = clean.regular ? AE_IFREG : e.type;
+		if (strcmp(clean.name, m->entrypoint) == 0)
 			entry_type = type;
-		entry_dir |= entry_is_below(norm, m->entrypoint);
-		if (m->requirements && strcmp(norm, m->requirements) == 0)
+		entry_dir |= entry_is_below(clean.name, m->entrypoint);
+		if (m->requirements && strcmp(clean.name, m->requirements) == 0)
 			req_type = type;
-		req_dir |= m->requirements && entry_is_below(norm, m->requirements);
+		req_dir |= m->requirements && entry_is_below(clean.name, m->requirements);
 	}
-	if (r != ARCHIVE_EOF) {
+	if (r != 0) {
 		snprintf(reason, reasonlen, "files is not a readable archive: %s", archive_error_string(a));
 		goto done;
 	}
@@ -212,7 +153,8 @@ int upload_from_json_files(const json_t *files, const struct sandrun_limits *lim
 	json_t *content;
 	int64_t total = 0;
 	int rc = 400;
-	char norm[ENTRY_NAME_MAX + 1];
+	/* the names upload_inspect() accepts afterwards (common/upload_entry.h) */
+	char norm[PATH_MAX], shown[UPLOAD_ENTRY_SHOWN_SIZE];
 
 	snprintf(field, fieldlen, "files");
 	if (!json_is_object(files)) {
@@ -236,7 +178,8 @@ int upload_from_json_files(const json_t *files, const struct sandrun_limits *lim
 		size_t clen;
 
 		if (path_normalize_relative(name, strlen(name), norm, sizeof norm) < 0) {
-			snprintf(reason, reasonlen, "file name '%.200s' is not a safe relative path", name);
+			snprintf(reason, reasonlen, "file name '%s' is not a safe relative path",
+				 upload_entry_shown_name(name, shown, sizeof shown));
 			goto done;
 		}
 		if (!json_is_string(content)) {

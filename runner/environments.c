@@ -4,18 +4,21 @@
  * checked) and only the fields the service announces are kept.
  */
 #include "environments.h"
-#include "job.h"
 #include "log.h"
 #include "manifest.h"
 #include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <linux/openat2.h>      /* struct open_how, RESOLVE_IN_ROOT */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define ENVIRONMENT_META        "environment.json"
 #define ENVIRONMENT_META_MAX    (256 * 1024)  /* a package list, not a database */
@@ -23,6 +26,59 @@
 #define ENVIRONMENT_PACKAGES_MAX 200          /* package names announced: the heartbeat stays small */
 #define ENVIRONMENT_MISSING_MAX  50           /* {package, why} entries announced */
 #define ENVIRONMENT_MISSING_TEXT 200          /* bytes of each of their strings, at most */
+
+/*
+ * An executable file at path inside the tree at env_root, resolved as the
+ * sandbox will see it: absolute links (/usr/bin/node -> /etc/alternatives/
+ * node -> ...) are followed inside the tree, never into the host's.
+ */
+static int environment_tree_executable(const char *env_root, const char *path)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+	struct stat st;
+	int root, fd, ok;
+
+	if (strcmp(env_root, "/") == 0)
+		return access(path, X_OK) == 0;
+	if ((root = open(env_root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0;
+	fd = (int)syscall(SYS_openat2, root, path, &how, sizeof how);
+	close(root);
+	if (fd < 0)
+		return 0;
+	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH));
+	close(fd);
+	return ok;
+}
+
+const char *runner_environment_interpreter_path(const char *env_root, const char *name, char *out,
+						size_t outlen)
+{
+	static const char *const dirs[] = { "/usr/local/bin/", "/usr/bin/" };
+
+	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+		snprintf(out, outlen, "%s%s", dirs[i], name);
+		if (environment_tree_executable(env_root, out))
+			return out;
+	}
+	return NULL;
+}
+
+/* The manifest's interpreters installed in the tree, comma-separated ("python3,node,bash"). */
+static void environment_interpreters_installed(const char *env_root, char *out, size_t outlen)
+{
+	char path[64];
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; manifest_interpreter_name(i); i++) {
+		const char *name = manifest_interpreter_name(i);
+
+		if (runner_environment_interpreter_path(env_root, name, path, sizeof path) &&
+		    used + strlen(name) + 2 < outlen)
+			used += (size_t)snprintf(out + used, outlen - used, "%s%s", used ? "," : "", name);
+	}
+}
 
 /* A tree jobs may run from: a directory of root's that nobody else can change. */
 static int environment_tree_trusted(const char *path, char *why, size_t whylen)
@@ -196,7 +252,8 @@ void runner_environments_load(const char *dir, struct runner_environments *envs)
 	qsort(envs->v + 1, envs->n - 1, sizeof *envs->v, environment_name_compare);
 interpreters:
 	for (size_t i = 0; i < envs->n; i++)
-		job_interpreters_installed(envs->v[i].root, envs->v[i].interpreters, sizeof envs->v[i].interpreters);
+		environment_interpreters_installed(envs->v[i].root, envs->v[i].interpreters,
+						   sizeof envs->v[i].interpreters);
 }
 
 void runner_environments_free(struct runner_environments *envs)

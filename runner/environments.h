@@ -46,6 +46,14 @@ void runner_environments_free(struct runner_environments *envs);
 const struct runner_environment *runner_environment_find(const struct runner_environments *envs,
 							 const char *name);
 
+/*
+ * The absolute path of interpreter `name` ("/usr/local/bin/NAME", else
+ * "/usr/bin/NAME") inside the tree at env_root (into out), resolved as the
+ * sandbox will see it, or NULL when it has no such executable file.
+ */
+const char *runner_environment_interpreter_path(const char *env_root, const char *name, char *out,
+						size_t outlen);
+
 /* The heartbeat's "environments" field: a JSON array of {name, description,
  * interpreters, packages, missing}. The caller frees. */
 char *runner_environments_announce(const struct runner_environments *envs);

@@ -1,8 +1,10 @@
 /*
  * A job supervisor: claim the job (queued -> running, atomically), build
- * the command line from the manifest, start the sandbox, stream its output
- * into the job's log stream in Redis (bounded, in order, batched), enforce
- * the wall-clock deadline, and record the result with one script.
+ * the command line from the manifest (runner/job_command.c, with the
+ * interpreter found in the job's environment, runner/environments.c),
+ * start the sandbox, stream its output into the job's log stream in Redis
+ * (bounded, in order, batched), enforce the wall-clock deadline, and
+ * record the result with one script.
  *
  * The manifest is validated again here: what comes out of Redis is
  * untrusted input to the root runner too.
@@ -26,6 +28,7 @@
 #include "environments.h"
 #include "gpu.h"
 #include "job.h"
+#include "job_command.h"
 #include "keys.h"
 #include "log.h"
 #include "manifest.h"
@@ -35,16 +38,12 @@
 #include "util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>      /* struct open_how, RESOLVE_IN_ROOT */
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,9 +55,6 @@
 #define LOG_ENTRIES_SLOW  (LOG_ENTRIES_MAX / 4)
 #define LOG_FLUSH_SLOW_MS 1000
 #define LOG_READ_CHUNK    (64 * 1024)
-#define ARGV_FIXED        2              /* interpreter and entrypoint */
-#define ENV_FIXED         6              /* PATH HOME TMPDIR LANG USER PYTHONUNBUFFERED */
-#define JOB_DEPS_DIR      "/work/.sandrun-deps" /* where pip installs requirements (on PYTHONPATH) */
 #define REDIS_RETRY_MS    30000          /* claim and result ride out a Redis restart this long */
 #define REDIS_RETRY_STEP  500
 /* How often a running job's supervisor checks that the job is still its
@@ -86,17 +82,6 @@
  * would let a job that fills its disk be OOM-killed before it sees ENOSPC,
  * an error it can report. A quarter: room for an interpreter and its heap. */
 #define JOB_TMPFS_RESERVE_DIVISOR 4
-
-/* The environment every job starts from: fixed, nothing of the runner's. */
-static const char *const job_base_env[ENV_FIXED] = {
-	"PATH=/usr/local/bin:/usr/bin:/bin",
-	"HOME=/work",
-	"TMPDIR=/tmp",
-	"LANG=C.UTF-8",
-	"USER=sandrun",
-	/* Python buffers a pipe by default; unbuffered keeps stdout and stderr in order. */
-	"PYTHONUNBUFFERED=1",
-};
 
 struct log_stream_state {
 	int64_t written;             /* bytes kept for this stream */
@@ -275,58 +260,6 @@ static void log_add(struct job_run_state *st, int stream, const char *data, size
 		}
 		buf_append(&st->batch_data, p, n);
 		sign_sha256_update(st->log_sha[stream], p, n);
-	}
-}
-
-/*
- * An executable file at path inside the tree at env_root, resolved as the
- * sandbox will see it: absolute links (/usr/bin/node -> /etc/alternatives/
- * node -> ...) are followed inside the tree, never into the host's.
- */
-static int job_tree_executable(const char *env_root, const char *path)
-{
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
-	struct stat st;
-	int root, fd, ok;
-
-	if (strcmp(env_root, "/") == 0)
-		return access(path, X_OK) == 0;
-	if ((root = open(env_root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return 0;
-	fd = (int)syscall(SYS_openat2, root, path, &how, sizeof how);
-	close(root);
-	if (fd < 0)
-		return 0;
-	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH));
-	close(fd);
-	return ok;
-}
-
-/* The absolute path of an interpreter inside the environment tree, or NULL. */
-const char *job_interpreter_path(const char *env_root, const char *name, char *out, size_t outlen)
-{
-	static const char *const dirs[] = { "/usr/local/bin/", "/usr/bin/" };
-
-	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-		snprintf(out, outlen, "%s%s", dirs[i], name);
-		if (job_tree_executable(env_root, out))
-			return out;
-	}
-	return NULL;
-}
-
-void job_interpreters_installed(const char *env_root, char *out, size_t outlen)
-{
-	char path[64];
-	size_t used = 0;
-
-	out[0] = '\0';
-	for (size_t i = 0; manifest_interpreter_name(i); i++) {
-		const char *name = manifest_interpreter_name(i);
-
-		if (job_interpreter_path(env_root, name, path, sizeof path) &&
-		    used + strlen(name) + 2 < outlen)
-			used += (size_t)snprintf(out + used, outlen - used, "%s%s", used ? "," : "", name);
 	}
 }
 
@@ -793,106 +726,6 @@ static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t 
 	free(chunk);
 }
 
-/*
- * Requirements are installed inside the sandbox, before the entrypoint and
- * as part of the job (its time and CPU count), without network, from the
- * operator's mirror bound read-only at /mirror (docs/mirror.md; filled with
- * contrib/sandrun-mirror). A small sh wrapper runs the installer for the
- * file's kind, its output on stderr, then execs the job's own command line:
- *   sh -c SCRIPT sh REQUIREMENTS-FILE COMMAND...
- * An installer that fails fails the job before the entrypoint runs.
- *
- * pip: wheels and sdists from /mirror/pip, into JOB_DEPS_DIR (on PYTHONPATH).
- *
- * npm: /mirror/npm is an npm cache (packuments and tarballs), and
- * `npm install --offline` never asks the network, only the cache. npm
- * rewrites the cache's index as it reads it, so it gets a writable cache on
- * the job's tmpfs: the index as a tree of symlinks into the mirror (a
- * rewritten bucket replaces its link), the content directory as one link
- * (only read). The cache holds responses by URL, so the registry is the
- * one the mirror's entries name, whatever an .npmrc says. node_modules goes
- * beside package.json.
- *
- * Gemfile: bundler takes .gem files from /mirror/gems (its cache path;
- * --no-cache keeps it from writing there) and installs into a GEM_HOME in
- * /work, which stays exported for the entrypoint, so a plain require finds
- * the gems (and BUNDLE_GEMFILE lets require "bundler/setup" find the Gemfile).
- */
-static const char *job_requirements_script(const char *path)
-{
-	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-
-	if (strcmp(base, "package.json") == 0)
-		return "set -e; c=/tmp/sandrun-npm-cache; m=/mirror/npm/_cacache; mkdir -p $c/_cacache;"
-		       " [ ! -d $m/index-v5 ] || cp -Rs $m/index-v5 $c/_cacache/;"
-		       " [ ! -d $m/content-v2 ] || ln -s $m/content-v2 $c/_cacache/content-v2;"
-		       " (cd -- \"$(dirname -- \"$1\")\" && npm install --offline --cache $c"
-		       " --registry=https://registry.npmjs.org/ --no-audit --no-fund --no-update-notifier"
-		       " --logs-max=0 --loglevel=error) >&2; shift; exec \"$@\"";
-	if (strcmp(base, "Gemfile") == 0)
-		return "set -e; export GEM_HOME=/work/.sandrun-gems BUNDLE_GEMFILE=\"$PWD/$1\";"
-		       " BUNDLE_CACHE_PATH=/mirror/gems bundle install --local --no-cache --quiet >&2;"
-		       " shift; exec \"$@\"";
-	/* requirements.txt and any other name: pip's requirements format */
-	return "set -e; /usr/bin/python3 -m pip install --quiet --no-index --find-links /mirror/pip"
-	       " --no-cache-dir --disable-pip-version-check --target " JOB_DEPS_DIR " -r \"$1\" >&2;"
-	       " shift; exec \"$@\"";
-}
-
-/* argv for the sandbox: interpreter + entrypoint + args, or the entrypoint itself. */
-static const char **job_argv(const struct manifest *m, const char *interp_path, char *exe, size_t exelen)
-{
-	const char **argv = xmalloc((m->nargs + ARGV_FIXED + 6) * sizeof *argv);
-	size_t n = 0;
-
-	if (m->requirements) {
-		argv[n++] = "/bin/sh";
-		argv[n++] = "-c";
-		argv[n++] = job_requirements_script(m->requirements);
-		argv[n++] = "sh";
-		argv[n++] = m->requirements;
-	}
-	if (interp_path) {
-		argv[n++] = interp_path;
-		argv[n++] = m->entrypoint;
-	} else {
-		snprintf(exe, exelen, "/work/%s", m->entrypoint);
-		argv[n++] = exe;
-	}
-	for (size_t i = 0; i < m->nargs; i++)
-		argv[n++] = m->args[i];
-	argv[n] = NULL;
-	return argv;
-}
-
-static char **job_envp(const struct manifest *m)
-{
-	char **envp = xmalloc((m->nenv + ENV_FIXED + 2) * sizeof *envp);
-	size_t n = 0;
-
-	/* The job's own variables come last and win: a later duplicate overrides in every libc. */
-	for (size_t i = 0; i < ENV_FIXED; i++) {
-		const char *eq = strchr(job_base_env[i], '=');
-		int overridden = 0;
-
-		for (size_t j = 0; j < m->nenv; j++)
-			if (strlen(m->env_names[j]) == (size_t)(eq - job_base_env[i]) &&
-			    strncmp(m->env_names[j], job_base_env[i], (size_t)(eq - job_base_env[i])) == 0)
-				overridden = 1;
-		if (!overridden)
-			envp[n++] = xstrdup(job_base_env[i]);
-	}
-	if (m->requirements)
-		envp[n++] = xstrdup("PYTHONPATH=" JOB_DEPS_DIR);
-	for (size_t j = 0; j < m->nenv; j++) {
-		size_t len = strlen(m->env_names[j]) + strlen(m->env_values[j]) + 2;
-		envp[n] = xmalloc(len);
-		snprintf(envp[n++], len, "%s=%s", m->env_names[j], m->env_values[j]);
-	}
-	envp[n] = NULL;
-	return envp;
-}
-
 int job_run(const struct job_slot *slot, const char *id, const char *queue, const char *entry_id)
 {
 	const struct sandrun_config *cfg = slot->cfg;
@@ -966,7 +799,7 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 		goto record;
 	}
 	if (m->interpreter &&
-	    !(interp_path = job_interpreter_path(env->root, m->interpreter, interp, sizeof interp))) {
+	    !(interp_path = runner_environment_interpreter_path(env->root, m->interpreter, interp, sizeof interp))) {
 		snprintf(res.error, sizeof res.error, "interpreter %s is not installed in environment %s",
 			 m->interpreter, env->name);
 		goto record;
@@ -990,8 +823,8 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 		for (size_t i = 0; i < gpu->ndevices; i++)
 			devices[ndevices++] = gpu->devices[i];
 	}
-	job_av = job_argv(m, interp_path, exe, sizeof exe);
-	envp = job_envp(m);
+	job_av = job_command_argv(m, interp_path, exe, sizeof exe);
+	envp = job_command_envp(m);
 	{
 		/* the cgroup first, its limits set: the sandbox's init is born in it */
 		const struct cgroup_limits limits = {
@@ -1113,10 +946,7 @@ out:
 		log_warn(id, "cgroup: %s", err);
 	if (claim)
 		freeReplyObject(claim);
-	if (envp)
-		for (char **e = envp; *e; e++)
-			free(*e);
-	free(envp);
+	job_command_envp_free(envp);
 	free(job_av);
 	free(st.batch_data.data);
 	free(st.outputs.data);

@@ -73,9 +73,4 @@ enum job_reclaim_outcome {
 enum job_reclaim_outcome job_reclaim(struct rconn *r, const struct sandrun_config *cfg, const char *id,
 				     const char *queue, const char *entry_id);
 
-/* The absolute path of interpreter `name` inside the environment tree (into out), or NULL. */
-const char *job_interpreter_path(const char *env_root, const char *name, char *out, size_t outlen);
-/* The manifest's interpreters installed in the tree, comma-separated ("python3,node,bash"). */
-void job_interpreters_installed(const char *env_root, char *out, size_t outlen);
-
 #endif

@@ -113,6 +113,8 @@ struct runner {
 	struct runner_environments environments; /* announced: the responders refuse the others */
 	char *environments_json;     /* their announcement, made once */
 	char worker_id[SIGN_WORKER_ID_LEN + 1]; /* announced; "" when results go unsigned */
+	int64_t heartbeat_due;       /* when (monotonic ms) the next heartbeat is due */
+	int64_t reclaim_due;         /* when the next takeover of lapsed entries is */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -137,11 +139,11 @@ static void usage(FILE *f)
 }
 
 /*
- * --load-scripts: every script into Redis, their SHA1s printed, then exit
- * (0, or 1 when Redis failed), one "SHA1 NAME" line each. The responders may only call scripts
- * (redis/users.acl.in); the runner loads them at each connect, and this
- * lets a supervisor (contrib/sandrun-stack) load them as soon as Redis is
- * up, so that submits queue even before any runner has connected.
+ * --load-scripts: every script into Redis, one "SHA1 NAME" line each on
+ * stdout, then exit (0, or 1 when Redis failed). The responders may only
+ * call scripts (redis/users.acl.in); the runner loads them at each
+ * connect, and this lets a supervisor (contrib/sandrun-stack) load them as
+ * soon as Redis is up, so that submits queue before any runner connects.
  */
 static int runner_load_scripts(const struct sandrun_config *cfg)
 {
@@ -676,22 +678,35 @@ static void runner_reap(struct runner *rn)
 	}
 }
 
-int main(int argc, char **argv)
-{
-	const char *config_path = SANDRUN_DEFAULT_CONFIG;
+/* The command line: what main() was asked to do. */
+struct runner_options {
+	const char *config_path;
+	const char *worker_key_path;     /* --worker-key, else the configuration's worker_key */
+	int check_only;                  /* -t */
+	int load_scripts_only;           /* --load-scripts */
+	enum log_level level;
+};
+
+/*
+ * What the process sets up once at start and tears down at the end, beside
+ * the loop's state (struct runner): the job slots point into it, so it
+ * lives as long as main().
+ */
+struct runner_resources {
 	struct sandrun_config cfg;
 	struct cgroup_host cg_host;
 	struct cgroup_runner cg_runner;
-	struct seccomp_program filter = { 0 };
+	struct seccomp_program filter;
 	struct archive *upload_reader;
-	struct runner rn = { .cfg = &cfg, .reclaim_cursor = { "0-0", "0-0" } };
-	struct sigaction sa = { .sa_handler = on_term };
-	sigset_t chld;
-	char err[1024], cg_name[CGROUP_NAME_MAX], cg_text[1200];
-	int opt, check_only = 0, load_scripts_only = 0;
-	int64_t heartbeat_due = 0, reclaim_due = 0;
-	enum log_level level = LOG_LEVEL_INFO;
+	EVP_PKEY *worker_key;            /* NULL: results go unsigned */
+};
 
+/*
+ * Reads the command line into o. Returns 0 to go on, or 1 when main() is
+ * to exit at once with *exit_code: --generate-key, --help, a bad option.
+ */
+static int runner_options_parse(int argc, char **argv, struct runner_options *o, int *exit_code)
+{
 	static const struct option long_opts[] = {
 		{ "generate-key", required_argument, NULL, 'G' },
 		{ "worker-key", required_argument, NULL, 'K' },
@@ -699,289 +714,430 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *worker_key_path = NULL;
-	EVP_PKEY *worker_key = NULL;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "c:tvh", long_opts, NULL)) != -1) {
 		switch (opt) {
-		case 'G': return runner_generate_key(optarg);
-		case 'K': worker_key_path = optarg; break;
-		case 'L': load_scripts_only = 1; break;
-		case 'c': config_path = optarg; break;
-		case 't': check_only = 1; break;
-		case 'v': level = LOG_LEVEL_DEBUG; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'G': *exit_code = runner_generate_key(optarg); return 1;
+		case 'K': o->worker_key_path = optarg; break;
+		case 'L': o->load_scripts_only = 1; break;
+		case 'c': o->config_path = optarg; break;
+		case 't': o->check_only = 1; break;
+		case 'v': o->level = LOG_LEVEL_DEBUG; break;
+		case 'h': usage(stdout); *exit_code = 0; return 1;
+		default: usage(stderr); *exit_code = 2; return 1;
 		}
 	}
-	log_init("sandrun-runner", level);
+	return 0;
+}
+
+/*
+ * Logging, the locale, the configuration and the worker key. Returns 0 to
+ * go on, or 1 when main() is to exit with *exit_code: the configuration or
+ * the key is bad (logged), or -t found them good.
+ */
+static int runner_configure(struct runner_options *o, struct runner *rn, struct runner_resources *res,
+			    int *exit_code)
+{
+	struct sandrun_config *cfg = &res->cfg;
+	char err[1024];
+
+	*exit_code = 1;
+	log_init("sandrun-runner", o->level);
 	if (locale_use_utf8_names() < 0)   /* UTF-8 file names in libarchive: common/util.h */
 		log_warn(NULL, "no C.UTF-8 locale: archives with non-ASCII file names will be refused");
-	if (config_load(config_path, &cfg, err, sizeof err) < 0) {
-		log_error(NULL, "%s: %s", config_path, err);
+	if (config_load(o->config_path, cfg, err, sizeof err) < 0) {
+		log_error(NULL, "%s: %s", o->config_path, err);
 		return 1;
 	}
 	/* Wipes the responders' password: never needed here (common/config.h). */
-	config_keep_role(&cfg, CONFIG_ROLE_RUNNER);
-	if (load_scripts_only) {
-		int rc = runner_load_scripts(&cfg);
-
-		config_free(&cfg);
-		return rc;
+	config_keep_role(cfg, CONFIG_ROLE_RUNNER);
+	if (o->load_scripts_only) {
+		*exit_code = runner_load_scripts(cfg);
+		config_free(cfg);
+		return 1;
 	}
-	if (!worker_key_path && *cfg.worker_key)
-		worker_key_path = cfg.worker_key;
-	if (worker_key_path) {
-		if (!(worker_key = sign_key_load(worker_key_path, err, sizeof err)) ||
-		    sign_worker_id(worker_key, rn.worker_id) < 0) {
+	if (!o->worker_key_path && *cfg->worker_key)
+		o->worker_key_path = cfg->worker_key;
+	if (o->worker_key_path) {
+		if (!(res->worker_key = sign_key_load(o->worker_key_path, err, sizeof err)) ||
+		    sign_worker_id(res->worker_key, rn->worker_id) < 0) {
 			log_error(NULL, "worker key: %s", err);
 			return 1;
 		}
 	}
-	if (check_only) {
-		printf("%s: configuration ok\n", config_path);
-		config_free(&cfg);
-		return 0;
+	if (o->check_only) {
+		printf("%s: configuration ok\n", o->config_path);
+		config_free(cfg);
+		*exit_code = 0;
+		return 1;
 	}
+	return 0;
+}
+
+/* The runner's name (runner_name, else HOST:PID) and slot count. 0, or -1 (logged). */
+static int runner_identify(struct runner *rn)
+{
+	const struct sandrun_config *cfg = rn->cfg;
+
+	rn->nslots = cfg->runner_slots > 0 ? cfg->runner_slots : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (rn->nslots < 1)
+		rn->nslots = 1;
+	if (rn->nslots > SLOTS_MAX)
+		rn->nslots = SLOTS_MAX;
+	gethostname(rn->host, sizeof rn->host);
+	rn->host[sizeof rn->host - 1] = '\0';
+	if (*cfg->runner_name) {
+		if (strlen(cfg->runner_name) >= sizeof rn->name) {
+			log_error(NULL, "runner_name is longer than %zu bytes", sizeof rn->name - 1);
+			return -1;
+		}
+		snprintf(rn->name, sizeof rn->name, "%s", cfg->runner_name);
+	} else {
+		snprintf(rn->name, sizeof rn->name, "%.180s:%d", rn->host, (int)getpid());
+	}
+	rn->started_at = time_now_ms();
+	return 0;
+}
+
+/* What the runner offers and announces: its environments, its GPU and the
+ * queues it reads for them. 0, or -1 (logged). */
+static int runner_offer(struct runner *rn)
+{
+	const struct sandrun_config *cfg = rn->cfg;
+	char err[1024];
+
+	runner_environments_load(cfg->environments_dir, &rn->environments);
+	for (size_t i = 0; i < rn->environments.n; i++)
+		log_info(NULL, "environment %s (%s): interpreters %s", rn->environments.v[i].name,
+			 rn->environments.v[i].root,
+			 *rn->environments.v[i].interpreters ? rn->environments.v[i].interpreters : "none");
+	rn->environments_json = runner_environments_announce(&rn->environments);
+	if (gpu_load(cfg, &rn->gpu, err, sizeof err) < 0) {
+		log_error(NULL, "gpu: %s", err);
+		return -1;
+	}
+	rn->gpu_json = gpu_announce(&rn->gpu);
+	if (rn->gpu.present) {
+		rn->queues[rn->nqueues++] = rn->gpu.queue;  /* first: a GPU job needs this runner, others do not */
+		log_info(NULL, "GPU %s (%.0f GB, CUDA %s, %zu device nodes): reading %s too", rn->gpu.name,
+			 rn->gpu.vram_gb, rn->gpu.cuda_version, rn->gpu.ndevices, rn->gpu.queue);
+	}
+	rn->queues[rn->nqueues++] = KEY_QUEUE;
+	return 0;
+}
+
+/*
+ * The slots: their state, the mappings shared with the supervisors, each
+ * slot's mount point and network namespace, and the job_slot a supervisor
+ * gets (pointing into res). 0, or -1 (logged).
+ */
+static int runner_slots_init(struct runner *rn, struct runner_resources *res)
+{
+	const struct sandrun_config *cfg = rn->cfg;
+	char err[1024];
+
+	if (mkdir(cfg->runner_state_dir, 0700) < 0 && errno != EEXIST) {
+		log_error(NULL, "mkdir %s: %s", cfg->runner_state_dir, strerror(errno));
+		return -1;
+	}
+	rn->slots = calloc((size_t)rn->nslots, sizeof *rn->slots);
+	rn->jslots = calloc((size_t)rn->nslots, sizeof *rn->jslots);
+	if (!rn->slots || !rn->jslots)
+		return -1;
+	/* Shared with the supervisors (forked later): one lease time and one
+	 * done flag per slot. */
+	rn->leases_len = (size_t)rn->nslots * sizeof *rn->leases;
+	rn->leases = mmap(NULL, rn->leases_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	rn->done_len = (size_t)rn->nslots * sizeof *rn->done;
+	rn->done = mmap(NULL, rn->done_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	rn->ending = calloc(2 * (size_t)rn->nslots, sizeof *rn->ending);
+	if (rn->leases == MAP_FAILED || rn->done == MAP_FAILED || !rn->ending) {
+		log_error(NULL, "mmap: %s", strerror(errno));
+		return -1;
+	}
+	rn->main_pid = getpid();
+	for (int i = 0; i < rn->nslots; i++) {
+		snprintf(rn->slots[i].mount_point, sizeof rn->slots[i].mount_point, "%s/slot-%d",
+			 cfg->runner_state_dir, i);
+		if (mkdir(rn->slots[i].mount_point, 0755) < 0 && errno != EEXIST) {
+			log_error(NULL, "mkdir %s: %s", rn->slots[i].mount_point, strerror(errno));
+			return -1;
+		}
+		rn->jslots[i] = (struct job_slot){ .cfg = cfg, .runner_name = rn->name, .index = (unsigned)i,
+						   .mount_point = rn->slots[i].mount_point,
+						   .cgroup = &res->cg_runner, .seccomp = &res->filter,
+						   .lease_renewed_ms = &rn->leases[i],
+						   .environments = &rn->environments, .gpu = &rn->gpu,
+						   .worker_key = res->worker_key,
+						   .worker_id = res->worker_key ? rn->worker_id : NULL,
+						   .netns_fd = sandbox_netns_create(err, sizeof err) };
+		if (rn->jslots[i].netns_fd < 0) {
+			log_error(NULL, "slot %d: %s", i, err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* What every job uses alike, made once before any fork: the seccomp filter
+ * and libarchive's reader. 0, or -1 (logged). */
+static int runner_job_tools_build(struct runner *rn, struct runner_resources *res)
+{
+	char err[1024];
+
+	/* The seccomp filter is the same for every job: built once, applied per job. */
+	if (seccomp_program_build(&res->filter, err, sizeof err) < 0) {
+		log_error(NULL, "seccomp: %s: refusing to take jobs", err);
+		return -1;
+	}
+	/* So is libarchive's reader with its formats registered: each job process
+	 * unpacks with its own copy of it instead of registering them again. */
+	if (!(res->upload_reader = unpack_reader_new())) {
+		log_error(NULL, "libarchive: out of memory");
+		return -1;
+	}
+	for (int i = 0; i < rn->nslots; i++)
+		rn->jslots[i].upload_reader = res->upload_reader;
+	return 0;
+}
+
+/*
+ * Fail closed: a job never runs without its cgroup limits. Made while
+ * single-threaded and before any fork (on v2 the runner may move itself
+ * into a leaf cgroup of its own). 0, or -1 (logged).
+ */
+static int runner_cgroups_init(struct runner_resources *res)
+{
+	char err[1024], cg_name[CGROUP_NAME_MAX], cg_text[1200];
+
+	if (cgroup_detect(&res->cg_host, err, sizeof err) < 0) {
+		log_error(NULL, "cgroups: %s: refusing to take jobs", err);
+		return -1;
+	}
+	cgroup_describe(&res->cg_host, cg_text, sizeof cg_text);
+	log_info(NULL, "%s", cg_text);
+	snprintf(cg_name, sizeof cg_name, "sandrun-runner-%d", (int)getpid());
+	if (cgroup_runner_init(&res->cg_runner, &res->cg_host, cg_name, err, sizeof err) < 0) {
+		log_error(NULL, "cgroups: %s: refusing to take jobs", err);
+		return -1;
+	}
+	if (res->cg_runner.version == CGROUP_V2)
+		log_info(NULL, "job cgroups go below %s", res->cg_runner.v2);
+	else
+		log_info(NULL, "job cgroups go below %s (and %s in each v1 hierarchy)",
+			 res->cg_runner.v1[CGROUP_MEMORY], cg_name);
+	return 0;
+}
+
+/* Everything the runner needs before it takes a job, in order. 0, or -1 (logged). */
+static int runner_setup(struct runner *rn, struct runner_resources *res)
+{
 	if (geteuid() != 0) {
 		log_error(NULL, "the runner needs root to build sandboxes (namespaces, mounts, uids)");
-		return 1;
+		return -1;
 	}
 	/* Every job's supervisor is a fork of this process and hashes (and
 	 * signs) its result: OpenSSL's ~1 ms of first-use set-up is done here
 	 * once, not again in each supervisor. Nothing secret is made here. */
-	sign_preload(worker_key);
-	rn.nslots = cfg.runner_slots > 0 ? cfg.runner_slots : (int)sysconf(_SC_NPROCESSORS_ONLN);
-	if (rn.nslots < 1)
-		rn.nslots = 1;
-	if (rn.nslots > SLOTS_MAX)
-		rn.nslots = SLOTS_MAX;
-	gethostname(rn.host, sizeof rn.host);
-	rn.host[sizeof rn.host - 1] = '\0';
-	if (*cfg.runner_name) {
-		if (strlen(cfg.runner_name) >= sizeof rn.name) {
-			log_error(NULL, "runner_name is longer than %zu bytes", sizeof rn.name - 1);
-			return 1;
-		}
-		snprintf(rn.name, sizeof rn.name, "%s", cfg.runner_name);
-	} else {
-		snprintf(rn.name, sizeof rn.name, "%.180s:%d", rn.host, (int)getpid());
-	}
-	rn.started_at = time_now_ms();
-	runner_environments_load(cfg.environments_dir, &rn.environments);
-	for (size_t i = 0; i < rn.environments.n; i++)
-		log_info(NULL, "environment %s (%s): interpreters %s", rn.environments.v[i].name,
-			 rn.environments.v[i].root,
-			 *rn.environments.v[i].interpreters ? rn.environments.v[i].interpreters : "none");
-	rn.environments_json = runner_environments_announce(&rn.environments);
-	if (gpu_load(&cfg, &rn.gpu, err, sizeof err) < 0) {
-		log_error(NULL, "gpu: %s", err);
-		return 1;
-	}
-	rn.gpu_json = gpu_announce(&rn.gpu);
-	if (rn.gpu.present) {
-		rn.queues[rn.nqueues++] = rn.gpu.queue;  /* first: a GPU job needs this runner, others do not */
-		log_info(NULL, "GPU %s (%.0f GB, CUDA %s, %zu device nodes): reading %s too", rn.gpu.name,
-			 rn.gpu.vram_gb, rn.gpu.cuda_version, rn.gpu.ndevices, rn.gpu.queue);
-	}
-	rn.queues[rn.nqueues++] = KEY_QUEUE;
+	sign_preload(res->worker_key);
+	if (runner_identify(rn) < 0 || runner_offer(rn) < 0 || runner_slots_init(rn, res) < 0 ||
+	    runner_job_tools_build(rn, res) < 0 || runner_cgroups_init(res) < 0)
+		return -1;
+	return 0;
+}
 
-	if (mkdir(cfg.runner_state_dir, 0700) < 0 && errno != EEXIST) {
-		log_error(NULL, "mkdir %s: %s", cfg.runner_state_dir, strerror(errno));
-		return 1;
-	}
-	rn.slots = calloc((size_t)rn.nslots, sizeof *rn.slots);
-	rn.jslots = calloc((size_t)rn.nslots, sizeof *rn.jslots);
-	if (!rn.slots || !rn.jslots)
-		return 1;
-	/* Shared with the supervisors (forked below): one lease time and one
-	 * done flag per slot. */
-	rn.leases_len = (size_t)rn.nslots * sizeof *rn.leases;
-	rn.leases = mmap(NULL, rn.leases_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	rn.done_len = (size_t)rn.nslots * sizeof *rn.done;
-	rn.done = mmap(NULL, rn.done_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	rn.ending = calloc(2 * (size_t)rn.nslots, sizeof *rn.ending);
-	if (rn.leases == MAP_FAILED || rn.done == MAP_FAILED || !rn.ending) {
-		log_error(NULL, "mmap: %s", strerror(errno));
-		return 1;
-	}
-	rn.main_pid = getpid();
-	for (int i = 0; i < rn.nslots; i++) {
-		snprintf(rn.slots[i].mount_point, sizeof rn.slots[i].mount_point, "%s/slot-%d",
-			 cfg.runner_state_dir, i);
-		if (mkdir(rn.slots[i].mount_point, 0755) < 0 && errno != EEXIST) {
-			log_error(NULL, "mkdir %s: %s", rn.slots[i].mount_point, strerror(errno));
-			return 1;
-		}
-		rn.jslots[i] = (struct job_slot){ .cfg = &cfg, .runner_name = rn.name, .index = (unsigned)i,
-						  .mount_point = rn.slots[i].mount_point, .cgroup = &cg_runner,
-						  .seccomp = &filter, .lease_renewed_ms = &rn.leases[i],
-						  .environments = &rn.environments, .gpu = &rn.gpu,
-						  .worker_key = worker_key,
-						  .worker_id = worker_key ? rn.worker_id : NULL,
-						  .netns_fd = sandbox_netns_create(err, sizeof err) };
-		if (rn.jslots[i].netns_fd < 0) {
-			log_error(NULL, "slot %d: %s", i, err);
-			return 1;
-		}
-	}
-
-	/* The seccomp filter is the same for every job: built once, applied per job. */
-	if (seccomp_program_build(&filter, err, sizeof err) < 0) {
-		log_error(NULL, "seccomp: %s: refusing to take jobs", err);
-		return 1;
-	}
-	/* So is libarchive's reader with its formats registered: each job process
-	 * unpacks with its own copy of it instead of registering them again. */
-	if (!(upload_reader = unpack_reader_new())) {
-		log_error(NULL, "libarchive: out of memory");
-		return 1;
-	}
-	for (int i = 0; i < rn.nslots; i++)
-		rn.jslots[i].upload_reader = upload_reader;
-
-	/* Fail closed: a job never runs without its cgroup limits. Made while
-	 * single-threaded and before any fork (on v2 the runner may move
-	 * itself into a leaf cgroup of its own). */
-	if (cgroup_detect(&cg_host, err, sizeof err) < 0) {
-		log_error(NULL, "cgroups: %s: refusing to take jobs", err);
-		return 1;
-	}
-	cgroup_describe(&cg_host, cg_text, sizeof cg_text);
-	log_info(NULL, "%s", cg_text);
-	snprintf(cg_name, sizeof cg_name, "sandrun-runner-%d", (int)getpid());
-	if (cgroup_runner_init(&cg_runner, &cg_host, cg_name, err, sizeof err) < 0) {
-		log_error(NULL, "cgroups: %s: refusing to take jobs", err);
-		return 1;
-	}
-	if (cg_runner.version == CGROUP_V2)
-		log_info(NULL, "job cgroups go below %s", cg_runner.v2);
-	else
-		log_info(NULL, "job cgroups go below %s (and %s in each v1 hierarchy)",
-			 cg_runner.v1[CGROUP_MEMORY], cg_name);
+/*
+ * SIGTERM and SIGINT ask the loop to stop. SIGCHLD, and SIGUSR1 from a
+ * supervisor done with its job, stay blocked in the loop, so one that comes
+ * between the reaping and the wait is kept pending, not lost (supervisors
+ * unblock them): `wake` is the set the loop waits for.
+ */
+static void runner_signals_init(sigset_t *wake)
+{
+	struct sigaction sa = { .sa_handler = on_term };
 
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	/* SIGCHLD, and SIGUSR1 from a supervisor done with its job, stay blocked
-	 * in the loop, so one that comes between the reaping and the wait is kept
-	 * pending, not lost (supervisors unblock them). */
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigaddset(&chld, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &chld, NULL);
-	rconn_init(&rn.redis, cfg.redis_address, cfg.redis_runner_user, cfg.redis_runner_password,
-		   cfg.redis_timeout_ms);
+	sigemptyset(wake);
+	sigaddset(wake, SIGCHLD);
+	sigaddset(wake, SIGUSR1);
+	sigprocmask(SIG_BLOCK, wake, NULL);
+}
+
+/* Connects to Redis and waits (until stopped) for the queues' consumer groups. */
+static void runner_connect(struct runner *rn, const struct runner_options *o,
+			   const struct runner_resources *res)
+{
+	const struct sandrun_config *cfg = rn->cfg;
+
+	rconn_init(&rn->redis, cfg->redis_address, cfg->redis_runner_user, cfg->redis_runner_password,
+		   cfg->redis_timeout_ms);
 	/* Every script, loaded at each (re)connect before the first command (the
 	 * queue groups, then the heartbeat): after a Redis restart the responders,
 	 * which may only call them, find them again by the time this runner is
 	 * announced. */
-	rconn_allow_script_load(&rn.redis, redis_scripts);
-	log_info(NULL, "runner %s: %d slots, Redis at %s", rn.name, rn.nslots, cfg.redis_address);
-	if (worker_key)
-		log_info(NULL, "results are signed by worker %s (%s)", rn.worker_id, worker_key_path);
+	rconn_allow_script_load(&rn->redis, redis_scripts);
+	log_info(NULL, "runner %s: %d slots, Redis at %s", rn->name, rn->nslots, cfg->redis_address);
+	if (res->worker_key)
+		log_info(NULL, "results are signed by worker %s (%s)", rn->worker_id, o->worker_key_path);
 
-	while (queue_groups_create(&rn) < 0 && !stop_requested) {
-		log_warn(NULL, "waiting for Redis: %s", rn.redis.error);
+	while (queue_groups_create(rn) < 0 && !stop_requested) {
+		log_warn(NULL, "waiting for Redis: %s", rn->redis.error);
 		sleep_ms(REDIS_BACKOFF_MS);
 	}
+}
 
-	/*
-	 * One pass: reap, heartbeat when due, then wait for what comes first:
-	 * a job (free slot), a supervisor's end (none free), or the next
-	 * heartbeat. No wait outlasts the time to the heartbeat, so heartbeats
-	 * keep their period whatever the loop is doing.
-	 */
-	for (;;) {
-		int busy = 0, free_slot;
-		int64_t now, until_heartbeat;
+/* Announces the runner when its heartbeat is due (at `now`); returns the time after it. */
+static int64_t runner_heartbeat_if_due(struct runner *rn, int64_t now)
+{
+	if (now < rn->heartbeat_due)
+		return now;
+	if (runner_heartbeat(rn) == 0) {
+		if (!rn->announced)
+			log_info(NULL, "heartbeat in %s every %d ms", KEY_RUNNERS, LEASE_REFRESH_MS);
+		rn->announced = 1;
+		rn->heartbeat_due = now + LEASE_REFRESH_MS;
+	} else {
+		if (rn->announced)
+			log_warn(NULL, "heartbeat: %s", rn->redis.error);
+		rn->announced = 0;
+		rn->heartbeat_due = now + REDIS_BACKOFF_MS;
+	}
+	return time_mono_ms();
+}
 
-		runner_reap(&rn);
-		for (int i = 0; i < rn.nslots; i++)
-			busy += rn.slots[i].supervisor != 0;
-		free_slot = slot_free(&rn);
-		now = time_mono_ms();
-		if (now >= heartbeat_due) {
-			if (runner_heartbeat(&rn) == 0) {
-				if (!rn.announced)
-					log_info(NULL, "heartbeat in %s every %d ms", KEY_RUNNERS, LEASE_REFRESH_MS);
-				rn.announced = 1;
-				heartbeat_due = now + LEASE_REFRESH_MS;
-			} else {
-				if (rn.announced)
-					log_warn(NULL, "heartbeat: %s", rn.redis.error);
-				rn.announced = 0;
-				heartbeat_due = now + REDIS_BACKOFF_MS;
-			}
-			now = time_mono_ms();
-		}
-		if (stop_requested) {
-			if (!busy && !rn.nending)
-				break;
-		} else if (free_slot >= 0 && rn.nheld > 0) {
-			/* what an earlier read handed over beyond the free slots */
-			slot_start(&rn, free_slot, rn.held[0].queue, rn.held[0].entry_id, rn.held[0].job_id,
-				   rn.held[0].since);
-			memmove(&rn.held[0], &rn.held[1], (size_t)(--rn.nheld) * sizeof rn.held[0]);
+/* Starts, in free slot i, the first entry an earlier read handed over beyond the free slots. */
+static void runner_start_held(struct runner *rn, int i)
+{
+	slot_start(rn, i, rn->held[0].queue, rn->held[0].entry_id, rn->held[0].job_id, rn->held[0].since);
+	memmove(&rn->held[0], &rn->held[1], (size_t)(--rn->nheld) * sizeof rn->held[0]);
+}
+
+/* Nothing to take: sleeps until a supervisor ends (a signal of `wake`) or
+ * the heartbeat is due, QUEUE_BLOCK_MS at most. */
+static void runner_wait_for_supervisors(const sigset_t *wake, int64_t until_heartbeat)
+{
+	long ms = until_heartbeat < QUEUE_BLOCK_MS ? (long)until_heartbeat : QUEUE_BLOCK_MS;
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	sigtimedwait(wake, NULL, &ts);
+}
+
+/*
+ * Reads the queues (waiting until the heartbeat is due, QUEUE_BLOCK_MS at
+ * most) and starts what it got in free slots; what finds none is held for
+ * the next pass. An entry without a valid job id is dropped.
+ */
+static void runner_take_jobs(struct runner *rn, int64_t until_heartbeat)
+{
+	struct queue_entry got[QUEUES_MAX];
+	int64_t sent = time_mono_ms();
+	long block_ms = until_heartbeat < QUEUE_BLOCK_MS ? (long)until_heartbeat : QUEUE_BLOCK_MS;
+	int free_slot, n = queue_next(rn, block_ms, got);
+
+	if (n < 0) {
+		log_warn(NULL, "queue: %s", rn->redis.error);
+		sleep_ms(REDIS_BACKOFF_MS);
+		return;
+	}
+	for (int k = 0; k < n; k++) {
+		if (!jobid_valid(got[k].job_id, strlen(got[k].job_id))) {
+			log_warn(NULL, "queue entry %s has no valid job id: dropped", got[k].entry_id);
+			queue_ack(&rn->redis, got[k].queue, got[k].entry_id);
 			continue;
-		} else if (free_slot >= 0 && rn.announced && now >= reclaim_due) {
-			runner_reclaim(&rn);
-			reclaim_due = now + LEASE_REFRESH_MS;
-			continue;
 		}
-		until_heartbeat = heartbeat_due - now;
-		if (until_heartbeat < 1)
-			until_heartbeat = 1;
-		if (stop_requested || free_slot < 0) {
-			/* Nothing to take: sleep until a supervisor ends or a heartbeat is due. */
-			long ms = until_heartbeat < QUEUE_BLOCK_MS ? (long)until_heartbeat : QUEUE_BLOCK_MS;
-			struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-			sigtimedwait(&chld, NULL, &ts);
-			continue;
-		}
-		{
-			struct queue_entry got[QUEUES_MAX];
-			int64_t sent = time_mono_ms();
-			int n = queue_next(&rn, until_heartbeat < QUEUE_BLOCK_MS ? (long)until_heartbeat : QUEUE_BLOCK_MS,
-					   got);
-
-			if (n < 0) {
-				log_warn(NULL, "queue: %s", rn.redis.error);
-				sleep_ms(REDIS_BACKOFF_MS);
-				continue;
-			}
-			for (int k = 0; k < n; k++) {
-				if (!jobid_valid(got[k].job_id, strlen(got[k].job_id))) {
-					log_warn(NULL, "queue entry %s has no valid job id: dropped", got[k].entry_id);
-					queue_ack(&rn.redis, got[k].queue, got[k].entry_id);
-					continue;
-				}
-				if ((free_slot = slot_free(&rn)) >= 0) {
-					slot_start(&rn, free_slot, got[k].queue, got[k].entry_id, got[k].job_id, sent);
-				} else {
-					got[k].since = sent;
-					rn.held[rn.nheld++] = got[k];
-				}
-			}
+		if ((free_slot = slot_free(rn)) >= 0) {
+			slot_start(rn, free_slot, got[k].queue, got[k].entry_id, got[k].job_id, sent);
+		} else {
+			got[k].since = sent;
+			rn->held[rn->nheld++] = got[k];
 		}
 	}
-	runner_withdraw(&rn);
-	if (cgroup_runner_cleanup(&cg_runner, err, sizeof err) < 0)
+}
+
+/*
+ * One pass of the loop: reap, heartbeat when due, then the first thing to
+ * do of: stop (asked to, and no job left), start a held entry, take over
+ * lapsed entries when due (a free slot), wait for what comes first -- a
+ * job (free slot), a supervisor's end (none free), or the next heartbeat.
+ * No wait outlasts the time to the heartbeat, so heartbeats keep their
+ * period whatever the loop is doing. Returns 0 when the runner may stop.
+ */
+static int runner_step(struct runner *rn, const sigset_t *wake)
+{
+	int busy = 0, free_slot;
+	int64_t now, until_heartbeat;
+
+	runner_reap(rn);
+	for (int i = 0; i < rn->nslots; i++)
+		busy += rn->slots[i].supervisor != 0;
+	free_slot = slot_free(rn);
+	now = runner_heartbeat_if_due(rn, time_mono_ms());
+	if (stop_requested) {
+		if (!busy && !rn->nending)
+			return 0;
+	} else if (free_slot >= 0 && rn->nheld > 0) {
+		runner_start_held(rn, free_slot);
+		return 1;
+	} else if (free_slot >= 0 && rn->announced && now >= rn->reclaim_due) {
+		runner_reclaim(rn);
+		rn->reclaim_due = now + LEASE_REFRESH_MS;
+		return 1;
+	}
+	until_heartbeat = rn->heartbeat_due - now;
+	if (until_heartbeat < 1)
+		until_heartbeat = 1;
+	if (stop_requested || free_slot < 0)
+		runner_wait_for_supervisors(wake, until_heartbeat);
+	else
+		runner_take_jobs(rn, until_heartbeat);
+	return 1;
+}
+
+/* Withdraws the runner's announcement and frees what setup made. */
+static void runner_shutdown(struct runner *rn, struct runner_resources *res)
+{
+	char err[1024];
+
+	runner_withdraw(rn);
+	if (cgroup_runner_cleanup(&res->cg_runner, err, sizeof err) < 0)
 		log_warn(NULL, "cgroups: %s", err);
 	log_info(NULL, "stopped");
-	rconn_close(&rn.redis);
-	munmap(rn.leases, rn.leases_len);
-	munmap(rn.done, rn.done_len);
-	free(rn.ending);
-	free(rn.slots);
-	free(rn.jslots);
-	seccomp_program_free(&filter);
-	archive_read_free(upload_reader);
-	runner_environments_free(&rn.environments);
-	free(rn.environments_json);
-	free(rn.gpu_json);
-	EVP_PKEY_free(worker_key);
-	config_free(&cfg);
+	rconn_close(&rn->redis);
+	munmap(rn->leases, rn->leases_len);
+	munmap(rn->done, rn->done_len);
+	free(rn->ending);
+	free(rn->slots);
+	free(rn->jslots);
+	seccomp_program_free(&res->filter);
+	archive_read_free(res->upload_reader);
+	runner_environments_free(&rn->environments);
+	free(rn->environments_json);
+	free(rn->gpu_json);
+	EVP_PKEY_free(res->worker_key);
+	config_free(&res->cfg);
+}
+
+int main(int argc, char **argv)
+{
+	struct runner_options opts = { .config_path = SANDRUN_DEFAULT_CONFIG, .level = LOG_LEVEL_INFO };
+	struct runner_resources res = { .filter = { 0 } };
+	struct runner rn = { .cfg = &res.cfg, .reclaim_cursor = { "0-0", "0-0" } };
+	sigset_t wake;
+	int exit_code;
+
+	if (runner_options_parse(argc, argv, &opts, &exit_code))
+		return exit_code;            /* --generate-key, --help, a bad option */
+	if (runner_configure(&opts, &rn, &res, &exit_code))
+		return exit_code;            /* a bad configuration or key (logged), -t or --load-scripts */
+	if (runner_setup(&rn, &res) < 0)
+		return 1;                    /* logged: no job is taken without all of it */
+	runner_signals_init(&wake);
+	runner_connect(&rn, &opts, &res);
+	while (runner_step(&rn, &wake))
+		;
+	runner_shutdown(&rn, &res);
 	return 0;
 }

@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "job_command.h"
 #include "sandbox.h"
 #include "seccomp_filter.h"
 #include "unpack.h"
@@ -90,18 +91,6 @@ static const struct cgroup_limits bench_limits = {
 #define BENCH_RUN_TIMEOUT_MS  30000
 /* Output is drained and dropped; a trivial command prints nothing anyway. */
 #define BENCH_READ_CHUNK      65536
-
-/* The environment of every run, whatever the mode: the runner's fixed one
- * (runner/job.c), so no mode reads more of the host's than another. */
-static const char *const bench_env[] = {
-	"PATH=/usr/local/bin:/usr/bin:/bin",
-	"HOME=/work",
-	"TMPDIR=/tmp",
-	"LANG=C.UTF-8",
-	"USER=sandrun",
-	"PYTHONUNBUFFERED=1",
-	NULL,
-};
 
 enum bench_kind { BENCH_BARE, BENCH_SANDBOX, BENCH_SANDBOX_EMPTY, BENCH_EXEC };
 
@@ -250,7 +239,9 @@ static int64_t bench_run_exec(struct bench_mode *m, int devnull)
 		if (dup2(devnull, STDIN_FILENO) < 0 || dup2(out[1], STDOUT_FILENO) < 0
 		    || dup2(errs[1], STDERR_FILENO) < 0)
 			_exit(126);
-		execve(m->argv[0], (char *const *)m->argv, (char *const *)bench_env);
+		/* every mode runs in the runner's fixed environment (runner/job_command.h),
+		 * so no mode reads more of the host's than another */
+		execve(m->argv[0], (char *const *)m->argv, (char *const *)job_command_base_env);
 		dprintf(STDERR_FILENO, "cannot execute %s: %s\n", m->argv[0], strerror(errno));
 		_exit(127);
 	}
@@ -304,7 +295,7 @@ static int64_t bench_run_sandbox(struct bench_mode *m)
 		.unpacked_max_bytes = BENCH_UNPACKED_MAX,
 		.files_max = BENCH_FILES_MAX,
 		.argv = m->argv,
-		.envp = bench_env,
+		.envp = job_command_base_env,
 		.stdin_data = NULL,
 		.stdin_len = 0,
 		.cgroup = &cgroup,

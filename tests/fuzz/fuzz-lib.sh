@@ -26,7 +26,7 @@ fuzz_sources()
 	multipart) echo "tests/fuzz/fuzz_multipart.c common/multipart.c" ;;
 	manifest)  echo "tests/fuzz/fuzz_manifest.c common/manifest.c common/path.c" ;;
 	path)      echo "tests/fuzz/fuzz_path.c common/path.c" ;;
-	upload)    echo "tests/fuzz/fuzz_upload.c fcgi/upload.c common/path.c common/util.c" ;;
+	upload)    echo "tests/fuzz/fuzz_upload.c fcgi/upload.c common/upload_entry.c common/upload_reader.c common/path.c common/util.c" ;;
 	outputs)   echo "tests/fuzz/fuzz_outputs.c runner/outputs_parse.c common/path.c common/util.c" ;;
 	*)         return 1 ;;
 	esac

@@ -646,6 +646,9 @@ static void test_bad_uploads(void)
 	static const struct test_entry hard_out[] = { { "h", 'h', NULL, "../../etc/passwd", 0 } };
 	static const struct test_entry device[] = { { "null", 'c', NULL, NULL, 0 } };
 	static const struct test_entry fifo[] = { { "fifo", 'p', NULL, NULL, 0 } };
+	static const struct test_entry chain_out[] = {
+		{ "x", 'l', NULL, ".", 0 }, { "l", 'l', NULL, "x/..", 0 },
+	};
 	static const struct test_entry through_link[] = {
 		{ "d", 'l', NULL, ".", 0 }, { "d/x", 'f', "x\n", NULL, 0 },
 	};
@@ -663,6 +666,7 @@ static void test_bad_uploads(void)
 		{ device, 1, "a device node" },
 		{ fifo, 1, "a FIFO" },
 		{ through_link, 2, "an entry written through a symlink" },
+		{ chain_out, 2, "a symlink chain x -> . and l -> x/.. (the tree's parent)" },
 	};
 	const char *const ls[] = { "/bin/ls", NULL };
 	struct sandbox_spec spec;

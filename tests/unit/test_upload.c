@@ -27,6 +27,8 @@ static const struct sandrun_limits limits = {
 struct test_entry {
 	const char *name;
 	mode_t type;                  /* AE_IFREG, AE_IFDIR or AE_IFLNK (to "target") */
+	const char *link;             /* a symlink's target instead of "target"; with
+				       * AE_IFREG: a hard link to this name */
 };
 
 static la_ssize_t test_write(struct archive *a, void *ctx, const void *data, size_t len)
@@ -51,10 +53,12 @@ static void test_archive(const struct test_entry *entries, size_t n, struct buf 
 		archive_entry_set_filetype(e, entries[i].type);
 		archive_entry_set_perm(e, entries[i].type == AE_IFDIR ? 0755 : 0644);
 		if (entries[i].type == AE_IFLNK)
-			archive_entry_set_symlink(e, "target");
-		archive_entry_set_size(e, entries[i].type == AE_IFREG ? 2 : 0);
+			archive_entry_set_symlink(e, entries[i].link ? entries[i].link : "target");
+		else if (entries[i].link)
+			archive_entry_set_hardlink(e, entries[i].link);
+		archive_entry_set_size(e, entries[i].type == AE_IFREG && !entries[i].link ? 2 : 0);
 		archive_write_header(a, e);
-		if (entries[i].type == AE_IFREG)
+		if (entries[i].type == AE_IFREG && !entries[i].link)
 			archive_write_data(a, "x\n", 2);
 	}
 	archive_write_close(a);
@@ -134,6 +138,56 @@ static void test_archive_faults(void)
 			    reason, sizeof reason);
 	is_int(rc, 400, "bytes that are no archive: 400");
 	is_str(field, "files", "... naming files");
+	{
+		/* mtree takes contents from the reading machine's files: the
+		 * responder must not open its own /etc/hostname for anyone */
+		const char *mtree = "#mtree\nmain.py type=file contents=/etc/hostname\n";
+
+		rc = upload_inspect(mtree, strlen(mtree), &limits, &m, field, sizeof field,
+				    reason, sizeof reason);
+		is_int(rc, 400, "an mtree listing is no upload: 400, as the sandbox refuses it");
+		is_str(field, "files", "... naming files");
+	}
+}
+
+/*
+ * The entry rules (common/upload_entry.h, tested on their own in
+ * test_upload_entry) as the responder applies them: the same the sandbox
+ * applies when it unpacks.
+ */
+static void test_entry_rules(void)
+{
+	static const struct test_entry hard[] = {
+		{ "main.py", AE_IFREG, NULL }, { "run.py", AE_IFREG, "./main.py" },
+	};
+	static const struct test_entry hard_out[] = {
+		{ "main.py", AE_IFREG, NULL }, { "h", AE_IFREG, "../../etc/passwd" },
+	};
+	static const struct test_entry dot_link[] = { { "main.py", AE_IFREG, NULL }, { ".", AE_IFLNK, "../.." } };
+	static const struct test_entry climb[] = { { "main.py", AE_IFREG, NULL }, { "sub/up", AE_IFLNK, "../../x" } };
+	static const struct test_entry inside[] = { { "main.py", AE_IFREG, NULL }, { "sub/up", AE_IFLNK, "../main.py" } };
+	static const struct test_entry chain[] = {
+		{ "main.py", AE_IFREG, NULL }, { "x", AE_IFLNK, "." }, { "l", AE_IFLNK, "x/.." },
+	};
+	struct test_entry rooted[17];
+	char names[16][16];
+
+	expect(hard, 2, "run.py", NULL, 0, NULL, NULL, "a hard link to a file of the archive, as the entrypoint");
+	expect(hard_out, 2, "main.py", NULL, 400, "files", "hard link to an unsafe name", "a hard link to ../../etc/passwd");
+	expect(dot_link, 2, "main.py", NULL, 400, "files", "not a safe relative path",
+	       "a symlink named \".\" (only a directory \".\" is the archive's root)");
+	expect(climb, 2, "main.py", NULL, 400, "files", "pointing outside", "a symlink climbing out");
+	expect(inside, 2, "main.py", NULL, 0, NULL, NULL, "a symlink sub/up -> ../main.py");
+	expect(chain, 3, "main.py", NULL, 400, "files", "pointing outside",
+	       "a chain x -> . and l -> x/.. (the tree's parent)");
+
+	/* the root "./" is not an entry to unpack: files_max entries beside it pass */
+	rooted[0] = (struct test_entry){ "./", AE_IFDIR, NULL };
+	for (size_t i = 0; i < 16; i++) {
+		snprintf(names[i], sizeof names[i], "./f%zu", i);
+		rooted[i + 1] = (struct test_entry){ names[i], AE_IFREG, NULL };
+	}
+	expect(rooted, 17, "f0", NULL, 0, NULL, NULL, "\"./\" and files_max files");
 }
 
 static void test_json_files(void)
@@ -206,6 +260,7 @@ int main(void)
 		diag("no C.UTF-8 locale: the UTF-8 name tests will fail");
 	test_named_files();
 	test_archive_faults();
+	test_entry_rules();
 	test_json_files();
 	test_utf8_names();
 	return done_testing();
