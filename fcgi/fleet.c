@@ -4,7 +4,7 @@
  * of runners asked is bounded; so is what is kept of each announcement.
  */
 #include "fleet.h"
-#include "keys.h"
+#include "store.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -14,20 +14,6 @@
 #define FLEET_RUNNERS_MAX     256        /* more live runners than this are not all asked */
 #define FLEET_SLOTS_MAX       (1 << 20) /* one runner's slots figure above this is not believed */
 #define FLEET_ANNOUNCE_MAX    (1024 * 1024) /* bytes of one runner's environments announcement (runner/environments.c bounds it) */
-
-/* A GPU queue name as a runner may announce it: sr:queue:gpu: + [A-Za-z0-9._-]. */
-static int fleet_gpu_queue_valid(const char *q)
-{
-	size_t plen = strlen(KEY_QUEUE_GPU_PREFIX), len = strlen(q);
-
-	if (len <= plen || len > 100 || strncmp(q, KEY_QUEUE_GPU_PREFIX, plen) != 0)
-		return 0;
-	for (const char *p = q + plen; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '.' || *p == '_' || *p == '-'))
-			return 0;
-	return 1;
-}
 
 /* Adds the strings of `from` not yet in `into`. */
 static void fleet_union(json_t *into, const json_t *from)
@@ -94,7 +80,7 @@ static void fleet_add_gpu(struct fleet *f, const char *runner, const char *text,
 	const char *queue = json_string_value(json_object_get(g, "queue"));
 	json_t *vram = json_object_get(g, "vram_gb");
 
-	if (name && cuda && queue && json_is_number(vram) && fleet_gpu_queue_valid(queue))
+	if (name && cuda && queue && json_is_number(vram) && store_key_is_gpu_queue(queue))
 		json_array_append_new(f->gpus, json_pack("{s:s, s:s, s:f, s:s, s:s}", "runner", runner, "name", name,
 							 "vram_gb", json_number_value(vram), "cuda_version", cuda,
 							 "queue", queue));
@@ -111,7 +97,7 @@ int fleet_load(struct request *req, struct fleet *f)
 	f->environments = json_array();
 	f->gpus = json_array();
 	snprintf(since, sizeof since, "%lld", (long long)(time_now_ms() - LEASE_MS));
-	names = rconn_command(&req->srv->redis, "ZRANGEBYSCORE %s %s +inf LIMIT 0 %d", KEY_RUNNERS, since,
+	names = rconn_command(&req->srv->redis, "ZRANGEBYSCORE %s %s +inf LIMIT 0 %d", STORE_KEY_RUNNERS, since,
 			      FLEET_RUNNERS_MAX);
 	if (!names || names->type != REDIS_REPLY_ARRAY) {
 		if (names)
@@ -120,12 +106,12 @@ int fleet_load(struct request *req, struct fleet *f)
 	}
 	for (size_t i = 0; i < names->elements; i++) {
 		const redisReply *name = names->element[i];
-		char key[KEY_MAX + 256];
+		char key[STORE_RUNNER_KEY_MAX];
 		redisReply *r;
 
-		if (name->type != REDIS_REPLY_STRING || name->len > 200)
+		if (name->type != REDIS_REPLY_STRING || name->len > STORE_RUNNER_NAME_MAX ||
+		    store_key_runner(key, sizeof key, name->str) < 0)
 			continue;
-		snprintf(key, sizeof key, KEY_RUNNER_FMT, name->str);
 		r = rconn_command(&req->srv->redis, "HMGET %s environments gpu slots busy", key);
 		if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
 			int64_t slots = 0, busy = 0;

@@ -8,10 +8,10 @@
 #include "config.h"
 #include "fleet.h"
 #include "jobs.h"
-#include "keys.h"
 #include "log.h"
 #include "quota.h"
 #include "routes.h"
+#include "store.h"
 #include "util.h"
 
 #include <stdbool.h>
@@ -69,12 +69,12 @@ static void job_not_found(struct request *req)
 
 int job_record_get(struct request *req, const char *id, redisReply **out)
 {
-	char key[KEY_MAX];
+	struct job_keys k;
 	redisReply *r;
 
 	*out = NULL;
-	snprintf(key, sizeof key, KEY_JOB_FMT, id);
-	r = rconn_command(&req->srv->redis, "HGETALL %s", key);
+	job_keys_make(id, &k);
+	r = rconn_command(&req->srv->redis, "HGETALL %s", k.job);
 	if (!r || r->type != REDIS_REPLY_ARRAY) {
 		log_error(req->id, "status: %s", r ? (r->str ? r->str : "unexpected reply") : req->srv->redis.error);
 		if (r)
@@ -136,14 +136,26 @@ static void job_signature_json(json_t *o, json_t *meta, const redisReply *h)
 							    "signature", json_string_lossy(sig, strlen(sig))));
 }
 
+/* The record's status: NONE without one, UNKNOWN for one we never write. */
+static enum job_status job_record_status(const redisReply *h)
+{
+	const char *st = hash_get(h, JOB_F_STATUS);
+
+	return st ? job_status_parse(st, strlen(st)) : JOB_STATUS_NONE;
+}
+
 static json_t *job_status_json(const char *id, const redisReply *h)
 {
 	const char *status = hash_get(h, JOB_F_STATUS), *reason = hash_get(h, JOB_F_REASON);
 	const char *error = hash_get(h, JOB_F_ERROR);
+	enum job_status st = job_record_status(h);
 	json_t *o = json_object(), *meta = json_object();
 
 	json_object_set_new(o, "job_id", json_string(id));
-	json_object_set_new(o, "status", json_string(status ? status : "queued"));
+	/* a record without a status is one being written: queued */
+	json_object_set_new(o, "status", st == JOB_STATUS_NONE ? json_string(job_status_name(JOB_STATUS_QUEUED)) :
+				      st == JOB_STATUS_UNKNOWN ? json_string_lossy(status, strlen(status)) :
+				      json_string(job_status_name(st)));
 	if (reason)
 		json_object_set_new(o, "reason", json_string(reason));
 	if (error)
@@ -180,7 +192,7 @@ static json_t *job_status_json(const char *id, const redisReply *h)
 		else
 			json_decref(list);
 	}
-	if (hash_get(h, JOB_F_PARKED) && status && strcmp(status, "queued") == 0)
+	if (hash_get(h, JOB_F_PARKED) && st == JOB_STATUS_QUEUED)
 		json_object_set_new(o, "waiting_for", json_string("this address already runs its share of the "
 								  "runner slots: the job starts when one of "
 								  "its other jobs ends"));
@@ -189,9 +201,9 @@ static json_t *job_status_json(const char *id, const redisReply *h)
 
 bool job_status_final(const redisReply *h)
 {
-	const char *st = hash_get(h, JOB_F_STATUS);
+	enum job_status st = job_record_status(h);
 
-	return st && strcmp(st, "queued") != 0 && strcmp(st, "running") != 0;
+	return st != JOB_STATUS_NONE && job_status_ended(st);
 }
 
 /*
@@ -205,26 +217,14 @@ bool job_status_final(const redisReply *h)
  */
 static long job_queue_position(struct request *req, const char *queue, const char *seq_text)
 {
-	char taken_field[KEY_MAX + sizeof QUEUE_SEQ_TAKEN_SUFFIX];
-	const char *argv[] = { "HGET", KEY_QUEUE_SEQ, taken_field };
-	int64_t seq, taken = 0;
-	redisReply *r;
+	int64_t seq, taken;
 
 	if (!seq_text || parse_int64(seq_text, 1, INT64_MAX, &seq) < 0)
 		return -1;
-	if (!queue || strncmp(queue, KEY_QUEUE, strlen(KEY_QUEUE)) != 0 || strlen(queue) >= KEY_MAX)
-		queue = KEY_QUEUE;      /* records from before GPU queues existed */
-	snprintf(taken_field, sizeof taken_field, "%s%s", queue, QUEUE_SEQ_TAKEN_SUFFIX);
-	r = rconn_argv(&req->srv->redis, 0, 3, argv, NULL);
-	if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
-		if (r)
-			freeReplyObject(r);
+	if (!queue || !store_key_is_queue(queue))
+		queue = STORE_KEY_QUEUE;        /* records from before GPU queues existed */
+	if (store_queue_taken(&req->srv->redis, queue, &taken) < 0)
 		return -1;
-	}
-	/* none taken yet: nil, 0 */
-	if (r->type == REDIS_REPLY_STRING && parse_int64(r->str, 0, INT64_MAX, &taken) < 0)
-		taken = 0;
-	freeReplyObject(r);
 	if (seq - taken > QUEUE_POSITION_MAX)
 		return QUEUE_POSITION_MAX;
 	return seq > taken ? (long)(seq - taken) : 1;
@@ -233,18 +233,12 @@ static long job_queue_position(struct request *req, const char *queue, const cha
 /* The id of the last entry of an XREAD reply with entries into `last`; -1 if it is not shaped so. */
 static int wait_last_entry(const redisReply *r, char *last, size_t lastlen)
 {
-	const redisReply *entries, *e;
+	const redisReply *entries = log_xread_entries(r);
+	struct log_entry e;
 
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 || r->element[0]->type != REDIS_REPLY_ARRAY ||
-	    r->element[0]->elements != 2 || r->element[0]->element[1]->type != REDIS_REPLY_ARRAY ||
-	    r->element[0]->element[1]->elements == 0)
+	if (!entries || entries->elements == 0 || log_entry_read(entries->element[entries->elements - 1], &e) < 0)
 		return -1;
-	entries = r->element[0]->element[1];
-	e = entries->element[entries->elements - 1];
-	if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 || e->element[0]->type != REDIS_REPLY_STRING ||
-	    e->element[0]->len >= lastlen)
-		return -1;
-	memcpy(last, e->element[0]->str, e->element[0]->len + 1);
+	snprintf(last, lastlen, "%s", e.id);
 	return 0;
 }
 
@@ -261,15 +255,16 @@ static int wait_last_entry(const redisReply *r, char *last, size_t lastlen)
 static redisReply *job_record_wait(struct request *req, const char *id, int64_t wait_ms)
 {
 	int64_t started = time_mono_ms(), deadline = started + wait_ms, looked;
-	char log_key[KEY_MAX], last[64] = "0-0";
+	char last[LOG_ENTRY_ID_MAX] = "0-0";
+	struct job_keys k;
+	struct log_entry e;
 	redisReply *h, *r;
 
-	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
+	job_keys_make(id, &k);
 	/* The stream's last id before the first look: whatever comes after it wakes us. */
-	r = rconn_command(&req->srv->redis, "XREVRANGE %s + - COUNT 1", log_key);
-	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
-	    r->element[0]->elements == 2 && r->element[0]->element[0]->type == REDIS_REPLY_STRING)
-		snprintf(last, sizeof last, "%s", r->element[0]->element[0]->str);
+	r = rconn_command(&req->srv->redis, "XREVRANGE %s + - COUNT 1", k.log);
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && log_entry_read(r->element[0], &e) == 0)
+		snprintf(last, sizeof last, "%s", e.id);
 	if (r)
 		freeReplyObject(r);
 	for (;;) {
@@ -298,7 +293,7 @@ static redisReply *job_record_wait(struct request *req, const char *id, int64_t 
 				left = WAIT_SLICE_MS;
 			snprintf(block, sizeof block, "%lld", (long long)left);
 			{
-				const char *argv[] = { "XREAD", "BLOCK", block, "STREAMS", log_key, last };
+				const char *argv[] = { "XREAD", "BLOCK", block, "STREAMS", k.log, last };
 				r = rconn_argv(&req->srv->redis, (int)left, 6, argv, NULL);
 			}
 			if (!r || r->type == REDIS_REPLY_ERROR) {
@@ -345,9 +340,8 @@ static int64_t request_wait_ms(struct request *req)
 json_t *job_status_object(struct request *req, const char *id, const redisReply *h)
 {
 	json_t *o = job_status_json(id, h);
-	const char *st = hash_get(h, JOB_F_STATUS);
 
-	if (st && strcmp(st, "queued") == 0) {
+	if (job_record_status(h) == JOB_STATUS_QUEUED) {
 		long pos = job_queue_position(req, hash_get(h, JOB_F_QUEUE), hash_get(h, JOB_F_QUEUE_SEQ));
 		json_object_set_new(o, "queue_position", pos > 0 ? json_integer(pos) : json_null());
 	}
@@ -382,7 +376,8 @@ void job_answer_after_submit(struct request *req, const char *id, const char *he
 	/* 200 either way, never 202 (docs/api.md §2): the original Sandrun answered
 	 * 200 and its clients accept nothing else. */
 	if (wait_ms <= 0) {
-		respond_json(req, 200, json_pack("{s:s, s:s}", "job_id", id, "status", "queued"), headers);
+		respond_json(req, 200, json_pack("{s:s, s:s}", "job_id", id, "status",
+						 job_status_name(JOB_STATUS_QUEUED)), headers);
 		return;
 	}
 	h = job_record_wait(req, id, wait_ms);
@@ -393,52 +388,29 @@ void job_answer_after_submit(struct request *req, const char *id, const char *he
 void handle_cancel(struct request *req, const char *id)
 {
 	const struct sandrun_limits *l = &req->srv->cfg->limits;
-	char job_key[KEY_MAX], upload_key[KEY_MAX], log_key[KEY_MAX], active_key[KEY_MAX], now[24], ttl[24];
-	char out_key[KEY_MAX], dl_key[KEY_MAX];
-	const char *argv[9];
-	redisReply *client, *r;
+	char client[STORE_CLIENT_MAX];
+	struct store_cancel c = { .id = id, .client = client, .now_ms = time_now_ms(),
+				  .ttl_s = l->failed_retention_seconds };
+	enum job_status was = JOB_STATUS_NONE;
+	int rc;
 
-	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
-	client = rconn_command(&req->srv->redis, "HGET %s %s", job_key, JOB_F_CLIENT);
-	if (!client || client->type == REDIS_REPLY_ERROR) {
-		if (client)
-			freeReplyObject(client);
+	/* The client names the active set the script releases the job from. */
+	rc = store_job_client(&req->srv->redis, id, client, sizeof client);
+	if (rc > 0)
+		rc = store_job_cancel(&req->srv->redis, &c, &was);
+	if (rc < 0) {
+		log_error(req->id, "cancel: %s", req->srv->redis.error);
 		respond_unavailable(req, "the job store is unreachable");
-		return;
-	}
-	if (client->type != REDIS_REPLY_STRING) {
-		freeReplyObject(client);
-		job_not_found(req);
-		return;
-	}
-	snprintf(active_key, sizeof active_key, KEY_ACTIVE_FMT, client->str);
-	freeReplyObject(client);
-	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
-	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
-	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
-	snprintf(ttl, sizeof ttl, "%lld", (long long)l->failed_retention_seconds);
-	snprintf(out_key, sizeof out_key, KEY_OUT_FMT, id);
-	snprintf(dl_key, sizeof dl_key, KEY_DL_FMT, id);
-	argv[0] = job_key; argv[1] = upload_key; argv[2] = log_key; argv[3] = active_key;
-	argv[4] = out_key; argv[5] = dl_key;
-	argv[6] = id; argv[7] = now; argv[8] = ttl;
-	r = rconn_script(&req->srv->redis, redis_script_cancel, 6, 9, argv, NULL);
-	if (!r || r->type == REDIS_REPLY_ERROR) {
-		if (r)
-			log_error(req->id, "cancel script: %s", r->str);
-		respond_unavailable(req, "the job store is unreachable");
-	} else if (r->type != REDIS_REPLY_STRING) {
+	} else if (was == JOB_STATUS_NONE) {
 		job_not_found(req);
 	} else {
-		bool was_active = strcmp(r->str, "queued") == 0 || strcmp(r->str, "running") == 0;
+		/* a job that had not ended is cancelled; one that had is deleted whole */
+		const char *now = job_status_ended(was) ? "deleted" : job_status_name(JOB_STATUS_CANCELLED);
 
-		log_info(id, "%s by its submitter (was %s)", was_active ? "cancelled" : "deleted", r->str);
-		respond_json(req, 200, json_pack("{s:s, s:s, s:s}", "job_id", id,
-						 "status", was_active ? "cancelled" : "deleted",
-						 "previous_status", r->str), NULL);
+		log_info(id, "%s by its submitter (was %s)", now, job_status_name(was));
+		respond_json(req, 200, json_pack("{s:s, s:s, s:s}", "job_id", id, "status", now,
+						 "previous_status", job_status_name(was)), NULL);
 	}
-	if (r)
-		freeReplyObject(r);
 }
 
 /* Adds one queue's entries (*queued) and those handed to a runner, not yet acknowledged (*pending). 0 or -1. */
@@ -470,7 +442,7 @@ static int stats_queue_count(struct request *req, const char *queue, long long *
 int system_load_get(struct request *req, struct system_load *load)
 {
 	long long queued = 0, pending = 0;
-	int rc = stats_queue_count(req, KEY_QUEUE, &queued, &pending);
+	int rc = stats_queue_count(req, STORE_KEY_QUEUE, &queued, &pending);
 	struct fleet f;
 
 	memset(load, 0, sizeof *load);
@@ -531,15 +503,17 @@ void handle_stats(struct request *req, const char *unused)
 	respond_json(req, 200, json_pack("{s:o, s:o}", "your_quota", quota, "system", sys), NULL);
 }
 
-/* Reads the whole log stream into the three buffers. 0, or -1 when Redis failed. */
+/* Reads the whole log stream into the three buffers. 0, or -1 when Redis failed or answered
+ * something else than entries. */
 static int logs_collect(struct request *req, const char *id, struct buf *out, struct buf *err,
 			struct buf *both)
 {
-	char key[KEY_MAX], start[64] = "-";
+	char start[LOG_ENTRY_ID_MAX + 1] = "-";
+	struct job_keys k;
 
-	snprintf(key, sizeof key, KEY_LOG_FMT, id);
+	job_keys_make(id, &k);
 	for (;;) {
-		redisReply *r = rconn_command(&req->srv->redis, "XRANGE %s %s + COUNT %d", key, start, LOG_PAGE);
+		redisReply *r = rconn_command(&req->srv->redis, "XRANGE %s %s + COUNT %d", k.log, start, LOG_PAGE);
 		size_t i;
 
 		if (!r || r->type != REDIS_REPLY_ARRAY) {
@@ -548,26 +522,18 @@ static int logs_collect(struct request *req, const char *id, struct buf *out, st
 			return -1;
 		}
 		for (i = 0; i < r->elements; i++) {
-			const redisReply *e = r->element[i], *fields;
-			const char *s = NULL, *d = NULL;
-			size_t dlen = 0;
+			struct log_entry e;
 
-			if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
-				continue;
-			fields = e->element[1];
-			for (size_t j = 0; j + 1 < fields->elements; j += 2) {
-				if (strcmp(fields->element[j]->str, "s") == 0)
-					s = fields->element[j + 1]->str;
-				else if (strcmp(fields->element[j]->str, "d") == 0) {
-					d = fields->element[j + 1]->str;
-					dlen = fields->element[j + 1]->len;
-				}
+			if (log_entry_read(r->element[i], &e) < 0) {
+				log_error(req->id, "logs: XRANGE answered something else than entries");
+				freeReplyObject(r);
+				return -1;
 			}
-			if (!s || !d)
+			snprintf(start, sizeof start, "(%s", e.id);
+			if (e.kind != LOG_STDOUT && e.kind != LOG_STDERR)
 				continue;
-			buf_append(s[0] == 'e' ? err : out, d, dlen);
-			buf_append(both, d, dlen);
-			snprintf(start, sizeof start, "(%s", e->element[0]->str);
+			buf_append(e.kind == LOG_STDERR ? err : out, e.data, e.len);
+			buf_append(both, e.data, e.len);
 		}
 		freeReplyObject(r);
 		if (i < LOG_PAGE)
@@ -723,7 +689,7 @@ void handle_workers(struct request *req, const char *unused)
 
 	(void)unused;
 	snprintf(since, sizeof since, "%lld", (long long)(time_now_ms() - LEASE_MS));
-	r = rconn_command(&req->srv->redis, "ZRANGEBYSCORE %s %s +inf WITHSCORES", KEY_RUNNERS, since);
+	r = rconn_command(&req->srv->redis, "ZRANGEBYSCORE %s %s +inf WITHSCORES", STORE_KEY_RUNNERS, since);
 	if (!r || r->type != REDIS_REPLY_ARRAY) {
 		if (r)
 			freeReplyObject(r);
@@ -733,14 +699,14 @@ void handle_workers(struct request *req, const char *unused)
 	}
 	for (size_t i = 0; i + 1 < r->elements; i += 2) {
 		const redisReply *name = r->element[i], *score = r->element[i + 1];
-		char key[KEY_MAX + 256];
+		char key[STORE_RUNNER_KEY_MAX];
 		redisReply *id;
 		int64_t seen = 0;
 		char when[32];
 
-		if (name->type != REDIS_REPLY_STRING || name->len > 200)
+		if (name->type != REDIS_REPLY_STRING || name->len > STORE_RUNNER_NAME_MAX ||
+		    store_key_runner(key, sizeof key, name->str) < 0)
 			continue;
-		snprintf(key, sizeof key, KEY_RUNNER_FMT, name->str);
 		id = rconn_command(&req->srv->redis, "HGET %s %s", key, JOB_F_WORKER_ID);
 		if (id && id->type == REDIS_REPLY_STRING && id->len > 0) {
 			if (score->type == REDIS_REPLY_STRING)

@@ -14,7 +14,6 @@
  */
 #include "config.h"
 #include "jobs.h"
-#include "keys.h"
 #include "routes.h"
 #include "util.h"
 

@@ -1,8 +1,8 @@
 /*
  * A job's output files: GET /outputs/{id} lists them, GET /download/{id}/{path}
  * answers one file's bytes, GET /download/{id} all of them as one .tar.gz.
- * The runner stored them (runner/outputs.c): the bytes in sr:{ID}:out, one
- * field per normalized path, the listing in the job field "outputs". A
+ * The runner stored them (runner/outputs.c): the bytes in the job's
+ * outputs hash (common/store.h), one field per normalized path, the listing in the job field "outputs". A
  * path from the URL is normalized (common/path.h) and must be a key of the
  * listing: nothing else is ever answered. Once every output was downloaded
  * once, or the archive was, the job is deleted whole (redis/downloaded.lua).
@@ -20,10 +20,10 @@
  * time they retry, 404. nginx also caps archive builds in flight per
  * client address (nginx/sandrun.conf.in, zone sandrun_archive).
  */
-#include "keys.h"
 #include "log.h"
 #include "path.h"
 #include "routes.h"
+#include "store.h"
 #include "util.h"
 
 #include <archive.h>
@@ -58,12 +58,12 @@ static void outputs_not_found(struct request *req)
  */
 static json_t *outputs_listing_load(struct request *req, const char *id, int64_t *finished_ms)
 {
-	char key[KEY_MAX];
-	const char *argv[] = { "HMGET", key, JOB_F_STATUS, JOB_F_OUTPUTS, JOB_F_FINISHED };
+	struct job_keys k;
+	const char *argv[] = { "HMGET", k.job, JOB_F_STATUS, JOB_F_OUTPUTS, JOB_F_FINISHED };
 	redisReply *r;
 	json_t *files = NULL;
 
-	snprintf(key, sizeof key, KEY_JOB_FMT, id);
+	job_keys_make(id, &k);
 	r = rconn_argv(&req->srv->redis, 0, 5, argv, NULL);
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
 		log_error(req->id, "outputs: %s", r ? (r->str ? r->str : "unexpected reply") : req->srv->redis.error);
@@ -92,7 +92,7 @@ static json_t *outputs_listing_load(struct request *req, const char *id, int64_t
 
 void handle_outputs(struct request *req, const char *id)
 {
-	char key[KEY_MAX];
+	struct job_keys k;
 	int64_t finished;
 	json_t *files = outputs_listing_load(req, id, &finished), *list, *skipped = NULL, *v;
 	const char *path;
@@ -106,8 +106,8 @@ void handle_outputs(struct request *req, const char *id)
 						      "size", json_object_get(v, "size"),
 						      "sha256", json_object_get(v, "sha256")));
 	json_decref(files);
-	snprintf(key, sizeof key, KEY_JOB_FMT, id);
-	r = rconn_command(&req->srv->redis, "HGET %s %s", key, JOB_F_OUTPUTS_SKIPPED);
+	job_keys_make(id, &k);
+	r = rconn_command(&req->srv->redis, "HGET %s %s", k.job, JOB_F_OUTPUTS_SKIPPED);
 	if (r && r->type == REDIS_REPLY_STRING)
 		skipped = json_loadb(r->str, r->len, 0, NULL);
 	if (r)
@@ -122,24 +122,20 @@ void handle_outputs(struct request *req, const char *id)
 /* Records a download (path, or "" for the archive): the job goes once all are done. */
 static void outputs_downloaded(struct request *req, const char *id, const char *path)
 {
-	char job[KEY_MAX], upload[KEY_MAX], logk[KEY_MAX], out[KEY_MAX], dl[KEY_MAX];
-	const char *argv[] = { job, upload, logk, out, dl, path };
-	redisReply *r;
+	char client[STORE_CLIENT_MAX];
+	enum store_downloaded_outcome done = STORE_DOWNLOADED_GONE;
+	int rc;
 
 	if (outputs_is_head(req))
 		return;
-	snprintf(job, sizeof job, KEY_JOB_FMT, id);
-	snprintf(upload, sizeof upload, KEY_UPLOAD_FMT, id);
-	snprintf(logk, sizeof logk, KEY_LOG_FMT, id);
-	snprintf(out, sizeof out, KEY_OUT_FMT, id);
-	snprintf(dl, sizeof dl, KEY_DL_FMT, id);
-	r = rconn_script(&req->srv->redis, redis_script_downloaded, 5, 6, argv, NULL);
-	if (!r || r->type == REDIS_REPLY_ERROR)
-		log_error(req->id, "downloaded script: %s", r ? r->str : req->srv->redis.error);
-	else if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+	/* The client names the storage ledger the job leaves when it is deleted. */
+	rc = store_job_client(&req->srv->redis, id, client, sizeof client);
+	if (rc > 0)
+		rc = store_job_downloaded(&req->srv->redis, id, client, path, &done);
+	if (rc < 0)
+		log_error(req->id, "downloaded: %s", req->srv->redis.error);
+	else if (rc == 0 && done == STORE_DOWNLOADED_DELETED)
 		log_info(id, "every output downloaded: the job is deleted");
-	if (r)
-		freeReplyObject(r);
 }
 
 /* Content-Type by extension; anything unknown is opaque bytes. */
@@ -260,13 +256,13 @@ static void outputs_archive_headers(const char *id, char *out, size_t outlen)
 static int outputs_archive_build(struct request *req, const char *id, json_t *files, int64_t finished_ms,
 				 struct outputs_archive_buf *ab)
 {
-	char key[KEY_MAX];
+	struct job_keys k;
 	struct archive *a;
 	const char *path;
 	json_t *v;
 	int failed = 0;
 
-	snprintf(key, sizeof key, KEY_OUT_FMT, id);
+	job_keys_make(id, &k);
 	a = archive_write_new();
 	if (!a || archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
 	    archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
@@ -277,7 +273,7 @@ static int outputs_archive_build(struct request *req, const char *id, json_t *fi
 		return 500;
 	}
 	json_object_foreach(files, path, v) {
-		const char *argv[] = { "HGET", key, path };
+		const char *argv[] = { "HGET", k.out, path };
 		redisReply *r = rconn_argv(&req->srv->redis, 0, 3, argv, NULL);
 		struct archive_entry *e;
 
@@ -312,7 +308,8 @@ static int outputs_archive_build(struct request *req, const char *id, json_t *fi
 
 static void outputs_archive(struct request *req, const char *id, json_t *files, int64_t finished_ms)
 {
-	char lock[KEY_MAX], headers[512];
+	struct job_keys k;
+	char headers[512];
 	struct outputs_archive_buf ab = { { NULL, 0, 0 } };
 	int failed;
 
@@ -325,8 +322,8 @@ static void outputs_archive(struct request *req, const char *id, json_t *files, 
 		respond_stream_start(req, 200, "application/gzip", headers);
 		return;
 	}
-	snprintf(lock, sizeof lock, KEY_ARCHIVE_LOCK_FMT, id);
-	switch (outputs_archive_lock(req, lock)) {
+	job_keys_make(id, &k);
+	switch (outputs_archive_lock(req, k.archive_lock)) {
 	case 1:
 		break;
 	case 0:
@@ -349,13 +346,14 @@ static void outputs_archive(struct request *req, const char *id, json_t *files, 
 		outputs_downloaded(req, id, "");
 	}
 	free(ab.b.data);
-	outputs_archive_unlock(req, lock);
+	outputs_archive_unlock(req, k.archive_lock);
 }
 
 void handle_download(struct request *req, const char *id)
 {
 	const char *tail = req->path + strlen("/download/") + strlen(id);
-	char norm[OUTPUT_PATH_MAX], key[KEY_MAX], headers[1024];
+	char norm[OUTPUT_PATH_MAX], headers[1024];
+	struct job_keys k;
 	const char *base;
 	int64_t finished;
 	json_t *files;
@@ -396,9 +394,9 @@ void handle_download(struct request *req, const char *id)
 		return;
 	}
 	json_decref(files);
-	snprintf(key, sizeof key, KEY_OUT_FMT, id);
+	job_keys_make(id, &k);
 	{
-		const char *argv[] = { "HGET", key, norm };
+		const char *argv[] = { "HGET", k.out, norm };
 		r = rconn_argv(&req->srv->redis, 0, 3, argv, NULL);
 	}
 	if (!r) {

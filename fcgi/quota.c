@@ -4,8 +4,8 @@
  * a job live in redis/submit.lua, in the same atomic step that records it.
  */
 #include "config.h"
-#include "keys.h"
 #include "quota.h"
+#include "store.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -40,22 +40,11 @@ int quota_client_key(const char *addr, char *out, size_t outlen)
 	return snprintf(out, outlen, "%s/64", text) < (int)outlen ? 0 : -1;
 }
 
-static double reply_number(const redisReply *r)
-{
-	if (r->type == REDIS_REPLY_INTEGER)
-		return (double)r->integer;
-	if (r->type == REDIS_REPLY_STRING)
-		return strtod(r->str, NULL);
-	return 0;
-}
-
 int quota_usage_load(struct request *req, struct quota_usage *u)
 {
 	const struct sandrun_limits *l = &req->srv->cfg->limits;
-	char client[QUOTA_KEY_MAX], active_key[KEY_MAX], cpu_key[KEY_MAX], store_key[KEY_MAX];
-	char now[24], window[24], limit[32];
-	const char *argv[6];
-	redisReply *r;
+	char client[QUOTA_KEY_MAX];
+	struct store_quota_usage q;
 
 	memset(u, 0, sizeof *u);
 	u->cpu_limit = l->quota_cpu_seconds;
@@ -64,28 +53,14 @@ int quota_usage_load(struct request *req, struct quota_usage *u)
 	u->storage_limit = l->quota_storage_bytes;
 	if (quota_client_key(req->remote_addr, client, sizeof client) < 0)
 		snprintf(client, sizeof client, "unknown");
-	snprintf(active_key, sizeof active_key, KEY_ACTIVE_FMT, client);
-	snprintf(cpu_key, sizeof cpu_key, KEY_CPU_FMT, client);
-	snprintf(store_key, sizeof store_key, KEY_STORE_FMT, client);
-	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
-	snprintf(window, sizeof window, "%lld", (long long)l->quota_window_seconds * 1000);
-	snprintf(limit, sizeof limit, "%.6f", l->quota_cpu_seconds);
-	argv[0] = active_key; argv[1] = cpu_key; argv[2] = store_key;
-	argv[3] = now; argv[4] = window; argv[5] = limit;
-	r = rconn_script(&req->srv->redis, redis_script_quota, 3, 6, argv, NULL);
-	if (!r)
+	if (store_quota_usage(&req->srv->redis, client, time_now_ms(), l->quota_window_seconds * 1000,
+			      l->quota_cpu_seconds, &q) < 0)
 		return -1;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements < 4) {
-		freeReplyObject(r);
-		return -1;
-	}
-	u->cpu_used = reply_number(r->element[0]);
-	u->active = (long)reply_number(r->element[1]);
-	u->reset_seconds = (long)ceil(reply_number(r->element[2]) / 1000.0);
-	u->retry_after = (long)ceil(reply_number(r->element[3]) / 1000.0);
-	if (r->elements >= 5)
-		u->storage_used = (int64_t)reply_number(r->element[4]);
-	freeReplyObject(r);
+	u->cpu_used = q.cpu_used;
+	u->active = (long)q.active;
+	u->reset_seconds = (long)ceil((double)q.reset_ms / 1000.0);
+	u->retry_after = (long)ceil((double)q.retry_ms / 1000.0);
+	u->storage_used = q.storage_used;
 	return 0;
 }
 

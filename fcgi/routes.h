@@ -24,7 +24,7 @@ void handle_cancel(struct request *req, const char *id);
 void handle_outputs(struct request *req, const char *id);
 void handle_download(struct request *req, const char *id);
 void handle_workers(struct request *req, const char *id);
-/* fcgi/stream.c: GET /logs/{id}/stream (handle_logs passes it on) */
+/* fcgi/stream.c: GET /logs/{id}/stream (a route of its own: routes.c) */
 void logs_stream(struct request *req, const char *id);
 /* fcgi/metrics.c: GET /metrics */
 void handle_metrics(struct request *req, const char *id);

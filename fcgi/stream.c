@@ -9,7 +9,7 @@
  *   event: end      data {"job_id", "status"} (status null: the job is gone);
  *                   then the server closes
  *
- * The events come from the job's log stream (sr:{ID}:log, common/keys.h).
+ * The events come from the job's log stream (common/store.h, "LOG ENTRIES").
  * One XREAD ... BLOCK loop replays it from the start, or from after the
  * Last-Event-ID a reconnecting client sends, and then follows it, woken by
  * each XADD of the runner, up to the end marker (s = "x") that finish,
@@ -34,12 +34,11 @@
  */
 #include "config.h"
 #include "jobs.h"
-#include "keys.h"
 #include "log.h"
 #include "routes.h"
+#include "store.h"
 #include "util.h"
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +48,6 @@
 #define STREAM_SLICE_MS      1000   /* a BLOCK lasts this long at most: then, is the client still there? */
 #define STREAM_PAGE          64     /* log entries per XREAD: runner chunks are ~64 KiB at most, so a few MiB */
 #define STREAM_SLACK_SECONDS 60     /* on top of the job's longest possible life: ending, retention races */
-#define STREAM_ID_MAX        48     /* "ms-seq": two 64-bit numbers (41 characters) and a NUL */
 #define STREAM_GONE          "the client is gone"
 
 static const char stream_headers[] =
@@ -61,37 +59,10 @@ static const char stream_headers[] =
 struct stream_state {
 	struct request *req;
 	const char *job_id;
-	char last[STREAM_ID_MAX];   /* the last log entry read: XREAD goes on after it */
+	char last[LOG_ENTRY_ID_MAX];   /* the last log entry read: XREAD goes on after it */
 	char carry[2][4];           /* per stream (stdout, stderr): the start of a cut UTF-8 sequence */
 	size_t carry_len[2];
 };
-
-/* One part of a stream id: 1 to 20 digits that fit 64 bits. Its length, or 0. */
-static size_t stream_id_part(const char *s)
-{
-	size_t n = strspn(s, "0123456789");
-	char *end;
-
-	if (n < 1 || n > 20)
-		return 0;
-	errno = 0;
-	strtoull(s, &end, 10);
-	return errno == 0 && end == s + n ? n : 0;
-}
-
-/* A stream entry id as XREAD takes it: "ms" or "ms-seq", 64-bit numbers each. */
-static bool stream_id_valid(const char *s)
-{
-	size_t ms = stream_id_part(s), seq;
-
-	if (!ms)
-		return false;
-	if (s[ms] == '\0')
-		return true;
-	if (s[ms] != '-' || !(seq = stream_id_part(s + ms + 1)))
-		return false;
-	return s[ms + 1 + seq] == '\0';
-}
 
 /*
  * How many bytes at the end of s start a UTF-8 sequence that the bytes
@@ -258,40 +229,20 @@ static int64_t stream_deadline_ms(const struct request *req, const redisReply *h
  */
 static int stream_entries(struct stream_state *ss, const redisReply *r)
 {
-	const redisReply *entries;
+	const redisReply *entries = log_xread_entries(r);
 
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 || r->element[0]->type != REDIS_REPLY_ARRAY ||
-	    r->element[0]->elements != 2 || r->element[0]->element[1]->type != REDIS_REPLY_ARRAY ||
-	    r->element[0]->element[1]->elements == 0)
+	if (!entries || entries->elements == 0)
 		return -2;
-	entries = r->element[0]->element[1];
 	for (size_t i = 0; i < entries->elements; i++) {
-		const redisReply *e = entries->element[i], *fields;
-		const redisReply *s = NULL, *d = NULL;
+		struct log_entry e;
 
-		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
-		    e->element[0]->len >= STREAM_ID_MAX || !stream_id_valid(e->element[0]->str))
+		if (log_entry_read(entries->element[i], &e) < 0)
 			return -2;
-		snprintf(ss->last, sizeof ss->last, "%s", e->element[0]->str);
-		if (e->element[1]->type != REDIS_REPLY_ARRAY)
-			continue;
-		fields = e->element[1];
-		for (size_t j = 0; j + 1 < fields->elements; j += 2) {
-			const redisReply *name = fields->element[j], *value = fields->element[j + 1];
-
-			if (name->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING)
-				continue;
-			if (strcmp(name->str, "s") == 0)
-				s = value;
-			else if (strcmp(name->str, "d") == 0)
-				d = value;
-		}
-		if (!s || s->len != 1)
-			continue;
-		if (s->str[0] == 'x')
+		snprintf(ss->last, sizeof ss->last, "%s", e.id);
+		if (e.kind == LOG_END)
 			return 1;
-		if ((s->str[0] == 'o' || s->str[0] == 'e') && d &&
-		    stream_chunk(ss, s->str[0] == 'e', ss->last, d->str, d->len) < 0)
+		if ((e.kind == LOG_STDOUT || e.kind == LOG_STDERR) &&
+		    stream_chunk(ss, e.kind == LOG_STDERR, ss->last, e.data, e.len) < 0)
 			return -1;
 	}
 	return 0;
@@ -370,14 +321,14 @@ void logs_stream(struct request *req, const char *id)
 {
 	const char *resume = FCGX_GetParam("HTTP_LAST_EVENT_ID", req->fcgx->envp);
 	struct stream_state ss = { .req = req, .job_id = id, .last = "0-0" };
-	char log_key[KEY_MAX];
+	struct job_keys k;
 	redisReply *h;
 	int64_t deadline;
 	bool final;
 	const char *why;
 
 	if (resume && *resume) {
-		if (strlen(resume) >= STREAM_ID_MAX || !stream_id_valid(resume)) {
+		if (strlen(resume) >= LOG_ENTRY_ID_MAX || !log_entry_id_valid(resume)) {
 			respond_error(req, 400, NULL, "Last-Event-ID",
 				      "Last-Event-ID must be an event id this stream sent (\"ms-seq\")");
 			return;
@@ -403,8 +354,8 @@ void logs_stream(struct request *req, const char *id)
 		return;
 	}
 	freeReplyObject(h);
-	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
-	why = stream_follow(&ss, log_key, deadline, final);
+	job_keys_make(id, &k);
+	why = stream_follow(&ss, k.log, deadline, final);
 	if (strcmp(why, "the job ended") == 0)
 		log_debug(req->id, "live log stream ended: %s", why);
 	else

@@ -13,12 +13,12 @@
 #include "config.h"
 #include "fleet.h"
 #include "jobid.h"
-#include "keys.h"
 #include "log.h"
 #include "manifest.h"
 #include "multipart.h"
 #include "quota.h"
 #include "routes.h"
+#include "store.h"
 #include "upload.h"
 #include "util.h"
 
@@ -221,110 +221,74 @@ static int submit_record(struct request *req, const char *id, const char *manife
 			 long *retry_after)
 {
 	const struct sandrun_limits *l = &req->srv->cfg->limits;
-	char job_key[KEY_MAX], upload_key[KEY_MAX], active_key[KEY_MAX], cpu_key[KEY_MAX], store_key[KEY_MAX];
-	char client[QUOTA_KEY_MAX], now[24], ttl[24], jobs_max[24], cpu_limit[32], window[24], idle[24];
-	char log_bytes[24], base_bytes[24], storage[24], high_water[8], upload_size[24], timeout_s[24];
-	const char *argv[23];
-	size_t lens[23];
-	redisReply *reply = NULL;
-	int rc = -1;
+	char client[QUOTA_KEY_MAX];
+	struct store_submit_result res;
+	struct store_submit p = {
+		.id = id, .client = client, .queue = queue, .manifest = manifest_json,
+		.upload = archive->data, .upload_len = archive->len, .now_ms = time_now_ms(),
+		/* A job not started within queued_max_seconds is dropped; one started has its timeout to end. */
+		.ttl_s = l->queued_max_seconds + timeout + l->retention_seconds,
+		.jobs_max = l->quota_jobs_max, .cpu_limit = l->quota_cpu_seconds,
+		.window_ms = l->quota_window_seconds * 1000, .idle_ms = l->quota_idle_seconds * 1000,
+		.log_bytes = submit_log_reservation(l),
+		.base_bytes = STORE_RECORD_COST + (int64_t)strlen(manifest_json),
+		.storage_quota = l->quota_storage_bytes, .high_water_percent = l->redis_memory_high_water_percent,
+		.timeout_s = timeout,
+	};
+	int rc;
 
 	if (quota_client_key(req->remote_addr, client, sizeof client) < 0)
 		snprintf(client, sizeof client, "unknown");
-	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
-	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
-	snprintf(active_key, sizeof active_key, KEY_ACTIVE_FMT, client);
-	snprintf(cpu_key, sizeof cpu_key, KEY_CPU_FMT, client);
-	snprintf(store_key, sizeof store_key, KEY_STORE_FMT, client);
-	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
-	/* A job not started within queued_max_seconds is dropped; one started has its timeout to end. */
-	snprintf(ttl, sizeof ttl, "%lld", (long long)(l->queued_max_seconds + timeout + l->retention_seconds));
-	snprintf(jobs_max, sizeof jobs_max, "%lld", (long long)l->quota_jobs_max);
-	snprintf(cpu_limit, sizeof cpu_limit, "%.6f", l->quota_cpu_seconds);
-	snprintf(window, sizeof window, "%lld", (long long)l->quota_window_seconds * 1000);
-	snprintf(idle, sizeof idle, "%lld", (long long)l->quota_idle_seconds * 1000);
-	snprintf(log_bytes, sizeof log_bytes, "%lld", (long long)submit_log_reservation(l));
-	snprintf(base_bytes, sizeof base_bytes, "%lld", (long long)(STORE_RECORD_COST + strlen(manifest_json)));
-	snprintf(storage, sizeof storage, "%lld", (long long)l->quota_storage_bytes);
-	snprintf(high_water, sizeof high_water, "%lld", (long long)l->redis_memory_high_water_percent);
-	snprintf(upload_size, sizeof upload_size, "%zu", archive->len);
-	snprintf(timeout_s, sizeof timeout_s, "%lld", (long long)timeout);
-	argv[0] = job_key;   argv[1] = upload_key; argv[2] = queue;     argv[3] = active_key;
-	argv[4] = cpu_key;   argv[5] = store_key;
-	argv[6] = id;        argv[7] = manifest_json; argv[8] = client;
-	argv[9] = now;       argv[10] = archive->data ? archive->data : "";   argv[11] = ttl;
-	argv[12] = jobs_max; argv[13] = cpu_limit; argv[14] = window; argv[15] = idle;
-	argv[16] = log_bytes; argv[17] = base_bytes; argv[18] = storage; argv[19] = high_water;
-	argv[20] = upload_size; argv[22] = timeout_s;
-	/* First the verdict without the upload (redis/submit.lua "check"): an
-	 * upload that would be refused never passes through Redis's memory.
-	 * Then the job, upload and all; quotas are checked again there, in the
-	 * same step as the write. */
-	for (int pass = 0; pass < 2; pass++) {
-		argv[21] = pass == 0 ? "check" : "record";
-		for (int i = 0; i < 23; i++)
-			lens[i] = strlen(argv[i]);
-		lens[10] = pass == 0 ? 0 : archive->len;
-		if (reply)
-			freeReplyObject(reply);
-		reply = rconn_script(&req->srv->redis, redis_script_submit, 6, 23, argv, lens);
-		if (!reply) {
-			log_error(req->id, "submit: %s", req->srv->redis.error);
-			return -1;
-		}
-		if (!(reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
-		      reply->element[0]->type == REDIS_REPLY_STRING && strcmp(reply->element[0]->str, "ok") == 0))
-			break;
+	/* First the verdict without the upload: an upload that would be refused
+	 * never passes through Redis's memory. Then the job, upload and all;
+	 * quotas are checked again there, in the same step as the write. */
+	rc = store_submit(&req->srv->redis, &p, &res);
+	if (rc == STORE_UNREACHABLE) {
+		log_error(req->id, "submit: %s", req->srv->redis.error);
+		return -1;
 	}
-	if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "OOM", 3) == 0) {
-		/* Redis refused the script whole: it is over its maxmemory. */
+	if (rc < 0) {
+		log_error(req->id, "%s", req->srv->redis.error);
+		return -1;
+	}
+	switch (res.verdict) {
+	case STORE_SUBMIT_ADMITTED:
+		return 0;
+	case STORE_SUBMIT_REDIS_FULL:
 		log_warn(req->id, "submit refused: Redis is over its maxmemory");
 		submit_fail(err, 503, NULL, "the service is holding as much data as it can right now; "
 			    "try again once running jobs have finished");
 		*retry_after = MEMORY_FULL_RETRY_SECONDS;
-		rc = 2;
-	} else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
-		   reply->element[0]->type == REDIS_REPLY_STRING && reply->element[1]->type == REDIS_REPLY_STRING) {
-		const char *verdict = reply->element[0]->str;
-		double used = strtod(reply->element[1]->str, NULL);
-		long long retry_ms = reply->element[2]->type == REDIS_REPLY_INTEGER ? reply->element[2]->integer : 0;
-
-		if (strcmp(verdict, "ok") == 0) {
-			rc = 0;
-		} else if (strcmp(verdict, "cpu") == 0) {
-			*retry_after = (long)((retry_ms + 999) / 1000);
-			submit_fail(err, 429, NULL, "CPU quota exhausted (%.1f/%.1f seconds used)", used,
-				    l->quota_cpu_seconds);
-			rc = 1;
-		} else if (strcmp(verdict, "storage") == 0) {
-			*retry_after = retry_ms > 0 ? (long)((retry_ms + 999) / 1000) : STORAGE_RETRY_SECONDS;
-			submit_fail(err, 429, NULL, "storage quota exhausted: this address's jobs hold %.1f of "
-				    "%.1f MB in the job store, and this job needs %.1f MB more (delete or download "
-				    "finished jobs to free it)", used / 1e6, (double)l->quota_storage_bytes / 1e6,
-				    (double)(archive->len + submit_log_reservation(l) + STORE_RECORD_COST +
-					     (int64_t)strlen(manifest_json)) / 1e6);
-			rc = 1;
-		} else if (strcmp(verdict, "memory") == 0) {
-			log_warn(req->id, "submit refused: Redis holds %.0f of %lld bytes (high-water mark %lld%%)",
-				 used, retry_ms, (long long)l->redis_memory_high_water_percent);
-			*retry_after = MEMORY_FULL_RETRY_SECONDS;
-			submit_fail(err, 503, NULL, "the service is holding as much data as it can right now "
-				    "(%.0f%% of its memory, the mark is %lld%%); try again once running jobs have finished",
-				    retry_ms > 0 ? 100.0 * used / (double)retry_ms : 100.0,
-				    (long long)l->redis_memory_high_water_percent);
-			rc = 2;
-		} else {
-			/* A slot frees when one of the client's jobs ends: no date to give, so a short wait. */
-			*retry_after = QUOTA_JOBS_RETRY_SECONDS;
-			submit_fail(err, 429, NULL, "%.0f jobs already queued or running (limit %lld at once)",
-				    used, (long long)l->quota_jobs_max);
-			rc = 1;
-		}
-	} else {
-		log_error(req->id, "submit script: %s", reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+		return 2;
+	case STORE_SUBMIT_OVER_CPU:
+		*retry_after = (long)((res.figure + 999) / 1000);
+		submit_fail(err, 429, NULL, "CPU quota exhausted (%.1f/%.1f seconds used)", res.used,
+			    l->quota_cpu_seconds);
+		return 1;
+	case STORE_SUBMIT_OVER_STORAGE:
+		*retry_after = res.figure > 0 ? (long)((res.figure + 999) / 1000) : STORAGE_RETRY_SECONDS;
+		submit_fail(err, 429, NULL, "storage quota exhausted: this address's jobs hold %.1f of "
+			    "%.1f MB in the job store, and this job needs %.1f MB more (delete or download "
+			    "finished jobs to free it)", res.used / 1e6, (double)l->quota_storage_bytes / 1e6,
+			    (double)(archive->len + p.log_bytes + p.base_bytes) / 1e6);
+		return 1;
+	case STORE_SUBMIT_OVER_MEMORY:
+		log_warn(req->id, "submit refused: Redis holds %.0f of %lld bytes (high-water mark %lld%%)",
+			 res.used, res.figure, (long long)l->redis_memory_high_water_percent);
+		*retry_after = MEMORY_FULL_RETRY_SECONDS;
+		submit_fail(err, 503, NULL, "the service is holding as much data as it can right now "
+			    "(%.0f%% of its memory, the mark is %lld%%); try again once running jobs have finished",
+			    res.figure > 0 ? 100.0 * res.used / (double)res.figure : 100.0,
+			    (long long)l->redis_memory_high_water_percent);
+		return 2;
+	case STORE_SUBMIT_OVER_JOBS:
+		break;
 	}
-	freeReplyObject(reply);
-	return rc;
+	/* A slot frees when one of the client's jobs ends: no date to give, so a short wait. */
+	*retry_after = QUOTA_JOBS_RETRY_SECONDS;
+	submit_fail(err, 429, NULL, "%.0f jobs already queued or running (limit %lld at once)",
+		    res.used, (long long)l->quota_jobs_max);
+	return 1;
 }
 
 /* 503 in the contract's shape with the retry hint: the service is full, not down. */
@@ -341,7 +305,7 @@ static void submit_respond_full(struct request *req, const char *reason, long re
  * What no live runner could run is refused now, with the reason, rather
  * than queued to fail later: an environment none has, an interpreter its
  * environment lacks, a GPU none matches. queue gets where the job goes:
- * sr:queue, or the queue of the GPU runners that match. With no live
+ * the main queue, or the queue of the GPU runners that match. With no live
  * runner at all (none started yet, or Redis slow) the job is queued: the
  * runner that takes it decides.
  */
@@ -352,7 +316,7 @@ static void submit_check_fleet(struct request *req, const struct manifest *m, ch
 	const json_t *env;
 	char why[300];
 
-	snprintf(queue, qlen, "%s", KEY_QUEUE);
+	snprintf(queue, qlen, "%s", STORE_KEY_QUEUE);
 	if (fleet_load(req, &f) < 0 || f.live == 0) {
 		if (m->gpu.present && m->gpu.required)
 			submit_fail(err, 400, "gpu", "no live runner has a GPU, so gpu.required cannot be met");

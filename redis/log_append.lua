@@ -4,7 +4,7 @@
 -- trip per batch.
 -- allow-oom: output must never be lost for memory; it was reserved at
 -- submit (2 x log_max_bytes in at most LOG_ENTRIES_MAX entries, see
--- common/keys.h), and submits stop well before Redis's maxmemory.
+-- common/store.h), and submits stop well before Redis's maxmemory.
 -- KEYS: log stream
 -- ARGV: ttl (s), then stream ("o" or "e"), bytes pairs
 for i = 2, #ARGV - 1, 2 do

@@ -1,20 +1,20 @@
 #!lua
 -- Admits a job and queues it in one atomic step, whatever the number of
 -- responders: the client's quota is checked and reserved, and the job is
--- either wholly accepted (record, upload, queue entry, active slot, storage
--- reserved) or not at all.
+-- either wholly accepted (record, manifest, upload, queue entry and number,
+-- in-flight slot, storage reserved) or not at all.
 -- The manifest (env values included) goes in a key of its own, which a
 -- responder may write but not read (redis/users.acl.in): only the runner
 -- reads it (start.lua). The record gets the timeout, which the responders
--- need, as a field. The upload and the manifest keys are named here, from
--- the id, not passed: see redis/README.md, "The users".
+-- need (fcgi/stream.c), as a field.
 -- The shebang line matters: a script with flags is refused whole, before
 -- it runs, while Redis is over its maxmemory (a legacy script is checked
 -- only at its first write that may grow memory, and this one starts with a
 -- ZREMRANGEBYSCORE, which never counts as one). No allow-oom: clients'
 -- submits are the first thing refused under memory pressure.
 -- KEYS: job hash, upload string, queue stream (sr:queue, or a GPU runner's), client's in-flight zset,
---       client's cpu zset, client's storage ledger
+--       client's cpu zset, client's storage ledger, the uploads in flight (sr:uploading),
+--       manifest string, the queues' numbers (sr:queue-seq)
 -- ARGV: id, canonical manifest, client, submitted_at (ms), upload bytes, ttl (s),
 --       jobs max, cpu limit (s), window (ms), quota idle (ms),
 --       log reservation (bytes), record reservation (bytes), storage quota (bytes),
@@ -28,14 +28,17 @@
 -- Each queue has a counter (sr:queue-seq, field = the queue's key): the
 -- job's number in its queue is kept in its record (queue_seq), from which
 -- the responders tell its queue_position without reading the queue.
+-- What a responder reads per client names jobs by digest (store-lib.lua's
+-- store_digest): the in-flight zset, the ledger, the uploads in flight.
 -- Returns {"ok", used, active} or {"cpu", used, retry ms} or {"jobs", active, 0}
 --   or {"storage", bytes used, retry ms (-1: never)} or {"memory", used_memory, maxmemory}
---#include quota-lib.lua
 --#include store-lib.lua
+--#include quota-lib.lua
 local now, limit, window = tonumber(ARGV[4]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local check = ARGV[16] == 'check'
+local digest = store_digest(ARGV[1])
 if not check then
-  redis.call('HDEL', 'sr:uploading', redis.sha1hex(ARGV[1]))   -- its check's entry: the upload is here now
+  redis.call('HDEL', KEYS[7], digest)   -- its check's entry: the upload is here now
 end
 local used, _, retry = quota_cpu(KEYS[5], now, window, limit)
 if used >= limit then
@@ -53,11 +56,11 @@ if stored + need > tonumber(ARGV[13]) then
 end
 -- Redis's memory, at the submit's peak: asked before the upload is sent
 -- (check), three copies of it, and those of the uploads admitted but not
--- yet recorded (sr:uploading, the same "BYTES EXPIRY_MS" form as a ledger,
--- and like it keyed by the SHA1 of the job id, never the id: reading it
--- names no job; a responder that dies in between frees its entry in 30 s); when it is
--- recorded, the upload's first two copies are in used_memory already.
-local inflight = store_used('sr:uploading', now)
+-- yet recorded (KEYS[7], the same "BYTES EXPIRY_MS" form as a ledger, and
+-- like it keyed by digest: reading it names no job; a responder that dies
+-- in between frees its entry in 30 s); when it is recorded, the upload's
+-- first two copies are in used_memory already.
+local inflight = store_used(KEYS[7], now)
 local peak = check and (3 * upload_bytes + log_bytes + base_bytes + inflight) or need
 local over, mem_used, mem_max = store_memory_over(peak, tonumber(ARGV[14]))
 if over then
@@ -65,8 +68,8 @@ if over then
 end
 if check then
   if upload_bytes > 65536 then
-    redis.call('HSET', 'sr:uploading', redis.sha1hex(ARGV[1]), string.format('%.0f %.0f', 3 * upload_bytes, now + 30000))
-    redis.call('PEXPIRE', 'sr:uploading', 30000)
+    redis.call('HSET', KEYS[7], digest, string.format('%.0f %.0f', 3 * upload_bytes, now + 30000))
+    redis.call('PEXPIRE', KEYS[7], 30000)
   end
   return {'ok', tostring(used), active}
 end
@@ -81,17 +84,17 @@ redis.call('HSET', KEYS[1], 'status', 'queued', 'timeout', ARGV[17],
            'store_upload', upload_bytes, 'store_log', log_bytes, 'store_out', 0, 'store_base', base_bytes)
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('SET', KEYS[2], ARGV[5], 'EX', ARGV[6])
-redis.call('SET', 'sr:{' .. ARGV[1] .. '}:manifest', ARGV[2], 'EX', ARGV[6])
-local seq = redis.call('HINCRBY', 'sr:queue-seq', KEYS[3], 1)
-if redis.call('PTTL', 'sr:queue-seq') < tonumber(ARGV[6]) * 1000 then
-  redis.call('EXPIRE', 'sr:queue-seq', ARGV[6])   -- it outlives every job it numbered
+redis.call('SET', KEYS[8], ARGV[2], 'EX', ARGV[6])
+local seq = redis.call('HINCRBY', KEYS[9], KEYS[3], 1)
+if redis.call('PTTL', KEYS[9]) < tonumber(ARGV[6]) * 1000 then
+  redis.call('EXPIRE', KEYS[9], ARGV[6])   -- it outlives every job it numbered
 end
 redis.call('XADD', KEYS[3], '*', 'id', ARGV[1])
 redis.call('HSET', KEYS[1], 'queue', KEYS[3], 'queue_seq', seq)
-redis.call('ZADD', KEYS[4], now + tonumber(ARGV[6]) * 1000, redis.sha1hex(ARGV[1]))
+redis.call('ZADD', KEYS[4], now + tonumber(ARGV[6]) * 1000, digest)
 redis.call('PEXPIRE', KEYS[4], ARGV[10])
 if redis.call('EXISTS', KEYS[5]) == 1 then
   redis.call('PEXPIRE', KEYS[5], ARGV[10])
 end
-store_job_update(KEYS[1], ARGV[1], now)
+store_job_update(KEYS[1], KEYS[6], ARGV[1], now)
 return {'ok', tostring(used), active + 1}

@@ -3,7 +3,7 @@
  * (never a shell) and reads its CSV; nothing about a GPU is guessed.
  */
 #include "gpu.h"
-#include "keys.h"
+#include "store.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -145,7 +145,8 @@ int gpu_load(const struct sandrun_config *cfg, struct runner_gpu *gpu, char *err
 		return error_format(err, errlen, "gpu_detect must be auto or off");
 	}
 	gpu->present = 1;
-	snprintf(gpu->queue, sizeof gpu->queue, KEY_QUEUE_GPU_PREFIX "%.0fg-cuda%s", gpu->vram_gb, gpu->cuda_version);
+	if (store_key_gpu_queue(gpu->queue, sizeof gpu->queue, gpu->vram_gb, gpu->cuda_version) < 0)
+		return error_format(err, errlen, "gpu_cuda_version is too long");
 	return 0;
 }
 

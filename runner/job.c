@@ -17,7 +17,7 @@
  * JOB_CHECK_MS it reads the job's status and runner (one HMGET) and kills
  * the sandbox at once when the job was cancelled, taken over or deleted;
  * and it kills it, recording nothing, when the runner has not renewed the
- * job's lease (common/keys.h) for LEASE_MS - JOB_LEASE_MARGIN_MS: Redis is
+ * job's lease (common/store.h) for LEASE_MS - JOB_LEASE_MARGIN_MS: Redis is
  * out of this runner's reach, so another runner may soon take the job over
  * and must find it stopped. From the moment it knows the job is no longer
  * its own it writes no more output: the log belongs to the cancel or to
@@ -29,12 +29,12 @@
 #include "gpu.h"
 #include "job.h"
 #include "job_command.h"
-#include "keys.h"
 #include "log.h"
 #include "manifest.h"
 #include "outputs.h"
 #include "sandbox.h"
 #include "sign.h"
+#include "store.h"
 #include "util.h"
 
 #include <errno.h>
@@ -56,7 +56,6 @@
 #define LOG_FLUSH_SLOW_MS 1000
 #define LOG_READ_CHUNK    (64 * 1024)
 #define REDIS_RETRY_MS    30000          /* claim and result ride out a Redis restart this long */
-#define REDIS_RETRY_STEP  500
 /* How often a running job's supervisor checks that the job is still its
  * own: a cancelled job is killed within this (plus the kill), the spec
  * asks for a second. One HMGET per running job per check. */
@@ -69,9 +68,6 @@
 /* After a failed check, the next one waits this long (a Redis that is down
  * must not stall the output loop on every check; the lease covers it). */
 #define JOB_CHECK_BACKOFF_MS 1000
-/* A client (quota key) is an IPv4 address or an IPv6 /64 prefix: longer is
- * not one, and names no quota keys. */
-#define JOB_CLIENT_MAX    64
 /* One core per job (docs/api.md §4): CPU time per period, all the job's threads
  * together. The period is the kernel's default: shorter costs scheduler
  * work, longer lets a job burst for longer before it is throttled. */
@@ -111,12 +107,12 @@ struct job_run_state {
 	const struct job_slot *slot;
 	struct rconn *redis;
 	const char *id;
-	const char *queue;           /* the stream the job came from: sr:queue or a GPU queue */
+	const char *queue;           /* the stream the job came from: the main queue or a GPU queue */
 	const char *entry_id;        /* the queue entry, acknowledged with the result */
 	const char *client;          /* the submitter's quota key: CPU charged and active slot freed at the end */
 	enum job_hold hold;          /* set once the job is no longer ours; no output is written then */
 	int64_t check_due;           /* next hold check (monotonic ms) */
-	char log_key[KEY_MAX];
+	struct job_keys keys;
 	int64_t ttl;
 	int log_lost;                /* a batch of output could not be written */
 	/* Output not yet in Redis, in arrival order: consecutive bytes of one stream form a run. */
@@ -136,65 +132,34 @@ struct job_run_state {
 };
 
 /*
- * A script call that rides out a short Redis outage (a restart): a job's
- * claim or result must not be dropped for a blip. NULL after REDIS_RETRY_MS.
- */
-static redisReply *job_script(struct rconn *r, const char *script, int numkeys, int argc,
-			      const char **argv, const size_t *lens)
-{
-	int64_t give_up = time_mono_ms() + REDIS_RETRY_MS;
-	redisReply *reply;
-
-	while (!(reply = rconn_script(r, script, numkeys, argc, argv, lens)) && time_mono_ms() < give_up) {
-		struct timespec ts = { 0, REDIS_RETRY_STEP * 1000000L };
-		nanosleep(&ts, NULL);
-	}
-	return reply;
-}
-
-/*
  * Writes the pending runs to the log stream, one entry per run, in one
  * round trip (redis/log_append.lua). 0, or -1 when Redis failed or refused:
  * then the log is incomplete, and the result says so (job_record_result).
  */
 static int log_flush(struct job_run_state *st)
 {
-	const char **argv = NULL;
-	size_t *lens = NULL, off = 0;
-	char ttl[24];
-	int argc = 0, rc = 0;
-	redisReply *r;
+	struct log_entry *entries = NULL;
+	size_t off = 0;
+	int rc = 0;
 
 	if (st->hold != JOB_HELD)
 		st->nruns = 0;
 	if (!st->nruns)
 		goto out;
-	argv = xmalloc((2 + 2 * st->nruns) * sizeof *argv);
-	lens = xmalloc((2 + 2 * st->nruns) * sizeof *lens);
-	snprintf(ttl, sizeof ttl, "%lld", (long long)st->ttl);
-	argv[argc] = st->log_key; lens[argc++] = strlen(st->log_key);
-	argv[argc] = ttl;         lens[argc++] = strlen(ttl);
+	entries = xmalloc(st->nruns * sizeof *entries);
 	for (size_t i = 0; i < st->nruns; i++) {
-		argv[argc] = st->runs[i].stream == 'e' ? "e" : "o";
-		lens[argc++] = 1;
-		argv[argc] = st->batch_data.data + off;
-		lens[argc++] = st->runs[i].len;
+		entries[i] = (struct log_entry){ .kind = st->runs[i].stream == 'e' ? LOG_STDERR : LOG_STDOUT,
+						 .data = st->batch_data.data + off, .len = st->runs[i].len };
 		off += st->runs[i].len;
 	}
-	r = rconn_script(st->redis, redis_script_log_append, 1, argc, argv, lens);
-	if (!r || r->type == REDIS_REPLY_ERROR) {
-		if (r)
-			log_warn(st->id, "log write refused: %s", r->str);
+	if (store_log_append(st->redis, st->id, st->ttl, entries, st->nruns) < 0) {
 		st->log_lost = 1;
 		rc = -1;
 	} else {
 		st->log_entries += st->nruns;
 	}
-	if (r)
-		freeReplyObject(r);
 out:
-	free(argv);
-	free(lens);
+	free(entries);
 	st->nruns = 0;
 	st->batch_data.len = 0;
 	return rc;
@@ -264,7 +229,7 @@ static void log_add(struct job_run_state *st, int stream, const char *data, size
 }
 
 struct job_result {
-	const char *status;          /* completed | failed */
+	enum job_status status;      /* completed | failed */
 	const char *reason;          /* NULL | exit_code | timeout | memory_limit | internal */
 	char error[300];
 	char *outputs;               /* JOB_F_OUTPUTS and JOB_F_OUTPUTS_SKIPPED, or NULL */
@@ -274,61 +239,22 @@ struct job_result {
 };
 
 /*
- * Calls finish.lua for job `id` (KEYS and the ARGV head built here, then
- * `nfields` field/value strings). Who frees: the caller, the reply.
+ * Records the end of one run of job `id` (redis/finish.lua through
+ * store_job_finish), with `nfields` field/value strings for the record:
+ * 0 with *out, or STORE_UNREACHABLE / STORE_BAD_REPLY (r->error).
  */
-static redisReply *job_finish_script(struct rconn *r, const struct job_slot *slot, const char *id,
-				     const char *client, const char *queue, const char *entry_id, int64_t ttl,
-				     double cpu_seconds,
-				     int nfields, const char *const *fields, int retry)
+static int job_finish(struct rconn *r, const struct job_slot *slot, const char *id, const char *client,
+		      const char *queue, const char *entry_id, int64_t ttl, double cpu_seconds, size_t nfields,
+		      const char *const *fields, int64_t retry_ms, enum store_finish_outcome *out)
 {
-	const struct sandrun_limits *l = &slot->cfg->limits;
-	char job_key[KEY_MAX], upload_key[KEY_MAX], log_key[KEY_MAX], active_key[KEY_MAX], cpu_key[KEY_MAX];
-	char out_key[KEY_MAX], ttl_s[24], cpu[32], now[24], idle[24];
-	const char *argv[96];
-	int argc = 0;
+	const struct store_finish p = {
+		.id = id, .queue = queue, .entry_id = entry_id, .runner = slot->runner_name, .client = client,
+		.now_ms = time_now_ms(), .ttl_s = ttl, .quota_idle_ms = slot->cfg->limits.quota_idle_seconds * 1000,
+		.cpu_seconds = cpu_seconds, .fields = fields, .nfields = nfields, .retry_ms = retry_ms,
+	};
 
-	/* From Redis, so untrusted: a client that is no quota key is charged nothing. */
-	if (!*client || strlen(client) >= JOB_CLIENT_MAX) {
-		client = "";
-		cpu_seconds = 0;
-	}
-	if (nfields > (int)(sizeof argv / sizeof argv[0]) - 14)
-		nfields = (int)(sizeof argv / sizeof argv[0]) - 14;
-	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
-	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
-	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
-	snprintf(active_key, sizeof active_key, KEY_ACTIVE_FMT, client);
-	snprintf(cpu_key, sizeof cpu_key, KEY_CPU_FMT, client);
-	snprintf(out_key, sizeof out_key, KEY_OUT_FMT, id);
-	snprintf(ttl_s, sizeof ttl_s, "%lld", (long long)ttl);
-	snprintf(cpu, sizeof cpu, "%.3f", cpu_seconds);
-	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
-	snprintf(idle, sizeof idle, "%lld", (long long)l->quota_idle_seconds * 1000);
-	argv[argc++] = job_key;
-	argv[argc++] = upload_key;
-	argv[argc++] = log_key;
-	argv[argc++] = queue;
-	argv[argc++] = active_key;
-	argv[argc++] = cpu_key;
-	argv[argc++] = out_key;
-	argv[argc++] = slot->runner_name;
-	argv[argc++] = ttl_s;
-	argv[argc++] = entry_id;
-	argv[argc++] = id;
-	argv[argc++] = cpu;
-	argv[argc++] = now;
-	argv[argc++] = idle;
-	for (int i = 0; i < nfields; i++)
-		argv[argc++] = fields[i];
-	if (retry)
-		return job_script(r, redis_script_finish, 7, argc, argv, NULL);
-	return rconn_script(r, redis_script_finish, 7, argc, argv, NULL);
+	return store_job_finish(r, &p, out);
 }
-
-#ifndef JOB_F_OUTPUTS
-#define JOB_F_OUTPUTS "outputs"  /* output files, JSON (the output collection's field) */
-#endif
 
 /* What job_sign() adds to the record: the field values live here. */
 struct job_signature {
@@ -385,7 +311,7 @@ static void job_sign(struct job_run_state *st, const struct job_result *res, int
 	sr.upload_sha256 = st->upload_sha256;
 	sr.manifest_sha256 = st->manifest_sha256;
 	sr.environment = st->m ? st->m->environment : "";
-	sr.status = res->status;
+	sr.status = job_status_name(res->status);
 	sr.reason = res->reason;
 	sr.has_exit_code = res->sb.outcome == SANDBOX_EXITED && res->sb.exit_code >= 0;
 	sr.exit_code = res->sb.exit_code;
@@ -430,7 +356,7 @@ static void job_store_outputs(struct job_run_state *st, const struct manifest *m
 	char err[256];
 
 	(void)m;
-	if (outputs_store(st->redis, st->id, st->outputs.data ? st->outputs.data : "", st->outputs.len,
+	if (outputs_store(st->redis, st->id, st->client, st->outputs.data ? st->outputs.data : "", st->outputs.len,
 			  st->ttl, (size_t)l->files_max, &budget, &out, err, sizeof err) < 0) {
 		log_error(st->id, "outputs: %s", err);
 		free(out.listing);
@@ -441,7 +367,7 @@ static void job_store_outputs(struct job_run_state *st, const struct manifest *m
 	res->outputs_skipped = out.skipped;
 	if (timed_out || res->sb.oom_killed || !(out.over_limit || out.too_many || out.not_kept))
 		return;
-	res->status = "failed";
+	res->status = JOB_STATUS_FAILED;
 	res->reason = "output_limit";
 	if (out.not_kept)
 		snprintf(res->error, sizeof res->error,
@@ -470,13 +396,13 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 	int64_t finished = time_now_ms();
 	int nfields = 0;
 	struct job_result lost;
-	redisReply *r;
-	int rc = 0;
+	enum store_finish_outcome outcome;
+	int rc;
 
-	if (st->log_lost && strcmp(res->status, "completed") == 0) {
+	if (st->log_lost && res->status == JOB_STATUS_COMPLETED) {
 		/* Output the job wrote is not all in Redis: never a complete result. */
 		lost = *res;
-		lost.status = "failed";
+		lost.status = JOB_STATUS_FAILED;
 		lost.reason = "internal";
 		snprintf(lost.error, sizeof lost.error, "part of the job's output could not be stored "
 			 "(the job store refused or did not answer); the logs are incomplete");
@@ -484,7 +410,7 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 	}
 	snprintf(cpu, sizeof cpu, "%.3f", res->sb.cpu_seconds);
 	snprintf(wall, sizeof wall, "%.3f", res->wall_seconds);
-	fields[nfields++] = JOB_F_STATUS;    fields[nfields++] = res->status;
+	fields[nfields++] = JOB_F_STATUS;    fields[nfields++] = job_status_name(res->status);
 	if (res->reason) {
 		fields[nfields++] = JOB_F_REASON;
 		fields[nfields++] = res->reason;
@@ -533,23 +459,22 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 	}
 	/* Last: it signs what the fields above say (output files included). */
 	job_sign(st, res, finished, &sg, fields, &nfields);
-	r = job_finish_script(st->redis, st->slot, st->id, st->client, st->queue, st->entry_id,
-			      strcmp(res->status, "completed") == 0 ? l->retention_seconds
-								    : l->failed_retention_seconds,
-			      res->sb.cpu_seconds, nfields, fields, 1);
-	if (!r)
+	rc = job_finish(st->redis, st->slot, st->id, st->client, st->queue, st->entry_id,
+			res->status == JOB_STATUS_COMPLETED ? l->retention_seconds : l->failed_retention_seconds,
+			res->sb.cpu_seconds, (size_t)nfields, fields, REDIS_RETRY_MS, &outcome);
+	if (rc == STORE_UNREACHABLE)
 		return -1;
-	if (r->type == REDIS_REPLY_ERROR)
-		log_error(st->id, "finish script: %s", r->str);
-	else if (r->type == REDIS_REPLY_STRING && strcmp(r->str, "recorded") == 0)
-		rc = 1;
-	else if (r->type == REDIS_REPLY_STRING)
-		log_info(st->id, "result dropped: the job was %s (%.3f s cpu charged, %.3f s wall)",
-			 strcmp(r->str, "lost") == 0 ? job_hold_text[JOB_TAKEN_OVER] :
-			 st->hold != JOB_HELD ? job_hold_text[st->hold] : "ended or deleted meanwhile",
-			 res->sb.cpu_seconds, res->wall_seconds);
-	freeReplyObject(r);
-	return rc;
+	if (rc < 0) {
+		log_error(st->id, "%s", st->redis->error);
+		return 0;
+	}
+	if (outcome == STORE_FINISH_RECORDED)
+		return 1;
+	log_info(st->id, "result dropped: the job was %s (%.3f s cpu charged, %.3f s wall)",
+		 outcome == STORE_FINISH_LOST ? job_hold_text[JOB_TAKEN_OVER] :
+		 st->hold != JOB_HELD ? job_hold_text[st->hold] : "ended or deleted meanwhile",
+		 res->sb.cpu_seconds, res->wall_seconds);
+	return 0;
 }
 
 /*
@@ -561,14 +486,12 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 static enum job_hold job_check_hold(struct job_run_state *st, int64_t now)
 {
 	const int64_t *lease = st->slot->lease_renewed_ms;
-	char job_key[KEY_MAX];
-	const char *argv[] = { "HMGET", job_key, JOB_F_STATUS, JOB_F_RUNNER };
+	const char *argv[] = { "HMGET", st->keys.job, JOB_F_STATUS, JOB_F_RUNNER };
 	enum job_hold hold = JOB_HELD;
 	redisReply *r;
 
 	if (lease && now - __atomic_load_n(lease, __ATOMIC_ACQUIRE) > LEASE_MS - JOB_LEASE_MARGIN_MS)
 		return JOB_LEASE_LAPSED;
-	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, st->id);
 	r = rconn_argv(st->redis, 0, 4, argv, NULL);
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
 		if (r && r->type == REDIS_REPLY_ERROR)
@@ -579,16 +502,17 @@ static enum job_hold job_check_hold(struct job_run_state *st, int64_t now)
 		return JOB_HELD;
 	}
 	{
-		const redisReply *status = r->element[0], *runner = r->element[1];
+		const redisReply *runner = r->element[1];
+		enum job_status status = job_status_from_reply(r->element[0]);
 
-		if (status->type != REDIS_REPLY_STRING)
+		if (status == JOB_STATUS_NONE)
 			hold = JOB_GONE;
-		else if (strcmp(status->str, "running") == 0 && runner->type == REDIS_REPLY_STRING &&
+		else if (status == JOB_STATUS_RUNNING && runner->type == REDIS_REPLY_STRING &&
 			 strcmp(runner->str, st->slot->runner_name) == 0)
 			hold = JOB_HELD;
-		else if (strcmp(status->str, "cancelled") == 0)
+		else if (status == JOB_STATUS_CANCELLED)
 			hold = JOB_CANCELLED;
-		else if (strcmp(status->str, "queued") == 0 || strcmp(status->str, "running") == 0)
+		else if (!job_status_ended(status))
 			hold = JOB_TAKEN_OVER;
 		else
 			hold = JOB_ENDED;
@@ -731,63 +655,53 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 	const struct sandrun_config *cfg = slot->cfg;
 	struct rconn redis;
 	struct job_run_state st = { .slot = slot, .redis = &redis, .id = id, .queue = queue, .entry_id = entry_id };
-	struct job_result res = { .status = "failed", .reason = "internal" };
+	struct job_result res = { .status = JOB_STATUS_FAILED, .reason = "internal" };
 	struct manifest *m = NULL;
 	struct manifest_error merr;
 	struct sandbox sb = { .pid = -1 };
 	struct cgroup_job cg = { .version = CGROUP_NONE, .fd = -1 };
-	char job_key[KEY_MAX], upload_key[KEY_MAX], now[24], failed_ttl[24], interp[64], exe[PATH_MAX], err[256];
-	char running_max[24], lease_ms[16];
-	const char *argv[10], *interp_path = NULL, **job_av = NULL;
+	char interp[64], exe[PATH_MAX], err[256];
+	const char *interp_path = NULL, **job_av = NULL;
 	const struct runner_environment *env;
 	const char *devices[GPU_DEVICES_MAX];
 	size_t ndevices = 0;
 	char **envp = NULL;
-	redisReply *claim;
+	struct store_claim claim = { 0 };
 	int rc = -1, timed_out = 0;
 
 	rconn_init(&redis, cfg->redis_address, cfg->redis_runner_user, cfg->redis_runner_password,
 		   cfg->redis_timeout_ms);
 	rconn_allow_script_load(&redis, NULL);   /* the runner's user may EVAL a script Redis lost */
-	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
-	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
-	snprintf(st.log_key, sizeof st.log_key, KEY_LOG_FMT, id);
+	job_keys_make(id, &st.keys);
 	st.started_ms = time_now_ms();
 	st.log_sha[0] = sign_sha256_begin();
 	st.log_sha[1] = sign_sha256_begin();
-	snprintf(now, sizeof now, "%lld", (long long)st.started_ms);
-	snprintf(failed_ttl, sizeof failed_ttl, "%lld", (long long)cfg->limits.failed_retention_seconds);
-	snprintf(running_max, sizeof running_max, "%lld", (long long)cfg->limits.quota_running_max);
-	snprintf(lease_ms, sizeof lease_ms, "%d", LEASE_MS);
-	argv[0] = job_key; argv[1] = upload_key; argv[2] = queue; argv[3] = st.log_key;
-	argv[4] = slot->runner_name; argv[5] = now; argv[6] = entry_id; argv[7] = failed_ttl;
-	argv[8] = running_max; argv[9] = lease_ms;
-	claim = job_script(&redis, redis_script_start, 4, 10, argv, NULL);
-	if (!claim) {
-		log_error(id, "claim: %s", redis.error);
-		goto out;
-	}
-	if (claim->type == REDIS_REPLY_NIL) {
-		log_info(id, "not runnable any more (cancelled, expired or taken): skipped");
-		rc = 0;
-		goto out;
-	}
-	if (claim->type != REDIS_REPLY_ARRAY || claim->elements != 4) {
-		log_error(id, "claim: unexpected reply %s", claim->type == REDIS_REPLY_ERROR ? claim->str : "");
-		goto out;
-	}
-	for (size_t i = 0; i < claim->elements; i++)
-		if (claim->element[i]->type != REDIS_REPLY_STRING) {
-			log_error(id, "claim: unexpected reply");
+	{
+		const struct store_start start = {
+			.id = id, .queue = queue, .entry_id = entry_id, .runner = slot->runner_name,
+			.now_ms = st.started_ms, .failed_ttl_s = cfg->limits.failed_retention_seconds,
+			.running_max = cfg->limits.quota_running_max, .lease_ms = LEASE_MS, .retry_ms = REDIS_RETRY_MS,
+		};
+
+		switch (store_job_start(&redis, &start, &claim)) {
+		case 1:
+			break;
+		case 0:
+			log_info(id, "not runnable any more (cancelled, expired or taken): skipped");
+			rc = 0;
+			goto out;
+		default:
+			log_error(id, "claim: %s", redis.error);
 			goto out;
 		}
-	st.client = claim->element[2]->str;
-	sign_sha256_hex(claim->element[1]->str, claim->element[1]->len, st.upload_sha256);
-	sign_sha256_hex(claim->element[0]->str, claim->element[0]->len, st.manifest_sha256);
+	}
+	st.client = claim.client;
+	sign_sha256_hex(claim.upload, claim.upload_len, st.upload_sha256);
+	sign_sha256_hex(claim.manifest, claim.manifest_len, st.manifest_sha256);
 	/* The log must outlive any run; finish.lua then sets its retention. */
 	st.ttl = cfg->limits.timeout_max + cfg->limits.retention_seconds;
 
-	if (manifest_parse(claim->element[0]->str, claim->element[0]->len, &cfg->limits, &m, &merr) < 0) {
+	if (manifest_parse(claim.manifest, claim.manifest_len, &cfg->limits, &m, &merr) < 0) {
 		snprintf(res.error, sizeof res.error, "the stored manifest is invalid (%.60s: %.200s)", merr.field,
 			 merr.reason);
 		goto record;
@@ -850,8 +764,8 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 			/* The job's files live in RAM: its tmpfs is part of its memory budget. */
 			.tmpfs_bytes = m->memory_mb * 1024 * 1024
 				- m->memory_mb * 1024 * 1024 / JOB_TMPFS_RESERVE_DIVISOR,
-			.upload = claim->element[1]->str,
-			.upload_len = claim->element[1]->len,
+			.upload = claim.upload,
+			.upload_len = claim.upload_len,
 			.unpacked_max_bytes = cfg->limits.unpacked_max_bytes,
 			.files_max = cfg->limits.files_max,
 			.argv = job_av,
@@ -882,8 +796,8 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 			goto record;
 		}
 	}
-	log_info(id, "running in slot %u as uid %u (pid %d, attempt %s)", slot->index,
-		 cfg->job_uid_base + slot->index, (int)sb.pid, claim->element[3]->str);
+	log_info(id, "running in slot %u as uid %u (pid %d, attempt %lld)", slot->index,
+		 cfg->job_uid_base + slot->index, (int)sb.pid, (long long)claim.attempt);
 	job_supervise(&st, &sb, m->timeout, &res, &timed_out);
 	sandbox_wait(&sb, &res.sb);
 	close(sb.stdout_fd);
@@ -906,7 +820,7 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 			snprintf(res.error, sizeof res.error, "the job ran past its %lld s timeout and was killed",
 				 (long long)m->timeout);
 		} else if (res.sb.exit_code == 0 && res.sb.term_signal == 0) {
-			res.status = "completed";
+			res.status = JOB_STATUS_COMPLETED;
 			res.reason = NULL;
 		} else if (res.sb.oom_killed) {
 			/* counted by the cgroup (memory.events, memory.oom_control), not guessed */
@@ -935,7 +849,8 @@ record:
 	if (rc < 0)
 		log_error(id, "cannot record the result: %s", redis.error);
 	else if (rc == 1)
-		log_info(id, "%s%s%s (exit %d, signal %d, %.3f s cpu, %.3f s wall, %lld bytes peak%s)", res.status,
+		log_info(id, "%s%s%s (exit %d, signal %d, %.3f s cpu, %.3f s wall, %lld bytes peak%s)",
+			 job_status_name(res.status),
 			 res.reason ? ": " : "", res.reason ? res.reason : "", res.sb.exit_code,
 			 res.sb.term_signal, res.sb.cpu_seconds, res.wall_seconds,
 			 (long long)res.sb.memory_peak_bytes, res.sb.pids_limit_hit ? ", pids limit hit" : "");
@@ -944,8 +859,7 @@ record:
 out:
 	if (cgroup_job_destroy(&cg, err, sizeof err) < 0)  /* a sandbox that never started */
 		log_warn(id, "cgroup: %s", err);
-	if (claim)
-		freeReplyObject(claim);
+	store_claim_free(&claim);
 	job_command_envp_free(envp);
 	free(job_av);
 	free(st.batch_data.data);
@@ -962,65 +876,41 @@ out:
 void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char *id, const char *queue,
 		       const char *entry_id, const char *why)
 {
-	char job_key[KEY_MAX], now[24];
-	const char *fields[] = { JOB_F_STATUS, "failed", JOB_F_REASON, "internal", JOB_F_ERROR, why,
-				 JOB_F_FINISHED, now };
-	redisReply *client, *reply;
+	char now[24], client[STORE_CLIENT_MAX];
+	const char *fields[] = { JOB_F_STATUS, job_status_name(JOB_STATUS_FAILED), JOB_F_REASON, "internal",
+				 JOB_F_ERROR, why, JOB_F_FINISHED, now };
+	enum store_finish_outcome outcome;
 
-	/* The client names the quota keys finish.lua updates. */
-	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
-	client = rconn_command(r, "HGET %s %s", job_key, JOB_F_CLIENT);
-	if (!client)
+	/* The client names the quota keys finish.lua updates; without a record, finish.lua
+	 * still acknowledges the entry. */
+	if (store_job_client(r, id, client, sizeof client) == STORE_UNREACHABLE)
 		return;  /* the entry stays pending: a takeover deals with it */
 	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
-	reply = job_finish_script(r, slot, id, client->type == REDIS_REPLY_STRING ? client->str : "", queue, entry_id,
-				  slot->cfg->limits.failed_retention_seconds, 0,
-				  (int)(sizeof fields / sizeof fields[0]), fields, 0);
-	if (reply && reply->type == REDIS_REPLY_ERROR)
-		log_error(id, "finish script: %s", reply->str);
-	if (reply)
-		freeReplyObject(reply);
-	freeReplyObject(client);
+	if (job_finish(r, slot, id, client, queue, entry_id, slot->cfg->limits.failed_retention_seconds, 0,
+		       sizeof fields / sizeof fields[0], fields, 0, &outcome) == STORE_BAD_REPLY)
+		log_error(id, "%s", r->error);
 }
 
 enum job_reclaim_outcome job_reclaim(struct rconn *r, const struct sandrun_config *cfg, const char *id,
 				     const char *queue, const char *entry_id)
 {
-	char job_key[KEY_MAX], log_key[KEY_MAX], upload_key[KEY_MAX], active_key[KEY_MAX];
-	char now[24], max[16], ttl[24], client[JOB_CLIENT_MAX];
-	const char *argv[] = { job_key, queue, log_key, upload_key, active_key,
-			       id, now, entry_id, max, ttl, client };
-	enum job_reclaim_outcome outcome = JOB_RECLAIM_ERROR;
-	redisReply *reply;
+	char client[STORE_CLIENT_MAX];
+	struct store_reclaim p = { .id = id, .queue = queue, .entry_id = entry_id, .client = client,
+				   .now_ms = time_now_ms(), .attempts_max = JOB_ATTEMPTS_MAX,
+				   .failed_ttl_s = cfg->limits.failed_retention_seconds };
+	enum store_reclaim_outcome outcome;
 
 	/* The client first: it names the active set, a key the script must be given. */
-	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
-	reply = rconn_command(r, "HGET %s %s", job_key, JOB_F_CLIENT);
-	if (!reply)
+	if (store_job_client(r, id, client, sizeof client) == STORE_UNREACHABLE ||
+	    store_job_reclaim(r, &p, &outcome) < 0)
 		return JOB_RECLAIM_ERROR;
-	*client = '\0';
-	if (reply->type == REDIS_REPLY_STRING && reply->len < sizeof client)
-		snprintf(client, sizeof client, "%s", reply->str);
-	freeReplyObject(reply);
-	snprintf(log_key, sizeof log_key, KEY_LOG_FMT, id);
-	snprintf(upload_key, sizeof upload_key, KEY_UPLOAD_FMT, id);
-	snprintf(active_key, sizeof active_key, KEY_ACTIVE_FMT, client);
-	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
-	snprintf(max, sizeof max, "%d", JOB_ATTEMPTS_MAX);
-	snprintf(ttl, sizeof ttl, "%lld", (long long)cfg->limits.failed_retention_seconds);
-	reply = rconn_script(r, redis_script_reclaim, 5, (int)(sizeof argv / sizeof argv[0]), argv, NULL);
-	if (!reply)
-		return JOB_RECLAIM_ERROR;
-	if (reply->type == REDIS_REPLY_STRING) {
-		if (strcmp(reply->str, "run") == 0)
-			outcome = JOB_RECLAIM_RUN;
-		else if (strcmp(reply->str, "failed") == 0)
-			outcome = JOB_RECLAIM_FAILED;
-		else if (strcmp(reply->str, "gone") == 0)
-			outcome = JOB_RECLAIM_GONE;
-	} else if (reply->type == REDIS_REPLY_ERROR) {
-		snprintf(r->error, sizeof r->error, "reclaim script: %s", reply->str);
+	switch (outcome) {
+	case STORE_RECLAIM_RUN:
+		return JOB_RECLAIM_RUN;
+	case STORE_RECLAIM_FAILED:
+		return JOB_RECLAIM_FAILED;
+	case STORE_RECLAIM_GONE:
+		break;
 	}
-	freeReplyObject(reply);
-	return outcome;
+	return JOB_RECLAIM_GONE;
 }

@@ -10,12 +10,12 @@
  * reason internal; the runner keeps serving.
  *
  * Runners die (kill -9, a host gone), so nothing of a job depends on its
- * runner staying alive (common/keys.h has the keys):
+ * runner staying alive (common/store.h has the keys):
  *
  *   heartbeat  every LEASE_REFRESH_MS the main loop announces the runner
- *              (sr:runners, sr:runner:NAME) and renews the lease of each
- *              running job: XCLAIM of its queue entry resets the entry's
- *              idle time. Dead runners are pruned from sr:runners then.
+ *              (the runners' set and the runner's hash) and renews the
+ *              lease of each running job: XCLAIM of its queue entry resets
+ *              the entry's idle time. Dead runners are pruned then.
  *   takeover   a runner with a free slot takes over entries idle for
  *              LEASE_MS (XAUTOCLAIM): their runner stopped renewing.
  *              redis/reclaim.lua runs the job again (once) or fails it.
@@ -40,9 +40,9 @@
 #include "gpu.h"
 #include "job.h"
 #include "jobid.h"
-#include "keys.h"
 #include "log.h"
 #include "rconn.h"
+#include "store.h"
 #include "util.h"
 #include "sandbox.h"
 #include "seccomp_filter.h"
@@ -66,8 +66,8 @@
 #define QUEUE_BLOCK_MS   1000  /* how long one XREADGROUP waits for a job, at most */
 #define REDIS_BACKOFF_MS 1000  /* Redis down: try again after this */
 #define SLOTS_MAX        1024
-#define RUNNER_NAME_MAX  200   /* sr:runner:NAME must fit a key buffer with room */
-#define QUEUES_MAX       2     /* sr:queue, and the GPU profile's queue on a GPU runner */
+#define RUNNER_NAME_MAX  STORE_RUNNER_NAME_MAX /* its key (store_key_runner) must fit */
+#define QUEUES_MAX       2     /* the main queue, and the GPU profile's queue on a GPU runner */
 
 struct slot {
 	pid_t supervisor;            /* 0 when free */
@@ -80,7 +80,7 @@ struct slot {
 /* The main loop's state; one per process. */
 struct runner {
 	const struct sandrun_config *cfg;
-	char name[RUNNER_NAME_MAX];  /* consumer name in the group, member of sr:runners */
+	char name[RUNNER_NAME_MAX];  /* consumer name in the group, member of the runners' heartbeat set */
 	char host[200];
 	int64_t started_at;          /* epoch ms, announced */
 	int nslots;
@@ -201,7 +201,7 @@ static int queue_groups_create(struct runner *rn)
 {
 	for (int q = 0; q < rn->nqueues; q++) {
 		redisReply *reply = rconn_command(&rn->redis, "XGROUP CREATE %s %s 0 MKSTREAM", rn->queues[q],
-						  QUEUE_GROUP);
+						  STORE_QUEUE_GROUP);
 		int failed;
 
 		if (!reply)
@@ -219,7 +219,7 @@ static int queue_groups_create(struct runner *rn)
 
 static void queue_ack(struct rconn *r, const char *queue, const char *entry_id)
 {
-	redisReply *reply = rconn_command(r, "XACK %s %s %s", queue, QUEUE_GROUP, entry_id);
+	redisReply *reply = rconn_command(r, "XACK %s %s %s", queue, STORE_QUEUE_GROUP, entry_id);
 
 	if (reply)
 		freeReplyObject(reply);
@@ -261,7 +261,7 @@ static void queue_error(struct runner *rn, const char *what, const redisReply *r
 static int queue_next(struct runner *rn, long block_ms, struct queue_entry *got)
 {
 	char block[16];
-	const char *argv[9 + 2 * QUEUES_MAX] = { "XREADGROUP", "GROUP", QUEUE_GROUP, rn->name, "COUNT", "1",
+	const char *argv[9 + 2 * QUEUES_MAX] = { "XREADGROUP", "GROUP", STORE_QUEUE_GROUP, rn->name, "COUNT", "1",
 						 "BLOCK", block, "STREAMS" };
 	int argc = 9, n = 0;
 	redisReply *reply;
@@ -396,7 +396,7 @@ static int runner_renew_leases(struct runner *rn, int64_t sent)
 
 		argv[argc++] = "XCLAIM";
 		argv[argc++] = rn->queues[q];
-		argv[argc++] = QUEUE_GROUP;
+		argv[argc++] = STORE_QUEUE_GROUP;
 		argv[argc++] = rn->name;
 		argv[argc++] = "0";
 		for (int i = 0; i < rn->nslots; i++)
@@ -461,7 +461,7 @@ static int runner_command(struct runner *rn, int argc, const char **argv)
 static int runner_heartbeat(struct runner *rn)
 {
 	int64_t sent = time_mono_ms(), now = time_now_ms();
-	char key[KEY_MAX + RUNNER_NAME_MAX], score[24], stale[32], lease[24], slots[16], busy[16], pid[16],
+	char key[STORE_RUNNER_KEY_MAX], score[24], stale[32], lease[24], slots[16], busy[16], pid[16],
 		started[24];
 	int nbusy = 0;
 
@@ -469,7 +469,7 @@ static int runner_heartbeat(struct runner *rn)
 		nbusy += rn->slots[i].supervisor != 0;
 	if (runner_renew_leases(rn, sent) < 0)
 		return -1;
-	snprintf(key, sizeof key, KEY_RUNNER_FMT, rn->name);
+	store_key_runner(key, sizeof key, rn->name);
 	snprintf(score, sizeof score, "%lld", (long long)now);
 	snprintf(stale, sizeof stale, "(%lld", (long long)(now - LEASE_MS));
 	snprintf(lease, sizeof lease, "%d", LEASE_MS);
@@ -478,8 +478,8 @@ static int runner_heartbeat(struct runner *rn)
 	snprintf(pid, sizeof pid, "%d", (int)getpid());
 	snprintf(started, sizeof started, "%lld", (long long)rn->started_at);
 	{
-		const char *zadd[] = { "ZADD", KEY_RUNNERS, score, rn->name };
-		const char *prune[] = { "ZREMRANGEBYSCORE", KEY_RUNNERS, "-inf", stale };
+		const char *zadd[] = { "ZADD", STORE_KEY_RUNNERS, score, rn->name };
+		const char *prune[] = { "ZREMRANGEBYSCORE", STORE_KEY_RUNNERS, "-inf", stale };
 		const char *hset[] = { "HSET", key, "slots", slots, "busy", busy, "host", rn->host, "pid", pid,
 				       "started_at", started, "heartbeat_at", score, "version", PACKAGE_VERSION,
 				       "environments", rn->environments_json, "gpu", rn->gpu_json,
@@ -503,16 +503,16 @@ static int runner_heartbeat(struct runner *rn)
  */
 static void runner_withdraw(struct runner *rn)
 {
-	char key[KEY_MAX + RUNNER_NAME_MAX];
-	const char *zrem[] = { "ZREM", KEY_RUNNERS, rn->name };
+	char key[STORE_RUNNER_KEY_MAX];
+	const char *zrem[] = { "ZREM", STORE_KEY_RUNNERS, rn->name };
 	const char *del[] = { "DEL", key };
 
-	snprintf(key, sizeof key, KEY_RUNNER_FMT, rn->name);
+	store_key_runner(key, sizeof key, rn->name);
 	if (runner_command(rn, 3, zrem) < 0 || runner_command(rn, 2, del) < 0)
-		log_warn(NULL, "could not withdraw from %s: %s", KEY_RUNNERS, rn->redis.error);
+		log_warn(NULL, "could not withdraw from %s: %s", STORE_KEY_RUNNERS, rn->redis.error);
 	for (int q = 0; q < rn->nqueues; q++) {
-		const char *pending[] = { "XPENDING", rn->queues[q], QUEUE_GROUP, "-", "+", "1", rn->name };
-		const char *delconsumer[] = { "XGROUP", "DELCONSUMER", rn->queues[q], QUEUE_GROUP, rn->name };
+		const char *pending[] = { "XPENDING", rn->queues[q], STORE_QUEUE_GROUP, "-", "+", "1", rn->name };
+		const char *delconsumer[] = { "XGROUP", "DELCONSUMER", rn->queues[q], STORE_QUEUE_GROUP, rn->name };
 		redisReply *reply = rconn_argv(&rn->redis, 0, 7, pending, NULL);
 
 		if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 0 &&
@@ -532,7 +532,7 @@ static void runner_withdraw(struct runner *rn)
 static void runner_reclaim_queue(struct runner *rn, int q, int nfree)
 {
 	char count[16], min_idle[24];
-	const char *argv[] = { "XAUTOCLAIM", rn->queues[q], QUEUE_GROUP, rn->name, min_idle,
+	const char *argv[] = { "XAUTOCLAIM", rn->queues[q], STORE_QUEUE_GROUP, rn->name, min_idle,
 			       rn->reclaim_cursor[q], "COUNT", count };
 	int64_t sent = time_mono_ms();
 	redisReply *reply, *entries;
@@ -823,7 +823,7 @@ static int runner_offer(struct runner *rn)
 		log_info(NULL, "GPU %s (%.0f GB, CUDA %s, %zu device nodes): reading %s too", rn->gpu.name,
 			 rn->gpu.vram_gb, rn->gpu.cuda_version, rn->gpu.ndevices, rn->gpu.queue);
 	}
-	rn->queues[rn->nqueues++] = KEY_QUEUE;
+	rn->queues[rn->nqueues++] = STORE_KEY_QUEUE;
 	return 0;
 }
 
@@ -996,7 +996,7 @@ static int64_t runner_heartbeat_if_due(struct runner *rn, int64_t now)
 		return now;
 	if (runner_heartbeat(rn) == 0) {
 		if (!rn->announced)
-			log_info(NULL, "heartbeat in %s every %d ms", KEY_RUNNERS, LEASE_REFRESH_MS);
+			log_info(NULL, "heartbeat in %s every %d ms", STORE_KEY_RUNNERS, LEASE_REFRESH_MS);
 		rn->announced = 1;
 		rn->heartbeat_due = now + LEASE_REFRESH_MS;
 	} else {

@@ -3,15 +3,15 @@
  * job's init, which ran as the job's user: outputs_parse() (a pure parser,
  * runner/outputs_parse.c, fuzzed) checks every length and every path; this
  * file only walks its entries, stores the files through the storage
- * ledger (redis/store_output.lua) and writes the listings. A file whose
+ * ledger (store_output_put, common/store.h) and writes the listings. A file whose
  * path is not a normalized relative UTF-8 path (what GET
  * /download/{id}/{path} can name) is listed as skipped, "bad_name".
  */
-#include "keys.h"
 #include "outputs.h"
 #include "outputs_parse.h"
 #include "sandbox.h"
 #include "sign.h"
+#include "store.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -29,65 +29,44 @@ static json_t *outputs_name(const char *p, size_t len)
 	return s ? s : json_string("?");
 }
 
-/* What every call of redis/store_output.lua for one job shares (its ARGV
- * order: keys, job id, ttl, storage quota, results mark, cost). */
-struct outputs_ledger {
-	const char *job_key, *out_key, *id, *ttl, *quota, *percent, *cost;
-};
-
-/* Stores one file through the storage ledger: verdict NULL (kept), or the
- * kind it is listed as when refused. 0, or -1 with err set. */
-static int outputs_store_file(struct rconn *r, const struct outputs_ledger *l, const char *path,
-			      size_t path_len, const char *content, size_t size, bool first,
-			      const char **verdict, char *err, size_t errlen)
+/* Stores one file through the storage ledger (store_output_put): verdict NULL (kept),
+ * or the kind it is listed as when refused. 0, or -1 with err set. *p holds
+ * what every file of the job shares. */
+static int outputs_store_file(struct rconn *r, struct store_output *p, const char *path, size_t path_len,
+			      const char *content, size_t size, bool first, const char **verdict, char *err,
+			      size_t errlen)
 {
-	char now[24];
-	const char *argv[] = { l->job_key, l->out_key, l->id, path, content, now, l->ttl, l->quota,
-			       l->percent, first ? "1" : "0", l->cost };
-	size_t lens[11];
-	redisReply *reply;
+	enum store_output_verdict v;
 
-	snprintf(now, sizeof now, "%lld", (long long)time_now_ms());
-	for (size_t i = 0; i < 11; i++)
-		lens[i] = i == 3 ? path_len : i == 4 ? size : strlen(argv[i]);
-	reply = rconn_script(r, redis_script_store_output, 2, 11, argv, lens);
-	if (!reply) {
-		error_format(err, errlen, "cannot store the outputs: %s", r->error);
-		return -1;
-	}
-	if (reply->type != REDIS_REPLY_STRING) {
-		error_format(err, errlen, "cannot store an output: %s",
-			     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
-		freeReplyObject(reply);
-		return -1;
-	}
-	*verdict = strcmp(reply->str, "quota") == 0 ? "storage_quota" :
-		   strcmp(reply->str, "full") == 0 ? "storage_full" :
-		   strcmp(reply->str, "ok") == 0 ? NULL : "job_gone";
-	freeReplyObject(reply);
+	p->path = path;
+	p->path_len = path_len;
+	p->content = content;
+	p->size = size;
+	p->first = first;
+	p->now_ms = time_now_ms();
+	if (store_output_put(r, p, &v) < 0)
+		return error_format(err, errlen, "cannot store the outputs: %s", r->error);
+	*verdict = v == STORE_OUTPUT_OVER_QUOTA ? "storage_quota" : v == STORE_OUTPUT_FULL ? "storage_full" :
+		   v == STORE_OUTPUT_KEPT ? NULL : "job_gone";
 	return 0;
 }
 
-int outputs_store(struct rconn *r, const char *id, const char *data, size_t len, int64_t ttl,
-		  size_t files_max, const struct outputs_budget *budget, struct outputs_result *res,
+int outputs_store(struct rconn *r, const char *id, const char *client, const char *data, size_t len,
+		  int64_t ttl, size_t files_max, const struct outputs_budget *budget, struct outputs_result *res,
 		  char *err, size_t errlen)
 {
-	char key[KEY_MAX], job_key[KEY_MAX], ttl_s[24], quota[24], percent[8], cost[16];
-	const struct outputs_ledger ledger = { job_key, key, id, ttl_s, quota, percent, cost };
+	struct job_keys k;
+	struct store_output file = { .id = id, .client = client, .ttl_s = ttl, .quota_bytes = budget->quota_bytes,
+				     .results_percent = budget->results_percent };
 	json_t *files = json_object(), *skipped = json_array();
 	struct outputs_parsed parsed = { 0 };
 	redisReply *reply;
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
-	snprintf(key, sizeof key, KEY_OUT_FMT, id);
-	snprintf(job_key, sizeof job_key, KEY_JOB_FMT, id);
-	snprintf(ttl_s, sizeof ttl_s, "%lld", (long long)ttl);
-	snprintf(quota, sizeof quota, "%lld", (long long)budget->quota_bytes);
-	snprintf(percent, sizeof percent, "%lld", (long long)budget->results_percent);
-	snprintf(cost, sizeof cost, "%d", STORE_OUTPUT_COST);
+	job_keys_make(id, &k);
 	/* what an earlier run of the job may have left */
-	reply = rconn_command(r, "DEL %s", key);
+	reply = rconn_command(r, "DEL %s", k.out);
 	if (!reply) {
 		error_format(err, errlen, "cannot store the outputs: %s", r->error);
 		goto out;
@@ -121,7 +100,7 @@ int outputs_store(struct rconn *r, const char *id, const char *data, size_t len,
 		/* a good name is its own normalized form, without NUL (outputs_parse.h) */
 		memcpy(norm, e->path, e->path_len);
 		norm[e->path_len] = '\0';
-		if (outputs_store_file(r, &ledger, norm, e->path_len, e->content, (size_t)e->size,
+		if (outputs_store_file(r, &file, norm, e->path_len, e->content, (size_t)e->size,
 				       res->nfiles + res->not_kept == 0, &verdict, err, errlen) < 0) {
 			json_decref(o);
 			goto out;

@@ -1,7 +1,8 @@
 /*
  * The job's outputs, as init streamed them (runner/sandbox.h): parsed,
- * hashed (SHA-256) and stored in Redis, the bytes in sr:{ID}:out (one
- * field per path) and the listing as JSON for the job field "outputs".
+ * hashed (SHA-256) and stored in Redis, the bytes in the job's outputs
+ * hash (one field per path, common/store.h) and the listing as JSON for
+ * the job field "outputs".
  */
 #ifndef SANDRUN_OUTPUTS_H
 #define SANDRUN_OUTPUTS_H
@@ -32,15 +33,16 @@ struct outputs_budget {
 
 /*
  * Parses `data` (the whole stream, with outputs_parse(): at most files_max
- * records and init's SANDBOX_OUT_TOO_MANY), stores every file in the job's
+ * records and init's SANDBOX_OUT_TOO_MANY), stores every file of job id
+ * (submitted by client, whose storage ledger pays for them) in the job's
  * outputs hash with a provisional TTL of ttl seconds (finish.lua sets the
  * final one) and fills *res. Each file is reserved in the client's storage
  * ledger as it is stored; one refused there is listed in skipped with kind
  * "storage_quota" or "storage_full" and counted in not_kept. Returns 0, or
  * -1 with err set when Redis failed (or memory ran out).
  */
-int outputs_store(struct rconn *r, const char *id, const char *data, size_t len, int64_t ttl,
-		  size_t files_max, const struct outputs_budget *budget, struct outputs_result *res,
+int outputs_store(struct rconn *r, const char *id, const char *client, const char *data, size_t len,
+		  int64_t ttl, size_t files_max, const struct outputs_budget *budget, struct outputs_result *res,
 		  char *err, size_t errlen);
 
 #endif

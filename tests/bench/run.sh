@@ -265,9 +265,11 @@ def main():
         cpu0 = cpu_ticks()
         t0 = int(time.time() * 1000)
         # one client per job, and quota bounds no job reaches: the runner is measured, not the quota
-        # (the storage ledger's reservations as fcgi/submit.c makes them; no quota, no memory mark)
-        replies = r.pipeline([("EVALSHA", sha, 6, "sr:{%s}:job" % i, "sr:{%s}:upload" % i, "sr:queue",
+        # (the storage ledger's reservations as fcgi/submit.c makes them; no quota, no memory mark;
+        # KEYS and ARGV as common/store_scripts.c's store_submit_args makes them)
+        replies = r.pipeline([("EVALSHA", sha, 9, "sr:{%s}:job" % i, "sr:{%s}:upload" % i, "sr:queue",
                                "sr:inflight:{bench-%s}" % i, "sr:cpu:{bench-%s}" % i, "sr:store:{bench-%s}" % i,
+                               "sr:uploading", "sr:{%s}:manifest" % i, "sr:queue-seq",
                                i, manifest, "bench-" + i, int(time.time() * 1000), data, 3600,
                                1000000, 1000000, 60000, 3600000,
                                2 * 1048576 + 256 + 16384 * 64, 2048 + len(manifest), 1 << 40, 100,

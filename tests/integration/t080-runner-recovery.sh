@@ -20,7 +20,7 @@ UID_BASE2=$(uid_base 1)   # the second runner's slot
 # Both slots for one client: what is tested is recovery, not fair shares (t230).
 stack_start --runner-slots 2 --set job_uid_base=$UID_BASE --set quota_running_max=2
 STACK=$top_srcdir/contrib/sandrun-stack
-LEASE_S=15                # LEASE_MS in common/keys.h
+LEASE_S=15                # LEASE_MS in common/store.h
 
 field() { rcli HGET "sr:{$1}:job" "$2"; }
 submit_json() { # submit_json SCRIPT [TIMEOUT]: a bash job; prints its id

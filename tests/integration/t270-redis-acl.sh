@@ -109,8 +109,11 @@ like "$(fcli HGET "sr:{$Q}:job" timeout)" '^[0-9]+$' "... but the timeout the re
 shas=$("$top_builddir/sandrun-runner" -c "$STACK_DIR/sandrun.conf" --load-scripts 2>/dev/null)
 like "$shas" '^[0-9a-f]{40} submit' "sandrun-runner --load-scripts loads the scripts and names them"
 start_sha=$(awk '$2 == "start" { print $1 }' <<<"$shas")
+# (its KEYS and ARGV as common/store_scripts.c's store_start_args makes them)
 refused "get a manifest and upload from the runner's start.lua" \
-	EVALSHA "$start_sha" 4 "sr:{$Q}:job" "sr:{$Q}:upload" sr:queue "sr:{$Q}:log" x 1 0-1 60 0 15000
+	EVALSHA "$start_sha" 11 "sr:{$Q}:job" "sr:{$Q}:upload" sr:queue "sr:{$Q}:log" "sr:inflight:{x}" \
+	"sr:parked:{x}" "sr:store:{x}" sr:runners "sr:{$Q}:manifest" "sr:running:{x}" sr:queue-seq \
+	x 1 0-1 60 0 15000 "$Q" x
 api "$SANDRUN_URL/status/$Q"
 is "$(json .status)" queued "... and the job is still queued, untouched"
 
