@@ -1,6 +1,7 @@
 /*
  * Redis connections for both daemons: timeouts always set, reconnect on
- * the next call after any I/O error, scripts by SHA with EVAL fallback.
+ * the next call after any I/O error, scripts by SHA; loading them (EVAL
+ * fallback, SCRIPT LOAD at connect) only where the connection allows it.
  */
 #include "config.h"
 #include "rconn.h"
@@ -27,6 +28,12 @@ static void rconn_drop(struct rconn *r)
 	if (r->ctx)
 		redisFree(r->ctx);
 	r->ctx = NULL;
+}
+
+void rconn_allow_script_load(struct rconn *r, const char *const *preload)
+{
+	r->may_load_scripts = 1;
+	r->preload = preload;
 }
 
 void rconn_close(struct rconn *r)
@@ -97,6 +104,31 @@ int rconn_connect(struct rconn *r)
 		}
 		freeReplyObject(reply);
 	}
+	if (r->preload && rconn_load_scripts(r, r->preload) < 0) {
+		rconn_drop(r);
+		return -1;
+	}
+	return 0;
+}
+
+int rconn_load_scripts(struct rconn *r, const char *const *scripts)
+{
+	if (rconn_connect(r) < 0)
+		return -1;
+	for (size_t i = 0; scripts[i]; i++) {
+		redisReply *reply = redisCommand(r->ctx, "SCRIPT LOAD %s", scripts[i]);
+
+		if (!reply || reply->type != REDIS_REPLY_STRING) {
+			snprintf(r->error, sizeof r->error, "Redis at %s: SCRIPT LOAD: %s", r->address,
+				 !reply ? r->ctx->errstr : reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+			if (!reply)
+				rconn_drop(r);
+			else
+				freeReplyObject(reply);
+			return -1;
+		}
+		freeReplyObject(reply);
+	}
 	return 0;
 }
 
@@ -105,6 +137,7 @@ redisReply *rconn_argv(struct rconn *r, int extra_timeout_ms, int argc, const ch
 {
 	redisReply *reply;
 
+	r->scripts_missing = 0;
 	if (rconn_connect(r) < 0)
 		return NULL;
 	if (extra_timeout_ms)
@@ -125,6 +158,7 @@ redisReply *rconn_command(struct rconn *r, const char *fmt, ...)
 	redisReply *reply;
 	va_list ap;
 
+	r->scripts_missing = 0;
 	if (rconn_connect(r) < 0)
 		return NULL;
 	va_start(ap, fmt);
@@ -137,18 +171,24 @@ redisReply *rconn_command(struct rconn *r, const char *fmt, ...)
 	return reply;
 }
 
+void rconn_script_sha(const char *script, char sha[41])
+{
+	unsigned char digest[SHA_DIGEST_LENGTH];
+
+	SHA1((const unsigned char *)script, strlen(script), digest);
+	for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+		snprintf(sha + 2 * i, 3, "%02x", digest[i]);
+}
+
 redisReply *rconn_script(struct rconn *r, const char *script, int numkeys, int argc,
 			 const char **argv, const size_t *lens)
 {
-	unsigned char digest[SHA_DIGEST_LENGTH];
 	char sha[2 * SHA_DIGEST_LENGTH + 1], nkeys[16];
 	const char **av = xmalloc((size_t)(argc + 3) * sizeof *av);
 	size_t *al = xmalloc((size_t)(argc + 3) * sizeof *al);
 	redisReply *reply;
 
-	SHA1((const unsigned char *)script, strlen(script), digest);
-	for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
-		snprintf(sha + 2 * i, 3, "%02x", digest[i]);
+	rconn_script_sha(script, sha);
 	snprintf(nkeys, sizeof nkeys, "%d", numkeys);
 	av[0] = "EVALSHA";
 	av[1] = sha;
@@ -163,13 +203,27 @@ redisReply *rconn_script(struct rconn *r, const char *script, int numkeys, int a
 	reply = rconn_argv(r, 0, argc + 3, av, al);
 	if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
 		freeReplyObject(reply);
-		av[0] = "EVAL";
-		al[0] = 4;
-		av[1] = script;
-		al[1] = strlen(script);
-		reply = rconn_argv(r, 0, argc + 3, av, al);
+		if (r->may_load_scripts) {
+			av[0] = "EVAL";
+			al[0] = 4;
+			av[1] = script;
+			al[1] = strlen(script);
+			reply = rconn_argv(r, 0, argc + 3, av, al);
+		} else {
+			/* Redis restarted (or its scripts were flushed) and no
+			 * runner has loaded them again yet: this user may not. */
+			snprintf(r->error, sizeof r->error, "Redis at %s does not have script %.12s (NOSCRIPT): "
+				 "no runner has loaded the scripts since Redis started", r->address, sha);
+			r->scripts_missing = 1;
+			reply = NULL;
+		}
 	}
 	free(av);
 	free(al);
 	return reply;
+}
+
+int rconn_scripts_missing(const struct rconn *r)
+{
+	return r->scripts_missing;
 }

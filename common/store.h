@@ -23,7 +23,12 @@
  *                                                                     downloaded.lua and by a cancel of
  *                                                                     an ended job
  *   sr:{ID}:upload         string  submit.lua: the archive as sent    the record's, until the job ends
- *                                                                     (deleted by job-lib's job_end)
+ *                                  (write-only for the responders)    (deleted by job-lib's job_end)
+ *   sr:{ID}:manifest       string  submit.lua: the canonical manifest the upload's: deleted with it (job_
+ *                                  JSON, env values included; read   end; finish.lua also when it drops
+ *                                  by start.lua only (write-only for  a run, downloaded.lua); start.lua
+ *                                  the responders)                    falls back to the record's old
+ *                                                                     field "manifest"
  *   sr:{ID}:log            stream  the runner (log_append.lua): one   timeout_max + retention_seconds
  *                                  entry per run of one stream; the   while it runs; the record's once
  *                                  end marker: job-lib's job_log_end  the job ends; a cancel empties
@@ -47,33 +52,60 @@
  *   sr:queue:gpu:P         stream  the same, for jobs that need a GPU: read only by the runners announcing
  *                                  GPU profile P ("24g-cuda12.2": memory, CUDA version); the responder
  *                                  picks the queue of the best-fitting live GPU (store_key_gpu_queue)
+ *   sr:queue-seq           hash    the queues' numbers, so that no    the longest-lived job it numbered
+ *                                  responder reads a queue (its       (submit.lua, fair-lib's unpark
+ *                                  entries name every queued job):    extend it)
+ *                                  field QUEUE = the last number
+ *                                  given in QUEUE (submit.lua, fair-
+ *                                  lib's unpark: the record's
+ *                                  "queue_seq"); field "QUEUE taken"
+ *                                  (STORE_QUEUE_SEQ_TAKEN) = the
+ *                                  highest number a runner took off
+ *                                  QUEUE (start.lua). A queued job's
+ *                                  queue_position is its number minus
+ *                                  that (store_queue_taken)
  *   sr:runners             zset    the runners' heartbeats: member =  no TTL: a runner prunes members
  *                                  runner name, score = last beat     older than LEASE_MS at each beat,
  *                                  (ms)                               and removes itself at a clean stop
  *   sr:runner:NAME         hash    the runner's heartbeat: slots,     LEASE_MS, renewed at each beat;
  *                                  busy, host, environments, gpu,     deleted at a clean stop
  *                                  worker_id, ...
- *   sr:active:{C}          set     submit.lua adds the job id; job-   quota_idle_seconds of inactivity
- *                                  lib's job_end (finish, cancel,
- *                                  reclaim, start) removes it;
- *                                  quota-lib drops ended ids
- *   sr:cpu:{C}             zset    finish.lua: member "ID:seconds",   quota_idle_seconds of inactivity;
- *                                  score = finish time (ms); the      quota-lib drops charges older
- *                                  CPU window is the last             than the window
- *                                  quota_window_seconds
+ *   sr:inflight:{C}        zset    the client's queued and running    quota_idle_seconds of inactivity;
+ *                                  jobs: submit.lua adds DIGEST,      quota-lib drops members past
+ *                                  score = when the record expires    their score (a job whose end
+ *                                  (ms); job-lib's job_end (finish,   was never recorded)
+ *                                  cancel, reclaim, start) removes it
+ *   sr:running:{C}         set     start.lua adds the id of a job it  that of the longest-lived job it
+ *                                  starts; finish and reclaim remove  names; fair-lib drops ids no
+ *                                  it: the client's share of the      longer running as it meets them
+ *                                  slots (fair-lib.lua). Runners only
+ *   sr:cpu:{C}             zset    finish.lua: member                 quota_idle_seconds of inactivity;
+ *                                  "DIGEST:seconds", score = finish   quota-lib drops charges older
+ *                                  time (ms); the CPU window is the   than the window
+ *                                  last quota_window_seconds
  *   sr:store:{C}           hash    store-lib (every script that       that of the longest-lived job it
  *                                  changes what a job keeps): the     names; an entry past its expiry
- *                                  storage ledger, field = job id,    counts nothing and is dropped on
+ *                                  storage ledger, field = DIGEST,    counts nothing and is dropped on
  *                                  value = "BYTES EXPIRY_MS"          the next look
  *   sr:parked:{C}          list    start.lua parks a job id while its that of the longest-lived job it
  *                                  client holds its share of the      names
  *                                  runner slots; fair-lib's unpark
  *                                  puts one back in its queue each
- *                                  time one of the client's jobs ends
+ *                                  time one of the client's jobs
+ *                                  ends. Runners only
  *   sr:uploading           hash    submit.lua's check: uploads        30 s (an entry, and the key)
  *                                  admitted but not yet recorded,
- *                                  field = job id, value = "BYTES
+ *                                  field = DIGEST, value = "BYTES
  *                                  EXPIRY_MS" (3 x the upload)
+ *
+ * DIGEST is the SHA1 of the job id, 40 hex digits (redis/store-lib.lua's
+ * store_digest): what a responder reads per client names no job, as the
+ * id is the only key to a job's data (SECURITY.md). Who may read or write
+ * what is redis/users.acl.in's (redis/README.md, "The users"): the
+ * responders may write but never read a job's upload and manifest, add to
+ * and count the queues but never read them, and not touch the lists of job
+ * ids marked "Runners only"; both roles call the scripts by EVALSHA, only
+ * the runners load them (redis_scripts below).
  *
  * The leases: a queue entry stays pending (PEL) while its job runs; its
  * runner refreshes it (XCLAIM, idle 0) every LEASE_REFRESH_MS, so an entry
@@ -82,9 +114,13 @@
  *
  * Every key a script touches comes in its KEYS, made here, except those it
  * finds by walking a set, named in redis/job-lib.lua only: the records of
- * the ids in a client's active set and parked list, the announcements of
+ * the ids in a client's running set and parked list, the announcements of
  * the runners in sr:runners, and the queue a parked job goes back to (its
- * record's field "queue"). They are all under "sr:", the ACLs' pattern.
+ * record's field "queue"). They are all under "sr:", the ACLs' pattern,
+ * and only the runners' scripts walk them. A responder's EVALSHA may name
+ * any "sr:" key (its ACL grants EVALSHA alone on "sr:*": Redis asks for
+ * read and write on every key given to EVALSHA); each command the script
+ * then runs is checked against the responder's own rights.
  *
  * LOG ENTRIES (sr:{ID}:log): field s, the kind: "o" (stdout) or "e"
  * (stderr), with field d, the bytes; or "x", the end marker, written once
@@ -137,7 +173,7 @@
 
 /* ---- key names */
 
-#define STORE_KEY_MAX     128   /* "sr:{" + an id + "}:archive-lock", "sr:active:{" + an IPv6 /64 + "}" fit */
+#define STORE_KEY_MAX     128   /* "sr:{" + an id + "}:archive-lock", "sr:inflight:{" + an IPv6 /64 + "}" fit */
 #define STORE_ID_MAX      64    /* longer than any job id (common/jobid.h), with its NUL */
 #define STORE_CLIENT_MAX  64    /* a quota key: "ffff:ffff:ffff:ffff::/64" and dotted quads fit, NUL too */
 #define STORE_RUNNER_NAME_MAX 200 /* a runner name, without its NUL (runner/main.c) */
@@ -146,12 +182,16 @@
 #define STORE_KEY_QUEUE     "sr:queue"     /* the queue of the jobs any runner takes */
 #define STORE_KEY_RUNNERS   "sr:runners"   /* the live runners' heartbeats */
 #define STORE_KEY_UPLOADING "sr:uploading" /* uploads admitted by a submit's check, not yet recorded */
+#define STORE_KEY_QUEUE_SEQ "sr:queue-seq" /* the queues' numbers (queue_position) */
+#define STORE_QUEUE_SEQ_TAKEN " taken"     /* QUEUE + this: sr:queue-seq's field of the number last taken
+                                              off QUEUE (start.lua builds it the same way) */
 #define STORE_QUEUE_GROUP   "runners"      /* the runners' consumer group on every queue */
 
 /* A job's keys, as the key table above names them. */
 struct job_keys {
 	char job[STORE_KEY_MAX];
 	char upload[STORE_KEY_MAX];
+	char manifest[STORE_KEY_MAX];
 	char log[STORE_KEY_MAX];
 	char out[STORE_KEY_MAX];
 	char dl[STORE_KEY_MAX];
@@ -160,7 +200,8 @@ struct job_keys {
 
 /* A client's keys (C: its quota key). */
 struct client_keys {
-	char active[STORE_KEY_MAX];
+	char inflight[STORE_KEY_MAX];
+	char running[STORE_KEY_MAX];
 	char cpu[STORE_KEY_MAX];
 	char store[STORE_KEY_MAX];
 	char parked[STORE_KEY_MAX];
@@ -179,6 +220,9 @@ int store_key_gpu_queue(char *out, size_t outlen, double vram_gb, const char *cu
 bool store_key_is_queue(const char *name);
 /* true for a GPU queue only. */
 bool store_key_is_gpu_queue(const char *name);
+/* sr:queue-seq's field of the number last taken off `queue` (QUEUE + STORE_QUEUE_SEQ_TAKEN) into out.
+ * 0, or -1 when it does not fit. */
+int store_queue_taken_field(char *out, size_t outlen, const char *queue);
 
 /* ---- job statuses */
 
@@ -205,7 +249,8 @@ bool job_status_ended(enum job_status st);
 
 #define JOB_F_STATUS        "status"        /* enum job_status */
 #define JOB_F_REASON        "reason"        /* exit_code|timeout|memory_limit|output_limit|internal|cancelled */
-#define JOB_F_MANIFEST      "manifest"      /* canonical manifest JSON */
+#define JOB_F_TIMEOUT       "timeout"       /* the manifest's timeout (s); the manifest is in sr:{ID}:manifest
+                                               (records from before that hold it in a field "manifest") */
 #define JOB_F_CLIENT        "client"        /* the quota key of the submitting address */
 #define JOB_F_SUBMITTED     "submitted_at"
 #define JOB_F_STARTED       "started_at"
@@ -222,7 +267,7 @@ bool job_status_ended(enum job_status st);
 #define JOB_F_STDERR_TRUNC  "stderr_truncated"
 #define JOB_F_ERROR         "error"         /* a sentence for failed/internal, shown to the user */
 #define JOB_F_QUEUE         "queue"         /* the stream it was queued in: sr:queue or a GPU queue */
-#define JOB_F_ENTRY         "queue_entry"   /* its entry id in that stream (queue_position) */
+#define JOB_F_QUEUE_SEQ     "queue_seq"     /* its number in that queue (sr:queue-seq: queue_position) */
 #define JOB_F_ATTEMPTS      "attempts"      /* runs started; a lost runner's job is retried once */
 #define JOB_F_OUTPUTS       "outputs"       /* JSON {"path": {"size", "sha256"}, ...}: what sr:{ID}:out
                                                holds (the status object's output_files) */
@@ -284,6 +329,11 @@ const redisReply *log_xread_entries(const redisReply *r);
 #define STORE_UNREACHABLE (-1)  /* Redis did not answer (r->error) */
 #define STORE_BAD_REPLY   (-2)  /* Redis answered an error, or something else than the script's answer (r->error) */
 
+/* HGET of sr:queue-seq's field of the highest number a runner took off `queue` (a queue name,
+ * store_key_is_queue) into *taken: 0 when none was. 0, or STORE_UNREACHABLE / STORE_BAD_REPLY. A queued
+ * job's queue_position is its number (the record's queue_seq) minus *taken. */
+int store_queue_taken(struct rconn *r, const char *queue, int64_t *taken);
+
 /* HGET of the record's client into out (outlen >= STORE_CLIENT_MAX): 1 found (out is "" when it is
  * no quota key: too long), 0 no record (no client field), or STORE_UNREACHABLE / STORE_BAD_REPLY. */
 int store_job_client(struct rconn *r, const char *id, char *out, size_t outlen);
@@ -301,7 +351,7 @@ int store_job_client(struct rconn *r, const char *id, char *out, size_t outlen);
 struct store_submit {
 	const char *id, *client;
 	const char *queue;           /* STORE_KEY_QUEUE or a GPU queue (store_key_gpu_queue) */
-	const char *manifest;        /* canonical JSON, the record's "manifest" */
+	const char *manifest;        /* canonical JSON, into sr:{ID}:manifest */
 	const char *upload;          /* the archive, upload_len bytes */
 	size_t upload_len;
 	int64_t now_ms;              /* submitted_at */
@@ -312,6 +362,7 @@ struct store_submit {
 	int64_t log_bytes, base_bytes; /* the ledger's reservation for the log and the record */
 	int64_t storage_quota;       /* bytes, per client */
 	int64_t high_water_percent;  /* of Redis's maxmemory: refused above */
+	int64_t timeout_s;           /* the manifest's timeout: the record's "timeout" (fcgi/stream.c) */
 };
 
 enum store_submit_verdict {
@@ -376,7 +427,7 @@ int store_job_start(struct rconn *r, const struct store_start *p, struct store_c
 void store_claim_free(struct store_claim *c);
 
 /* finish.lua: the end of one run: the result recorded (or dropped), the queue entry acknowledged,
- * the client's CPU charged and its active slot released. */
+ * the client's CPU charged and its in-flight slot released. */
 struct store_finish {
 	const char *id, *queue, *entry_id, *runner;
 	const char *client;          /* from the claim; one that is no quota key is charged nothing */
@@ -464,5 +515,16 @@ int store_output_put(struct rconn *r, const struct store_output *p, enum store_o
  * becomes ttl_s. One round trip. */
 int store_log_append(struct rconn *r, const char *id, int64_t ttl_s, const struct log_entry *entries,
 		     size_t n);
+
+/*
+ * ---- every script, to load: the sources of the scripts in redis/ (NULL-
+ * terminated; made by build-aux/embed-lua.sh into common/redis_scripts.c)
+ * and their names ("submit", ...), in the same order. Redis keeps scripts
+ * in memory only, so a restart loses them; the runner loads them all at
+ * each connect and for --load-scripts (rconn_allow_script_load,
+ * rconn_load_scripts). The responders may only call them (EVALSHA).
+ */
+extern const char *const redis_scripts[];
+extern const char *const redis_script_names[];
 
 #endif

@@ -38,6 +38,7 @@ int job_keys_make(const char *id, struct job_keys *k)
 		return -1;
 	key_join(k->job, sizeof k->job, "sr:{", id, "}:job");
 	key_join(k->upload, sizeof k->upload, "sr:{", id, "}:upload");
+	key_join(k->manifest, sizeof k->manifest, "sr:{", id, "}:manifest");
 	key_join(k->log, sizeof k->log, "sr:{", id, "}:log");
 	key_join(k->out, sizeof k->out, "sr:{", id, "}:out");
 	key_join(k->dl, sizeof k->dl, "sr:{", id, "}:dl");
@@ -50,7 +51,8 @@ int client_keys_make(const char *client, struct client_keys *k)
 	memset(k, 0, sizeof *k);
 	if (strlen(client) >= STORE_CLIENT_MAX)
 		return -1;
-	key_join(k->active, sizeof k->active, "sr:active:{", client, "}");
+	key_join(k->inflight, sizeof k->inflight, "sr:inflight:{", client, "}");
+	key_join(k->running, sizeof k->running, "sr:running:{", client, "}");
 	key_join(k->cpu, sizeof k->cpu, "sr:cpu:{", client, "}");
 	key_join(k->store, sizeof k->store, "sr:store:{", client, "}");
 	key_join(k->parked, sizeof k->parked, "sr:parked:{", client, "}");
@@ -90,6 +92,11 @@ bool store_key_is_gpu_queue(const char *name)
 bool store_key_is_queue(const char *name)
 {
 	return strcmp(name, STORE_KEY_QUEUE) == 0 || store_key_is_gpu_queue(name);
+}
+
+int store_queue_taken_field(char *out, size_t outlen, const char *queue)
+{
+	return key_join(out, outlen, "", queue, STORE_QUEUE_SEQ_TAKEN);
 }
 
 static const char *const job_status_names[] = {

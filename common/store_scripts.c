@@ -92,22 +92,26 @@ static const char *client_or_nobody(const char *client)
 }
 
 /*
- * KEYS: job hash, upload string, queue stream, active set, cpu zset, storage ledger, uploads in flight
+ * KEYS: job hash, upload string, queue stream, in-flight zset, cpu zset, storage ledger, uploads in flight,
+ *       manifest string, the queues' numbers
  * ARGV: id, manifest, client, now, upload ("" to check), ttl, jobs max, cpu limit, window, quota idle,
- *       log reservation, record reservation, storage quota, high-water percent, upload size, "check"|"record"
+ *       log reservation, record reservation, storage quota, high-water percent, upload size, "check"|"record",
+ *       timeout
  */
 int store_submit_args(struct store_args *a, const struct store_submit *p, bool check)
 {
-	args_init(a, redis_script_submit, "submit", 23);
+	args_init(a, redis_script_submit, "submit", 26);
 	if (job_keys_make(p->id, &a->job) < 0 || client_keys_make(p->client, &a->client) < 0)
 		return -1;
 	args_key(a, a->job.job);
 	args_key(a, a->job.upload);
 	args_key(a, p->queue);
-	args_key(a, a->client.active);
+	args_key(a, a->client.inflight);
 	args_key(a, a->client.cpu);
 	args_key(a, a->client.store);
 	args_key(a, STORE_KEY_UPLOADING);
+	args_key(a, a->job.manifest);
+	args_key(a, STORE_KEY_QUEUE_SEQ);
 	args_str(a, p->id);
 	args_str(a, p->manifest);
 	args_str(a, p->client);
@@ -127,16 +131,17 @@ int store_submit_args(struct store_args *a, const struct store_submit *p, bool c
 	args_int(a, p->high_water_percent);
 	args_int(a, (long long)p->upload_len);
 	args_str(a, check ? "check" : "record");
+	args_int(a, p->timeout_s);
 	return 0;
 }
 
-/* KEYS: active set, cpu zset, storage ledger. ARGV: now, window, cpu limit */
+/* KEYS: in-flight zset, cpu zset, storage ledger. ARGV: now, window, cpu limit */
 int store_quota_args(struct store_args *a, const char *client, int64_t now_ms, int64_t window_ms, double cpu_limit)
 {
 	args_init(a, redis_script_quota, "quota", 6);
 	if (client_keys_make(client, &a->client) < 0)
 		return -1;
-	args_key(a, a->client.active);
+	args_key(a, a->client.inflight);
 	args_key(a, a->client.cpu);
 	args_key(a, a->client.store);
 	args_int(a, now_ms);
@@ -146,24 +151,27 @@ int store_quota_args(struct store_args *a, const char *client, int64_t now_ms, i
 }
 
 /*
- * KEYS: job hash, upload string, queue stream, log stream, active set, parked list, storage ledger,
- *       the runners' heartbeats
+ * KEYS: job hash, upload string, queue stream, log stream, in-flight zset, parked list, storage ledger,
+ *       the runners' heartbeats, manifest string, running set, the queues' numbers
  * ARGV: runner, now, queue entry, failed ttl, running max, lease, id, client
  */
 int store_start_args(struct store_args *a, const struct store_start *p, const char *client)
 {
 	client = client_or_nobody(client);
-	args_init(a, redis_script_start, "start", 16);
+	args_init(a, redis_script_start, "start", 19);
 	if (job_keys_make(p->id, &a->job) < 0 || client_keys_make(client, &a->client) < 0)
 		return -1;
 	args_key(a, a->job.job);
 	args_key(a, a->job.upload);
 	args_key(a, p->queue);
 	args_key(a, a->job.log);
-	args_key(a, a->client.active);
+	args_key(a, a->client.inflight);
 	args_key(a, a->client.parked);
 	args_key(a, a->client.store);
 	args_key(a, STORE_KEY_RUNNERS);
+	args_key(a, a->job.manifest);
+	args_key(a, a->client.running);
+	args_key(a, STORE_KEY_QUEUE_SEQ);
 	args_str(a, p->runner);
 	args_int(a, p->now_ms);
 	args_str(a, p->entry_id);
@@ -176,8 +184,8 @@ int store_start_args(struct store_args *a, const struct store_start *p, const ch
 }
 
 /*
- * KEYS: job hash, upload string, log stream, queue stream, active set, cpu zset, outputs hash,
- *       parked list, storage ledger
+ * KEYS: job hash, upload string, log stream, queue stream, in-flight zset, cpu zset, outputs hash,
+ *       parked list, storage ledger, manifest string, running set, the queues' numbers
  * ARGV: runner, ttl, queue entry, id, cpu seconds, now, quota idle, client, then field, value pairs
  */
 int store_finish_args(struct store_args *a, const struct store_finish *p)
@@ -185,7 +193,7 @@ int store_finish_args(struct store_args *a, const struct store_finish *p)
 	const char *client = p->client ? p->client : "";
 	double cpu = p->cpu_seconds;
 
-	args_init(a, redis_script_finish, "finish", 17 + p->nfields);
+	args_init(a, redis_script_finish, "finish", 20 + p->nfields);
 	/* From Redis, so untrusted: a client that is no quota key is charged nothing. */
 	if (!*client || strlen(client) >= STORE_CLIENT_MAX) {
 		client = "";
@@ -197,11 +205,14 @@ int store_finish_args(struct store_args *a, const struct store_finish *p)
 	args_key(a, a->job.upload);
 	args_key(a, a->job.log);
 	args_key(a, p->queue);
-	args_key(a, a->client.active);
+	args_key(a, a->client.inflight);
 	args_key(a, a->client.cpu);
 	args_key(a, a->job.out);
 	args_key(a, a->client.parked);
 	args_key(a, a->client.store);
+	args_key(a, a->job.manifest);
+	args_key(a, a->client.running);
+	args_key(a, STORE_KEY_QUEUE_SEQ);
 	args_str(a, p->runner);
 	args_int(a, p->ttl_s);
 	args_str(a, p->entry_id);
@@ -218,23 +229,27 @@ int store_finish_args(struct store_args *a, const struct store_finish *p)
 }
 
 /*
- * KEYS: job hash, queue stream, log stream, upload string, active set, parked list, storage ledger
+ * KEYS: job hash, queue stream, log stream, upload string, in-flight zset, parked list, storage ledger,
+ *       manifest string, running set, the queues' numbers
  * ARGV: id, now, queue entry, attempts max, failed ttl, client
  */
 int store_reclaim_args(struct store_args *a, const struct store_reclaim *p)
 {
 	const char *client = client_or_nobody(p->client);
 
-	args_init(a, redis_script_reclaim, "reclaim", 13);
+	args_init(a, redis_script_reclaim, "reclaim", 16);
 	if (job_keys_make(p->id, &a->job) < 0 || client_keys_make(client, &a->client) < 0)
 		return -1;
 	args_key(a, a->job.job);
 	args_key(a, p->queue);
 	args_key(a, a->job.log);
 	args_key(a, a->job.upload);
-	args_key(a, a->client.active);
+	args_key(a, a->client.inflight);
 	args_key(a, a->client.parked);
 	args_key(a, a->client.store);
+	args_key(a, a->job.manifest);
+	args_key(a, a->client.running);
+	args_key(a, STORE_KEY_QUEUE_SEQ);
 	args_str(a, p->id);
 	args_int(a, p->now_ms);
 	args_str(a, p->entry_id);
@@ -245,23 +260,25 @@ int store_reclaim_args(struct store_args *a, const struct store_reclaim *p)
 }
 
 /*
- * KEYS: job hash, upload string, log stream, active set, outputs hash, downloads set, storage ledger
+ * KEYS: job hash, upload string, log stream, in-flight zset, outputs hash, downloads set, storage ledger,
+ *       manifest string
  * ARGV: id, now, ttl, client
  */
 int store_cancel_args(struct store_args *a, const struct store_cancel *p)
 {
 	const char *client = client_or_nobody(p->client);
 
-	args_init(a, redis_script_cancel, "cancel", 11);
+	args_init(a, redis_script_cancel, "cancel", 12);
 	if (job_keys_make(p->id, &a->job) < 0 || client_keys_make(client, &a->client) < 0)
 		return -1;
 	args_key(a, a->job.job);
 	args_key(a, a->job.upload);
 	args_key(a, a->job.log);
-	args_key(a, a->client.active);
+	args_key(a, a->client.inflight);
 	args_key(a, a->job.out);
 	args_key(a, a->job.dl);
 	args_key(a, a->client.store);
+	args_key(a, a->job.manifest);
 	args_str(a, p->id);
 	args_int(a, p->now_ms);
 	args_int(a, p->ttl_s);
@@ -270,13 +287,13 @@ int store_cancel_args(struct store_args *a, const struct store_cancel *p)
 }
 
 /*
- * KEYS: job hash, upload string, log stream, outputs hash, downloads set, storage ledger
+ * KEYS: job hash, upload string, log stream, outputs hash, downloads set, storage ledger, manifest string
  * ARGV: path ("" for the archive), id, client
  */
 int store_downloaded_args(struct store_args *a, const char *id, const char *client, const char *path)
 {
 	client = client_or_nobody(client);
-	args_init(a, redis_script_downloaded, "downloaded", 9);
+	args_init(a, redis_script_downloaded, "downloaded", 10);
 	if (job_keys_make(id, &a->job) < 0 || client_keys_make(client, &a->client) < 0)
 		return -1;
 	args_key(a, a->job.job);
@@ -285,6 +302,7 @@ int store_downloaded_args(struct store_args *a, const char *id, const char *clie
 	args_key(a, a->job.out);
 	args_key(a, a->job.dl);
 	args_key(a, a->client.store);
+	args_key(a, a->job.manifest);
 	args_str(a, path);
 	args_str(a, id);
 	args_str(a, client);
@@ -701,6 +719,31 @@ int store_log_append(struct rconn *r, const char *id, int64_t ttl_s, const struc
 }
 
 /* ---- plain commands */
+
+int store_queue_taken(struct rconn *r, const char *queue, int64_t *taken)
+{
+	char field[STORE_KEY_MAX + sizeof STORE_QUEUE_SEQ_TAKEN];
+	const char *argv[] = { "HGET", STORE_KEY_QUEUE_SEQ, field };
+	redisReply *reply;
+	int rc = 0;
+
+	*taken = 0;
+	if (!store_key_is_queue(queue) || store_queue_taken_field(field, sizeof field, queue) < 0)
+		return store_bad_reply(r, "HGET queue-seq", "not a queue");
+	if (!(reply = rconn_argv(r, 0, 3, argv, NULL)))
+		return STORE_UNREACHABLE;
+	/* nil: nothing taken off that queue yet (or its numbers expired with its last job): 0 */
+	if (reply->type == REDIS_REPLY_STRING) {
+		if (strlen(reply->str) != reply->len || parse_int64(reply->str, 0, INT64_MAX, taken) < 0) {
+			*taken = 0;
+			rc = store_bad_reply(r, "HGET queue-seq", "not a number");
+		}
+	} else if (reply->type != REDIS_REPLY_NIL) {
+		rc = store_bad_reply(r, "HGET queue-seq", reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+	}
+	freeReplyObject(reply);
+	return rc;
+}
 
 int store_job_client(struct rconn *r, const char *id, char *out, size_t outlen)
 {

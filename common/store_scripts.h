@@ -22,7 +22,7 @@ extern const char redis_script_downloaded[];
 extern const char redis_script_store_output[];
 extern const char redis_script_log_append[];
 
-#define STORE_ARGS_NUMBERS 16   /* numbers one call carries at most (submit's 11) */
+#define STORE_ARGS_NUMBERS 16   /* numbers one call carries at most (submit's 12) */
 
 /*
  * One script call: the script, then numkeys keys and the arguments, as

@@ -23,7 +23,7 @@
 #define LOG_PAGE 512            /* stream entries per XRANGE round trip */
 #define WAIT_SLICE_MS 1000      /* a long-poll blocks on Redis this long at most, then looks for its client */
 #define WAIT_LOOK_MS 10000      /* and reads the job record at least this often (deleted, expired) */
-#define QUEUE_POSITION_MAX 100000 /* beyond this, the position is not counted */
+#define QUEUE_POSITION_MAX 100000 /* a position is never told beyond this */
 
 static const char *hash_get(const redisReply *hash, const char *field)
 {
@@ -207,42 +207,27 @@ bool job_status_final(const redisReply *h)
 }
 
 /*
- * How many jobs are ahead of a queued one (itself included): the queue
- * entries after the last one handed to a runner, up to its own. Bounded;
- * -1 when unknown.
+ * How many jobs are ahead of a queued one (itself included), from numbers,
+ * without reading the queue (a responder may not: its entries name every
+ * queued job): the job's number in its queue (submit.lua gives it, as
+ * fair-lib.lua does to a parked job back in the queue) minus the highest
+ * number a runner has taken off that queue (start.lua). Approximate: jobs
+ * ahead that were cancelled or expired still count until a runner takes
+ * their entries off; at least 1 while queued. -1 when unknown.
  */
-static long job_queue_position(struct request *req, const char *queue, const char *entry)
+static long job_queue_position(struct request *req, const char *queue, const char *seq_text)
 {
-	char from[64] = "-";
-	redisReply *r;
-	long pos = -1;
+	int64_t seq, taken;
 
-	if (!entry)
+	if (!seq_text || parse_int64(seq_text, 1, INT64_MAX, &seq) < 0)
 		return -1;
 	if (!queue || !store_key_is_queue(queue))
 		queue = STORE_KEY_QUEUE;        /* records from before GPU queues existed */
-	r = rconn_command(&req->srv->redis, "XINFO GROUPS %s", queue);
-	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-		const redisReply *g = r->element[i];
-		bool ours = false;
-
-		for (size_t j = 0; g->type == REDIS_REPLY_ARRAY && j + 1 < g->elements; j += 2) {
-			if (g->element[j]->type != REDIS_REPLY_STRING || g->element[j + 1]->type != REDIS_REPLY_STRING)
-				continue;
-			if (strcmp(g->element[j]->str, "name") == 0)
-				ours = strcmp(g->element[j + 1]->str, STORE_QUEUE_GROUP) == 0;
-			else if (strcmp(g->element[j]->str, "last-delivered-id") == 0 && ours)
-				snprintf(from, sizeof from, "(%s", g->element[j + 1]->str);
-		}
-	}
-	if (r)
-		freeReplyObject(r);
-	r = rconn_command(&req->srv->redis, "XRANGE %s %s %s COUNT %d", queue, from, entry, QUEUE_POSITION_MAX);
-	if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0)
-		pos = (long)r->elements;
-	if (r)
-		freeReplyObject(r);
-	return pos;
+	if (store_queue_taken(&req->srv->redis, queue, &taken) < 0)
+		return -1;
+	if (seq - taken > QUEUE_POSITION_MAX)
+		return QUEUE_POSITION_MAX;
+	return seq > taken ? (long)(seq - taken) : 1;
 }
 
 /* The id of the last entry of an XREAD reply with entries into `last`; -1 if it is not shaped so. */
@@ -357,7 +342,7 @@ json_t *job_status_object(struct request *req, const char *id, const redisReply 
 	json_t *o = job_status_json(id, h);
 
 	if (job_record_status(h) == JOB_STATUS_QUEUED) {
-		long pos = job_queue_position(req, hash_get(h, JOB_F_QUEUE), hash_get(h, JOB_F_ENTRY));
+		long pos = job_queue_position(req, hash_get(h, JOB_F_QUEUE), hash_get(h, JOB_F_QUEUE_SEQ));
 		json_object_set_new(o, "queue_position", pos > 0 ? json_integer(pos) : json_null());
 	}
 	return o;

@@ -294,6 +294,10 @@ void respond_unavailable_after(struct request *req, const char *reason, long ret
 
 void respond_unavailable(struct request *req, const char *reason)
 {
+	/* Redis answered NOSCRIPT (common/rconn.h): it restarted, and no runner
+	 * has loaded the scripts again yet; one does when it reconnects. */
+	if (req->srv && rconn_scripts_missing(&req->srv->redis))
+		reason = "the job store is (re)starting; try again in a few seconds";
 	respond_unavailable_after(req, reason, RETRY_AFTER_SECONDS);
 }
 

@@ -213,12 +213,11 @@ static const char *stream_finish(struct stream_state *ss)
 static int64_t stream_deadline_ms(const struct request *req, const redisReply *h)
 {
 	const struct sandrun_limits *l = &req->srv->cfg->limits;
-	const char *text = job_record_field(h, JOB_F_MANIFEST);
-	json_t *manifest = text ? json_loads(text, 0, NULL) : NULL;
-	json_int_t timeout = json_integer_value(json_object_get(manifest, "timeout"));
+	const char *text = job_record_field(h, JOB_F_TIMEOUT);
+	int64_t timeout;
 
-	json_decref(manifest);
-	if (timeout < 1 || timeout > l->timeout_max)
+	/* From Redis: a record without it (or with nonsense) gets the longest. */
+	if (!text || parse_int64(text, 1, l->timeout_max, &timeout) < 0)
 		timeout = l->timeout_max;
 	return (l->queued_max_seconds + JOB_ATTEMPTS_MAX * (int64_t)timeout + STREAM_SLACK_SECONDS) * 1000;
 }

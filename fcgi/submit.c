@@ -233,6 +233,7 @@ static int submit_record(struct request *req, const char *id, const char *manife
 		.log_bytes = submit_log_reservation(l),
 		.base_bytes = STORE_RECORD_COST + (int64_t)strlen(manifest_json),
 		.storage_quota = l->quota_storage_bytes, .high_water_percent = l->redis_memory_high_water_percent,
+		.timeout_s = timeout,
 	};
 	int rc;
 

@@ -6,7 +6,8 @@
 -- Later requests for the job find nothing: 404.
 -- The job's entry in its client's storage ledger goes with it.
 -- allow-oom: it deletes; it must work when Redis is full.
--- KEYS: job hash, upload string, log stream, outputs hash, downloads set, client's storage ledger
+-- KEYS: job hash, upload string, log stream, outputs hash, downloads set, client's storage ledger,
+--       manifest string
 -- ARGV: the downloaded path ("" for the archive), id, the client the caller read from the record
 -- Returns 1 when the job was deleted, 0 when outputs are left, -1 when it was gone.
 --#include store-lib.lua
@@ -18,7 +19,10 @@ local function delete_all()
   if job_client_is(KEYS[1], ARGV[3]) then
     store_job_drop(KEYS[6], ARGV[2])
   end
-  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+  -- The upload and the manifest went when the job ended (job_end): named
+  -- for completeness, in a DEL of their own (job_inputs_drop says why).
+  job_inputs_drop(KEYS[2], KEYS[7])
+  redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5])
   return 1
 end
 if ARGV[1] == '' then

@@ -4,12 +4,15 @@
 --
 -- Every key a script touches comes in its KEYS, made by common/store_keys.c,
 -- except those it finds by walking a set or a record: the records of the
--- ids in a client's active set or parked list, the announcements of the
+-- ids in a client's running set or parked list, the announcements of the
 -- runners in sr:runners, and the queue a parked job goes back to (its
 -- record's field "queue"). Those are named by the key_ functions here and
 -- nowhere else (tests/unit/test_store.c checks it). They are all under
--- "sr:", the ACL users' key pattern. (On one Redis this is fine; a Redis
--- Cluster would need those sets per hash slot.)
+-- "sr:", the ACL users' key pattern, and only the runners' scripts walk
+-- them (start, finish, reclaim: fair-lib.lua): the responders' user may
+-- read neither the running set nor the parked list (redis/users.acl.in).
+-- (On one Redis this is fine; a Redis Cluster would need those sets per
+-- hash slot.)
 
 local function key_job(id) return 'sr:{' .. id .. '}:job' end
 local function key_runner(name) return 'sr:runner:' .. name end
@@ -51,21 +54,31 @@ local function job_client_is(job, client)
   return client ~= nil and client ~= '' and redis.call('HGET', job, 'client') == client
 end
 
+-- The job's upload and manifest go: no run of it starts again. One DEL of
+-- their own: a responder (cancel.lua) may only write these two, under an
+-- ACL selector of theirs, and all the keys of one command must fall under
+-- one rule of the caller's (redis/README.md, "The users").
+local function job_inputs_drop(upload, manifest)
+  redis.call('DEL', upload, manifest)
+end
+
 -- Ends the job: its record gets `fields` (a flat list: status, reason,
--- finished_at, error, the ledger's parts...), its upload goes, what is left
--- of the job expires in `ttl` seconds, the end marker wakes the log's
--- readers, and, when the record is the client's (`ours`), the client's
--- active slot is released and its storage ledger updated.
--- k: {job, upload, log, active, store}
+-- finished_at, error, the ledger's parts...), its upload and manifest go,
+-- what is left of the job expires in `ttl` seconds, the end marker wakes
+-- the log's readers, and, when the record is the client's (`ours`), the
+-- job leaves the client's in-flight zset and its storage ledger is updated.
+-- (Its place in the client's running set, a runners' key, is the runner
+-- scripts' to drop: fair-lib.lua's fair_stopped.)
+-- k: {job, upload, manifest, log, inflight, store}
 local function job_end(k, id, ours, now, ttl, fields)
   if #fields > 0 then
     redis.call('HSET', k.job, unpack(fields))
   end
-  redis.call('DEL', k.upload)
+  job_inputs_drop(k.upload, k.manifest)
   redis.call('EXPIRE', k.job, ttl)
   job_log_end(k.log, ttl)
   if ours then
-    redis.call('SREM', k.active, id)
+    redis.call('ZREM', k.inflight, store_digest(id))
     store_job_update(k.job, k.store, id, now)
   end
 end

@@ -1,11 +1,13 @@
 -- Shared by submit.lua and quota.lua (inlined at build time by
--- build-aux/embed-lua.sh, after job-lib.lua: the records of the active
--- set's ids are job-lib's key_job): the client's usage, computed the same
--- way by the check that admits a job and by the figures shown to the client.
+-- build-aux/embed-lua.sh): the client's usage, computed the same way by
+-- the check that admits a job and by the figures shown to the client.
+-- Both keys are the caller's KEYS; a responder reads them, so they name
+-- jobs by digest (store-lib.lua's store_digest), never by id.
 
 -- CPU-seconds charged in the window ending at `now`. Drops older charges.
 -- Returns used, the ms until the oldest charge leaves the window (0: none),
 -- and the ms until used would fall below `limit` (0: it already is).
+-- A charge is the member "DIGEST:seconds" (finish.lua).
 local function quota_cpu(cpu_key, now, window, limit)
   redis.call('ZREMRANGEBYSCORE', cpu_key, '-inf', now - window)
   local charges = redis.call('ZRANGE', cpu_key, 0, -1, 'WITHSCORES')
@@ -30,20 +32,14 @@ local function quota_cpu(cpu_key, now, window, limit)
   return used, reset, retry
 end
 
--- The client's jobs still queued or running. Ids whose record is gone or
--- ended without release (an expired job) are dropped, so a lost job can
--- never hold a client's slot for ever. (Reads job records by id: fine on
--- one Redis; a Redis Cluster would need the active set per job slot.)
-local function quota_active(active_key)
-  local ids = redis.call('SMEMBERS', active_key)
-  local n = 0
-  for _, id in ipairs(ids) do
-    local st = redis.call('HGET', key_job(id), 'status')
-    if st == 'queued' or st == 'running' then
-      n = n + 1
-    else
-      redis.call('SREM', active_key, id)
-    end
-  end
-  return n
+-- The client's jobs still queued or running: its in-flight zset
+-- (sr:inflight:{C}), the digests of their ids, each scored with the time
+-- its record expires. A job leaves it when it ends (job-lib.lua's job_end:
+-- finish, cancel, reclaim, start.lua's expired upload); one whose end was
+-- never recorded leaves it when its record expires, so a lost job never
+-- holds a client's slot for ever. Reads no job record: nothing here needs
+-- a key that is not in KEYS.
+local function quota_active(inflight_key, now)
+  redis.call('ZREMRANGEBYSCORE', inflight_key, '-inf', now)
+  return redis.call('ZCARD', inflight_key)
 end

@@ -2,13 +2,21 @@
 -- the scripts that change what a job keeps in Redis). Every byte a client
 -- makes Redis keep is reserved here before it is written, and released
 -- when the job's keys are deleted or expire. The ledger (one per client,
--- its key from the caller's KEYS): a hash, field = job id, value =
--- "BYTES EXPIRY_MS".
+-- its key from the caller's KEYS): a hash, field = SHA1 of the job id
+-- (store_digest), value = "BYTES EXPIRY_MS".
 -- BYTES is the sum of the job record's parts store_upload, store_log,
 -- store_out and store_base (common/store.h); EXPIRY_MS is when the job's
 -- keys expire. An entry past its expiry counts for nothing and is dropped
 -- on the next look, so a job that simply expires releases its bytes
 -- without anyone calling anything.
+
+-- A job's name in what a responder reads per client (this ledger,
+-- sr:uploading, the in-flight zset, the CPU charges): the SHA1 of its id,
+-- never the id. Ids are the only key to a job's data (SECURITY.md), so
+-- reading a client's figures must name none of its jobs.
+local function store_digest(id)
+  return redis.sha1hex(id)
+end
 
 -- The client's bytes held now. Returns used, and the live entries as
 -- {expiry, bytes} (for store_retry).
@@ -66,24 +74,27 @@ end
 -- client's: job-lib.lua's job_client_is.)
 local function store_job_update(job_key, key, id, now)
   local f = redis.call('HMGET', job_key, 'client', 'store_upload', 'store_log', 'store_out', 'store_base')
+  local field = store_digest(id)
+  -- (the id itself: an entry written before the ledger was keyed by digests)
+  redis.call('HDEL', key, id)
   if not f[1] then
-    redis.call('HDEL', key, id)
+    redis.call('HDEL', key, field)
     return
   end
   local pttl = redis.call('PTTL', job_key)
   if pttl < 0 then
-    redis.call('HDEL', key, id)
+    redis.call('HDEL', key, field)
     return
   end
   local bytes = (tonumber(f[2]) or 0) + (tonumber(f[3]) or 0) + (tonumber(f[4]) or 0) + (tonumber(f[5]) or 0)
-  redis.call('HSET', key, id, string.format('%.0f %.0f', bytes, now + pttl))
+  redis.call('HSET', key, field, string.format('%.0f %.0f', bytes, now + pttl))
   if redis.call('PTTL', key) < pttl then
     redis.call('PEXPIRE', key, pttl)
   end
 end
 
 -- The job's keys are being deleted whole: its entry in the client's
--- ledger `key` goes.
+-- ledger `key` goes (and one keyed by the id, from before the digests).
 local function store_job_drop(key, id)
-  redis.call('HDEL', key, id)
+  redis.call('HDEL', key, store_digest(id), id)
 end

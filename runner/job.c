@@ -686,6 +686,7 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 
 	rconn_init(&redis, cfg->redis_address, cfg->redis_runner_user, cfg->redis_runner_password,
 		   cfg->redis_timeout_ms);
+	rconn_allow_script_load(&redis, NULL);   /* the runner's user may EVAL a script Redis lost */
 	job_keys_make(id, &st.keys);
 	st.started_ms = time_now_ms();
 	st.log_sha[0] = sign_sha256_begin();

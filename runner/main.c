@@ -130,11 +130,44 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: sandrun-runner [-c CONFIG] [-t] [-v] [--worker-key FILE]\n"
 		   "       sandrun-runner --generate-key FILE\n"
+		   "       sandrun-runner [-c CONFIG] --load-scripts\n"
 		   "  -c CONFIG  configuration file (default " SANDRUN_DEFAULT_CONFIG ")\n"
 		   "  -t         check the configuration and exit\n"
 		   "  -v         log debug lines\n"
 		   "  --worker-key FILE    sign every result with this Ed25519 key (config: worker_key)\n"
-		   "  --generate-key FILE  write a new Ed25519 key (PEM, mode 0600), print its worker id\n");
+		   "  --generate-key FILE  write a new Ed25519 key (PEM, mode 0600), print its worker id\n"
+		   "  --load-scripts       load Sandrun's scripts into Redis, print their SHA1s and names, exit\n");
+}
+
+/*
+ * --load-scripts: every script into Redis, one "SHA1 NAME" line each on
+ * stdout, then exit (0, or 1 when Redis failed). The responders may only
+ * call scripts (redis/users.acl.in); the runner loads them at each
+ * connect, and this lets a supervisor (contrib/sandrun-stack) load them as
+ * soon as Redis is up, so that submits queue before any runner connects.
+ */
+static int runner_load_scripts(const struct sandrun_config *cfg)
+{
+	struct rconn redis;
+	char sha[41];
+	size_t n = 0;
+	int rc;
+
+	rconn_init(&redis, cfg->redis_address, cfg->redis_runner_user, cfg->redis_runner_password,
+		   cfg->redis_timeout_ms);
+	rconn_allow_script_load(&redis, NULL);
+	rc = rconn_load_scripts(&redis, redis_scripts);
+	if (rc < 0) {
+		log_error(NULL, "loading the scripts: %s", redis.error);
+	} else {
+		for (; redis_scripts[n]; n++) {
+			rconn_script_sha(redis_scripts[n], sha);
+			printf("%s %s\n", sha, redis_script_names[n]);
+		}
+		log_info(NULL, "%zu scripts loaded into Redis at %s", n, cfg->redis_address);
+	}
+	rconn_close(&redis);
+	return rc < 0 ? 1 : 0;
 }
 
 /* --generate-key FILE: a new Ed25519 key in a new file (mode 0600), its worker id printed. */
@@ -676,6 +709,7 @@ struct runner_options {
 	const char *config_path;
 	const char *worker_key_path;     /* --worker-key, else the configuration's worker_key */
 	int check_only;                  /* -t */
+	int load_scripts_only;           /* --load-scripts */
 	enum log_level level;
 };
 
@@ -703,6 +737,7 @@ static int runner_options_parse(int argc, char **argv, struct runner_options *o,
 	static const struct option long_opts[] = {
 		{ "generate-key", required_argument, NULL, 'G' },
 		{ "worker-key", required_argument, NULL, 'K' },
+		{ "load-scripts", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -712,6 +747,7 @@ static int runner_options_parse(int argc, char **argv, struct runner_options *o,
 		switch (opt) {
 		case 'G': *exit_code = runner_generate_key(optarg); return 1;
 		case 'K': o->worker_key_path = optarg; break;
+		case 'L': o->load_scripts_only = 1; break;
 		case 'c': o->config_path = optarg; break;
 		case 't': o->check_only = 1; break;
 		case 'v': o->level = LOG_LEVEL_DEBUG; break;
@@ -743,6 +779,11 @@ static int runner_configure(struct runner_options *o, struct runner *rn, struct 
 	}
 	/* Wipes the responders' password: never needed here (common/config.h). */
 	config_keep_role(cfg, CONFIG_ROLE_RUNNER);
+	if (o->load_scripts_only) {
+		*exit_code = runner_load_scripts(cfg);
+		config_free(cfg);
+		return 1;
+	}
 	if (!o->worker_key_path && *cfg->worker_key)
 		o->worker_key_path = cfg->worker_key;
 	if (o->worker_key_path) {
@@ -969,6 +1010,11 @@ static void runner_connect(struct runner *rn, const struct runner_options *o,
 
 	rconn_init(&rn->redis, cfg->redis_address, cfg->redis_runner_user, cfg->redis_runner_password,
 		   cfg->redis_timeout_ms);
+	/* Every script, loaded at each (re)connect before the first command (the
+	 * queue groups, then the heartbeat): after a Redis restart the responders,
+	 * which may only call them, find them again by the time this runner is
+	 * announced. */
+	rconn_allow_script_load(&rn->redis, redis_scripts);
 	log_info(NULL, "runner %s: %d slots, Redis at %s", rn->name, rn->nslots, cfg->redis_address);
 	if (rn->signer.pid > 0)
 		log_info(NULL, "results are signed by worker %s (%s, signer pid %d)", rn->worker_id,
@@ -1126,7 +1172,7 @@ int main(int argc, char **argv)
 	if (runner_options_parse(argc, argv, &opts, &exit_code))
 		return exit_code;            /* --generate-key, --help, a bad option */
 	if (runner_configure(&opts, &rn, &res, &exit_code))
-		return exit_code;            /* a bad configuration or key (logged), or -t */
+		return exit_code;            /* a bad configuration or key (logged), -t or --load-scripts */
 	if (runner_setup(&rn, &res) < 0)
 		return 1;                    /* logged: no job is taken without all of it */
 	runner_signals_init(&wake);

@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 		struct store_submit p = {
 			.id = id, .client = client, .queue = STORE_KEY_QUEUE, .manifest = argv[4],
 			.upload = upload, .upload_len = upload_len, .now_ms = time_now_ms(),
-			.ttl_s = 3600, .jobs_max = 1000000, .cpu_limit = 1e6,
+			.ttl_s = 3600, .timeout_s = 10, .jobs_max = 1000000, .cpu_limit = 1e6,
 			.window_ms = 60000, .idle_ms = 3600000,
 			.log_bytes = 2 * 1048576 + 256 + 16384 * 64,
 			.base_bytes = 2048 + (int64_t)strlen(argv[4]),

@@ -146,6 +146,7 @@ static void test_keys(void)
 	is_int(job_keys_make(ID, &k), 0, "a job's keys are made");
 	is_str(k.job, "sr:{" ID "}:job", "the record");
 	is_str(k.upload, "sr:{" ID "}:upload", "the upload");
+	is_str(k.manifest, "sr:{" ID "}:manifest", "the manifest");
 	is_str(k.log, "sr:{" ID "}:log", "the log");
 	is_str(k.out, "sr:{" ID "}:out", "the outputs");
 	is_str(k.dl, "sr:{" ID "}:dl", "the downloads");
@@ -156,12 +157,13 @@ static void test_keys(void)
 	ok(job_keys_make("", &k) < 0 && *k.log == '\0', "nor does an empty id");
 
 	is_int(client_keys_make("192.0.2.7", &c), 0, "a client's keys are made");
-	is_str(c.active, "sr:active:{192.0.2.7}", "its active set");
+	is_str(c.inflight, "sr:inflight:{192.0.2.7}", "its jobs in flight");
+	is_str(c.running, "sr:running:{192.0.2.7}", "its running jobs");
 	is_str(c.cpu, "sr:cpu:{192.0.2.7}", "its CPU charges");
 	is_str(c.store, "sr:store:{192.0.2.7}", "its storage ledger");
 	is_str(c.parked, "sr:parked:{192.0.2.7}", "its parked jobs");
 	client_keys_make("2001:db8:1:2::/64", &c);
-	is_str(c.active, "sr:active:{2001:db8:1:2::/64}", "an IPv6 /64 names keys too");
+	is_str(c.inflight, "sr:inflight:{2001:db8:1:2::/64}", "an IPv6 /64 names keys too");
 	client_keys_make("", &c);
 	is_str(c.cpu, "sr:cpu:{}", "\"\" is nobody's keys");
 	ok(client_keys_make(LONG_CLIENT, &c) < 0 && *c.store == '\0',
@@ -178,6 +180,42 @@ static void test_keys(void)
 	ok(!store_key_is_queue("sr:queue:gpu:") && !store_key_is_queue("sr:queue:gpu:a b") &&
 	   !store_key_is_queue("sr:queuex") && !store_key_is_queue("sr:{" ID "}:job") && !store_key_is_queue(""),
 	   "other names are no queue");
+
+	is_int(store_queue_taken_field(buf, sizeof buf, STORE_KEY_QUEUE), 0, "the queue's taken mark is named");
+	is_str(buf, "sr:queue taken", "QUEUE + \" taken\": a field of sr:queue-seq");
+	ok(strstr(redis_script_start, "KEYS[3] .. ' taken'") != NULL,
+	   "... as start.lua names it for the queue it takes from");
+	ok(store_queue_taken_field(small, sizeof small, STORE_KEY_QUEUE) < 0 && *small == '\0',
+	   "a taken field that does not fit is none");
+}
+
+/* Every script is in the list the runner loads, by its name, once. */
+static void test_script_list(void)
+{
+	static const struct { const char *name, *source; } scripts[] = {
+		{ "submit", redis_script_submit }, { "start", redis_script_start }, { "finish", redis_script_finish },
+		{ "cancel", redis_script_cancel }, { "quota", redis_script_quota }, { "reclaim", redis_script_reclaim },
+		{ "downloaded", redis_script_downloaded }, { "store_output", redis_script_store_output },
+		{ "log_append", redis_script_log_append },
+	};
+	size_t n = 0;
+	bool listed = true;
+
+	while (redis_scripts[n] && redis_script_names[n])
+		n++;
+	ok(!redis_scripts[n] && !redis_script_names[n], "the scripts and their names end together");
+	is_int((long long)n, (long long)(sizeof scripts / sizeof scripts[0]), "every script is listed");
+	for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
+		size_t found = 0;
+
+		for (size_t j = 0; j < n; j++)
+			if (redis_scripts[j] == scripts[i].source && strcmp(redis_script_names[j], scripts[i].name) == 0)
+				found++;
+		if (found != 1)
+			printf("# %s is listed %zu times\n", scripts[i].name, found);
+		listed &= found == 1;
+	}
+	ok(listed, "... each once, under its own name");
 }
 
 /* The statuses the Lua scripts write or compare themselves ("completed" comes only from the runner,
@@ -253,7 +291,7 @@ static void test_args(void)
 		.id = ID, .client = "192.0.2.7", .queue = STORE_KEY_QUEUE, .manifest = "{}", .upload = "UP\0LOAD",
 		.upload_len = 7, .now_ms = 1700000000000, .ttl_s = 3600, .jobs_max = 3, .cpu_limit = 10,
 		.window_ms = 60000, .idle_ms = 3600000, .log_bytes = 1000, .base_bytes = 2050,
-		.storage_quota = 1 << 20, .high_water_percent = 80,
+		.storage_quota = 1 << 20, .high_water_percent = 80, .timeout_s = 42,
 	};
 	struct store_finish fin = { .id = ID, .queue = STORE_KEY_QUEUE, .entry_id = "1-0", .runner = "r1",
 				    .client = "192.0.2.7", .now_ms = 5, .ttl_s = 60, .quota_idle_ms = 7,
@@ -274,15 +312,20 @@ static void test_args(void)
 	check_args(&a, "submit (check)");
 	is_str(arg(&a, 0), "sr:{" ID "}:job", "submit: KEYS[1] is the record");
 	is_str(arg(&a, 2), STORE_KEY_QUEUE, "submit: KEYS[3] is the queue");
+	is_str(arg(&a, 3), "sr:inflight:{192.0.2.7}", "submit: KEYS[4] is the client's jobs in flight");
+	is_str(arg(&a, 7), "sr:{" ID "}:manifest", "submit: KEYS[8] is the manifest's own key");
+	is_str(arg(&a, 8), STORE_KEY_QUEUE_SEQ, "submit: KEYS[9] is the queues' numbers");
+	is_str(arg(&a, a.numkeys + 1), "{}", "submit: the manifest goes as an argument, to its key");
 	is_int(a.lens[a.numkeys + 4], 0, "submit's check sends no upload");
 	is_str(arg(&a, a.numkeys + 14), "7", "... but its size");
-	is_str(arg(&a, a.argc - 1), "check", "... and says check");
+	is_str(arg(&a, a.numkeys + 15), "check", "... and says check");
+	is_str(arg(&a, a.argc - 1), "42", "submit: the timeout comes last, for the record");
 	is_str(arg(&a, a.numkeys + 7), "10.000000", "the CPU limit with six decimals");
 	store_args_free(&a);
 	store_submit_args(&a, &sub, false);
 	ok(a.lens[a.numkeys + 4] == 7 && memcmp(a.argv[a.numkeys + 4], "UP\0LOAD", 7) == 0,
 	   "submit's record sends the upload, binary-safe");
-	is_str(arg(&a, a.argc - 1), "record", "... and says record");
+	is_str(arg(&a, a.numkeys + 15), "record", "... and says record");
 	store_args_free(&a);
 	sub.client = LONG_CLIENT;
 	ok(store_submit_args(&a, &sub, true) < 0, "a client too long for a key is refused");
@@ -290,6 +333,7 @@ static void test_args(void)
 
 	is_int(store_quota_args(&a, "192.0.2.7", 5, 60000, 10), 0, "quota is built");
 	check_args(&a, "quota");
+	is_str(arg(&a, 0), "sr:inflight:{192.0.2.7}", "quota: KEYS[1] is the client's jobs in flight");
 	is_str(arg(&a, 2), "sr:store:{192.0.2.7}", "quota: KEYS[3] is the ledger");
 	store_args_free(&a);
 
@@ -297,6 +341,9 @@ static void test_args(void)
 	check_args(&a, "start");
 	is_str(arg(&a, 5), "sr:parked:{192.0.2.7}", "start: the client's parked list");
 	is_str(arg(&a, 7), STORE_KEY_RUNNERS, "start: the runners' heartbeats, for the fleet's slots");
+	is_str(arg(&a, 8), "sr:{" ID "}:manifest", "start: KEYS[9], the manifest it returns");
+	is_str(arg(&a, 9), "sr:running:{192.0.2.7}", "start: KEYS[10], the client's running jobs");
+	is_str(arg(&a, 10), STORE_KEY_QUEUE_SEQ, "start: KEYS[11], the queues' numbers (the taken mark)");
 	is_str(arg(&a, a.argc - 1), "192.0.2.7", "start: the client the keys were made from, to check");
 	store_args_free(&a);
 	is_int(store_start_args(&a, &start, LONG_CLIENT), 0, "start with a client that is no quota key is built");
@@ -310,6 +357,9 @@ static void test_args(void)
 	is_str(arg(&a, a.argc - 4), JOB_F_STATUS, "finish: the fields come last");
 	is_str(arg(&a, a.argc - 1), "0", "... in order");
 	is_str(arg(&a, 5), "sr:cpu:{192.0.2.7}", "finish: the client's CPU is charged");
+	ok(strcmp(arg(&a, 9), "sr:{" ID "}:manifest") == 0 && strcmp(arg(&a, 10), "sr:running:{192.0.2.7}") == 0 &&
+	   strcmp(arg(&a, 11), STORE_KEY_QUEUE_SEQ) == 0,
+	   "finish: KEYS[10..12], the manifest, the running set and the queues' numbers (unparking)");
 	store_args_free(&a);
 	fin.client = "";
 	store_finish_args(&a, &fin);
@@ -324,15 +374,21 @@ static void test_args(void)
 	is_int(store_reclaim_args(&a, &rec), 0, "reclaim is built");
 	check_args(&a, "reclaim");
 	is_str(arg(&a, 1), "sr:queue:gpu:24g-cuda12.2", "reclaim: the entry's queue");
+	ok(strcmp(arg(&a, 7), "sr:{" ID "}:manifest") == 0 && strcmp(arg(&a, 8), "sr:running:{192.0.2.7}") == 0 &&
+	   strcmp(arg(&a, 9), STORE_KEY_QUEUE_SEQ) == 0,
+	   "reclaim: KEYS[8..10], the manifest, the running set and the queues' numbers");
 	store_args_free(&a);
 
 	is_int(store_cancel_args(&a, &can), 0, "cancel is built");
 	check_args(&a, "cancel");
+	is_str(arg(&a, 3), "sr:inflight:{192.0.2.7}", "cancel: KEYS[4], the client's jobs in flight");
+	is_str(arg(&a, 7), "sr:{" ID "}:manifest", "cancel: KEYS[8], the manifest it deletes");
 	store_args_free(&a);
 
 	is_int(store_downloaded_args(&a, ID, "192.0.2.7", "a/b.txt"), 0, "downloaded is built");
 	check_args(&a, "downloaded");
 	is_str(arg(&a, 5), "sr:store:{192.0.2.7}", "downloaded: the ledger the job leaves");
+	is_str(arg(&a, 6), "sr:{" ID "}:manifest", "downloaded: KEYS[7], the manifest");
 	store_args_free(&a);
 
 	is_int(store_output_args(&a, &out), 0, "store_output is built");
@@ -613,6 +669,7 @@ static void test_log_entries(void)
 int main(void)
 {
 	test_keys();
+	test_script_list();
 	test_statuses();
 	test_args();
 	test_replies();
