@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int64_t time_now_ms(void)
 {
@@ -190,4 +191,24 @@ int locale_use_utf8_names(void)
 	if (setlocale(LC_CTYPE, UTF_8_NAMES_LOCALE) == NULL)
 		return -1;
 	return strcmp(nl_langinfo(CODESET), "UTF-8") == 0 ? 0 : -1;
+}
+
+int fd_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = 0;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

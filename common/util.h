@@ -57,4 +57,8 @@ char *utf8_sanitize(const char *s, size_t len, size_t *outlen);
  */
 int locale_use_utf8_names(void);
 
+/* Writes all `len` bytes to `fd`, again after EINTR or a short write.
+ * Returns 0, or -1 with errno set (0 when the fd took no byte at all). */
+int fd_write_all(int fd, const void *data, size_t len);
+
 #endif

@@ -244,23 +244,6 @@ static void sandbox_reset_signal_dispositions(void)
 		signal(sig, SIG_DFL);
 }
 
-static int sandbox_write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Init's last words. Never fails loudly: if the supervisor is gone, so is the point. */
 static void sandbox_report_send(int fd, enum sandbox_outcome outcome, int wait_status,
 				double cpu_seconds, int64_t memory_peak_bytes, const char *message)
@@ -274,7 +257,7 @@ static void sandbox_report_send(int fd, enum sandbox_outcome outcome, int wait_s
 	report.memory_peak_bytes = memory_peak_bytes;
 	if (message != NULL)
 		snprintf(report.message, sizeof report.message, "%s", message);
-	(void)sandbox_write_all(fd, &report, sizeof report);
+	(void)fd_write_all(fd, &report, sizeof report);
 }
 
 /* ------------------------------------------------------------------ */
@@ -459,7 +442,7 @@ static int sandbox_write_file(const char *path, const char *content, char *err, 
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 
-	if (fd < 0 || sandbox_write_all(fd, content, strlen(content)) < 0) {
+	if (fd < 0 || fd_write_all(fd, content, strlen(content)) < 0) {
 		error_format(err, errlen, "cannot write /%s in the sandbox: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -1624,7 +1607,7 @@ static int sandbox_sealed_memfd(const char *name, const void *data, size_t len, 
 		error_format(err, errlen, "cannot create %s: %s", name, strerror(errno));
 		return -1;
 	}
-	if (sandbox_write_all(fd, data, len) < 0
+	if (fd_write_all(fd, data, len) < 0
 	    || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0
 	    || lseek(fd, 0, SEEK_SET) != 0) {
 		error_format(err, errlen, "cannot fill %s: %s", name, strerror(errno));
@@ -1756,7 +1739,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0)
 		goto fail;
-	if (sandbox_write_all(start[1], "g", 1) < 0) {
+	if (fd_write_all(start[1], "g", 1) < 0) {
 		error_format(err, errlen, "cannot start the sandbox: %s", strerror(errno));
 		goto fail;
 	}

@@ -31,6 +31,7 @@
 
 #include "sandbox.h"
 #include "sandbox_outputs.h"
+#include "util.h"
 
 #define SANDBOX_OUT_DEPTH_MAX 64
 #define SANDBOX_OUT_CHUNK (64 * 1024)
@@ -111,23 +112,6 @@ int sandbox_output_matches(const char *glob, const char *path)
 	return 0;
 }
 
-static int sandbox_out_write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int sandbox_open_beneath(int dirfd, const char *name, int flags)
 {
 	struct open_how how = {
@@ -148,7 +132,7 @@ static void sandbox_out_record(struct sandbox_collect *c, uint32_t kind, const c
 
 	if (c->stop && kind != SANDBOX_OUT_END)
 		return;
-	if (sandbox_out_write_all(c->fd, &h, sizeof h) < 0 || sandbox_out_write_all(c->fd, path, h.path_len) < 0)
+	if (fd_write_all(c->fd, &h, sizeof h) < 0 || fd_write_all(c->fd, path, h.path_len) < 0)
 		c->stop = true;
 	c->listed++;
 }
@@ -213,7 +197,7 @@ static void sandbox_out_entry(struct sandbox_collect *c, int dirfd, const char *
 			memset(c->chunk, 0, want);
 			n = (ssize_t)want;
 		}
-		if (sandbox_out_write_all(c->fd, c->chunk, (size_t)n) < 0)
+		if (fd_write_all(c->fd, c->chunk, (size_t)n) < 0)
 			c->stop = true;
 		left -= (uint64_t)n;
 	}

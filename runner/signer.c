@@ -435,25 +435,15 @@ void signer_stop(struct signer *s)
 static int signer_message_memfd(const void *msg, size_t len, char *err, size_t errlen)
 {
 	int fd = memfd_create("sandrun-sign", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	const char *p = msg;
-	size_t left = len;
 
 	if (fd < 0) {
 		error_format(err, errlen, "cannot make a memfd for the message: %s", strerror(errno));
 		return -1;
 	}
-	while (left > 0) {
-		ssize_t n = write(fd, p, left);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			error_format(err, errlen, "cannot write the message: %s", n < 0 ? strerror(errno) : "short write");
-			close(fd);
-			return -1;
-		}
-		p += n;
-		left -= (size_t)n;
+	if (fd_write_all(fd, msg, len) < 0) {
+		error_format(err, errlen, "cannot write the message: %s", errno ? strerror(errno) : "short write");
+		close(fd);
+		return -1;
 	}
 	if (fcntl(fd, F_ADD_SEALS, SIGNER_SEALS | F_SEAL_SEAL) < 0) {
 		error_format(err, errlen, "cannot seal the message: %s", strerror(errno));

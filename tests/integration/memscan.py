@@ -7,7 +7,7 @@ SECRETS is a file of "NAME HEX" lines, so that no secret is on a command
 line. Prints one "PID NAME COUNT" line per process and secret; COUNT is
 -1 when the process could not be read (it ended meanwhile).
 
-Used by tests/integration/t260-privsep.sh. Debian's python3 only, no
+Used by tests/integration/t250-secrets.sh and t260-privsep.sh. Debian's python3 only, no
 modules beyond the standard library.
 """
 import sys

@@ -33,62 +33,19 @@ is "$HTTP_STATUS" 200 "its status is served"
 
 # memory_hits SECRET PID... : how many times SECRET's bytes occur in the
 # readable memory of each PID and all its descendants (one count per line,
-# "PID COUNT"), read through /proc/PID/maps and /proc/PID/mem.
+# "PID COUNT"; a process that ended meanwhile is left out), read through
+# /proc/PID/maps and /proc/PID/mem by tests/integration/memscan.py.
 memory_hits() {
-	SANDRUN_SECRET=$1 /usr/bin/python3 - "${@:2}" <<'PY'
-import os, sys
-secret = os.environb[b"SANDRUN_SECRET"]
-CHUNK = 16 << 20
-LARGE = 4 << 30   # sanitizer shadow maps: terabytes reserved, never touched
-
-def children(pid):
-    kids = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                kids += f.read().split()
-    except OSError:
-        pass
-    return kids
-
-def hits(pid):
-    n = 0
-    with open(f"/proc/{pid}/maps") as f:
-        maps = f.read().splitlines()
-    with open(f"/proc/{pid}/mem", "rb", 0) as mem:
-        for line in maps:
-            fields = line.split()
-            if fields[1][0] != "r" or line.endswith(("[vvar]", "[vsyscall]", "[vvar_vclock]")):
-                continue
-            lo, hi = (int(x, 16) for x in fields[0].split("-"))
-            if hi - lo > LARGE:
-                print(f"# {pid}: skipped a {hi - lo} byte map: {line}", file=sys.stderr)
-                continue
-            tail = b""
-            for at in range(lo, hi, CHUNK):
-                try:
-                    mem.seek(at)
-                    data = mem.read(min(CHUNK, hi - at))
-                except (OSError, ValueError, OverflowError):
-                    tail = b""
-                    continue
-                # Overlap the chunks by the secret's length, less one.
-                n += (tail + data).count(secret)
-                tail = data[-(len(secret) - 1):]
-    return n
-
-todo, seen = list(sys.argv[1:]), set()
-while todo:
-    pid = todo.pop()
-    if pid in seen:
-        continue
-    seen.add(pid)
-    todo += children(pid)
-    try:
-        print(pid, hits(pid))
-    except FileNotFoundError:
-        pass   # a process that ended meanwhile
-PY
+	local secrets=$STACK_DIR/t250.secrets todo=("${@:2}") pids=() p
+	while ((${#todo[@]})); do
+		p=${todo[0]} todo=("${todo[@]:1}") pids+=("$p")
+		# shellcheck disable=SC2207
+		todo+=($(cat /proc/"$p"/task/*/children 2>/dev/null))
+	done
+	(umask 077 && printf 'secret %s\n' "$(printf '%s' "$1" | od -An -tx1 | tr -d ' \n')" >"$secrets")
+	/usr/bin/python3 "$top_srcdir/tests/integration/memscan.py" "$secrets" "${pids[@]}" |
+		awk '$3 >= 0 { print $1, $3 }'
+	rm -f "$secrets"
 }
 
 # all_zero "PID COUNT" lines: every count is 0 (and there is at least one).
