@@ -22,7 +22,8 @@
  * nor blocks, and nothing fills the disk.
  *
  * Timeout: the process groups of bash's children born during the call
- * get SIGKILL (the shell and older background jobs do not). If no
+ * get SIGKILL (the shell and older background jobs do not; a background
+ * job the timed-out call started is killed with it). If no
  * marker follows within a grace period, bash itself is busy (a builtin
  * loop): it is killed and started again in the last known cwd, and the
  * response says shell_restarted. Same when the command ran `exit`.
@@ -913,6 +914,8 @@ static void serve(const void *frame, size_t len)
 		body = session_response_encode_result(req.id, &r, &blen);
 		if (body == NULL)
 			send_error(req.id, "out of memory encoding the response");
+		else if (blen > SESSION_FRAME_MAX) /* cannot happen with the bounds above; never send one root refuses */
+			send_error(req.id, "the response is over the frame bound");
 		else
 			send_frame(body, blen);
 		free(body);

@@ -29,9 +29,11 @@
 /* A frame's body: a whole exec request with its stdin fits, and root never
  * buffers more than this from one sandbox. */
 #define SESSION_FRAME_MAX (64u << 20)
-/* Per stream of one call: the default and the most a request may ask for. */
+/* Per stream of one call: the default and the most a request may ask for.
+ * The most keeps a response inside one frame: two streams of control bytes
+ * are 6 JSON bytes each (\u0001), 2 * 6 * 4 MiB = 48 MiB < 64 MiB. */
 #define SESSION_OUTPUT_DEFAULT (1u << 20)
-#define SESSION_OUTPUT_MAX (16u << 20)
+#define SESSION_OUTPUT_MAX (4u << 20)
 #define SESSION_STDIN_MAX (16u << 20)
 #define SESSION_CODE_MAX (16u << 20)
 #define SESSION_COMMAND_MAX (1u << 20)

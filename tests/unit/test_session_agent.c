@@ -224,6 +224,7 @@ static void test_proto(void)
 	REQ_BAD("{\"id\":1,\"op\":\"exec\",\"code\":\"x\"}", "language is required");
 	REQ_BAD("{\"id\":1,\"op\":\"exec\",\"command\":\"x\",\"code\":\"y\"}", "exactly one");
 	REQ_BAD("{\"id\":1,\"op\":\"exec\",\"command\":\"x\",\"max_output\":99999999999}", "max_output");
+	REQ_BAD("{\"id\":1,\"op\":\"exec\",\"command\":\"x\",\"max_output\":4194305}", "max_output must be an integer from 0 to 4194304");
 #define RESP_BAD(json) do { \
 	ok(session_response_parse(json, strlen(json), &resp, err, sizeof err) < 0, "response refused: %s (%s)", json, err); \
 } while (0)
@@ -312,6 +313,14 @@ static void test_shell(struct agent *a)
 	   "a syntax error is the call's stderr and exit code");
 	r = sh(a, "echo fine", 10000);
 	is_str(OUT(r), "fine\n", "the shell lives on after a syntax error");
+	r = sh(a, "rm -rf \"$(dirname \"$BASH_SOURCE\")\"; echo gone", 10000);
+	ok(r && r->ok && strcmp(r->result.out, "gone\n") == 0, "a command removes the agent's directory");
+	r = sh(a, "echo still", 10000);
+	is_str(OUT(r), "still\n", "the agent makes its directory again when a command removed it");
+	r = sh(a, "set -e; false", 10000);
+	ok(r && r->ok && r->result.exit_code == 1 && r->result.shell_restarted, "set -e; false: the shell exits 1 and is restarted");
+	r = sh(a, "pwd", 10000);
+	ok(r && r->ok && strcmp(r->result.out, "/tmp\n") == 0, "the restarted shell starts in the last cwd");
 }
 
 static void test_argv_code(struct agent *a)
@@ -352,6 +361,15 @@ static void test_argv_code(struct agent *a)
 	is_str(OUT(r), "42\n", "python3: state kept after the timeout");
 	r = py(a, "raise SystemExit(5)");
 	ok(r && r->ok && r->result.exit_code == 5 && !r->result.shell_restarted, "python3: SystemExit(5) is exit 5, no restart");
+	r = call(a, "{\"code\": \"import time\\nwhile True:\\n  try:\\n    time.sleep(1)\\n  except KeyboardInterrupt:\\n    pass\", \"language\": \"python3\", \"timeout\": 300}", 10000);
+	ok(r && r->ok && r->result.timed_out && r->result.shell_restarted,
+	   "python3: a cell that swallows the interrupt: interpreter restarted");
+	r = py(a, "print('x' in globals())");
+	is_str(OUT(r), "False\n", "python3: a fresh interpreter answers after the restart");
+	r = py(a, "import os\nos._exit(3)");
+	ok(r && r->ok && r->result.exit_code == 3 && r->result.shell_restarted, "python3: os._exit(3) is exit 3, restarted");
+	r = py(a, "print('up')");
+	is_str(OUT(r), "up\n", "python3: and it starts again");
 	r = call(a, "{\"code\": \"echo from bash; exit 4\", \"language\": \"bash\"}", 10000);
 	ok(r && r->ok && strcmp(r->result.out, "from bash\n") == 0 && r->result.exit_code == 4, "bash code runs as a file");
 	r = call(a, "{\"code\": \"x\", \"language\": \"cobol\"}", 10000);
