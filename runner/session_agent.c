@@ -80,6 +80,8 @@ static const char python_driver[] =
 	"            return b.decode()\n"
 	"        b += c\n"
 	"def _sr_main():\n"
+	"    os.set_inheritable(3, False)\n"
+	"    os.set_inheritable(4, False)\n"
 	"    g = {'__name__': '__main__', '__builtins__': __builtins__}\n"
 	"    null = os.open('/dev/null', os.O_RDWR)\n"
 	"    while True:\n"

@@ -341,6 +341,18 @@ static void test_argv_code(struct agent *a)
 	ok(r && r->ok && r->result.timed_out && r->result.signal == SIGKILL, "argv form: timeout kills it");
 	r = call(a, "{\"command\": [\"cat\"], \"stdin\": \"in\"}", 10000);
 	is_str(OUT(r), "in", "argv form: stdin");
+	r = call(a, "{\"command\": [\"sh\", \"-c\", \"sleep 5 & echo hi\"]}", 10000);
+	ok(r && r->ok && strcmp(r->result.out, "hi\n") == 0 && r->result.duration_ms < 2000,
+	   "argv form: a background child holding the pipes does not hold the call (%lld ms)",
+	   r ? (long long)r->result.duration_ms : -1LL);
+	r = py(a, "import os\nprint(os.get_inheritable(3), os.get_inheritable(4))");
+	is_str(OUT(r), "False False\n", "python3: the driver's pipes are not inherited by the code's children");
+	if (access("/usr/bin/node", X_OK) == 0 || access("/usr/local/bin/node", X_OK) == 0) {
+		r = call(a, "{\"code\": \"console.log(6 * 7)\", \"language\": \"node\"}", 20000);
+		is_str(OUT(r), "42\n", "node code runs as a file");
+	} else {
+		ok(1, "# SKIP node is not installed");
+	}
 
 	r = py(a, "x = 42");
 	ok(r && r->ok && r->result.exit_code == 0, "python3: x = 42");
