@@ -30,7 +30,9 @@
  *
  * python3 code runs in ONE persistent interpreter running the driver
  * below (code blocks over fd 3, marker over fd 4, exec() in one globals
- * dict); timeout sends SIGINT, then SIGKILL and a restart. Other
+ * dict); timeout kills the children the cell started (their process
+ * groups, or them alone when they share the interpreter's) and sends the
+ * interpreter SIGINT, then SIGKILL and a restart. Other
  * languages and argv commands are fork/exec'd with pipes, in their own
  * process group (killed on timeout), in the shell's cwd.
  */
@@ -615,7 +617,7 @@ static int run_persistent(struct child *c, int is_shell, const struct session_re
 			  struct session_result *r)
 {
 	static pid_t before[CHILDREN_MAX];
-	size_t nb = is_shell ? children_of(c->pid, before, CHILDREN_MAX) : 0;
+	size_t nb = children_of(c->pid, before, CHILDREN_MAX);
 	int64_t start = now_ms(), deadline = start + req->timeout_ms;
 	enum wait_end end;
 	int sig = 0;
@@ -627,9 +629,8 @@ static int run_persistent(struct child *c, int is_shell, const struct session_re
 		end = capture_wait(out, err, m, c->marker_fd, c->pidfd, deadline);
 	if (end == END_TIMEOUT) {
 		r->timed_out = 1;
-		if (is_shell)
-			kill_new_groups(c->pid, before, nb);
-		else
+		kill_new_groups(c->pid, before, nb);
+		if (!is_shell)
 			kill(c->pid, SIGINT);
 		end = capture_wait(out, err, m, c->marker_fd, c->pidfd, now_ms() + GRACE_MS);
 	}

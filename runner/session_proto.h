@@ -9,7 +9,7 @@
  * time (the next frame is read when the answer is written).
  *
  * Request:  {"id": int >= 0, "op": "exec",
- *            "command": "shell text" | ["argv", ...],  or  "code": "...", "language": "python3|bash|sh|node",
+ *            "command": "shell text" | ["argv", ...],  or  "code": "...", "language": "python3|python3-script|bash|sh|node",
  *            "stdin": "...", "timeout": ms, "max_output": bytes,
  *            "env": {"K": "V"}, "cwd": "/abs"}        (env and cwd: argv and code files only)
  * Response: {"id", "ok": true, "exit_code", "signal", "stdout", "stderr",

@@ -371,6 +371,9 @@ static void test_argv_code(struct agent *a)
 	   "python3: timeout interrupts the cell, the interpreter stays");
 	r = py(a, "print(x)");
 	is_str(OUT(r), "42\n", "python3: state kept after the timeout");
+	r = call(a, "{\"code\": \"import subprocess\\nsubprocess.run(['sleep', '100'])\", \"language\": \"python3\", \"timeout\": 300}", 10000);
+	ok(r && r->ok && r->result.timed_out && !r->result.shell_restarted && r->result.duration_ms < 2000,
+	   "python3: timeout kills the subprocess the cell waits for (%lld ms)", r ? (long long)r->result.duration_ms : -1LL);
 	r = py(a, "raise SystemExit(5)");
 	ok(r && r->ok && r->result.exit_code == 5 && !r->result.shell_restarted, "python3: SystemExit(5) is exit 5, no restart");
 	r = call(a, "{\"code\": \"import time\\nwhile True:\\n  try:\\n    time.sleep(1)\\n  except KeyboardInterrupt:\\n    pass\", \"language\": \"python3\", \"timeout\": 300}", 10000);
