@@ -9,7 +9,7 @@
  * (stdout, stderr) in its private directory, opens their read ends, and
  * sends bash one wrapper line:
  *
- *   { . CMDFILE; } <IN >OUT 2>ERR 3>&- ; printf 'NONCE %d ' $? >&3; pwd >&3; printf '\0' >&3
+ *   { . CMDFILE; } <IN >OUT 2>ERR 3>&- ; builtin printf '%s %d ' NONCE $? >&3; builtin pwd >&3; builtin printf '\0' >&3
  *
  * fd 3 of bash is the marker pipe to the agent; the command runs with fd
  * 3 closed, and the marker carries a fresh 128-bit nonce, so the command
