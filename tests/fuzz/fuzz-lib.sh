@@ -9,7 +9,7 @@
 
 # The targets, in the order they are built and run.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-FUZZ_TARGETS="multipart manifest path upload outputs sandbox_spec"
+FUZZ_TARGETS="multipart manifest path upload outputs sandbox_spec session_proto"
 
 # The source tree: $top_srcdir under make, else two levels above this file.
 fuzz_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -29,6 +29,7 @@ fuzz_sources()
 	upload)    echo "tests/fuzz/fuzz_upload.c fcgi/upload.c common/upload_entry.c common/upload_reader.c common/path.c common/util.c" ;;
 	outputs)   echo "tests/fuzz/fuzz_outputs.c runner/outputs_parse.c common/path.c common/util.c" ;;
 	sandbox_spec) echo "tests/fuzz/fuzz_sandbox_spec.c runner/sandbox_spec.c common/util.c" ;;
+	session_proto) echo "tests/fuzz/fuzz_session_proto.c runner/session_proto.c" ;;
 	*)         return 1 ;;
 	esac
 }
@@ -37,7 +38,7 @@ fuzz_sources()
 fuzz_libs()
 {
 	case $1 in
-	manifest) pkg-config --cflags --libs jansson ;;
+	manifest|session_proto) pkg-config --cflags --libs jansson ;;
 	upload)   pkg-config --cflags --libs jansson libarchive ;;
 	*)        echo "" ;;
 	esac

@@ -1,0 +1,1017 @@
+/*
+ * sandrun-session-agent: runs inside a session's sandbox as the session's
+ * user, in place of a job's command, and serves the root supervisor's
+ * requests (runner/session_proto.h) over stdin/stdout, one at a time.
+ *
+ * Shell text runs in ONE persistent `bash --norc --noprofile` (started
+ * with `set -m`, so each foreground pipeline has a process group of its
+ * own). Per call the agent writes the command to a file and two FIFOs
+ * (stdout, stderr) in its private directory, opens their read ends, and
+ * sends bash one wrapper line:
+ *
+ *   { . CMDFILE; } <IN >OUT 2>ERR 3>&- ; builtin printf '%s %d ' NONCE $? >&3; builtin pwd >&3; builtin printf '\0' >&3
+ *
+ * fd 3 of bash is the marker pipe to the agent; the command runs with fd
+ * 3 closed, and the marker carries a fresh 128-bit nonce, so the command
+ * cannot end its call early by printing something. The agent reads both
+ * FIFOs while it waits (output past max_output is read and dropped, so
+ * the command never blocks), and when the marker comes drains what is
+ * buffered. The FIFOs' read ends then go to a drain set, read and
+ * dropped while the agent idles, until their last writer (a background
+ * job) closes them: a background writer neither leaks into the next call
+ * nor blocks, and nothing fills the disk.
+ *
+ * Timeout: the process groups of bash's children born during the call
+ * get SIGKILL (the shell and older background jobs do not; a background
+ * job the timed-out call started is killed with it). If no
+ * marker follows within a grace period, bash itself is busy (a builtin
+ * loop): it is killed and started again in the last known cwd, and the
+ * response says shell_restarted. Same when the command ran `exit`.
+ *
+ * python3 code runs in ONE persistent interpreter running the driver
+ * below (code blocks over fd 3, marker over fd 4, exec() in one globals
+ * dict); timeout kills the children the cell started (their process
+ * groups, or them alone when they share the interpreter's) and sends the
+ * interpreter SIGINT, then SIGKILL and a restart. Other
+ * languages and argv commands are fork/exec'd with pipes, in their own
+ * process group (killed on timeout), in the shell's cwd.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "session_proto.h"
+
+#define BASH_PATH "/bin/bash"
+#define PYTHON_PATH "/usr/bin/python3"
+/* How long a killed command's shell gets to print its marker before the
+ * shell itself is taken as stuck. */
+#define GRACE_MS 1000
+/* Old calls' FIFOs still held by background jobs; past this, the oldest is
+ * closed (its writers get EPIPE). */
+#define DRAIN_MAX 64
+#define MARKER_MAX (SESSION_PATH_MAX + 128)
+
+static const char python_driver[] =
+	"import os, sys, signal, traceback\n"
+	"def _sr_read(n):\n"
+	"    b = bytearray()\n"
+	"    while len(b) < n:\n"
+	"        c = os.read(3, n - len(b))\n"
+	"        if not c:\n"
+	"            os._exit(0)\n"
+	"        b += c\n"
+	"    return bytes(b)\n"
+	"def _sr_line():\n"
+	"    b = bytearray()\n"
+	"    while True:\n"
+	"        c = _sr_read(1)\n"
+	"        if c == b'\\n':\n"
+	"            return b.decode()\n"
+	"        b += c\n"
+	"def _sr_main():\n"
+	"    os.set_inheritable(3, False)\n"
+	"    os.set_inheritable(4, False)\n"
+	"    g = {'__name__': '__main__', '__builtins__': __builtins__}\n"
+	"    null = os.open('/dev/null', os.O_RDWR)\n"
+	"    while True:\n"
+	"        signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+	"        nonce, outp, errp, inp, n = _sr_line().split(' ')\n"
+	"        code = _sr_read(int(n)).decode('utf-8', 'replace')\n"
+	"        for fd, p, fl in ((0, inp, os.O_RDONLY), (1, outp, os.O_WRONLY), (2, errp, os.O_WRONLY)):\n"
+	"            f = os.open(p, fl)\n"
+	"            os.dup2(f, fd)\n"
+	"            os.close(f)\n"
+	"        sys.stdin = open(0, 'r', closefd=False)\n"
+	"        rc = 0\n"
+	"        try:\n"
+	"            signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+	"            exec(compile(code, '<cell>', 'exec'), g)\n"
+	"        except SystemExit as e:\n"
+	"            rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)\n"
+	"            if not isinstance(e.code, int) and e.code is not None:\n"
+	"                print(e.code, file=sys.stderr)\n"
+	"        except BaseException:\n"
+	"            traceback.print_exc()\n"
+	"            rc = 1\n"
+	"        signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+	"        for s in (sys.stdout, sys.stderr):\n"
+	"            try:\n"
+	"                s.flush()\n"
+	"            except BaseException:\n"
+	"                pass\n"
+	"        for fd in (0, 1, 2):\n"
+	"            os.dup2(null, fd)\n"
+	"        try:\n"
+	"            cwd = os.getcwd()\n"
+	"        except OSError:\n"
+	"            cwd = '/'\n"
+	"        os.write(4, ('%s %d %s\\0' % (nonce, rc & 255, cwd)).encode('utf-8', 'surrogateescape'))\n"
+	"_sr_main()\n";
+
+/* A persistent shell or interpreter. */
+struct child {
+	pid_t pid;          /* 0: not running */
+	int pidfd;          /* readable when it exits */
+	int in_fd;          /* its input: wrapper lines or code blocks */
+	int marker_fd;      /* its markers */
+};
+
+static struct {
+	struct child shell, python;
+	char dir[64];       /* private directory for FIFOs and files */
+	unsigned long seq;
+	char cwd[SESSION_PATH_MAX + 1];        /* the shell's, after its last call */
+	char python_cwd[SESSION_PATH_MAX + 1]; /* the interpreter's */
+	int drain[DRAIN_MAX];
+	size_t ndrain;
+} agent;
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads exactly len bytes from fd; 0, or -1 on EOF or error. */
+static int read_all(int fd, void *data, size_t len)
+{
+	char *p = data;
+
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* ---- the drain set ---- */
+
+static void drain_add(int fd)
+{
+	if (fd < 0)
+		return;
+	if (agent.ndrain == DRAIN_MAX) {
+		close(agent.drain[0]);
+		memmove(agent.drain, agent.drain + 1, (DRAIN_MAX - 1) * sizeof agent.drain[0]);
+		agent.ndrain--;
+	}
+	agent.drain[agent.ndrain++] = fd;
+}
+
+/* Reads and drops what the drain fds in pfd[0..n) have; closes those at EOF. */
+static void drain_service(struct pollfd *pfd, size_t n)
+{
+	char junk[65536];
+	size_t i, j = 0;
+
+	for (i = 0; i < n; i++) {
+		int keep = 1;
+		if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t r = read(pfd[i].fd, junk, sizeof junk);
+			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+				keep = 0;
+		}
+		if (keep)
+			agent.drain[j++] = pfd[i].fd;
+		else
+			close(pfd[i].fd);
+	}
+	agent.ndrain = j;
+}
+
+/* ---- one call's output ---- */
+
+struct stream {
+	int fd;
+	char *buf;
+	size_t len, max;
+	int truncated, eof;
+};
+
+static int stream_init(struct stream *s, int fd, size_t max)
+{
+	memset(s, 0, sizeof *s);
+	s->fd = fd;
+	s->max = max;
+	s->buf = malloc(max + 1);
+	return s->buf ? 0 : -1;
+}
+
+/* Reads what is there (non-blocking fd); past max, reads and drops. */
+static void stream_read(struct stream *s)
+{
+	char junk[65536];
+
+	while (!s->eof) {
+		size_t room = s->max - s->len;
+		ssize_t n = room ? read(s->fd, s->buf + s->len, room) : read(s->fd, junk, sizeof junk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return; /* EAGAIN */
+		if (n == 0) {
+			s->eof = 1;
+			return;
+		}
+		if (room)
+			s->len += (size_t)n;
+		else
+			s->truncated = 1;
+	}
+}
+
+struct marker {
+	char nonce[33];
+	char buf[MARKER_MAX];
+	size_t len;
+	int done, rc;
+	char cwd[SESSION_PATH_MAX + 1];
+};
+
+static void marker_init(struct marker *m)
+{
+	unsigned char r[16];
+	size_t got = 0;
+
+	memset(m, 0, sizeof *m);
+	while (got < sizeof r) {
+		ssize_t n = getrandom(r + got, sizeof r - got, 0);
+		if (n > 0)
+			got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof r; i++)
+		snprintf(m->nonce + 2 * i, 3, "%02x", r[i]);
+}
+
+/* Reads the marker fd; sets done when "NONCE rc cwd\0" has come. Anything
+ * without the nonce is dropped. Returns -1 at EOF (the child died). */
+static int marker_read(struct marker *m, int fd)
+{
+	for (;;) {
+		ssize_t n = read(fd, m->buf + m->len, sizeof m->buf - 1 - m->len);
+		char *nul, *p;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return 0;
+		if (n == 0)
+			return -1;
+		m->len += (size_t)n;
+		m->buf[m->len] = '\0';
+		while ((nul = memchr(m->buf, '\0', m->len)) != NULL) {
+			size_t nlen = strlen(m->nonce);
+			if (strncmp(m->buf, m->nonce, nlen) == 0 && m->buf[nlen] == ' ') {
+				p = m->buf + nlen + 1;
+				m->rc = (int)strtol(p, &p, 10);
+				if (*p == ' ')
+					p++;
+				snprintf(m->cwd, sizeof m->cwd, "%s", p);
+				m->cwd[strcspn(m->cwd, "\n")] = '\0'; /* pwd's newline */
+				m->done = 1;
+				return 0;
+			}
+			m->len -= (size_t)(nul + 1 - m->buf);
+			memmove(m->buf, nul + 1, m->len);
+		}
+		if (m->len == sizeof m->buf - 1)
+			m->len = 0; /* garbage without NUL: drop it */
+	}
+}
+
+enum wait_end { END_MARKER, END_EXITED, END_TIMEOUT };
+
+/* Reads out and err (and services the drain set) until the marker is
+ * whole, pidfd is readable, or the deadline. */
+static enum wait_end capture_wait(struct stream *out, struct stream *err, struct marker *m, int marker_fd, int pidfd,
+				  int64_t deadline)
+{
+	struct pollfd pfd[4 + DRAIN_MAX];
+
+	for (;;) {
+		size_t n = 0, base, i;
+		int64_t left = deadline - now_ms();
+		int pidfd_at = -1, marker_at = -1;
+
+		if (left <= 0)
+			return END_TIMEOUT;
+		pfd[n++] = (struct pollfd){ .fd = out->eof ? -1 : out->fd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = err->eof ? -1 : err->fd, .events = POLLIN };
+		if (m != NULL) {
+			marker_at = (int)n;
+			pfd[n++] = (struct pollfd){ .fd = marker_fd, .events = POLLIN };
+		}
+		pidfd_at = (int)n;
+		pfd[n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+		base = n;
+		for (i = 0; i < agent.ndrain; i++)
+			pfd[n++] = (struct pollfd){ .fd = agent.drain[i], .events = POLLIN };
+		if (poll(pfd, n, left > 1000 ? 1000 : (int)left) < 0 && errno != EINTR)
+			return END_TIMEOUT;
+		if (pfd[0].revents)
+			stream_read(out);
+		if (pfd[1].revents)
+			stream_read(err);
+		drain_service(pfd + base, n - base);
+		if (marker_at >= 0 && pfd[marker_at].revents) {
+			if (marker_read(m, marker_fd) < 0)
+				return END_EXITED;
+			if (m->done)
+				return END_MARKER;
+		}
+		if (pfd[pidfd_at].revents)
+			return END_EXITED;
+		if (m == NULL && pidfd < 0 && out->eof && err->eof)
+			return END_EXITED;
+	}
+}
+
+/* ---- children ---- */
+
+static int pidfd_open_(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static void child_reset_signals(void)
+{
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+}
+
+static void child_stop(struct child *c)
+{
+	if (c->pid <= 0)
+		return;
+	kill(c->pid, SIGKILL);
+	waitpid(c->pid, NULL, 0);
+	close(c->pidfd);
+	close(c->in_fd);
+	close(c->marker_fd);
+	c->pid = 0;
+}
+
+/* Starts a persistent child: `in` on fd in_at, marker on fd marker_at,
+ * /dev/null on the rest of 0..2, own session. Returns 0 or -1. */
+static int child_start(struct child *c, char *const argv[], int in_at, int marker_at)
+{
+	int inp[2], mark[2];
+	pid_t pid;
+
+	if (pipe2(inp, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(mark, O_CLOEXEC) < 0) {
+		close(inp[0]), close(inp[1]);
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		/* first out of the way of 0..4, so no dup2 below clobbers a source */
+		int in_hi = fcntl(inp[0], F_DUPFD_CLOEXEC, 10), mark_hi = fcntl(mark[1], F_DUPFD_CLOEXEC, 10);
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC), null_hi = fcntl(null, F_DUPFD_CLOEXEC, 10);
+		child_reset_signals();
+		setsid();
+		if (in_hi < 0 || mark_hi < 0 || null_hi < 0 || dup2(null_hi, 0) < 0 || dup2(null_hi, 1) < 0
+		    || dup2(null_hi, 2) < 0 || dup2(in_hi, in_at) < 0 || dup2(mark_hi, marker_at) < 0)
+			_exit(127);
+		if (chdir(agent.cwd) < 0 && chdir("/") < 0)
+			_exit(127);
+		unsetenv("BASH_ENV");
+		unsetenv("ENV");
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(inp[0]);
+	close(mark[1]);
+	if (pid < 0) {
+		close(inp[1]), close(mark[0]);
+		return -1;
+	}
+	c->pid = pid;
+	c->in_fd = inp[1];
+	c->marker_fd = mark[0];
+	fcntl(c->marker_fd, F_SETFL, O_NONBLOCK);
+	c->pidfd = pidfd_open_(pid);
+	if (c->pidfd < 0) {
+		child_stop(c);
+		return -1;
+	}
+	return 0;
+}
+
+static int shell_start(void)
+{
+	static char *const argv[] = { BASH_PATH, "--norc", "--noprofile", NULL };
+	/* bash's commands on fd 0, its marker on fd 3 */
+	if (child_start(&agent.shell, argv, 0, 3) < 0)
+		return -1;
+	if (write_all(agent.shell.in_fd, "set -m\n", 7) < 0) {
+		child_stop(&agent.shell);
+		return -1;
+	}
+	return 0;
+}
+
+static int python_start(void)
+{
+	static char *const argv[] = { PYTHON_PATH, "-u", "-c", (char *)python_driver, NULL };
+	return child_start(&agent.python, argv, 3, 4);
+}
+
+/* Returns the status of a child that died (reaped), and forgets it. */
+static int child_reap(struct child *c, int *sig)
+{
+	int status = 0;
+
+	waitpid(c->pid, &status, 0);
+	close(c->pidfd);
+	close(c->in_fd);
+	close(c->marker_fd);
+	c->pid = 0;
+	*sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Children of ppid now (pids, up to max). */
+static size_t children_of(pid_t ppid, pid_t *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL && n < max) {
+		char path[300], buf[512], *p;
+		int fd;
+		ssize_t r;
+		long pp;
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		r = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (r <= 0)
+			continue;
+		buf[r] = '\0';
+		p = strrchr(buf, ')'); /* the command name may hold anything */
+		if (p == NULL || sscanf(p + 1, " %*c %ld", &pp) != 1 || pp != ppid)
+			continue;
+		out[n++] = (pid_t)atol(e->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+#define CHILDREN_MAX 4096
+
+/* SIGKILLs the process group of each child of ppid not in before[0..nb). */
+static void kill_new_groups(pid_t ppid, const pid_t *before, size_t nb)
+{
+	static pid_t now[CHILDREN_MAX];
+	size_t n = children_of(ppid, now, CHILDREN_MAX), i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nb && before[j] != now[i]; j++)
+			;
+		if (j < nb)
+			continue;
+		pid_t pg = getpgid(now[i]);
+		if (pg > 0 && pg != getpgid(ppid))
+			kill(-pg, SIGKILL);
+		kill(now[i], SIGKILL);
+	}
+}
+
+/* ---- per-call files ---- */
+
+struct call_files {
+	char cmd[128], out[128], err[128], in[128];
+	int have_cmd, have_out, have_err, have_in;
+};
+
+static int ensure_dir(void)
+{
+	if (mkdir(agent.dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int write_file(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = write_all(fd, data, len);
+	if (close(fd) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* Makes the call's FIFOs and opens their read ends (non-blocking). */
+static int call_fifos(struct call_files *f, int *out_fd, int *err_fd)
+{
+	snprintf(f->out, sizeof f->out, "%s/o.%lu", agent.dir, agent.seq);
+	snprintf(f->err, sizeof f->err, "%s/e.%lu", agent.dir, agent.seq);
+	if (mkfifo(f->out, 0600) < 0)
+		return -1;
+	f->have_out = 1;
+	if (mkfifo(f->err, 0600) < 0)
+		return -1;
+	f->have_err = 1;
+	*out_fd = open(f->out, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	*err_fd = open(f->err, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	return *out_fd < 0 || *err_fd < 0 ? -1 : 0;
+}
+
+static int call_stdin(struct call_files *f, const struct session_request *req)
+{
+	if (req->stdin_data == NULL) {
+		snprintf(f->in, sizeof f->in, "/dev/null");
+		return 0;
+	}
+	snprintf(f->in, sizeof f->in, "%s/i.%lu", agent.dir, agent.seq);
+	if (write_file(f->in, req->stdin_data, req->stdin_len) < 0)
+		return -1;
+	f->have_in = 1;
+	return 0;
+}
+
+static void call_files_remove(struct call_files *f)
+{
+	if (f->have_cmd)
+		unlink(f->cmd);
+	if (f->have_out)
+		unlink(f->out);
+	if (f->have_err)
+		unlink(f->err);
+	if (f->have_in)
+		unlink(f->in);
+}
+
+static void finish_streams(struct stream *out, struct stream *err, struct session_result *r)
+{
+	stream_read(out);
+	stream_read(err);
+	r->out = out->buf;
+	r->out_len = out->len;
+	r->err = err->buf;
+	r->err_len = err->len;
+	r->truncated = out->truncated || err->truncated;
+	if (!out->eof)
+		drain_add(out->fd);
+	else
+		close(out->fd);
+	if (!err->eof)
+		drain_add(err->fd);
+	else
+		close(err->fd);
+}
+
+/* ---- the three ways to run ---- */
+
+/* Runs through a persistent child (bash or python) whose input takes
+ * `msg`. Fills r; returns 0, or -1 with errbuf set. */
+static int run_persistent(struct child *c, int is_shell, const struct session_request *req, struct call_files *f,
+			  struct marker *m, const char *msg, size_t msglen, struct stream *out, struct stream *err,
+			  struct session_result *r)
+{
+	static pid_t before[CHILDREN_MAX];
+	size_t nb = children_of(c->pid, before, CHILDREN_MAX);
+	int64_t start = now_ms(), deadline = start + req->timeout_ms;
+	enum wait_end end;
+	int sig = 0;
+
+	(void)f;
+	if (write_all(c->in_fd, msg, msglen) < 0)
+		end = END_EXITED;
+	else
+		end = capture_wait(out, err, m, c->marker_fd, c->pidfd, deadline);
+	if (end == END_TIMEOUT) {
+		r->timed_out = 1;
+		kill_new_groups(c->pid, before, nb);
+		if (!is_shell)
+			kill(c->pid, SIGINT);
+		end = capture_wait(out, err, m, c->marker_fd, c->pidfd, now_ms() + GRACE_MS);
+	}
+	if (end == END_MARKER) {
+		r->exit_code = m->rc;
+		if (r->timed_out)
+			r->signal = is_shell ? SIGKILL : SIGINT;
+		if (m->cwd[0] == '/' && is_shell)
+			snprintf(agent.cwd, sizeof agent.cwd, "%s", m->cwd);
+		if (m->cwd[0] == '/' && !is_shell)
+			snprintf(agent.python_cwd, sizeof agent.python_cwd, "%s", m->cwd);
+	} else {
+		/* it exited (`exit`, a crash) or is stuck: start a fresh one */
+		if (end == END_TIMEOUT) {
+			child_stop(c);
+			r->exit_code = -1;
+			r->signal = SIGKILL;
+		} else {
+			r->exit_code = child_reap(c, &sig);
+			r->signal = sig;
+		}
+		r->shell_restarted = 1;
+		if (is_shell)
+			shell_start();
+		/* python starts again on its next use */
+	}
+	r->duration_ms = now_ms() - start;
+	finish_streams(out, err, r);
+	return 0;
+}
+
+static int run_shell(const struct session_request *req, struct session_result *r, char *errbuf, size_t errlen)
+{
+	struct call_files f = { 0 };
+	struct stream out, err;
+	struct marker m;
+	char line[1024];
+	int out_fd = -1, err_fd = -1, n, rc = -1;
+
+	if (agent.shell.pid == 0 && shell_start() < 0) {
+		snprintf(errbuf, errlen, "cannot start %s: %s", BASH_PATH, strerror(errno));
+		return -1;
+	}
+	snprintf(f.cmd, sizeof f.cmd, "%s/c.%lu", agent.dir, agent.seq);
+	if (write_file(f.cmd, req->command, strlen(req->command)) < 0)
+		goto io_fail;
+	f.have_cmd = 1;
+	if (call_stdin(&f, req) < 0 || call_fifos(&f, &out_fd, &err_fd) < 0)
+		goto io_fail;
+	marker_init(&m);
+	n = snprintf(line, sizeof line,
+		     "{ . %s; } <%s >%s 2>%s 3>&- ; builtin printf '%%s %%d ' %s $? >&3; builtin pwd >&3; builtin printf '\\0' >&3\n",
+		     f.cmd, f.in, f.out, f.err, m.nonce);
+	if (stream_init(&out, out_fd, req->max_output) < 0 || stream_init(&err, err_fd, req->max_output) < 0) {
+		snprintf(errbuf, errlen, "out of memory");
+		goto fail;
+	}
+	out_fd = err_fd = -1;
+	rc = run_persistent(&agent.shell, 1, req, &f, &m, line, (size_t)n, &out, &err, r);
+	call_files_remove(&f);
+	return rc;
+io_fail:
+	snprintf(errbuf, errlen, "cannot prepare the call's files in %s: %s", agent.dir, strerror(errno));
+fail:
+	if (out_fd >= 0)
+		close(out_fd);
+	if (err_fd >= 0)
+		close(err_fd);
+	call_files_remove(&f);
+	return -1;
+}
+
+static int run_python(const struct session_request *req, struct session_result *r, char *errbuf, size_t errlen)
+{
+	struct call_files f = { 0 };
+	struct stream out, err;
+	struct marker m;
+	char hdr[600], *msg = NULL;
+	int out_fd = -1, err_fd = -1, n, rc = -1;
+
+	if (agent.python.pid == 0 && python_start() < 0) {
+		snprintf(errbuf, errlen, "cannot start %s: %s", PYTHON_PATH, strerror(errno));
+		return -1;
+	}
+	if (call_stdin(&f, req) < 0 || call_fifos(&f, &out_fd, &err_fd) < 0) {
+		snprintf(errbuf, errlen, "cannot prepare the call's files in %s: %s", agent.dir, strerror(errno));
+		goto fail;
+	}
+	marker_init(&m);
+	n = snprintf(hdr, sizeof hdr, "%s %s %s %s %zu\n", m.nonce, f.out, f.err, f.in, req->code_len);
+	msg = malloc((size_t)n + req->code_len);
+	if (msg == NULL || stream_init(&out, out_fd, req->max_output) < 0
+	    || stream_init(&err, err_fd, req->max_output) < 0) {
+		snprintf(errbuf, errlen, "out of memory");
+		goto fail;
+	}
+	memcpy(msg, hdr, (size_t)n);
+	memcpy(msg + n, req->code, req->code_len);
+	out_fd = err_fd = -1;
+	rc = run_persistent(&agent.python, 0, req, &f, &m, msg, (size_t)n + req->code_len, &out, &err, r);
+	if (r->timed_out && !r->shell_restarted)
+		r->exit_code = r->exit_code ? r->exit_code : 1;
+	free(msg);
+	call_files_remove(&f);
+	return rc;
+fail:
+	free(msg);
+	if (out_fd >= 0)
+		close(out_fd);
+	if (err_fd >= 0)
+		close(err_fd);
+	call_files_remove(&f);
+	return -1;
+}
+
+static int run_argv(char *const argv[], const struct session_request *req, struct session_result *r, char *errbuf,
+		    size_t errlen)
+{
+	struct call_files f = { 0 };
+	struct stream out, err;
+	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, in_fd = -1, pidfd = -1, status = 0;
+	int64_t start = now_ms();
+	enum wait_end end;
+	pid_t pid;
+
+	if (call_stdin(&f, req) < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		snprintf(errbuf, errlen, "cannot prepare the call: %s", strerror(errno));
+		goto fail;
+	}
+	in_fd = open(f.in, O_RDONLY | O_CLOEXEC);
+	if (in_fd < 0 || stream_init(&out, outp[0], req->max_output) < 0
+	    || stream_init(&err, errp[0], req->max_output) < 0) {
+		snprintf(errbuf, errlen, "cannot prepare the call: %s", strerror(errno));
+		goto fail;
+	}
+	pid = fork();
+	if (pid == 0) {
+		child_reset_signals();
+		setpgid(0, 0);
+		if (dup2(in_fd, 0) < 0 || dup2(outp[1], 1) < 0 || dup2(errp[1], 2) < 0)
+			_exit(127);
+		if (chdir(req->cwd ? req->cwd : agent.cwd) < 0) {
+			dprintf(2, "cannot enter %s: %s\n", req->cwd ? req->cwd : agent.cwd, strerror(errno));
+			_exit(127);
+		}
+		if (req->envp)
+			for (size_t i = 0; req->envp[i]; i++)
+				putenv(req->envp[i]);
+		execvp(argv[0], argv);
+		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(outp[1]);
+	close(errp[1]);
+	outp[1] = errp[1] = -1;
+	close(in_fd);
+	in_fd = -1;
+	if (pid < 0) {
+		snprintf(errbuf, errlen, "fork: %s", strerror(errno));
+		close(outp[0]), close(errp[0]);
+		free(out.buf), free(err.buf);
+		call_files_remove(&f);
+		return -1;
+	}
+	setpgid(pid, pid); /* also here: no race with the kill below */
+	fcntl(outp[0], F_SETFL, O_NONBLOCK);
+	fcntl(errp[0], F_SETFL, O_NONBLOCK);
+	pidfd = pidfd_open_(pid);
+	end = capture_wait(&out, &err, NULL, -1, pidfd, start + req->timeout_ms);
+	if (end == END_TIMEOUT) {
+		r->timed_out = 1;
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+	}
+	waitpid(pid, &status, 0);
+	/* what it wrote before it exited is in the pipes: finish_streams reads it */
+	if (pidfd >= 0)
+		close(pidfd);
+	r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	r->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	r->duration_ms = now_ms() - start;
+	finish_streams(&out, &err, r);
+	call_files_remove(&f);
+	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (outp[i] >= 0)
+			close(outp[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+	}
+	if (in_fd >= 0)
+		close(in_fd);
+	call_files_remove(&f);
+	return -1;
+}
+
+/* Other languages: the code as a file, run by its interpreter. */
+static int run_code_file(const struct session_request *req, struct session_result *r, char *errbuf, size_t errlen)
+{
+	static const struct {
+		const char *language, *interpreter, *ext;
+	} langs[] = { { "bash", BASH_PATH, "sh" }, { "sh", "/bin/sh", "sh" }, { "node", "node", "js" },
+		      { "python3-script", PYTHON_PATH, "py" } };
+	char path[128];
+	char *argv[3];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof langs / sizeof langs[0] && strcmp(langs[i].language, req->language) != 0; i++)
+		;
+	if (i == sizeof langs / sizeof langs[0]) {
+		snprintf(errbuf, errlen, "language '%s' is not one of python3, python3-script, bash, sh, node",
+			 req->language);
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/code.%lu.%s", agent.dir, agent.seq, langs[i].ext);
+	if (write_file(path, req->code, req->code_len) < 0) {
+		snprintf(errbuf, errlen, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	argv[0] = (char *)langs[i].interpreter;
+	argv[1] = path;
+	argv[2] = NULL;
+	rc = run_argv(argv, req, r, errbuf, errlen);
+	unlink(path);
+	return rc;
+}
+
+/* ---- frames ---- */
+
+static void send_frame(const char *body, size_t len)
+{
+	unsigned char hdr[4];
+
+	session_frame_header((uint32_t)len, hdr);
+	if (write_all(1, hdr, 4) < 0 || write_all(1, body, len) < 0)
+		exit(0); /* the supervisor is gone */
+}
+
+static void send_error(int64_t id, const char *msg)
+{
+	size_t len;
+	char *body = session_response_encode_error(id, msg, &len);
+
+	if (body == NULL)
+		exit(1);
+	send_frame(body, len);
+	free(body);
+}
+
+static void serve(const void *frame, size_t len)
+{
+	struct session_request req;
+	struct session_result r;
+	char err[512];
+	int rc;
+
+	memset(&r, 0, sizeof r);
+	if (session_request_parse(frame, len, &req, err, sizeof err) < 0) {
+		send_error(req.id, err);
+		session_request_free(&req);
+		return;
+	}
+	agent.seq++;
+	if (ensure_dir() < 0) {
+		snprintf(err, sizeof err, "cannot make %s: %s", agent.dir, strerror(errno));
+		rc = -1;
+	} else if (req.kind == SESSION_SHELL)
+		rc = run_shell(&req, &r, err, sizeof err);
+	else if (req.kind == SESSION_ARGV)
+		rc = run_argv(req.argv, &req, &r, err, sizeof err);
+	else if (strcmp(req.language, "python3") == 0)
+		rc = run_python(&req, &r, err, sizeof err);
+	else
+		rc = run_code_file(&req, &r, err, sizeof err);
+	if (rc < 0) {
+		send_error(req.id, err);
+	} else {
+		size_t blen;
+		char *body;
+		r.cwd = req.kind == SESSION_CODE && strcmp(req.language, "python3") == 0 && agent.python_cwd[0] == '/'
+				? agent.python_cwd : agent.cwd;
+		body = session_response_encode_result(req.id, &r, &blen);
+		if (body == NULL)
+			send_error(req.id, "out of memory encoding the response");
+		else if (blen > SESSION_FRAME_MAX) /* cannot happen with the bounds above; never send one root refuses */
+			send_error(req.id, "the response is over the frame bound");
+		else
+			send_frame(body, blen);
+		free(body);
+	}
+	free(r.out);
+	free(r.err);
+	session_request_free(&req);
+}
+
+/* Waits for stdin to be readable, servicing the drain set meanwhile. */
+static void wait_stdin(void)
+{
+	struct pollfd pfd[1 + DRAIN_MAX];
+
+	for (;;) {
+		size_t n = 0, i;
+		pfd[n++] = (struct pollfd){ .fd = 0, .events = POLLIN };
+		for (i = 0; i < agent.ndrain; i++)
+			pfd[n++] = (struct pollfd){ .fd = agent.drain[i], .events = POLLIN };
+		if (poll(pfd, n, -1) < 0 && errno != EINTR)
+			return;
+		drain_service(pfd + 1, n - 1);
+		if (pfd[0].revents)
+			return;
+	}
+}
+
+int main(void)
+{
+	unsigned char hdr[4];
+	char err[256], *body;
+	uint32_t len;
+
+	signal(SIGPIPE, SIG_IGN); /* a dead reader is an error return, not a death */
+	if (getcwd(agent.cwd, sizeof agent.cwd) == NULL)
+		snprintf(agent.cwd, sizeof agent.cwd, "/");
+	snprintf(agent.dir, sizeof agent.dir, "%s/.sandrun-session-XXXXXX", "/tmp");
+	if (mkdtemp(agent.dir) == NULL) {
+		fprintf(stderr, "sandrun-session-agent: mkdtemp %s: %s\n", agent.dir, strerror(errno));
+		return 1;
+	}
+	for (;;) {
+		wait_stdin();
+		if (read_all(0, hdr, 1) < 0)
+			break; /* EOF between frames: the supervisor is done */
+		if (read_all(0, hdr + 1, 3) < 0) {
+			send_error(-1, "truncated frame header");
+			break;
+		}
+		if (session_frame_length(hdr, &len, err, sizeof err) < 0) {
+			/* skip the body to stay in step with the frames */
+			char junk[65536];
+			uint32_t left = len;
+			while (left > 0) {
+				size_t k = left < sizeof junk ? left : sizeof junk;
+				if (read_all(0, junk, k) < 0)
+					break;
+				left -= (uint32_t)k;
+			}
+			send_error(-1, err);
+			if (left > 0)
+				break;
+			continue;
+		}
+		body = malloc(len);
+		if (body == NULL) {
+			send_error(-1, "out of memory");
+			break;
+		}
+		if (read_all(0, body, len) < 0) {
+			send_error(-1, "truncated frame: end of input inside a frame");
+			free(body);
+			break;
+		}
+		serve(body, len);
+		free(body);
+	}
+	child_stop(&agent.shell);
+	child_stop(&agent.python);
+	/* what is left of the private directory (it held only our files) */
+	{
+		DIR *d = opendir(agent.dir);
+		struct dirent *e;
+		while (d && (e = readdir(d)) != NULL) {
+			char p[sizeof agent.dir + 260];
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(p, sizeof p, "%s/%s", agent.dir, e->d_name);
+			unlink(p);
+		}
+		if (d)
+			closedir(d);
+		rmdir(agent.dir);
+	}
+	return 0;
+}
