@@ -64,6 +64,7 @@ static const struct config_key config_keys[] = {
 	CFG_STR(runner_name),
 	/* Job uids must not collide with real users: keep them far above 65535. */
 	CFG_UINT(job_uid_base, 65536, 4000000000LL),
+	CFG_UINT(session_uid_base, 65536, 4000000000LL),
 	CFG_STR(environments_dir),
 	CFG_STR(worker_key),
 	CFG_STR(requirements_mirror_dir),
@@ -95,6 +96,17 @@ static const struct config_key config_keys[] = {
 	CFG_LIMIT(quota_running_max, 0, 100000),
 	CFG_LIMIT(redis_memory_high_water_percent, 1, 100),
 	CFG_LIMIT(redis_memory_results_percent, 1, 100),
+	CFG_LIMIT(sessions_per_client, 0, 100000),
+	CFG_LIMIT(sessions_max, 0, 1000),
+	CFG_LIMIT(session_pool_size, 0, 1000),
+	CFG_LIMIT(session_ttl_default, 1, 30 * 86400),
+	CFG_LIMIT(session_ttl_max, 1, 30 * 86400),
+	CFG_LIMIT(session_idle_default, 1, 30 * 86400),
+	CFG_LIMIT(session_idle_max, 1, 30 * 86400),
+	CFG_LIMIT(session_file_max_bytes, 1, 64 * GIB),
+	CFG_LIMIT(snapshot_max_bytes, 1, 64 * GIB),
+	CFG_LIMIT(snapshot_ttl_seconds, 1, 30 * 86400),
+	CFG_LIMIT(session_create_wait, 1, 3600),
 };
 
 /* Frees a string that may be a secret, wiping it first; NULL afterwards. */
@@ -134,6 +146,7 @@ void config_defaults(struct sandrun_config *c)
 	config_set_string(&c->runner_name, "");
 	config_set_string(&c->worker_key, "");
 	c->job_uid_base = 1900000;
+	c->session_uid_base = 1950000;
 	config_set_string(&c->environments_dir, LOCALSTATEDIR "/lib/sandrun/environments");
 	config_set_string(&c->requirements_mirror_dir, LOCALSTATEDIR "/lib/sandrun/mirror");
 	config_set_string(&c->gpu_detect, "auto");
@@ -165,6 +178,17 @@ void config_defaults(struct sandrun_config *c)
 	c->limits.quota_running_max = 0;
 	c->limits.redis_memory_high_water_percent = 80;
 	c->limits.redis_memory_results_percent = 95;
+	c->limits.sessions_per_client = 2;
+	c->limits.sessions_max = 8;
+	c->limits.session_pool_size = 2;
+	c->limits.session_ttl_default = 1800;
+	c->limits.session_ttl_max = 3600;
+	c->limits.session_idle_default = 300;
+	c->limits.session_idle_max = 3600;
+	c->limits.session_file_max_bytes = 100 * 1000 * 1000;
+	c->limits.snapshot_max_bytes = 64 * MIB;
+	c->limits.snapshot_ttl_seconds = 3600;
+	c->limits.session_create_wait = 20;
 }
 
 static char *trim(char *s)
@@ -234,6 +258,15 @@ static int config_check(struct sandrun_config *c, char *err, size_t errlen)
 	if (l->memory_mb_min > l->memory_mb_max ||
 	    l->memory_mb_default < l->memory_mb_min || l->memory_mb_default > l->memory_mb_max)
 		return error_format(err, errlen, "memory_mb_default must lie within memory_mb_min..memory_mb_max");
+	if (l->session_ttl_default > l->session_ttl_max)
+		return error_format(err, errlen, "session_ttl_default is above session_ttl_max");
+	if (l->session_idle_default > l->session_idle_max)
+		return error_format(err, errlen, "session_idle_default is above session_idle_max");
+	/* Job slots (runner_slots; 0: the CPUs, up to 1024) and session sandboxes never share a uid. */
+	if ((int64_t)c->session_uid_base < (int64_t)c->job_uid_base + (c->runner_slots ? c->runner_slots : 1024) &&
+	    (int64_t)c->job_uid_base < (int64_t)c->session_uid_base + l->sessions_max)
+		return error_format(err, errlen, "session_uid_base .. + sessions_max overlaps the job uids "
+				    "(job_uid_base .. + runner_slots)");
 	return 0;
 }
 

@@ -48,6 +48,19 @@ struct sandrun_limits {
 	 * results percent, so logs, records and heartbeats always fit. */
 	int64_t redis_memory_high_water_percent;  /* 80 */
 	int64_t redis_memory_results_percent;     /* 95 */
+
+	/* Sessions (SPEC §7, docs/sessions.md). */
+	int64_t sessions_per_client;       /* live sessions one client address holds at once: 2 */
+	int64_t sessions_max;              /* sessions one runner holds at once (warm ones included): 8 */
+	int64_t session_pool_size;         /* warm sandboxes a runner keeps for `default`: 2 */
+	int64_t session_ttl_default;       /* seconds: 1800 */
+	int64_t session_ttl_max;           /* seconds: 3600 */
+	int64_t session_idle_default;      /* seconds without a request before it ends: 300 */
+	int64_t session_idle_max;          /* seconds: 3600 */
+	int64_t session_file_max_bytes;    /* one file written or read through the files routes: 100 MB */
+	int64_t snapshot_max_bytes;        /* a snapshot's .tar.gz: 64 MiB (then 413) */
+	int64_t snapshot_ttl_seconds;      /* how long a snapshot is kept: 3600 */
+	int64_t session_create_wait;       /* seconds a create waits for a sandbox before a 503: 20 */
 };
 
 struct sandrun_config {
@@ -75,6 +88,7 @@ struct sandrun_config {
 	char *runner_state_dir;        /* where sandbox roots are mounted: /run/sandrun-runner */
 	char *runner_name;             /* consumer name in the queue; default hostname:pid */
 	unsigned job_uid_base;         /* slot i runs as uid/gid base+i: 1900000 */
+	unsigned session_uid_base;     /* session sandbox i runs as uid/gid base+i: 1950000 (never a job's) */
 	char *environments_dir;        /* named environment trees: /var/lib/sandrun/environments */
 	char *worker_key;              /* Ed25519 key (PEM) results are signed with; "" = unsigned */
 	char *requirements_mirror_dir; /* package mirror for requirements (pip/, npm/): /var/lib/sandrun/mirror */

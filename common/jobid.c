@@ -1,4 +1,4 @@
-/* Job ids: "job-" + 26 base32 characters = 130 bits from getrandom(2). */
+/* Ids: "job-" (or "ses-", "wsp-") + 26 base32 characters = 130 bits from getrandom(2). */
 #include "config.h"
 #include "jobid.h"
 
@@ -7,7 +7,7 @@
 
 static const char jobid_alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
 
-int jobid_generate(char out[JOBID_LEN + 1])
+int prefixed_id_generate(const char prefix[5], char out[JOBID_LEN + 1])
 {
 	unsigned char bytes[JOBID_RANDOM_CHARS];
 	size_t got = 0;
@@ -19,19 +19,29 @@ int jobid_generate(char out[JOBID_LEN + 1])
 			return -1;
 		got += (size_t)n;
 	}
-	memcpy(out, "job-", 4);
+	memcpy(out, prefix, 4);
 	for (size_t i = 0; i < JOBID_RANDOM_CHARS; i++)
 		out[4 + i] = jobid_alphabet[bytes[i] & 31];
 	out[JOBID_LEN] = '\0';
 	return 0;
 }
 
-bool jobid_valid(const char *s, size_t len)
+bool prefixed_id_valid(const char prefix[5], const char *s, size_t len)
 {
-	if (len != JOBID_LEN || memcmp(s, "job-", 4) != 0)
+	if (len != JOBID_LEN || memcmp(s, prefix, 4) != 0)
 		return false;
 	for (size_t i = 4; i < len; i++)
 		if (!memchr(jobid_alphabet, s[i], sizeof jobid_alphabet - 1) || s[i] == '\0')
 			return false;
 	return true;
+}
+
+int jobid_generate(char out[JOBID_LEN + 1])
+{
+	return prefixed_id_generate("job-", out);
+}
+
+bool jobid_valid(const char *s, size_t len)
+{
+	return prefixed_id_valid("job-", s, len);
 }

@@ -17,4 +17,14 @@ int jobid_generate(char out[JOBID_LEN + 1]);
 /* true when `s` has exactly the shape of an id we issue (checked before any Redis lookup). */
 bool jobid_valid(const char *s, size_t len);
 
+/*
+ * The same shape with another four-character prefix: sessions ("ses-",
+ * the only key to a session, SPEC §7) and saved workspaces ("wsp-").
+ * jobid_generate/jobid_valid are these with "job-".
+ */
+#define SESID_PREFIX "ses-"
+#define WSPID_PREFIX "wsp-"
+int prefixed_id_generate(const char prefix[5], char out[JOBID_LEN + 1]);
+bool prefixed_id_valid(const char prefix[5], const char *s, size_t len);
+
 #endif

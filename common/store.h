@@ -98,6 +98,28 @@
  *                                  field = DIGEST, value = "BYTES
  *                                  EXPIRY_MS" (3 x the upload)
  *
+ * SESSIONS (SPEC §7; the conversation between responder, runner and the
+ * agent in the sandbox: docs/sessions.md). SID: "ses-" + 26 base32, WID:
+ * "wsp-" + 26 base32 (common/jobid.h), RID: a request's 16 hex digits.
+ *   sr:{SID}:ses           hash    the session record: session_create  ttl_seconds + 600 s; 300 s once
+ *                                  .lua makes it (SES_F_* below), the  ended (routes answer 410 with the
+ *                                  runner's scripts change it          reason meanwhile)
+ *   sr:sespool:ENV         list    session_create.lua: one create      popped by a warm supervisor of a
+ *                                  entry (JSON) per new session of     runner offering ENV; dropped there
+ *                                  environment ENV. Runners read it    when its record is not "starting"
+ *   sr:{SID}:req           list    session_request.lua: requests to    the record's; deleted at the end
+ *                                  the session's supervisor (JSON)
+ *   sr:{SID}:data:RID      string  session_request.lua: a request's    120 s; the supervisor GETDELs it
+ *                                  bytes (a file, an archive)
+ *   sr:{SID}:rep:RID       list    the supervisor: reply frames to     120 s from the last push
+ *                                  request RID (the create's: RID
+ *                                  "create")
+ *   sr:sessions:{C}        zset    the client's live sessions: member  quota_idle_seconds
+ *                                  DIGEST (of the SID), score =
+ *                                  expires_at (ms)
+ *   sr:{WID}:wsp           string  a snapshot: the workspace as        snapshot_ttl_seconds; reserved
+ *                                  .tar.gz, written by the supervisor  in the client's sr:store:{C}
+ *
  * DIGEST is the SHA1 of the job id, 40 hex digits (redis/store-lib.lua's
  * store_digest): what a responder reads per client names no job, as the
  * id is the only key to a job's data (SECURITY.md). Who may read or write
@@ -205,6 +227,13 @@ struct client_keys {
 	char cpu[STORE_KEY_MAX];
 	char store[STORE_KEY_MAX];
 	char parked[STORE_KEY_MAX];
+	char sessions[STORE_KEY_MAX];
+};
+
+/* A session's keys (SID: "ses-..."), as the key table above names them. */
+struct session_keys {
+	char ses[STORE_KEY_MAX];
+	char req[STORE_KEY_MAX];
 };
 
 /* Fills *k for job `id`. 0, or -1 when id is empty or not shorter than STORE_ID_MAX (*k is then all ""). */
@@ -212,6 +241,17 @@ int job_keys_make(const char *id, struct job_keys *k);
 /* Fills *k for client `client` ("" is a client too: the keys of nobody). 0, or -1 when it is
  * not shorter than STORE_CLIENT_MAX (*k is then all ""). */
 int client_keys_make(const char *client, struct client_keys *k);
+/* Fills *k for session `sid`. 0, or -1 when sid is empty or not shorter than STORE_ID_MAX. */
+int session_keys_make(const char *sid, struct session_keys *k);
+/* sr:{SID}:data:RID and sr:{SID}:rep:RID (rid: at most STORE_ID_MAX - 1 bytes). 0, or -1 when it does not fit. */
+int store_key_session_data(char *out, size_t outlen, const char *sid, const char *rid);
+int store_key_session_reply(char *out, size_t outlen, const char *sid, const char *rid);
+/* sr:sespool:ENV: the create entries for environment env. 0, or -1 when it does not fit. */
+int store_key_session_pool(char *out, size_t outlen, const char *env);
+/* sr:{WID}:wsp: a saved workspace. 0, or -1 when it does not fit. */
+int store_key_workspace(char *out, size_t outlen, const char *wid);
+#define STORE_SESSION_CREATE_RID "create" /* the RID of a create's reply list */
+
 /* sr:runner:NAME into out. 0, or -1 when it does not fit. */
 int store_key_runner(char *out, size_t outlen, const char *name);
 /* The queue of GPU profile (vram_gb, cuda): sr:queue:gpu:<vram>g-cuda<cuda>. 0, or -1 when it does not fit. */

@@ -56,7 +56,56 @@ int client_keys_make(const char *client, struct client_keys *k)
 	key_join(k->cpu, sizeof k->cpu, "sr:cpu:{", client, "}");
 	key_join(k->store, sizeof k->store, "sr:store:{", client, "}");
 	key_join(k->parked, sizeof k->parked, "sr:parked:{", client, "}");
+	key_join(k->sessions, sizeof k->sessions, "sr:sessions:{", client, "}");
 	return 0;
+}
+
+int session_keys_make(const char *sid, struct session_keys *k)
+{
+	size_t len = strlen(sid);
+
+	memset(k, 0, sizeof *k);
+	if (len == 0 || len >= STORE_ID_MAX)
+		return -1;
+	key_join(k->ses, sizeof k->ses, "sr:{", sid, "}:ses");
+	key_join(k->req, sizeof k->req, "sr:{", sid, "}:req");
+	return 0;
+}
+
+static int session_key_with_rid(char *out, size_t outlen, const char *sid, const char *what, const char *rid)
+{
+	int n;
+
+	if (strlen(sid) >= STORE_ID_MAX || strlen(rid) >= STORE_ID_MAX)
+		n = -1;
+	else
+		n = snprintf(out, outlen, "sr:{%s}:%s:%s", sid, what, rid);
+	if (n < 0 || (size_t)n >= outlen) {
+		if (outlen)
+			*out = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+int store_key_session_data(char *out, size_t outlen, const char *sid, const char *rid)
+{
+	return session_key_with_rid(out, outlen, sid, "data", rid);
+}
+
+int store_key_session_reply(char *out, size_t outlen, const char *sid, const char *rid)
+{
+	return session_key_with_rid(out, outlen, sid, "rep", rid);
+}
+
+int store_key_session_pool(char *out, size_t outlen, const char *env)
+{
+	return key_join(out, outlen, "sr:sespool:", env, "");
+}
+
+int store_key_workspace(char *out, size_t outlen, const char *wid)
+{
+	return key_join(out, outlen, "sr:{", wid, "}:wsp");
 }
 
 int store_key_runner(char *out, size_t outlen, const char *name)

@@ -70,11 +70,13 @@ require_cmd() {
 
 # Job uids of this test's own. RLIMIT_NPROC counts a uid's processes across
 # the whole kernel, so stacks running at once (make -j2 check) must never
-# share a job uid: a fork bomb in one would starve the other's jobs. 1024
-# uids per test (uid_base 0..15: runners of up to 64 slots), from the
-# test's pid; the runner's default (1900000) is never used by a test.
-TEST_UID_BASE=$((3000000 + ($$ % 100000) * 1024))
+# share a job uid: a fork bomb in one would starve the other's jobs. 2048
+# uids per test (uid_base 0..15: runners of up to 64 slots; then 1024 for
+# session sandboxes, session_uid_base), from the test's pid; the runner's
+# defaults (1900000, 1950000) are never used by a test.
+TEST_UID_BASE=$((3000000 + ($$ % 100000) * 2048))
 uid_base() { echo $((TEST_UID_BASE + ${1:-0} * 64)); }
+session_uid_base() { echo $((TEST_UID_BASE + 1024)); }
 
 STACK_DIR=
 stack_stop() {
@@ -99,7 +101,7 @@ stack_start() {
 	STACK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sandrun-test.XXXXXX")
 	trap stack_stop EXIT
 	if ! "$top_srcdir/contrib/sandrun-stack" start "$STACK_DIR" --bin-dir "$top_builddir" \
-		--fcgi-workers 2 --runner-slots 2 --set "job_uid_base=$(uid_base 0)" "$@" \
+		--fcgi-workers 2 --runner-slots 2 --set "job_uid_base=$(uid_base 0)" --set "session_uid_base=$(session_uid_base)" "$@" \
 		>"$STACK_DIR/start.out" 2>&1; then
 		echo "Bail out! the stack did not start:"
 		sed 's/^/# /' "$STACK_DIR/start.out"

@@ -186,6 +186,12 @@ int main(void)
 	ok(strstr(err, "fcgi_workers") != NULL, "the error names the key: %s", err);
 	ok(parse("fcgi_workers = 0\n", &c, err) < 0, "a value below the range is an error");
 	ok(parse("job_uid_base = 1000\n", &c, err) < 0, "job uids among real users are refused");
+	ok(parse("runner_slots = 4\njob_uid_base = 2000000\nsession_uid_base = 2000002\n", &c, err) < 0 &&
+	   strstr(err, "session_uid_base") != NULL, "session uids inside the job slots' are refused: %s", err);
+	ok(parse("runner_slots = 4\njob_uid_base = 2000000\nsession_uid_base = 2000004\n", &c, err) == 0,
+	   "session uids right after the job slots' are accepted");
+	config_free(&c);
+	ok(parse("session_ttl_default = 7200\n", &c, err) < 0, "a session ttl above its maximum is an error");
 	ok(parse("just words\n", &c, err) < 0, "a line without '=' is an error");
 	ok(parse("timeout_default = 600\ntimeout_max = 300\n", &c, err) < 0,
 	   "a default above its maximum is an error");

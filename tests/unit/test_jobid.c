@@ -60,5 +60,15 @@ int main(void)
 	ok(!jobid_valid("job-aaaaaaaaaaaaaaaaaaaaaaaaa/", 30), "a slash is refused");
 	ok(jobid_valid("job-aaaaaaaaaaaaaaaaaaaaaaaaaa", 30), "a well-formed id is accepted");
 	ok(!jobid_valid("job-aaaaaaaaaaaaaaaaaaaaaaaaaaa", 31), "one character too many is refused");
+
+	{
+		char ses[JOBID_LEN + 1], wsp[JOBID_LEN + 1];
+		ok(prefixed_id_generate(SESID_PREFIX, ses) == 0 && strncmp(ses, "ses-", 4) == 0, "a session id starts with ses-");
+		ok(prefixed_id_valid(SESID_PREFIX, ses, strlen(ses)), "a generated session id is valid");
+		ok(!jobid_valid(ses, strlen(ses)), "a session id is not a job id");
+		ok(prefixed_id_generate(WSPID_PREFIX, wsp) == 0 && prefixed_id_valid(WSPID_PREFIX, wsp, strlen(wsp)),
+		   "a workspace id is made and valid");
+		ok(!prefixed_id_valid(SESID_PREFIX, wsp, strlen(wsp)), "a workspace id is not a session id");
+	}
 	return done_testing();
 }
