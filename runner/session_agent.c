@@ -1,7 +1,25 @@
 /*
- * sandrun-session-agent: runs inside a session's sandbox as the session's
+ * The session agent: runs inside a session's sandbox as the session's
  * user, in place of a job's command, and serves the root supervisor's
- * requests (runner/session_proto.h) over stdin/stdout, one at a time.
+ * requests (runner/session_proto.h) over two fds, one at a time.
+ * session_agent_serve() (session_agent.h) is called in-process by the
+ * sandbox's job process; sandrun-session-agent (session_agent_main.c) is
+ * the same over stdin/stdout, for tests. Nothing here exits the process
+ * or keeps a global symbol but the two entry points; the only fds it
+ * relies on are the two it is given (and 2 for nothing but diagnostics).
+ *
+ * File ops (write, read, delete, unpack, archive) are session_files.c;
+ * init exports its env into the agent's own environment, which every
+ * shell, interpreter and command started afterwards inherits: it is
+ * refused (409) once the first exec ran.
+ *
+ * Streamed exec ("stream": true): while the call runs, what its stdout
+ * and stderr produced since the last event goes out as an event frame
+ * (session_proto.h) at most every SESSION_STREAM_INTERVAL_MS per stream,
+ * or as soon as SESSION_STREAM_CHUNK bytes wait; an event ends at a
+ * UTF-8 character boundary (the rest of a character waits for the next).
+ * The final response then has "streamed": true and empty stdout/stderr:
+ * its bytes were all in the events.
  *
  * Shell text runs in ONE persistent `bash --norc --noprofile` (started
  * with `set -m`, so each foreground pipeline has a process group of its
@@ -52,6 +70,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "session_agent.h"
+#include "session_files.h"
 #include "session_proto.h"
 
 #define BASH_PATH "/bin/bash"
@@ -137,7 +157,14 @@ static struct {
 	char python_cwd[SESSION_PATH_MAX + 1]; /* the interpreter's */
 	int drain[DRAIN_MAX];
 	size_t ndrain;
+	int in_fd, out_fd;   /* the supervisor's requests, our answers */
+	int out_broken;      /* the answers cannot be written: stop serving */
+	struct session_roots roots;
+	unsigned long execs; /* exec calls served (init is refused after the first) */
+	int64_t stream_id;   /* the streamed exec's id; -1: not streaming */
 } agent;
+
+static void send_frame(const char *body, size_t len);
 
 static int64_t now_ms(void)
 {
@@ -222,15 +249,74 @@ struct stream {
 	char *buf;
 	size_t len, max;
 	int truncated, eof;
+	int which;          /* 1 stdout, 2 stderr (events) */
+	size_t sent;        /* streamed: buf[0..sent) went out in events */
+	int64_t last_event;
 };
 
-static int stream_init(struct stream *s, int fd, size_t max)
+static int stream_init(struct stream *s, int fd, size_t max, int which)
 {
 	memset(s, 0, sizeof *s);
 	s->fd = fd;
 	s->max = max;
+	s->which = which;
 	s->buf = malloc(max + 1);
 	return s->buf ? 0 : -1;
+}
+
+/* How much of p[0..n) ends at a UTF-8 character boundary: an incomplete
+ * sequence at the end is held back (at most 3 bytes). */
+static size_t utf8_whole(const char *p, size_t n)
+{
+	size_t i = n, back = 0;
+
+	while (i > 0 && back < 4) {
+		unsigned char c = (unsigned char)p[i - 1];
+		if ((c & 0xc0) != 0x80) {
+			size_t need = c < 0xc0 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+			return n - (i - 1) < need ? i - 1 : n;
+		}
+		i--;
+		back++;
+	}
+	return n;
+}
+
+/* Streamed exec: sends what s has that was not sent, when it is time
+ * (or all of it with force). */
+static void stream_event(struct stream *s, int force)
+{
+	size_t pending = s->len - s->sent, n, len;
+	int64_t now = now_ms();
+	char *body;
+
+	if (agent.stream_id < 0 || pending == 0)
+		return;
+	if (!force && pending < SESSION_STREAM_CHUNK && now - s->last_event < SESSION_STREAM_INTERVAL_MS)
+		return;
+	n = force ? pending : utf8_whole(s->buf + s->sent, pending);
+	if (n == 0)
+		return;
+	body = session_response_encode_event(agent.stream_id, s->which, s->buf + s->sent, n, &len);
+	if (body == NULL)
+		return; /* out of memory: the bytes go with the next event */
+	send_frame(body, len);
+	free(body);
+	s->sent += n;
+	s->last_event = now;
+}
+
+/* Streamed exec: how long poll may sleep before an event is due. */
+static int stream_poll_ms(const struct stream *s, int ms)
+{
+	int64_t due;
+
+	if (agent.stream_id < 0 || s->len == s->sent)
+		return ms;
+	due = s->last_event + SESSION_STREAM_INTERVAL_MS - now_ms();
+	if (due < 1)
+		due = 1;
+	return due < ms ? (int)due : ms;
 }
 
 /* Reads what is there (non-blocking fd); past max, reads and drops. */
@@ -326,10 +412,11 @@ static enum wait_end capture_wait(struct stream *out, struct stream *err, struct
 	for (;;) {
 		size_t n = 0, base, i;
 		int64_t left = deadline - now_ms();
-		int pidfd_at = -1, marker_at = -1;
+		int pidfd_at = -1, marker_at = -1, wait_ms;
 
 		if (left <= 0)
 			return END_TIMEOUT;
+		wait_ms = stream_poll_ms(err, stream_poll_ms(out, left > 1000 ? 1000 : (int)left));
 		pfd[n++] = (struct pollfd){ .fd = out->eof ? -1 : out->fd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = err->eof ? -1 : err->fd, .events = POLLIN };
 		if (m != NULL) {
@@ -341,12 +428,14 @@ static enum wait_end capture_wait(struct stream *out, struct stream *err, struct
 		base = n;
 		for (i = 0; i < agent.ndrain; i++)
 			pfd[n++] = (struct pollfd){ .fd = agent.drain[i], .events = POLLIN };
-		if (poll(pfd, n, left > 1000 ? 1000 : (int)left) < 0 && errno != EINTR)
+		if (poll(pfd, n, wait_ms) < 0 && errno != EINTR)
 			return END_TIMEOUT;
 		if (pfd[0].revents)
 			stream_read(out);
 		if (pfd[1].revents)
 			stream_read(err);
+		stream_event(out, 0);
+		stream_event(err, 0);
 		drain_service(pfd + base, n - base);
 		if (marker_at >= 0 && pfd[marker_at].revents) {
 			if (marker_read(m, marker_fd) < 0)
@@ -597,6 +686,12 @@ static void finish_streams(struct stream *out, struct stream *err, struct sessio
 	r->out_len = out->len;
 	r->err = err->buf;
 	r->err_len = err->len;
+	if (agent.stream_id >= 0) {
+		stream_event(out, 1);
+		stream_event(err, 1);
+		r->out_len = r->err_len = 0; /* all went out in events */
+		r->streamed = 1;
+	}
 	r->truncated = out->truncated || err->truncated;
 	if (!out->eof)
 		drain_add(out->fd);
@@ -684,7 +779,7 @@ static int run_shell(const struct session_request *req, struct session_result *r
 	n = snprintf(line, sizeof line,
 		     "{ . %s; } <%s >%s 2>%s 3>&- ; builtin printf '%%s %%d ' %s $? >&3; builtin pwd >&3; builtin printf '\\0' >&3\n",
 		     f.cmd, f.in, f.out, f.err, m.nonce);
-	if (stream_init(&out, out_fd, req->max_output) < 0 || stream_init(&err, err_fd, req->max_output) < 0) {
+	if (stream_init(&out, out_fd, req->max_output, 1) < 0 || stream_init(&err, err_fd, req->max_output, 2) < 0) {
 		snprintf(errbuf, errlen, "out of memory");
 		goto fail;
 	}
@@ -722,8 +817,8 @@ static int run_python(const struct session_request *req, struct session_result *
 	marker_init(&m);
 	n = snprintf(hdr, sizeof hdr, "%s %s %s %s %zu\n", m.nonce, f.out, f.err, f.in, req->code_len);
 	msg = malloc((size_t)n + req->code_len);
-	if (msg == NULL || stream_init(&out, out_fd, req->max_output) < 0
-	    || stream_init(&err, err_fd, req->max_output) < 0) {
+	if (msg == NULL || stream_init(&out, out_fd, req->max_output, 1) < 0
+	    || stream_init(&err, err_fd, req->max_output, 2) < 0) {
 		snprintf(errbuf, errlen, "out of memory");
 		goto fail;
 	}
@@ -761,8 +856,8 @@ static int run_argv(char *const argv[], const struct session_request *req, struc
 		goto fail;
 	}
 	in_fd = open(f.in, O_RDONLY | O_CLOEXEC);
-	if (in_fd < 0 || stream_init(&out, outp[0], req->max_output) < 0
-	    || stream_init(&err, errp[0], req->max_output) < 0) {
+	if (in_fd < 0 || stream_init(&out, outp[0], req->max_output, 1) < 0
+	    || stream_init(&err, errp[0], req->max_output, 2) < 0) {
 		snprintf(errbuf, errlen, "cannot prepare the call: %s", strerror(errno));
 		goto fail;
 	}
@@ -862,80 +957,252 @@ static int run_code_file(const struct session_request *req, struct session_resul
 
 /* ---- frames ---- */
 
+static void send_bytes(const void *data, size_t len)
+{
+	if (agent.out_broken || write_all(agent.out_fd, data, len) < 0)
+		agent.out_broken = 1; /* the supervisor is gone: the loop ends */
+}
+
 static void send_frame(const char *body, size_t len)
 {
 	unsigned char hdr[4];
 
 	session_frame_header((uint32_t)len, hdr);
-	if (write_all(1, hdr, 4) < 0 || write_all(1, body, len) < 0)
-		exit(0); /* the supervisor is gone */
+	send_bytes(hdr, 4);
+	send_bytes(body, len);
 }
 
-static void send_error(int64_t id, const char *msg)
+static void send_failure(int64_t id, int status, const char *reason, const char *msg)
 {
 	size_t len;
-	char *body = session_response_encode_error(id, msg, &len);
+	char *body = session_response_encode_failure(id, status, reason, msg, &len);
 
-	if (body == NULL)
-		exit(1);
+	if (body == NULL) {
+		/* out of memory: a fixed answer keeps the supervisor in step */
+		static const char oom[] = "{\"id\":null,\"ok\":false,\"status\":500,\"error\":\"out of memory\",\"reason\":\"internal\"}";
+		send_frame(oom, sizeof oom - 1);
+		return;
+	}
 	send_frame(body, len);
 	free(body);
 }
 
-static void serve(const void *frame, size_t len)
+static void send_error(int64_t id, const char *msg)
 {
-	struct session_request req;
+	send_failure(id, 400, "bad_request", msg);
+}
+
+/* Reads and drops n bytes of the input; 0, or -1 at its end. */
+static int skip_input(uint32_t n)
+{
+	char junk[65536];
+
+	while (n > 0) {
+		size_t k = n < sizeof junk ? n : sizeof junk;
+		if (read_all(agent.in_fd, junk, k) < 0)
+			return -1;
+		n -= (uint32_t)k;
+	}
+	return 0;
+}
+
+/* The raw frame a request announced: 0 with *n its length (the bytes are
+ * next on the input), 1 when it was refused and skipped (answered), -1
+ * when the input ended. */
+static int binary_header(const struct session_request *req, uint32_t *n)
+{
+	unsigned char hdr[4];
+	char err[256];
+
+	if (read_all(agent.in_fd, hdr, 4) < 0)
+		return -1;
+	if (session_binary_length(hdr, (uint32_t)req->binary, n, err, sizeof err) == 0)
+		return 0;
+	if (skip_input(*n) < 0)
+		return -1;
+	send_failure(req->id, *n > SESSION_BINARY_MAX ? 413 : 400, *n > SESSION_BINARY_MAX ? "too_large" : "bad_request",
+		     err);
+	return 1;
+}
+
+/* Sends a files op's reply: {id, ok: true, fields..., binary?} + raw frame. */
+static void send_files_reply(int64_t id, struct session_files_reply *fr)
+{
+	unsigned char hdr[4];
+	char *body;
+
+	if (fr->status != 0) {
+		send_failure(id, fr->status, fr->reason, fr->error);
+		return;
+	}
+	if (json_object_set_new(fr->result, "id", json_integer(id)) < 0
+	    || json_object_set_new(fr->result, "ok", json_true()) < 0
+	    || (fr->has_binary && json_object_set_new(fr->result, "binary", json_integer((json_int_t)fr->binary_len)) < 0)
+	    || (body = json_dumps(fr->result, JSON_COMPACT)) == NULL) {
+		send_failure(id, 500, "internal", "out of memory encoding the reply");
+		return;
+	}
+	if (strlen(body) > SESSION_FRAME_MAX) {
+		send_failure(id, 500, "internal", "the reply is over the frame bound");
+	} else {
+		send_frame(body, strlen(body));
+		if (fr->has_binary) {
+			session_frame_header((uint32_t)fr->binary_len, hdr);
+			send_bytes(hdr, 4);
+			send_bytes(fr->binary, fr->binary_len);
+		}
+	}
+	free(body);
+}
+
+static void serve_exec(struct session_request *req)
+{
 	struct session_result r;
 	char err[512];
 	int rc;
 
 	memset(&r, 0, sizeof r);
-	if (session_request_parse(frame, len, &req, err, sizeof err) < 0) {
-		send_error(req.id, err);
-		session_request_free(&req);
-		return;
-	}
 	agent.seq++;
+	agent.execs++;
+	agent.stream_id = req->stream ? req->id : -1;
 	if (ensure_dir() < 0) {
 		snprintf(err, sizeof err, "cannot make %s: %s", agent.dir, strerror(errno));
 		rc = -1;
-	} else if (req.kind == SESSION_SHELL)
-		rc = run_shell(&req, &r, err, sizeof err);
-	else if (req.kind == SESSION_ARGV)
-		rc = run_argv(req.argv, &req, &r, err, sizeof err);
-	else if (strcmp(req.language, "python3") == 0)
-		rc = run_python(&req, &r, err, sizeof err);
+	} else if (req->kind == SESSION_SHELL)
+		rc = run_shell(req, &r, err, sizeof err);
+	else if (req->kind == SESSION_ARGV)
+		rc = run_argv(req->argv, req, &r, err, sizeof err);
+	else if (strcmp(req->language, "python3") == 0)
+		rc = run_python(req, &r, err, sizeof err);
 	else
-		rc = run_code_file(&req, &r, err, sizeof err);
+		rc = run_code_file(req, &r, err, sizeof err);
+	agent.stream_id = -1;
 	if (rc < 0) {
-		send_error(req.id, err);
+		send_failure(req->id, strstr(err, "language") ? 400 : 500, strstr(err, "language") ? "bad_request" : "internal",
+			     err);
 	} else {
 		size_t blen;
 		char *body;
-		r.cwd = req.kind == SESSION_CODE && strcmp(req.language, "python3") == 0 && agent.python_cwd[0] == '/'
+		r.cwd = req->kind == SESSION_CODE && strcmp(req->language, "python3") == 0 && agent.python_cwd[0] == '/'
 				? agent.python_cwd : agent.cwd;
-		body = session_response_encode_result(req.id, &r, &blen);
+		body = session_response_encode_result(req->id, &r, &blen);
 		if (body == NULL)
-			send_error(req.id, "out of memory encoding the response");
+			send_failure(req->id, 500, "internal", "out of memory encoding the response");
 		else if (blen > SESSION_FRAME_MAX) /* cannot happen with the bounds above; never send one root refuses */
-			send_error(req.id, "the response is over the frame bound");
+			send_failure(req->id, 500, "internal", "the response is over the frame bound");
 		else
 			send_frame(body, blen);
 		free(body);
 	}
 	free(r.out);
 	free(r.err);
-	session_request_free(&req);
 }
 
-/* Waits for stdin to be readable, servicing the drain set meanwhile. */
-static void wait_stdin(void)
+static void serve_init(const struct session_request *req)
+{
+	size_t i;
+
+	if (agent.execs > 0 || agent.shell.pid != 0 || agent.python.pid != 0) {
+		send_failure(req->id, 409, "too_late", "init comes before the first exec");
+		return;
+	}
+	for (i = 0; req->envp && req->envp[i]; i++) {
+		char *eq = strchr(req->envp[i], '=');
+		*eq = '\0';
+		if (setenv(req->envp[i], eq + 1, 1) < 0) {
+			*eq = '=';
+			send_failure(req->id, 500, "internal", "cannot set the environment: out of memory");
+			return;
+		}
+		*eq = '=';
+	}
+	{
+		char ok[64];
+		int n = snprintf(ok, sizeof ok, "{\"id\":%lld,\"ok\":true}", (long long)req->id);
+		send_frame(ok, (size_t)n);
+	}
+}
+
+/* Serves one request frame; returns -1 when the input ended inside it. */
+static int serve(const void *frame, size_t len)
+{
+	struct session_request req;
+	struct session_files_reply fr;
+	char err[512], *data = NULL;
+	uint32_t n = 0;
+	int rc = 0;
+
+	memset(&fr, 0, sizeof fr);
+	if (session_request_parse(frame, len, &req, err, sizeof err) < 0) {
+		/* a raw frame it announced is skipped, to stay in step */
+		if (req.binary >= 0) {
+			unsigned char hdr[4];
+			if (read_all(agent.in_fd, hdr, 4) < 0)
+				rc = -1;
+			else {
+				n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+				rc = skip_input(n);
+			}
+		}
+		send_error(req.id, err);
+		session_request_free(&req);
+		return rc;
+	}
+	switch (req.op) {
+	case SESSION_OP_EXEC:
+		serve_exec(&req);
+		break;
+	case SESSION_OP_INIT:
+		serve_init(&req);
+		break;
+	case SESSION_OP_WRITE:
+		if ((rc = binary_header(&req, &n)) != 0)
+			break;
+		rc = session_files_write(&agent.roots, &req, agent.in_fd, n, &fr);
+		if (rc == 0)
+			send_files_reply(req.id, &fr);
+		break;
+	case SESSION_OP_UNPACK:
+		if ((rc = binary_header(&req, &n)) != 0)
+			break;
+		data = malloc(n ? n : 1);
+		if (data == NULL) {
+			rc = skip_input(n);
+			send_failure(req.id, 500, "internal", "out of memory for the archive");
+			break;
+		}
+		if ((rc = read_all(agent.in_fd, data, n)) < 0)
+			break;
+		session_files_unpack(&agent.roots, &req, data, n, &fr);
+		send_files_reply(req.id, &fr);
+		break;
+	case SESSION_OP_READ:
+		session_files_read(&agent.roots, &req, &fr);
+		send_files_reply(req.id, &fr);
+		break;
+	case SESSION_OP_DELETE:
+		session_files_delete(&agent.roots, &req, &fr);
+		send_files_reply(req.id, &fr);
+		break;
+	case SESSION_OP_ARCHIVE:
+		session_files_archive(&agent.roots, &req, &fr);
+		send_files_reply(req.id, &fr);
+		break;
+	}
+	free(data);
+	session_files_reply_free(&fr);
+	session_request_free(&req);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Waits for the input to be readable, servicing the drain set meanwhile. */
+static void wait_input(void)
 {
 	struct pollfd pfd[1 + DRAIN_MAX];
 
 	for (;;) {
 		size_t n = 0, i;
-		pfd[n++] = (struct pollfd){ .fd = 0, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = agent.in_fd, .events = POLLIN };
 		for (i = 0; i < agent.ndrain; i++)
 			pfd[n++] = (struct pollfd){ .fd = agent.drain[i], .events = POLLIN };
 		if (poll(pfd, n, -1) < 0 && errno != EINTR)
@@ -946,58 +1213,71 @@ static void wait_stdin(void)
 	}
 }
 
-int main(void)
+int session_agent_serve_roots(int in_fd, int out_fd, const char *work_root, const char *tmp_root)
 {
 	unsigned char hdr[4];
 	char err[256], *body;
 	uint32_t len;
+	size_t i;
 
+	memset(&agent, 0, sizeof agent);
+	agent.in_fd = in_fd;
+	agent.out_fd = out_fd;
+	agent.stream_id = -1;
+	agent.roots.work = work_root;
+	agent.roots.tmp = tmp_root;
+	/* no command inherits the supervisor's pipes */
+	fcntl(in_fd, F_SETFD, FD_CLOEXEC);
+	fcntl(out_fd, F_SETFD, FD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN); /* a dead reader is an error return, not a death */
 	if (getcwd(agent.cwd, sizeof agent.cwd) == NULL)
 		snprintf(agent.cwd, sizeof agent.cwd, "/");
 	snprintf(agent.dir, sizeof agent.dir, "%s/.sandrun-session-XXXXXX", "/tmp");
 	if (mkdtemp(agent.dir) == NULL) {
-		fprintf(stderr, "sandrun-session-agent: mkdtemp %s: %s\n", agent.dir, strerror(errno));
+		dprintf(2, "sandrun-session-agent: mkdtemp %s: %s\n", agent.dir, strerror(errno));
 		return 1;
 	}
-	for (;;) {
-		wait_stdin();
-		if (read_all(0, hdr, 1) < 0)
+	while (!agent.out_broken) {
+		wait_input();
+		if (read_all(agent.in_fd, hdr, 1) < 0)
 			break; /* EOF between frames: the supervisor is done */
-		if (read_all(0, hdr + 1, 3) < 0) {
+		if (read_all(agent.in_fd, hdr + 1, 3) < 0) {
 			send_error(-1, "truncated frame header");
 			break;
 		}
 		if (session_frame_length(hdr, &len, err, sizeof err) < 0) {
 			/* skip the body to stay in step with the frames */
-			char junk[65536];
-			uint32_t left = len;
-			while (left > 0) {
-				size_t k = left < sizeof junk ? left : sizeof junk;
-				if (read_all(0, junk, k) < 0)
-					break;
-				left -= (uint32_t)k;
-			}
-			send_error(-1, err);
-			if (left > 0)
+			int cut = skip_input(len) < 0;
+			if (len > SESSION_FRAME_MAX)
+				send_failure(-1, 413, "too_large", err);
+			else
+				send_error(-1, err);
+			if (cut)
 				break;
 			continue;
 		}
 		body = malloc(len);
 		if (body == NULL) {
-			send_error(-1, "out of memory");
+			send_failure(-1, 500, "internal", "out of memory");
 			break;
 		}
-		if (read_all(0, body, len) < 0) {
+		if (read_all(agent.in_fd, body, len) < 0) {
 			send_error(-1, "truncated frame: end of input inside a frame");
 			free(body);
 			break;
 		}
-		serve(body, len);
+		if (serve(body, len) < 0) {
+			send_error(-1, "truncated frame: end of input inside a raw frame");
+			free(body);
+			break;
+		}
 		free(body);
 	}
 	child_stop(&agent.shell);
 	child_stop(&agent.python);
+	for (i = 0; i < agent.ndrain; i++)
+		close(agent.drain[i]);
+	agent.ndrain = 0;
 	/* what is left of the private directory (it held only our files) */
 	{
 		DIR *d = opendir(agent.dir);
@@ -1014,4 +1294,9 @@ int main(void)
 		rmdir(agent.dir);
 	}
 	return 0;
+}
+
+int session_agent_serve(int in_fd, int out_fd)
+{
+	return session_agent_serve_roots(in_fd, out_fd, "/work", "/tmp");
 }
