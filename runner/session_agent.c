@@ -1018,11 +1018,10 @@ static int binary_header(const struct session_request *req, uint32_t *n)
 		return -1;
 	if (session_binary_length(hdr, (uint32_t)req->binary, n, err, sizeof err) == 0)
 		return 0;
-	if (skip_input(*n) < 0)
-		return -1;
+	/* answered first: the supervisor need not wait for the skipping */
 	send_failure(req->id, *n > SESSION_BINARY_MAX ? 413 : 400, *n > SESSION_BINARY_MAX ? "too_large" : "bad_request",
 		     err);
-	return 1;
+	return skip_input(*n) < 0 ? -1 : 1;
 }
 
 /* Sends a files op's reply: {id, ok: true, fields..., binary?} + raw frame. */

@@ -851,15 +851,21 @@ void session_files_archive(const struct session_roots *roots, const struct sessi
 	char shown[SESSION_PATH_BYTES_MAX + 16];
 	struct archive_out out = { .max = (size_t)req->max_bytes };
 	struct archive_walk w = { 0 };
+	struct stat st;
 	int rootfd, fd = -1, rc;
 
 	memset(r, 0, sizeof *r);
 	rootfd = path_open_root(roots, req, &p, shown, sizeof shown, r);
 	if (rootfd < 0)
 		return;
-	fd = resolve(rootfd, p.rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	/* not O_DIRECTORY: with it, a link at the target is ENOTDIR, not ELOOP */
+	fd = resolve(rootfd, p.rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 	if (fd < 0) {
-		fail_errno(r, errno == ENOTDIR ? ENOTDIR : errno, shown, "archive");
+		fail_errno(r, errno, shown, "archive");
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fail(r, 409, "not_directory", "%s is not a directory: only a directory is archived", shown);
 		goto out;
 	}
 	w.a = archive_write_new();

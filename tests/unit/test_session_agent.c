@@ -225,6 +225,55 @@ static void test_proto(void)
 	REQ_BAD("{\"id\":1,\"op\":\"exec\",\"command\":\"x\",\"code\":\"y\"}", "exactly one");
 	REQ_BAD("{\"id\":1,\"op\":\"exec\",\"command\":\"x\",\"max_output\":99999999999}", "max_output");
 	REQ_BAD("{\"id\":1,\"op\":\"exec\",\"command\":\"x\",\"max_output\":4194305}", "max_output must be an integer from 0 to 4194304");
+	REQ_BAD("{\"id\":1,\"op\":\"rm\"}", "op must be one of");
+	REQ_BAD("{\"id\":1,\"op\":\"write\",\"path\":\"a\"}", "needs \"binary\"");
+	REQ_BAD("{\"id\":1,\"op\":\"read\"}", "path is required");
+	REQ_BAD("{\"id\":1,\"op\":\"read\",\"path\":\"a\",\"recursive\":true}", "unknown field 'recursive' for op read");
+	REQ_BAD("{\"id\":1,\"op\":\"write\",\"path\":\"a\",\"binary\":1,\"mode\":\"0x1\"}", "mode must be an octal");
+	REQ_BAD("{\"id\":1,\"op\":\"write\",\"path\":\"a\",\"binary\":1073741825}", "binary must be an integer");
+	REQ_BAD("{\"id\":1,\"op\":\"delete\",\"path\":\"a\",\"recursive\":1}", "recursive must be a boolean");
+	REQ_BAD("{\"id\":1,\"op\":\"init\",\"env\":{\"A=B\":\"x\"}}", "not a variable name");
+	REQ_BAD("{\"id\":1,\"op\":\"exec\",\"command\":\"x\",\"stream\":\"yes\"}", "stream must be a boolean");
+	{
+		const char *w = "{\"id\":3,\"op\":\"write\",\"path\":\"a\",\"binary\":7,\"x\":1}";
+		ok(session_request_parse(w, strlen(w), &q, err, sizeof err) < 0 && q.binary == 7 && q.id == 3,
+		   "a refused request still tells the raw frame's length (%s)", err);
+		session_request_free(&q);
+		w = "{\"id\":4,\"op\":\"unpack\",\"binary\":0}";
+		ok(session_request_parse(w, strlen(w), &q, err, sizeof err) == 0 && q.op == SESSION_OP_UNPACK
+			   && strcmp(q.path, "/work") == 0 && q.binary == 0 && q.max_files == SESSION_UNPACK_FILES_DEFAULT,
+		   "unpack: path defaults to /work");
+		session_request_free(&q);
+		w = "{\"id\":5,\"op\":\"write\",\"path\":\"a\",\"binary\":2,\"mode\":\"0755\"}";
+		ok(session_request_parse(w, strlen(w), &q, err, sizeof err) == 0 && q.mode == 0755, "write: mode \"0755\"");
+		session_request_free(&q);
+	}
+	{
+		unsigned char h[4];
+		session_frame_header(0, h);
+		ok(session_binary_length(h, 0, &len, err, sizeof err) == 0, "a raw frame may be empty");
+		session_frame_header(5, h);
+		ok(session_binary_length(h, 6, &len, err, sizeof err) < 0 && len == 5, "a raw frame of the wrong length: refused");
+	}
+	{
+		struct session_reply rep;
+		const char *a = "{\"id\":1,\"ok\":true,\"size\":3,\"binary\":3}";
+		ok(session_reply_parse(a, strlen(a), SESSION_OP_READ, &rep, err, sizeof err) == 0 && rep.binary == 3
+			   && strcmp(rep.body, "{\"ok\":true,\"size\":3,\"binary\":3}") == 0,
+		   "reply of a read: binary, and the body without id");
+		session_reply_free(&rep);
+		a = "{\"id\":1,\"ok\":true,\"size\":3,\"binary\":4}";
+		ok(session_reply_parse(a, strlen(a), SESSION_OP_ARCHIVE, &rep, err, sizeof err) < 0, "size and binary differ: refused");
+		a = "{\"id\":1,\"ok\":false,\"status\":404,\"error\":\"x\",\"reason\":\"not_found\"}";
+		ok(session_reply_parse(a, strlen(a), SESSION_OP_DELETE, &rep, err, sizeof err) == 0 && !rep.ok
+			   && rep.status == 404 && strcmp(rep.reason, "not_found") == 0, "a failure reply");
+		session_reply_free(&rep);
+		a = "{\"id\":1,\"ok\":false,\"status\":200,\"error\":\"x\",\"reason\":\"x\"}";
+		ok(session_reply_parse(a, strlen(a), SESSION_OP_DELETE, &rep, err, sizeof err) < 0, "a failure with status 200: refused");
+		a = "{\"id\":1,\"ok\":true,\"path\":\"/work\",\"entries\":[{\"name\":\"a\",\"type\":\"bogus\",\"size\":1,\"mode\":\"0644\",\"mtime\":\"2026-01-01T00:00:00.000Z\"}],\"truncated\":false}";
+		ok(session_reply_parse(a, strlen(a), SESSION_OP_READ, &rep, err, sizeof err) < 0 && strstr(err, "type"),
+		   "a listing entry of an unknown type: refused");
+	}
 #define RESP_BAD(json) do { \
 	ok(session_response_parse(json, strlen(json), &resp, err, sizeof err) < 0, "response refused: %s (%s)", json, err); \
 } while (0)
