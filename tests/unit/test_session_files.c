@@ -76,13 +76,6 @@ static int agent_start(struct agent *a)
 	return a->pid > 0 ? 0 : -1;
 }
 
-static void agent_stop(struct agent *a)
-{
-	close(a->to);
-	close(a->from);
-	waitpid(a->pid, NULL, 0);
-}
-
 static int send_raw(struct agent *a, const void *p, size_t n)
 {
 	const char *c = p;
@@ -869,8 +862,15 @@ int main(void)
 		test_frames(&a);
 		(void)r;
 	}
-	kill(a.pid, SIGKILL);
-	agent_stop(&a);
+	{
+		/* the end of input inside the skipped frame: the agent ends cleanly
+		 * (under ASan, with no leak: LeakSanitizer would make it exit 23) */
+		int status = -1;
+		close(a.to);
+		close(a.from);
+		waitpid(a.pid, &status, 0);
+		ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the agent exits 0 at the end of its input (status %d)", status);
+	}
 	json_decref(last);
 	free(last_binary);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
