@@ -283,27 +283,31 @@ static size_t utf8_whole(const char *p, size_t n)
 }
 
 /* Streamed exec: sends what s has that was not sent, when it is time
- * (or all of it with force). */
+ * (or all of it with force), in events of at most SESSION_STREAM_CHUNK
+ * bytes. */
 static void stream_event(struct stream *s, int force)
 {
-	size_t pending = s->len - s->sent, n, len;
 	int64_t now = now_ms();
-	char *body;
 
-	if (agent.stream_id < 0 || pending == 0)
-		return;
-	if (!force && pending < SESSION_STREAM_CHUNK && now - s->last_event < SESSION_STREAM_INTERVAL_MS)
-		return;
-	n = force ? pending : utf8_whole(s->buf + s->sent, pending);
-	if (n == 0)
-		return;
-	body = session_response_encode_event(agent.stream_id, s->which, s->buf + s->sent, n, &len);
-	if (body == NULL)
-		return; /* out of memory: the bytes go with the next event */
-	send_frame(body, len);
-	free(body);
-	s->sent += n;
-	s->last_event = now;
+	while (agent.stream_id >= 0 && s->len > s->sent && !agent.out_broken) {
+		size_t pending = s->len - s->sent, n, len;
+		char *body;
+		if (!force && pending < SESSION_STREAM_CHUNK && now - s->last_event < SESSION_STREAM_INTERVAL_MS)
+			return;
+		n = pending < SESSION_STREAM_CHUNK ? pending : SESSION_STREAM_CHUNK;
+		/* a character cut at the end waits for its rest (unless this is all there is) */
+		if (!(force && n == pending))
+			n = utf8_whole(s->buf + s->sent, n);
+		if (n == 0)
+			return; /* only the start of a character so far */
+		body = session_response_encode_event(agent.stream_id, s->which, s->buf + s->sent, n, &len);
+		if (body == NULL)
+			return; /* out of memory: the bytes go with the next event */
+		send_frame(body, len);
+		free(body);
+		s->sent += n;
+		s->last_event = now;
+	}
 }
 
 /* Streamed exec: how long poll may sleep before an event is due. */

@@ -658,6 +658,24 @@ static void test_unpack_archive(struct agent *a)
 	   r ? json_string_value(json_object_get(r, "error")) : "no reply"); \
 	free(tar); \
 } while (0)
+	{
+		/* a link planted in the target tree: the archive's entry below it is refused */
+		static const struct tar_entry through[] = { { "planted/evil", AE_IFREG, "bad", NULL } };
+		char t[400];
+		snprintf(path, sizeof path, "%s/bad", work);
+		mkdir(path, 0755);
+		snprintf(path, sizeof path, "%s/bad/planted", work);
+		if (symlink(outside, path) < 0)
+			printf("# symlink: %s\n", strerror(errno));
+		tar = make_tar(through, 1, &len);
+		r = request(a, "unpack", json_pack("{s:s}", "path", "bad"), tar, len, 20000);
+		snprintf(t, sizeof t, "%s/evil", outside);
+		ok(is_fail(r, 400, "bad_archive") && access(t, F_OK) != 0,
+		   "unpack through a link planted in the tree: refused, nothing written outside (%s)",
+		   r ? json_string_value(json_object_get(r, "error")) : "no reply");
+		free(tar);
+		unlink(path);
+	}
 	UNPACK_BAD(dotdot, "a tar with a '..' name");
 	snprintf(path, sizeof path, "%s/escape.txt", work);
 	ok(access(path, F_OK) != 0, "nothing written above the directory");
@@ -789,6 +807,37 @@ static void test_init_stream(struct agent *a)
 	ok(order_ok && t_a >= 0 && t_a < 800 && t_end >= 1000, "stream: 'a' came at %lld ms, the end at %lld ms",
 	   (long long)t_a, (long long)t_end);
 	ok(events >= 3 && strcmp(out, "a\nb\n") == 0, "stream: %d events, stdout 'a\\nb\\n' in them", events);
+	{
+		/* 200,000 bytes at once: events of at most 64 KiB, all of it in them */
+		json_t *q = json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)next_id, "op", "exec", "command",
+				      "head -c 200000 /dev/zero | tr '\\0' x", "stream", 1);
+		char *s = json_dumps(q, JSON_COMPACT);
+		size_t total = 0, biggest = 0;
+		int n_events = 0, final_ok = 0;
+		json_decref(q);
+		send_frame(a, s, strlen(s));
+		free(s);
+		while ((body = recv_frame(a, &len, 10000)) != NULL) {
+			int parsed = session_response_parse(body, len, &resp, err, sizeof err) == 0;
+			free(body);
+			if (!parsed)
+				break;
+			if (resp.event == 1) {
+				n_events++;
+				total += resp.result.out_len;
+				if (resp.result.out_len > biggest)
+					biggest = resp.result.out_len;
+				session_response_free(&resp);
+				continue;
+			}
+			final_ok = resp.ok && resp.result.streamed && !resp.result.truncated;
+			session_response_free(&resp);
+			break;
+		}
+		next_id++;
+		ok(final_ok && total == 200000 && biggest <= SESSION_STREAM_CHUNK && n_events >= 4,
+		   "stream: 200,000 bytes in %d events of at most %zu bytes (total %zu)", n_events, biggest, total);
+	}
 	r = exec(a, json_pack("{s:s}", "command", "echo plain"), 10000);
 	ok(r && strcmp(json_string_value(json_object_get(r, "stdout")), "plain\n") == 0
 		   && json_object_get(r, "streamed") == NULL,
