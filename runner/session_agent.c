@@ -52,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "session_agent.h"
 #include "session_proto.h"
 
 #define BASH_PATH "/bin/bash"
@@ -946,12 +947,15 @@ static void wait_stdin(void)
 	}
 }
 
-int main(void)
+int session_agent_serve(int in_fd, int out_fd)
 {
 	unsigned char hdr[4];
 	char err[256], *body;
 	uint32_t len;
 
+	if ((in_fd != STDIN_FILENO && dup2(in_fd, STDIN_FILENO) < 0)
+	    || (out_fd != STDOUT_FILENO && dup2(out_fd, STDOUT_FILENO) < 0))
+		return 1;
 	signal(SIGPIPE, SIG_IGN); /* a dead reader is an error return, not a death */
 	if (getcwd(agent.cwd, sizeof agent.cwd) == NULL)
 		snprintf(agent.cwd, sizeof agent.cwd, "/");
