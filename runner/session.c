@@ -285,7 +285,8 @@ static int ses_sandbox_start(struct ses *s)
 	};
 	int64_t max_bytes = cfg->limits.memory_mb_max * 1024 * 1024;
 
-	snprintf(name, sizeof name, "session-%u", slot->index);
+	/* the supervisor's pid too: a sandbox's cgroup is never a predecessor's */
+	snprintf(name, sizeof name, "session-%u-%d", slot->index, (int)getpid());
 	if (cgroup_job_create(slot->cgroup, name, &limits, &s->cg, err, sizeof err) < 0) {
 		log_error(NULL, "session sandbox %u: cgroup: %s", slot->index, err);
 		return -1;
@@ -448,6 +449,12 @@ static int ses_agent_call(struct ses *s, const char *rid, int64_t id, const char
 		got = ses_agent_read(s, SES_CHARGE_MS, &body, &len, err, sizeof err);
 		if (got < 0)
 			goto broken;
+		if (got == 0 && ses_stop) {
+			/* the runner is stopping: the call dies with the sandbox */
+			ses_push_error(s, rid, 503, "the session's runner was stopped", "runner_lost", NULL);
+			s->end_reason = "runner_lost";
+			return 0;
+		}
 		if (got == 0) {
 			s->in_call = true;
 			ses_tick(s);
@@ -924,6 +931,7 @@ int session_run(const struct session_slot *slot)
 				snprintf(s.end_error, sizeof s.end_error, "the session's sandbox ended");
 				break;
 			}
+			ses_drain_stderr(&s);
 			got = ses_blpop(&s, s.keys.req, &body, &len);
 			if (got < 0) {
 				log_warn(s.label, "requests: %s", s.redis.error);
