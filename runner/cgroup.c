@@ -658,6 +658,30 @@ static int cgroup_rmdir(const char *dir)
  * cgroups in them. Only empty cgroups can go, so a job still running in one
  * (it cannot be: its supervisor dies with its runner) keeps it. Best effort.
  */
+static int cgroup_read_pids(const char *dir, pid_t *pids, int max, char *err, size_t errlen);
+
+/* What a dead runner left running in one of its cgroups (a session's
+ * sandbox whose supervisor was killed before it could kill it): killed,
+ * a few rounds, so the cgroup can go. v2: cgroup.kill when there is one. */
+static void cgroup_sweep_kill(const char *dir)
+{
+	pid_t pids[256];
+	int n, round;
+
+	if (cgroup_exists(dir, "cgroup.kill"))
+		(void)cgroup_write(dir, "cgroup.kill", "1", NULL, 0);
+	for (round = 0; round < 50 && (n = cgroup_read_pids(dir, pids, 256, NULL, 0)) > 0; round++) {
+		for (int i = 0; i < n; i++)
+			kill(pids[i], SIGKILL);
+		/* a paused session's are frozen: SIGKILL takes effect once thawed */
+		if (cgroup_exists(dir, "freezer.state"))
+			(void)cgroup_write(dir, "freezer.state", "THAWED", NULL, 0);
+		if (cgroup_exists(dir, "cgroup.freeze"))
+			(void)cgroup_write(dir, "cgroup.freeze", "0", NULL, 0);
+		cgroup_sleep_ms(10);
+	}
+}
+
 static void cgroup_sweep_stale(const char *runner_dir)
 {
 	char parent[CGROUP_PATH_MAX], path[CGROUP_PATH_MAX + 256], child[CGROUP_PATH_MAX + 512];
@@ -685,6 +709,7 @@ static void cgroup_sweep_stale(const char *runner_dir)
 				if (job->d_type != DT_DIR || job->d_name[0] == '.')
 					continue;
 				snprintf(child, sizeof child, "%s/%s", path, job->d_name);
+				cgroup_sweep_kill(child);
 				rmdir(child);
 			}
 			closedir(jobs);
@@ -1155,6 +1180,82 @@ static int cgroup_kill_round(const struct cgroup_job *job, char *err, size_t err
 	if (cgroup_freeze(job, false, rc == 0 ? err : NULL, errlen) < 0)
 		rc = -1;
 	return rc;
+}
+
+/* Whether the job's cgroup says it is frozen now. */
+static bool cgroup_is_frozen(const struct cgroup_job *job)
+{
+	char state[256];
+
+	if (job->version == CGROUP_V2)
+		return cgroup_read(job->v2, "cgroup.events", state, sizeof state) >= 0
+		       && cgroup_stat_value(state, "frozen") == 1;
+	return cgroup_read(job->v1[CGROUP_FREEZER], "freezer.state", state, sizeof state) >= 0
+	       && strcmp(state, "FROZEN\n") == 0;
+}
+
+int cgroup_job_freeze(const struct cgroup_job *job, bool frozen, char *err, size_t errlen)
+{
+	int64_t give_up;
+
+	if (job == NULL || job->version == CGROUP_NONE)
+		return error_format(err, errlen, "the job has no cgroup to freeze");
+	if (job->version == CGROUP_V1 && job->v1[CGROUP_FREEZER][0] == '\0')
+		return error_format(err, errlen, "no freezer hierarchy: the session cannot be paused");
+	if (job->version == CGROUP_V2 && !cgroup_exists(job->v2, "cgroup.freeze"))
+		return error_format(err, errlen, "this kernel has no cgroup.freeze (Linux 5.2+): the session "
+				    "cannot be paused");
+	if (cgroup_freeze(job, frozen, err, errlen) < 0)
+		return -1;
+	if (!frozen)
+		return 0;
+	/* cgroup_freeze waited CGROUP_FREEZE_WAIT_MS; a busy cgroup may take longer */
+	give_up = time_mono_ms() + CGROUP_EMPTY_WAIT_MS;
+	while (!cgroup_is_frozen(job)) {
+		if (time_mono_ms() >= give_up) {
+			cgroup_freeze(job, false, NULL, 0);
+			return error_format(err, errlen, "the cgroup did not freeze within %d ms", CGROUP_EMPTY_WAIT_MS);
+		}
+		cgroup_sleep_ms(CGROUP_POLL_MS * 5);
+	}
+	return 0;
+}
+
+int cgroup_job_set_memory(const struct cgroup_job *job, int64_t bytes, char *err, size_t errlen)
+{
+	if (job == NULL || job->version == CGROUP_NONE || bytes <= 0)
+		return error_format(err, errlen, "no cgroup or no memory limit to set");
+	if (job->version == CGROUP_V2)
+		return cgroup_write_number(job->v2, "memory.max", bytes, err, errlen);
+	/* v1: memsw may not go below memory, nor memory above memsw: order by direction */
+	{
+		const char *memory = job->v1[CGROUP_MEMORY];
+		int64_t now = -1;
+		bool memsw = cgroup_exists(memory, "memory.memsw.limit_in_bytes");
+
+		if (cgroup_read_number(memory, "memory.limit_in_bytes", &now) < 0)
+			return error_format(err, errlen, "cannot read %s/memory.limit_in_bytes: %s", memory,
+					    strerror(errno));
+		if (bytes > now) {
+			if (memsw && cgroup_write_number(memory, "memory.memsw.limit_in_bytes", bytes, err, errlen) < 0)
+				return -1;
+			return cgroup_write_number(memory, "memory.limit_in_bytes", bytes, err, errlen);
+		}
+		if (cgroup_write_number(memory, "memory.limit_in_bytes", bytes, err, errlen) < 0)
+			return -1;
+		return memsw ? cgroup_write_number(memory, "memory.memsw.limit_in_bytes", bytes, err, errlen) : 0;
+	}
+}
+
+int64_t cgroup_job_memory_current(const struct cgroup_job *job)
+{
+	int64_t v;
+
+	if (job == NULL || job->version == CGROUP_NONE)
+		return -1;
+	if (job->version == CGROUP_V2)
+		return cgroup_read_number(job->v2, "memory.current", &v) == 0 ? v : -1;
+	return cgroup_read_number(job->v1[CGROUP_MEMORY], "memory.usage_in_bytes", &v) == 0 ? v : -1;
 }
 
 int cgroup_job_kill(const struct cgroup_job *job, char *err, size_t errlen)

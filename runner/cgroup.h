@@ -214,6 +214,22 @@ int cgroup_job_enter(const struct cgroup_job *job, char *err, size_t errlen);
  */
 int cgroup_job_kill(const struct cgroup_job *job, char *err, size_t errlen);
 
+/*
+ * Freezes (frozen true) or thaws the job's cgroup: v2 cgroup.freeze, v1
+ * the freezer hierarchy's freezer.state. Freezing waits until the kernel
+ * says the cgroup is frozen (a paused session uses no CPU from then on).
+ * 0, or -1 with err (not frozen in time: thawed again).
+ */
+int cgroup_job_freeze(const struct cgroup_job *job, bool frozen, char *err, size_t errlen);
+
+/* Changes the job's memory limit (a session's memory_mb, set when it is
+ * claimed): v2 memory.max; v1 memory.limit_in_bytes and memsw, in the
+ * order the kernel accepts. 0, or -1 with err. */
+int cgroup_job_set_memory(const struct cgroup_job *job, int64_t bytes, char *err, size_t errlen);
+
+/* The job's memory in use now (v2 memory.current, v1 memory.usage_in_bytes), or -1. */
+int64_t cgroup_job_memory_current(const struct cgroup_job *job);
+
 /* Up to max pids of the job's processes (thread group ids). The count, or -1 with err. */
 int cgroup_job_pids(const struct cgroup_job *job, pid_t *pids, int max, char *err, size_t errlen);
 

@@ -40,6 +40,7 @@
 #include "gpu.h"
 #include "job.h"
 #include "jobid.h"
+#include "session.h"
 #include "log.h"
 #include "rconn.h"
 #include "store.h"
@@ -68,6 +69,8 @@
 #define SLOTS_MAX        1024
 #define RUNNER_NAME_MAX  STORE_RUNNER_NAME_MAX /* its key (store_key_runner) must fit */
 #define QUEUES_MAX       2     /* the main queue, and the GPU profile's queue on a GPU runner */
+#define SESSION_DEMAND_MS 250  /* how often the pools of environments without a warm sandbox are looked at */
+#define SESSION_WARM_ON_DEMAND_MS 60000 /* a sandbox started for waiting creates gives up after this unclaimed */
 
 struct slot {
 	pid_t supervisor;            /* 0 when free */
@@ -114,11 +117,24 @@ struct runner {
 	char *environments_json;     /* their announcement, made once */
 	char worker_id[SIGN_WORKER_ID_LEN + 1]; /* announced; "" when results go unsigned */
 	struct signer signer;        /* the only process holding the worker key (runner/signer.h) */
+	/* Session sandboxes (docs/sessions.md): one supervisor each (runner/session.c),
+	 * apart from the job slots. Index i runs as session_uid_base + i. */
+	int nsessions;               /* sessions_max */
+	struct session_sup {
+		pid_t pid;           /* 0: free */
+		size_t env;          /* index in environments */
+		char mount_point[512];
+	} *sessions;
+	int32_t *session_state;      /* shared with the supervisors: enum session_sup_state per index */
+	size_t session_state_len;
+	int64_t session_demand_due;
 	int64_t heartbeat_due;       /* when (monotonic ms) the next heartbeat is due */
 	int64_t reclaim_due;         /* when the next takeover of lapsed entries is */
 };
 
 static volatile sig_atomic_t stop_requested;
+
+static int session_sup_busy(const struct runner *rn);
 
 static void on_term(int sig)
 {
@@ -463,7 +479,7 @@ static int runner_heartbeat(struct runner *rn)
 {
 	int64_t sent = time_mono_ms(), now = time_now_ms();
 	char key[STORE_RUNNER_KEY_MAX], score[24], stale[32], lease[24], slots[16], busy[16], pid[16],
-		started[24];
+		started[24], sessions_max[16], sessions[16];
 	int nbusy = 0;
 
 	for (int i = 0; i < rn->nslots; i++)
@@ -478,13 +494,15 @@ static int runner_heartbeat(struct runner *rn)
 	snprintf(busy, sizeof busy, "%d", nbusy);
 	snprintf(pid, sizeof pid, "%d", (int)getpid());
 	snprintf(started, sizeof started, "%lld", (long long)rn->started_at);
+	snprintf(sessions_max, sizeof sessions_max, "%d", rn->nsessions);
+	snprintf(sessions, sizeof sessions, "%d", session_sup_busy(rn));
 	{
 		const char *zadd[] = { "ZADD", STORE_KEY_RUNNERS, score, rn->name };
 		const char *prune[] = { "ZREMRANGEBYSCORE", STORE_KEY_RUNNERS, "-inf", stale };
 		const char *hset[] = { "HSET", key, "slots", slots, "busy", busy, "host", rn->host, "pid", pid,
 				       "started_at", started, "heartbeat_at", score, "version", PACKAGE_VERSION,
 				       "environments", rn->environments_json, "gpu", rn->gpu_json,
-				       "worker_id", rn->worker_id };
+				       "worker_id", rn->worker_id, "sessions_max", sessions_max, "sessions", sessions };
 		const char *expire[] = { "PEXPIRE", key, lease };
 
 		if (runner_command(rn, 4, zadd) < 0 || runner_command(rn, 4, prune) < 0 ||
@@ -645,6 +663,176 @@ static void runner_signer_ended(struct runner *rn, int status)
 		rn->jslots[i].signer_fd = rn->signer.fd;
 }
 
+/* ---- session sandboxes (docs/sessions.md; runner/session.c) */
+
+/* Forks the supervisor of session sandbox i, for environment env. */
+static void session_sup_start(struct runner *rn, int i, size_t env)
+{
+	struct session_sup *ss = &rn->sessions[i];
+	pid_t pid;
+
+	__atomic_store_n(&rn->session_state[i], SESSION_SUP_STARTING, __ATOMIC_RELEASE);
+	pid = fork();
+	if (pid == 0) {
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+		struct session_slot slot = {
+			.cfg = rn->cfg, .runner_name = rn->name, .index = (unsigned)i, .mount_point = ss->mount_point,
+			.cgroup = rn->jslots[0].cgroup, .seccomp = rn->jslots[0].seccomp,
+			.init_fd = rn->jslots[0].init_fd,
+			.environment = rn->environments.v[env].name, .env_root = rn->environments.v[env].root,
+			.warm_max_ms = env == 0 ? 0 : SESSION_WARM_ON_DEMAND_MS,
+			.state = &rn->session_state[i], .main_pid = rn->main_pid,
+		};
+		sigset_t none;
+
+		if (rn->redis.ctx) {
+			redisFree(rn->redis.ctx);
+			rn->redis.ctx = NULL;
+		}
+		madvise(rn->leases, rn->leases_len, MADV_DONTFORK);
+		madvise(rn->done, rn->done_len, MADV_DONTFORK);
+		sigaction(SIGCHLD, &dfl, NULL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* never outlives the runner: its sandbox dies with it (init's PDEATHSIG),
+		 * and the next runner sweeps the cgroup (cgroup_runner_init) */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != rn->main_pid)
+			_exit(1);
+		prctl(PR_SET_NAME, "sandrun-session");
+		_exit(session_run(&slot));
+	}
+	if (pid < 0) {
+		log_error(NULL, "session sandbox %d: fork: %s", i, strerror(errno));
+		return;
+	}
+	ss->pid = pid;
+	ss->env = env;
+}
+
+/* A reaped pid that was a session supervisor: its sandbox index is free. */
+static int session_sup_reaped(struct runner *rn, pid_t pid, int status)
+{
+	for (int i = 0; i < rn->nsessions; i++) {
+		if (rn->sessions[i].pid != pid)
+			continue;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			log_warn(NULL, "session sandbox %d (%s) ended abnormally (%s %d)", i,
+				 rn->environments.v[rn->sessions[i].env].name, WIFSIGNALED(status) ? "signal" : "status",
+				 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		rn->sessions[i].pid = 0;
+		return 1;
+	}
+	return 0;
+}
+
+static int session_sup_live(const struct runner *rn)
+{
+	int n = 0;
+
+	for (int i = 0; i < rn->nsessions; i++)
+		n += rn->sessions[i].pid != 0;
+	return n;
+}
+
+static int session_sup_busy(const struct runner *rn)
+{
+	int n = 0;
+
+	for (int i = 0; i < rn->nsessions; i++)
+		n += rn->sessions[i].pid != 0
+		     && __atomic_load_n(&rn->session_state[i], __ATOMIC_ACQUIRE) == SESSION_SUP_BUSY;
+	return n;
+}
+
+/* Create entries waiting in environment env's pool list; 0 when none or Redis failed. */
+static long long session_pool_waiting(struct runner *rn, size_t env)
+{
+	char key[STORE_KEY_MAX];
+	redisReply *reply;
+	long long n = 0;
+
+	if (store_key_session_pool(key, sizeof key, rn->environments.v[env].name) < 0)
+		return 0;
+	reply = rconn_command(&rn->redis, "LLEN %s", key);
+	if (reply && reply->type == REDIS_REPLY_INTEGER)
+		n = reply->integer;
+	if (reply)
+		freeReplyObject(reply);
+	return n;
+}
+
+/*
+ * Keeps session_pool_size warm sandboxes for `default` (refilled as soon as
+ * one is claimed) and, when an environment's pool list has entries that no
+ * warm sandbox waits for, starts one more for it: at most sessions_max
+ * supervisors in all. Asked to stop: tells every supervisor once.
+ */
+static void session_pool_step(struct runner *rn)
+{
+	int64_t now = time_mono_ms();
+	bool demand = now >= rn->session_demand_due && rn->announced;
+
+	if (rn->nsessions == 0)
+		return;
+	if (stop_requested) {
+		for (int i = 0; i < rn->nsessions; i++)
+			if (rn->sessions[i].pid > 0 && rn->session_state[i] >= 0) {
+				kill(rn->sessions[i].pid, SIGTERM);
+				rn->session_state[i] = -1;   /* told */
+			}
+		return;
+	}
+	if (demand)
+		rn->session_demand_due = now + SESSION_DEMAND_MS;
+	for (size_t e = 0; e < rn->environments.n; e++) {
+		long long target = e == 0 ? rn->cfg->limits.session_pool_size : 0, warm = 0, waiting;
+		int free_i = 0;
+
+		for (int i = 0; i < rn->nsessions; i++)
+			warm += rn->sessions[i].pid != 0 && rn->sessions[i].env == e
+				&& __atomic_load_n(&rn->session_state[i], __ATOMIC_ACQUIRE) != SESSION_SUP_BUSY;
+		if (demand && (waiting = session_pool_waiting(rn, e)) > warm)
+			target = warm + 1 > target ? warm + 1 : target;
+		while (warm < target) {
+			while (free_i < rn->nsessions && rn->sessions[free_i].pid != 0)
+				free_i++;
+			if (free_i == rn->nsessions)
+				return;         /* sessions_max reached */
+			session_sup_start(rn, free_i, e);
+			warm++;
+		}
+	}
+}
+
+/* The session sandboxes' state, mount points and shared words. 0, or -1 (logged). */
+static int session_pool_init(struct runner *rn)
+{
+	rn->nsessions = (int)rn->cfg->limits.sessions_max;
+	if (rn->nsessions == 0)
+		return 0;
+	rn->sessions = calloc((size_t)rn->nsessions, sizeof *rn->sessions);
+	rn->session_state_len = (size_t)rn->nsessions * sizeof *rn->session_state;
+	rn->session_state = mmap(NULL, rn->session_state_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+				 -1, 0);
+	if (!rn->sessions || rn->session_state == MAP_FAILED) {
+		log_error(NULL, "session pool: out of memory");
+		return -1;
+	}
+	for (int i = 0; i < rn->nsessions; i++) {
+		snprintf(rn->sessions[i].mount_point, sizeof rn->sessions[i].mount_point, "%s/session-%d",
+			 rn->cfg->runner_state_dir, i);
+		if (mkdir(rn->sessions[i].mount_point, 0755) < 0 && errno != EEXIST) {
+			log_error(NULL, "mkdir %s: %s", rn->sessions[i].mount_point, strerror(errno));
+			return -1;
+		}
+	}
+	log_info(NULL, "sessions: up to %d sandboxes (uids %u-%u), %lld kept warm for default", rn->nsessions,
+		 rn->cfg->session_uid_base, rn->cfg->session_uid_base + (unsigned)rn->nsessions - 1,
+		 (long long)rn->cfg->limits.session_pool_size);
+	return 0;
+}
+
 /*
  * Frees the slots whose supervisor is done with its job (rn->done): they can
  * take their next job now; the process goes on the ending list, reaped once
@@ -672,6 +860,8 @@ static void runner_reap(struct runner *rn)
 			runner_signer_ended(rn, status);
 			continue;
 		}
+		if (session_sup_reaped(rn, pid, status))
+			continue;
 		for (k = 0; k < rn->nending && rn->ending[k] != pid; k++)
 			;
 		if (k < rn->nending) {
@@ -978,7 +1168,7 @@ static int runner_setup(struct runner *rn, struct runner_resources *res)
 	 * Nothing secret is made here: the key is the signer's alone. */
 	sign_preload(res->worker_public);
 	if (runner_identify(rn) < 0 || runner_offer(rn) < 0 || runner_slots_init(rn, res) < 0 ||
-	    runner_job_tools_build(rn, res) < 0 || runner_cgroups_init(res) < 0)
+	    runner_job_tools_build(rn, res) < 0 || runner_cgroups_init(res) < 0 || session_pool_init(rn) < 0)
 		return -1;
 	return 0;
 }
@@ -1112,8 +1302,9 @@ static int runner_step(struct runner *rn, const sigset_t *wake)
 		busy += rn->slots[i].supervisor != 0;
 	free_slot = slot_free(rn);
 	now = runner_heartbeat_if_due(rn, time_mono_ms());
+	session_pool_step(rn);
 	if (stop_requested) {
-		if (!busy && !rn->nending)
+		if (!busy && !rn->nending && !session_sup_live(rn))
 			return 0;
 	} else if (free_slot >= 0 && rn->nheld > 0) {
 		runner_start_held(rn, free_slot);
@@ -1145,6 +1336,9 @@ static void runner_shutdown(struct runner *rn, struct runner_resources *res)
 	rconn_close(&rn->redis);
 	munmap(rn->leases, rn->leases_len);
 	munmap(rn->done, rn->done_len);
+	if (rn->session_state && rn->session_state != MAP_FAILED)
+		munmap(rn->session_state, rn->session_state_len);
+	free(rn->sessions);
 	free(rn->ending);
 	free(rn->slots);
 	free(rn->jslots);

@@ -74,12 +74,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/sched.h>        /* struct clone_args, CLONE_INTO_CGROUP */
+#include <net/if.h>             /* struct ifreq, IFF_UP: a session's loopback */
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "cgroup.h"
 #include "sandbox.h"
 #include "sandbox_outputs.h"
 #include "sandbox_spec.h"
 #include "seccomp_filter.h"
+#include "session_agent.h"
 #include "unpack.h"
 #include "util.h"
 
@@ -97,6 +101,8 @@
  * sandrun user's home in the generated /etc/passwd. */
 #define SANDBOX_WORKDIR_NAME "work"
 #define SANDBOX_WORKDIR "/" SANDBOX_WORKDIR_NAME
+/* A session's second name for it (SPEC §7). */
+#define SANDBOX_WORKSPACE_NAME "workspace"
 
 /* Inodes the job may create on its tmpfs beyond the upload's files: room
  * for honest scratch files, a bound on the kernel memory that inodes use
@@ -817,6 +823,43 @@ static int sandbox_mount_root(const struct sandbox_spec *spec, char *err, size_t
 			      strerror(errno));
 		return -1;
 	}
+	/* a session's /workspace: the same directory as /work (a bind, not a
+	 * link: the agent resolves paths with RESOLVE_NO_SYMLINKS) */
+	if (spec->session && (sandbox_mkdir(SANDBOX_WORKSPACE_NAME, 0755, err, errlen) < 0
+			      || mount(SANDBOX_WORKDIR_NAME, SANDBOX_WORKSPACE_NAME, NULL, MS_BIND, NULL) < 0)) {
+		if (err[0] == '\0')
+			error_format(err, errlen, "cannot bind /" SANDBOX_WORKSPACE_NAME ": %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Step e, a session's: lo UP in the fresh network namespace, and nothing
+ * else (no address but loopback's, no route out), while init still holds
+ * CAP_NET_ADMIN. */
+static int sandbox_loopback_up(char *err, size_t errlen)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		error_format(err, errlen, "cannot open a socket to bring lo up: %s", strerror(errno));
+		return -1;
+	}
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+		error_format(err, errlen, "cannot read lo's flags: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) {
+		error_format(err, errlen, "cannot bring lo up: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
 	return 0;
 }
 
@@ -1191,6 +1234,15 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 		_exit(SANDBOX_EXEC_FAILED);
 	}
 	close(fds->report);
+	if (spec->session) {
+		/* the agent, in-process: this image is sandrun-init's, which carries
+		 * what it needs (an environment tree need not have our libraries);
+		 * its children get the job's environment */
+		clearenv();
+		for (size_t i = 0; spec->envp[i] != NULL; i++)
+			putenv((char *)spec->envp[i]);
+		_exit(session_agent_serve(STDIN_FILENO, STDOUT_FILENO));
+	}
 	if (state != NULL) {
 		sandbox_unpack_in_job(spec, fds->upload, state);
 		state->phase = SANDBOX_PHASE_EXEC;
@@ -1263,7 +1315,10 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 	/* d */
 	if (sandbox_pivot_root(msg, sizeof msg) < 0)
 		goto fail;
-	/* e: our network namespace (CLONE_NEWNET, or the slot's) has only a loopback, down: leave it so */
+	/* e: our network namespace (CLONE_NEWNET, or the slot's) has only a loopback, down: leave it so,
+	 * but for a session's, whose lo comes up (a fresh namespace of its own: never the slot's) */
+	if (spec->loopback_up && sandbox_loopback_up(msg, sizeof msg) < 0)
+		goto fail;
 	/* f */
 	if (sandbox_drop_privileges(spec, msg, sizeof msg) < 0)
 		goto fail;
@@ -1374,8 +1429,8 @@ _Noreturn void sandbox_init_exec_main(int argc, char **argv)
 		_exit(1);
 	}
 	close(SANDBOX_INIT_FD_SPEC);
-	if (d.spec.stdin_len > 0)
-		fds.stdin_data = SANDBOX_INIT_FD_STDIN;
+	if (d.spec.stdin_len > 0 || d.spec.session)
+		fds.stdin_data = SANDBOX_INIT_FD_STDIN;     /* a memfd, or a session's request pipe */
 	if (d.spec.noutputs > 0)
 		fds.outputs = SANDBOX_INIT_FD_OUTPUTS;
 	if (d.spec.upload_len > 0)
@@ -1641,8 +1696,16 @@ static const char *sandbox_spec_problem(const struct sandbox_spec *spec)
 		return "the environment root must be an absolute path";
 	if (spec->tmpfs_bytes <= 0 || spec->unpacked_max_bytes < 0 || spec->files_max < 0)
 		return "the sandbox sizes must be positive";
-	if (spec->argv == NULL || spec->argv[0] == NULL || spec->argv[0][0] != '/')
+	if (spec->session) {
+		if (spec->argv == NULL || spec->argv[0] != NULL)
+			return "a session runs no program: argv must be empty";
+		if (spec->upload_len > 0 || spec->stdin_len > 0 || spec->noutputs > 0)
+			return "a session takes no upload, stdin or outputs";
+	} else if (spec->argv == NULL || spec->argv[0] == NULL || spec->argv[0][0] != '/') {
 		return "the job's program must be an absolute path";
+	}
+	if (spec->loopback_up && spec->netns_fd > 0)
+		return "loopback_up needs a fresh network namespace, not a slot's";
 	if (spec->envp == NULL)
 		return "the job's environment is missing";
 	if (spec->stdin_len > 0 && spec->stdin_data == NULL)
@@ -1682,7 +1745,7 @@ static void sandbox_close(int *fd)
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err, size_t errlen)
 {
 	int report[2] = { -1, -1 }, out[2] = { -1, -1 }, errs[2] = { -1, -1 }, start[2] = { -1, -1 };
-	int outputs[2] = { -1, -1 };
+	int outputs[2] = { -1, -1 }, requests[2] = { -1, -1 };
 	int stdin_fd = -1, upload_fd = -1, spec_fd = -1;
 	int plan[SANDBOX_INIT_FD_COUNT];
 	sigset_t all, old;
@@ -1706,6 +1769,15 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 	if (fcntl(out[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(errs[0], F_SETFL, O_NONBLOCK) < 0) {
 		error_format(err, errlen, "cannot make the output pipes non-blocking: %s", strerror(errno));
 		goto fail;
+	}
+	if (spec->session) {
+		/* the agent's requests: init gets the read end as the job's stdin */
+		if (pipe2(requests, O_CLOEXEC) < 0) {
+			error_format(err, errlen, "cannot create the session's request pipe: %s", strerror(errno));
+			goto fail;
+		}
+		stdin_fd = requests[0];
+		requests[0] = -1;
 	}
 	if (spec->stdin_len > 0
 	    && (stdin_fd = sandbox_sealed_memfd("sandrun-stdin", spec->stdin_data, spec->stdin_len, err, errlen)) < 0)
@@ -1754,6 +1826,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 	sandbox_close(&spec_fd);
 	sandbox_close(&outputs[1]);
 	sb->pid = pid;
+	sb->stdin_fd = requests[1];
 	sb->stdout_fd = out[0];
 	sb->stderr_fd = errs[0];
 	sb->report_fd = report[0];
@@ -1780,6 +1853,7 @@ fail:
 	sandbox_close(&spec_fd);
 	sandbox_close(&outputs[0]);
 	sandbox_close(&outputs[1]);
+	sandbox_close(&requests[1]);
 	return -1;
 }
 

@@ -67,10 +67,21 @@ struct sandbox_spec {
 	const char *const *outputs;  /* the manifest's output globs (validated), noutputs of them */
 	size_t noutputs;             /* 0: nothing is collected and outputs_fd is -1 */
 	int64_t outputs_max_bytes;   /* bytes of outputs collected at most (then SANDBOX_OUT_TOO_LARGE) */
+
+	/* Session mode (docs/sessions.md): the job process, once it is the job's
+	 * user under the job's seccomp filter, serves the session agent's
+	 * protocol in-process (session_agent_serve, runner/session_agent.h)
+	 * instead of exec'ing argv (which is empty); its stdin stays a pipe whose
+	 * write end the caller gets (sandbox.stdin_fd), its stdout carries the
+	 * agent's frames. No upload, stdin_data nor outputs. /workspace is /work. */
+	bool session;
+	bool loopback_up;            /* a fresh network namespace (netns_fd 0) whose lo init brings UP
+	                                before it drops CAP_NET_ADMIN: 127.0.0.1 works, nothing else */
 };
 
 struct sandbox {
 	pid_t pid;                   /* the job's init process, in the host PID namespace */
+	int stdin_fd;                /* session mode: write end of the agent's stdin (O_CLOEXEC, blocking); else -1 */
 	int stdout_fd;               /* read ends, O_NONBLOCK | O_CLOEXEC; the caller closes them */
 	int stderr_fd;
 	int report_fd;               /* internal: init's report pipe, read by sandbox_wait() */

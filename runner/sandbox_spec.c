@@ -67,7 +67,8 @@ static void put_strv(struct spec_writer *w, const char *const *v, long n)
 static void sandbox_spec_write(struct spec_writer *w, const struct sandbox_spec *spec)
 {
 	uint32_t flags = (spec->netns_fd > 0 ? SANDBOX_SPEC_NETNS : 0) | (spec->mirror_dir ? SANDBOX_SPEC_MIRROR : 0)
-		| (spec->seccomp ? SANDBOX_SPEC_SECCOMP : 0);
+		| (spec->seccomp ? SANDBOX_SPEC_SECCOMP : 0) | (spec->session ? SANDBOX_SPEC_SESSION : 0)
+		| (spec->loopback_up ? SANDBOX_SPEC_LOOPBACK : 0);
 
 	put(w, sandbox_spec_magic, sizeof sandbox_spec_magic);
 	put_u32(w, spec->uid);
@@ -251,8 +252,14 @@ static void sandbox_spec_read(struct spec_reader *r, struct sandbox_spec_decoded
 	spec->upload_len = (size_t)get_u64(r, "upload_len");
 	spec->stdin_len = (size_t)get_u64(r, "stdin_len");
 	d->flags = get_u32(r, "flags");
-	if (d->flags & ~(unsigned)(SANDBOX_SPEC_NETNS | SANDBOX_SPEC_MIRROR | SANDBOX_SPEC_SECCOMP))
+	if (d->flags & ~(unsigned)(SANDBOX_SPEC_NETNS | SANDBOX_SPEC_MIRROR | SANDBOX_SPEC_SECCOMP
+				   | SANDBOX_SPEC_SESSION | SANDBOX_SPEC_LOOPBACK))
 		fail(r, "unknown flags");
+	/* a slot's shared namespace is never brought up: only a fresh one of a session's */
+	if ((d->flags & SANDBOX_SPEC_LOOPBACK) && (d->flags & SANDBOX_SPEC_NETNS))
+		fail(r, "loopback_up with a shared network namespace");
+	spec->session = (d->flags & SANDBOX_SPEC_SESSION) != 0;
+	spec->loopback_up = (d->flags & SANDBOX_SPEC_LOOPBACK) != 0;
 	spec->job_id = get_str(r, "job_id");
 	spec->mount_point = get_str(r, "mount_point");
 	spec->env_root = get_str(r, "env_root");
@@ -290,8 +297,11 @@ static void sandbox_spec_read(struct spec_reader *r, struct sandbox_spec_decoded
 	else if (!absolute(spec->mount_point) || !absolute(spec->env_root)
 		 || (spec->mirror_dir != NULL && !absolute(spec->mirror_dir)))
 		fail(r, "a path is not absolute");
-	else if (spec->argv[0] == NULL || !absolute(spec->argv[0]))
+	else if (!spec->session && (spec->argv[0] == NULL || !absolute(spec->argv[0])))
 		fail(r, "the job's program is not an absolute path");
+	else if (spec->session && (spec->argv[0] != NULL || spec->upload_len != 0 || spec->stdin_len != 0
+				   || spec->noutputs != 0))
+		fail(r, "a session runs no program and takes no upload, stdin or outputs");
 	else if (spec->tmpfs_bytes <= 0 || spec->unpacked_max_bytes < 0 || spec->files_max < 0
 		 || spec->pids_max <= 0 || spec->outputs_max_bytes < 0)
 		fail(r, "a size is out of range");

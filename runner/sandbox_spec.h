@@ -19,7 +19,8 @@
  *   u32 uid, u32 gid
  *   i64 tmpfs_bytes, unpacked_max_bytes, files_max, pids_max, outputs_max_bytes
  *   u64 upload_len, stdin_len    the contents come as memfds
- *   u32 flags    SANDBOX_SPEC_NETNS, SANDBOX_SPEC_MIRROR, SANDBOX_SPEC_SECCOMP
+ *   u32 flags    SANDBOX_SPEC_NETNS, SANDBOX_SPEC_MIRROR, SANDBOX_SPEC_SECCOMP,
+ *                SANDBOX_SPEC_SESSION, SANDBOX_SPEC_LOOPBACK
  *   str job_id, mount_point, env_root, [mirror_dir: with SANDBOX_SPEC_MIRROR]
  *   strv argv, envp, devices, outputs
  *   [blob seccomp: with SANDBOX_SPEC_SECCOMP, whole struct sock_filter instructions]
@@ -43,6 +44,9 @@ enum {
 	SANDBOX_SPEC_NETNS = 1,      /* init joins the slot's network namespace (its descriptor is passed) */
 	SANDBOX_SPEC_MIRROR = 2,     /* mirror_dir follows */
 	SANDBOX_SPEC_SECCOMP = 4,    /* the built filter follows; without it, the job process builds it */
+	SANDBOX_SPEC_SESSION = 8,    /* session mode: the job process serves the agent, argv is empty,
+	                                no upload, stdin nor outputs (sandbox.h, spec.session) */
+	SANDBOX_SPEC_LOOPBACK = 16,  /* init brings lo up in its fresh network namespace (not with NETNS) */
 };
 
 /* A decoded spec: spec's strings, arrays and filter all live in arena. */

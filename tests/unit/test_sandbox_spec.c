@@ -248,8 +248,41 @@ static void test_refused(void)
 	free(big);
 }
 
+/* A session's spec: no program, its flags through, and what a session may not carry refused. */
+static void test_session(void)
+{
+	struct sandbox_spec spec;
+	struct sandbox_spec_decoded d;
+	char err[256], *bytes;
+	size_t len;
+
+	full_spec(&spec);
+	spec.argv = (const char *const[]){ NULL };
+	spec.noutputs = 0;
+	spec.netns_fd = 0;
+	spec.upload_len = spec.stdin_len = 0;
+	spec.upload = spec.stdin_data = NULL;
+	spec.session = true;
+	spec.loopback_up = true;
+	ok(sandbox_spec_encode(&spec, &bytes, &len, err, sizeof err) == 0, "a session's spec encodes");
+	ok(sandbox_spec_decode(bytes, len, &d, err, sizeof err) == 0 && d.spec.session && d.spec.loopback_up
+	   && d.spec.argv[0] == NULL && (d.flags & SANDBOX_SPEC_SESSION) && (d.flags & SANDBOX_SPEC_LOOPBACK),
+	   "... and decodes as a session with lo up (%s)", err);
+	sandbox_spec_decoded_free(&d);
+	free(bytes);
+	spec.argv = argv_;
+	expect_refused(&spec, "session runs no program", "a session with a program does not decode");
+	spec.argv = (const char *const[]){ NULL };
+	spec.noutputs = 1;
+	expect_refused(&spec, "session runs no program", "a session with outputs does not decode");
+	spec.noutputs = 0;
+	spec.netns_fd = 5;
+	expect_refused(&spec, "loopback_up", "lo up in a slot's shared namespace does not decode");
+}
+
 int main(void)
 {
+	test_session();
 	test_round_trip();
 	test_damage();
 	test_refused();

@@ -1,0 +1,24 @@
+-- The session ended (docs/sessions.md, "The supervisor"): its sandbox is
+-- gone (the supervisor killed and removed its cgroup first). Status ended
+-- with the reason (a record already ended keeps its own: a DELETE or a
+-- runner_lost came first), the client's live-session entry and the request
+-- list go, the record stays SESSION_ENDED_TTL seconds for the 410s.
+-- KEYS: the record, the client's live sessions (sr:sessions:{C}), the request list
+-- ARGV: session id, reason, now (ms), error ("" for none)
+-- Returns the reason the record holds, or "gone" when there was no record.
+--#include session-lib.lua
+redis.call('ZREM', KEYS[2], session_digest(ARGV[1]))
+redis.call('DEL', KEYS[3])
+local f = redis.call('HMGET', KEYS[1], 'status', 'reason')
+if not f[1] then
+  return 'gone'
+end
+if f[1] == 'ended' then
+  return f[2] or ''
+end
+redis.call('HSET', KEYS[1], 'status', 'ended', 'reason', ARGV[2], 'ended_at', ARGV[3])
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[1], 'error', ARGV[4])
+end
+redis.call('EXPIRE', KEYS[1], SESSION_ENDED_TTL)
+return ARGV[2]
