@@ -9,7 +9,7 @@
 
 # The targets, in the order they are built and run.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-FUZZ_TARGETS="multipart manifest path upload outputs sandbox_spec session_proto"
+FUZZ_TARGETS="multipart manifest path upload outputs sandbox_spec session_proto session_request"
 
 # The source tree: $top_srcdir under make, else two levels above this file.
 fuzz_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -30,6 +30,7 @@ fuzz_sources()
 	outputs)   echo "tests/fuzz/fuzz_outputs.c runner/outputs_parse.c common/path.c common/util.c" ;;
 	sandbox_spec) echo "tests/fuzz/fuzz_sandbox_spec.c runner/sandbox_spec.c common/util.c" ;;
 	session_proto) echo "tests/fuzz/fuzz_session_proto.c runner/session_proto.c" ;;
+	session_request) echo "tests/fuzz/fuzz_session_request.c fcgi/session_body.c common/manifest.c common/path.c common/jobid.c common/config.c common/util.c" ;;
 	*)         return 1 ;;
 	esac
 }
@@ -38,7 +39,7 @@ fuzz_sources()
 fuzz_libs()
 {
 	case $1 in
-	manifest|session_proto) pkg-config --cflags --libs jansson ;;
+	manifest|session_proto|session_request) pkg-config --cflags --libs jansson ;;
 	upload)   pkg-config --cflags --libs jansson libarchive ;;
 	*)        echo "" ;;
 	esac
