@@ -6,8 +6,8 @@
 -- create has not finished (409); paused: exec and the file operations are
 -- refused (409), pause/resume/snapshot/end always pass; exec over the
 -- client's CPU window (the one sr:cpu:{C} jobs use too): "cpu" with the ms
--- until it frees (429; the session lives on). A request's bytes (a file, an
--- archive) go to the data key the supervisor takes (GETDEL), reserved for
+-- until it frees (429; the session lives on). A write's or an unpack's bytes
+-- (a file, possibly empty; an archive) go to the data key the supervisor takes (GETDEL), reserved for
 -- its lifetime in the client's storage ledger (store-lib.lua), under the
 -- digest of "SID:RID": over the client's storage quota "storage" (429),
 -- over Redis's high-water mark "memory" (503).
@@ -43,7 +43,7 @@ if op == 'exec' then
     return {'cpu', tostring(used), retry}
   end
 end
-if #ARGV[5] > 0 then
+if op == 'write' or op == 'unpack' then   -- the ops that carry bytes (an empty file too)
   local need = #ARGV[5] + tonumber(ARGV[11])
   local stored, live = store_used(KEYS[5], now)
   if stored + need > tonumber(ARGV[8]) then

@@ -30,7 +30,7 @@ fuzz_sources()
 	outputs)   echo "tests/fuzz/fuzz_outputs.c runner/outputs_parse.c common/path.c common/util.c" ;;
 	sandbox_spec) echo "tests/fuzz/fuzz_sandbox_spec.c runner/sandbox_spec.c common/util.c" ;;
 	session_proto) echo "tests/fuzz/fuzz_session_proto.c runner/session_proto.c" ;;
-	session_request) echo "tests/fuzz/fuzz_session_request.c fcgi/session_body.c common/manifest.c common/path.c common/jobid.c common/config.c common/util.c" ;;
+	session_request) echo "tests/fuzz/fuzz_session_request.c fcgi/session_body.c common/manifest.c common/path.c common/jobid.c" ;;
 	*)         return 1 ;;
 	esac
 }

@@ -26,11 +26,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len;
 
 	if (!limits_ready) {
-		struct sandrun_config cfg;
-
-		config_defaults(&cfg);
-		limits = cfg.limits;
-		config_free(&cfg);
+		/* sandrun.conf's defaults (common/config.c) for the limits these parsers read */
+		limits.memory_mb_min = 16;
+		limits.memory_mb_max = 4096;
+		limits.memory_mb_default = 512;
+		limits.timeout_default = 300;
+		limits.timeout_max = 3600;
+		limits.session_ttl_default = 1800;
+		limits.session_ttl_max = 3600;
+		limits.session_idle_default = 300;
+		limits.session_idle_max = 3600;
 		limits_ready = 1;
 	}
 	if (size == 0)
