@@ -1109,6 +1109,25 @@ static void session_created(struct request *req, const char *sid, const struct s
 	freeReplyObject(h);
 }
 
+/*
+ * A session became ready after its client left: nobody knows its id, so it
+ * is ended at once (the request is sent, its answer not awaited: the reply
+ * list expires) rather than hold the client's slot until its idle timeout.
+ */
+static void session_end_unanswered(struct request *req, const char *sid, const char *client)
+{
+	struct store_session_request_result res;
+	char rid[17], request[64];
+	struct store_session_request p = { .sid = sid, .client = client, .rid = rid, .op = "end",
+					   .request = request, .now_ms = time_now_ms() };
+
+	if (session_rid_make(rid) < 0)
+		return;
+	snprintf(request, sizeof request, "{\"rid\":\"%s\",\"op\":\"end\"}", rid);
+	if (store_session_request(&req->srv->redis, &p, &res) == 0 && res.verdict == STORE_SESSION_SENT)
+		log_info(sid, "ended: it became ready after its client had left");
+}
+
 /* The create entry for the pool list (docs/sessions.md). Caller frees. */
 static char *session_create_entry(const char *sid, const char *client, const struct session_create_req *c)
 {
@@ -1134,6 +1153,7 @@ void handle_session_create(struct request *req, const char *unused)
 	json_t *final = NULL;
 	redisReply *binary = NULL;
 	enum store_session_abandon_outcome out;
+	enum wait_result waited;
 	int rc;
 
 	(void)unused;
@@ -1195,7 +1215,7 @@ void handle_session_create(struct request *req, const char *unused)
 	/* the one line naming the client's address: the id's first characters only (as submit) */
 	log_info(req->id, "session %.12s... from %s (%s, %lld MB)", sid, req->remote_addr, c.environment,
 		 (long long)c.memory_mb);
-	switch (session_wait(req, key, l->session_create_wait * 1000, NULL, &final, &binary)) {
+	switch ((waited = session_wait(req, key, l->session_create_wait * 1000, NULL, &final, &binary))) {
 	case WAIT_FINAL:
 		if (json_is_true(json_object_get(final, "ok")))
 			session_created(req, sid, &c);
@@ -1215,7 +1235,10 @@ void handle_session_create(struct request *req, const char *unused)
 		goto done;
 	}
 	if (out == STORE_SESSION_NOT_STARTING && strcmp(status, "ended") != 0) {
-		session_created(req, sid, &c);
+		if (waited == WAIT_CLIENT_GONE)
+			session_end_unanswered(req, sid, client);
+		else
+			session_created(req, sid, &c);
 		goto done;
 	}
 	log_warn(sid, "no sandbox within %lld s: ended (no_sandbox)", (long long)l->session_create_wait);
