@@ -155,7 +155,7 @@ def serve(r, sid, sessions, msg):
         files["unpacked.tar"] = (data or b"", 0o644)
         reply(r, sid, rid, {"final": True, "ok": True, "path": msg["path"], "bytes": len(data or b"")})
     elif op == "archive":
-        data = b"\x1f\x8b\x08\x00fake-archive-bytes"
+        data = b"\x1f\x8b\x08\x08fake-archive-bytes"
         reply(r, sid, rid, {"final": True, "ok": True, "binary": len(data)}, data)
     elif op in ("pause", "resume"):
         r.call("HSET", rec, "status", "paused" if op == "pause" else "ready")
