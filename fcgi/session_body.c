@@ -344,12 +344,40 @@ static bool path_under(const char *path, size_t len, const char *root)
 	return len >= rlen && memcmp(path, root, rlen) == 0 && (len == rlen || path[rlen] == '/');
 }
 
+/* Is s (len bytes) well-formed UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF)? */
+static bool utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+	while (p < end) {
+		unsigned c = *p;
+		size_t n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : 9;
+		unsigned cp;
+
+		if (n == 9 || (size_t)(end - p) < n + 1)
+			return false;
+		cp = n == 0 ? c : n == 1 ? c & 0x1f : n == 2 ? c & 0x0f : c & 0x07;
+		for (size_t i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
 int session_path_check(const char *path, size_t len, const char *field, struct session_body_error *err)
 {
 	size_t start = 0;
 
 	if (len > SESSION_PATH_MAX_BYTES)
 		return body_fail(err, field, "%s is longer than %d bytes", field, SESSION_PATH_MAX_BYTES);
+	if (!utf8_valid(path, len))
+		return body_fail(err, field, "%s must be UTF-8", field);
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
 			return body_fail(err, field, "%s must not contain NUL or control characters", field);

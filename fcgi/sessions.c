@@ -117,9 +117,12 @@ static void session_gone(struct request *req, const char *sid, const char *reaso
 		reason = "internal";
 	snprintf(text, sizeof text, "the session has ended (%s)%s%s", reason, sentence && *sentence ? ": " : "",
 		 sentence ? sentence : "");
-	o = json_pack("{s:s, s:o, s:s, s:s, s:s}", "error", "Session ended", "reason",
-		      json_string_lossy(text, strlen(text)), "session_id", sid, "status", "ended", "ended_reason",
-		      reason);
+	o = json_object();
+	json_object_set_new(o, "error", json_string("Session ended"));
+	json_object_set_new(o, "reason", json_string_lossy(text, strlen(text)));
+	json_object_set_new(o, "session_id", json_string(sid));
+	json_object_set_new(o, "status", json_string("ended"));
+	json_object_set_new(o, "ended_reason", json_string_lossy(reason, strlen(reason)));
 	respond_json(req, 410, o, NULL);
 }
 

@@ -174,6 +174,8 @@ api --path-as-is -X PUT --data-binary x "$B/$S/files/a/%2e%2e/%2e%2e/%2e%2e/etc/
 is "$HTTP_STATUS" 404 "a path climbing out of the files route is no file route: 404"
 api -X PUT --data-binary x "$B/$S/files/%2Fetc%2Fpasswd"
 is "$HTTP_STATUS:$(json .field)" "400:path" "an absolute path outside the workspace: 400"
+api -X PUT --data-binary x "$B/$S/files/a%FFb"
+is "$HTTP_STATUS:$(json .field)" "400:path" "a path that is no UTF-8: 400"
 api -X PUT --data-binary x "$B/$S/files/x?mode=4755"
 is "$HTTP_STATUS:$(json .field)" "400:mode" "a setuid mode: 400 naming mode"
 api -X PUT --data-binary x "$B/$S/files/x?bogus=1"

@@ -163,6 +163,13 @@ static void test_paths(void)
 	memset(big, 'a', sizeof big - 1);
 	is_int(session_path_from_uri(big, strlen(big), out, sizeof out, &err), 400, "longer than 4096 bytes");
 	is_int(session_path_from_uri("abc", 3, out, 3, &err), 400, "a buffer too small is a refusal, not an overflow");
+	is_int(session_path_from_uri("caf%C3%A9", 9, out, sizeof out, &err), 0, "a UTF-8 name");
+	is_str(out, "caf\xc3\xa9", "... decoded");
+	is_int(session_path_from_uri("a%FFb", 5, out, sizeof out, &err), 400, "a name that is no UTF-8 (JSON cannot carry it)");
+	is_int(session_path_from_uri("%C0%AF", 6, out, sizeof out, &err), 400, "an overlong form");
+	is_int(session_path_from_uri("%ED%A0%80", 9, out, sizeof out, &err), 400, "a surrogate");
+	is_int(session_path_from_uri("%F0%9F%98%80", 12, out, sizeof out, &err), 0, "a four-byte character");
+	is_int(session_path_from_uri("%E2%82", 6, out, sizeof out, &err), 400, "a cut sequence");
 	is_int(session_path_check("/tmp", 4, "cwd", &err), 0, "cwd /tmp");
 	is_int(session_path_check("/tmp/../etc", 11, "cwd", &err), 400, "cwd climbing out of /tmp");
 	is_str(err.field, "cwd", "... naming cwd");
