@@ -768,3 +768,61 @@ int store_job_client(struct rconn *r, const char *id, char *out, size_t outlen)
 	freeReplyObject(reply);
 	return rc;
 }
+
+/* ---- the same steps for the session scripts' builders and calls (common/store_sessions.c and the
+ * runner's common/store_sessions_runner.c): declared in store_scripts.h */
+
+void store_args_begin(struct store_args *a, const char *script, const char *name, size_t cap)
+{
+	args_init(a, script, name, cap);
+}
+
+void store_args_key(struct store_args *a, const char *key)
+{
+	args_key(a, key);
+}
+
+void store_args_str(struct store_args *a, const char *s)
+{
+	args_str(a, s);
+}
+
+void store_args_bytes(struct store_args *a, const char *s, size_t len)
+{
+	args_bytes(a, s, len);
+}
+
+void store_args_int(struct store_args *a, long long v)
+{
+	args_int(a, v);
+}
+
+void store_args_real(struct store_args *a, double v, int decimals)
+{
+	args_real(a, v, decimals);
+}
+
+redisReply *store_args_run(struct rconn *r, struct store_args *a, int built, int64_t retry_ms, int *rc)
+{
+	return store_run(r, a, built, retry_ms, rc);
+}
+
+int store_reply_bad(struct rconn *r, const char *name, const char *why)
+{
+	return store_bad_reply(r, name, why);
+}
+
+int store_reply_unexpected(const redisReply *r, char *err, size_t errlen)
+{
+	return reply_unexpected(r, err, errlen);
+}
+
+bool store_reply_is(const redisReply *r, const char *s)
+{
+	return reply_is(r, s);
+}
+
+int store_reply_number(const redisReply *r, double *v)
+{
+	return reply_number(r, v);
+}

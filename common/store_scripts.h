@@ -70,4 +70,22 @@ int store_cancel_reply(const redisReply *r, enum job_status *was, char *err, siz
 int store_downloaded_reply(const redisReply *r, enum store_downloaded_outcome *out, char *err, size_t errlen);
 int store_output_reply(const redisReply *r, enum store_output_verdict *out, char *err, size_t errlen);
 
+/*
+ * The steps above for the builders and calls of other files (the session scripts: common/store_sessions.c,
+ * common/store_sessions_runner.c). store_args_begin sizes the list for `cap` strings; keys before
+ * arguments. store_args_run calls the built list (built: the builder's 0 or -1), frees it, and returns
+ * the reply, or NULL with *rc set. store_reply_bad sets r->error and returns STORE_BAD_REPLY.
+ */
+void store_args_begin(struct store_args *a, const char *script, const char *name, size_t cap);
+void store_args_key(struct store_args *a, const char *key);
+void store_args_str(struct store_args *a, const char *s);
+void store_args_bytes(struct store_args *a, const char *s, size_t len);
+void store_args_int(struct store_args *a, long long v);
+void store_args_real(struct store_args *a, double v, int decimals);
+redisReply *store_args_run(struct rconn *r, struct store_args *a, int built, int64_t retry_ms, int *rc);
+int store_reply_bad(struct rconn *r, const char *name, const char *why);
+int store_reply_unexpected(const redisReply *r, char *err, size_t errlen);
+bool store_reply_is(const redisReply *r, const char *s);
+int store_reply_number(const redisReply *r, double *v);
+
 #endif

@@ -676,6 +676,16 @@ void handle_root(struct request *req, const char *unused)
 	json_object_set_new(limits, "memory_mb_max", json_integer(l->memory_mb_max));
 	json_object_set_new(limits, "outputs_max_bytes", json_integer(l->outputs_max_bytes));
 	json_object_set_new(limits, "pids_max", json_integer(l->pids_max));
+	/* sessions (SPEC §7) */
+	json_object_set_new(limits, "sessions_per_client", json_integer(l->sessions_per_client));
+	json_object_set_new(limits, "session_ttl_default", json_integer(l->session_ttl_default));
+	json_object_set_new(limits, "session_ttl_max", json_integer(l->session_ttl_max));
+	json_object_set_new(limits, "session_idle_default", json_integer(l->session_idle_default));
+	json_object_set_new(limits, "session_idle_max", json_integer(l->session_idle_max));
+	json_object_set_new(limits, "session_file_max_bytes", json_integer(l->session_file_max_bytes));
+	json_object_set_new(limits, "snapshot_max_bytes", json_integer(l->snapshot_max_bytes));
+	json_object_set_new(limits, "snapshot_ttl_seconds", json_integer(l->snapshot_ttl_seconds));
+	json_object_set_new(limits, "session_create_wait", json_integer(l->session_create_wait));
 	respond_json(req, 200, json_pack("{s:s, s:s, s:o}", "service", "sandrun", "version",
 					 PACKAGE_VERSION, "limits", limits), NULL);
 }

@@ -135,11 +135,13 @@ static const char *status_text(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
+	case 410: return "Gone";
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
 	default: return "";
 	}
 }
@@ -237,10 +239,12 @@ static const char *error_title(int status)
 	case 404: return "Not found";
 	case 405: return "Method not allowed";
 	case 409: return "Conflict";
+	case 410: return "Gone";
 	case 413: return "Payload too large";
 	case 415: return "Unsupported media type";
 	case 429: return "Rate limit exceeded";
 	case 503: return "Service unavailable";
+	case 504: return "Gateway timeout";
 	default: return "Internal error";
 	}
 }

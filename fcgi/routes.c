@@ -16,6 +16,7 @@
 #include "query.h"
 #include "quota.h"
 #include "routes.h"
+#include "sessions.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -26,6 +27,8 @@ enum route_kind {
 	ROUTE_JOB_TAIL, /* `path` then a job id, then optionally "/" and more: the handler
 	                   reads the tail from req->path (after the id) */
 	ROUTE_JOB_SUFFIX, /* `path` then a job id, then exactly `suffix` */
+	ROUTE_SESSION,  /* `path` then a session id, then optionally "/" and more, any method: the
+	                   handler (fcgi/sessions.c) routes the tail and the method itself */
 };
 
 struct route {
@@ -58,6 +61,10 @@ static const struct route routes[] = {
 	{ "GET",  "/health",  ROUTE_EXACT, NULL, handle_health, "/health", NULL },
 	{ "GET",  "/metrics", ROUTE_EXACT, NULL, handle_metrics, "/metrics", NULL },
 	{ "GET",  "/",        ROUTE_EXACT, NULL, handle_root, "/", NULL },
+	/* Sessions (SPEC §7): each handler counts itself among the held requests when it waits on a
+	 * sandbox (every /sessions route but GET /sessions/{id}), and checks its sub-route's parameters. */
+	{ "POST", "/sessions", ROUTE_EXACT, NULL, handle_session_create, "/sessions", NULL },
+	{ "*",    "/sessions/", ROUTE_SESSION, NULL, handle_session, "/sessions/{id}/...", session_route_params },
 };
 
 /* Is this request one that waits (see the top)? Mirrors nginx's map: a wait
@@ -91,7 +98,7 @@ static int route_match(const struct route *r, const char *path, char *idbuf, con
 	if (strncmp(path, r->path, plen) != 0)
 		return 0;
 	path += plen;
-	if (r->kind == ROUTE_JOB_TAIL || r->kind == ROUTE_JOB_SUFFIX) {
+	if (r->kind == ROUTE_JOB_TAIL || r->kind == ROUTE_JOB_SUFFIX || r->kind == ROUTE_SESSION) {
 		size_t idlen = strcspn(path, "/");
 
 		if (idlen > JOBID_LEN + 8)
@@ -149,7 +156,7 @@ void routes_dispatch(struct request *req)
 
 		if (!route_match(r, req->path, idbuf, &id))
 			continue;
-		if (strcmp(r->method, req->method) != 0 &&
+		if (strcmp(r->method, "*") != 0 && strcmp(r->method, req->method) != 0 &&
 		    !(strcmp(r->method, "GET") == 0 && strcmp(req->method, "HEAD") == 0)) {
 			path_match = r;
 			continue;
@@ -157,7 +164,13 @@ void routes_dispatch(struct request *req)
 		/* Before the id: the answer is the same for any id, well formed or not. */
 		if (!route_query_ok(r, req))
 			return;
-		if (id && !jobid_valid(id, strlen(id))) {
+		if (id && r->kind == ROUTE_SESSION && !prefixed_id_valid(SESID_PREFIX, id, strlen(id))) {
+			request_drain(req);
+			respond_error(req, 404, "Session not found", NULL,
+				      "no session with this id (unknown, expired or ended)");
+			return;
+		}
+		if (id && r->kind != ROUTE_SESSION && !jobid_valid(id, strlen(id))) {
 			/* Same answer as an expired id: the shape tells nothing away. */
 			respond_error(req, 404, "Job not found", NULL, "no job with this id (unknown, expired or deleted)");
 			return;

@@ -6,7 +6,8 @@
 # SHUTDOWN NOSAVE); it may add to the queues and count them but never
 # read their entries (every queued job's id); it may write a job's
 # manifest and upload but never read them (the manifest holds the env
-# values); and it cannot list keys. The service still works through that
+# values); it writes sessions' pool entries, requests and request bytes
+# but never reads them; and it cannot list keys. The service still works through that
 # identity, and after Redis loses its scripts the runner loads them again
 # when it reconnects, the responders answering 503 meanwhile.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -167,6 +168,35 @@ is "$(rcli EXISTS "sr:{$C2}:manifest" "sr:{$C2}:upload")" 0 "... and deletes its
 api -X DELETE "$SANDRUN_URL/jobs/$C1"
 is "$(json .status)" cancelled "... and the running one"
 is "$(rcli EXISTS "sr:{$C1}:manifest")" 0 "... whose manifest is deleted too"
+
+# --- sessions (docs/sessions.md): the responder writes a session's pool entry, requests and their
+# bytes but never reads them (they hold env values, commands, files), reads its own reply lists
+# and the records, and may only ask whether a saved workspace exists
+SID=ses-abcdefghijklmnopqrstuvwxyz
+WID=wsp-abcdefghijklmnopqrstuvwxyz
+rcli RPUSH sr:sespool:default '{"session_id":"x","env":{"S":"secret"}}' >/dev/null
+rcli RPUSH "sr:{$SID}:req" '{"rid":"r","op":"exec","command":"secret"}' >/dev/null
+rcli SET "sr:{$SID}:data:0123456789abcdef" 'file bytes' >/dev/null
+rcli SET "sr:{$WID}:wsp" 'snapshot bytes' >/dev/null
+rcli HSET "sr:{$SID}:ses" status ready client 127.0.0.1 >/dev/null
+rcli RPUSH "sr:{$SID}:rep:0123456789abcdef" '{"final":true,"ok":true}' >/dev/null
+refused "read a session pool (LRANGE)" LRANGE sr:sespool:default 0 -1
+refused "take a session pool's entry (LPOP)" LPOP sr:sespool:default
+refused "take a session pool's entry (BLPOP)" BLPOP sr:sespool:default 1
+refused "read a session's requests (LRANGE)" LRANGE "sr:{$SID}:req" 0 -1
+refused "take a session's request (LPOP)" LPOP "sr:{$SID}:req"
+refused "read a request's bytes (GET)" GET "sr:{$SID}:data:0123456789abcdef"
+refused "take a request's bytes (GETDEL)" GETDEL "sr:{$SID}:data:0123456789abcdef"
+refused "read a saved workspace (GET)" GET "sr:{$WID}:wsp"
+refused "overwrite a saved workspace (SET)" SET "sr:{$WID}:wsp" x
+refused "delete a saved workspace (DEL)" DEL "sr:{$WID}:wsp"
+refused "push a reply as if it were the supervisor (RPUSH)" RPUSH "sr:{$SID}:rep:0123456789abcdef" x
+is "$(fcli EXISTS "sr:{$WID}:wsp")" 1 "the responder may ask whether a workspace exists"
+like "$(fcli HGETALL "sr:{$SID}:ses")" 'ready' "... read a session record"
+like "$(fcli BLPOP "sr:{$SID}:rep:0123456789abcdef" 1)" '"final":true' "... and pop its reply list"
+is "$(fcli RPUSH "sr:{$SID}:req" '{"op":"end"}')" 2 "... and push requests it cannot read back"
+is "$(rcli LLEN sr:sespool:default)" 1 "the pool entry is still there, unread"
+rcli DEL sr:sespool:default "sr:{$SID}:req" "sr:{$SID}:data:0123456789abcdef" "sr:{$WID}:wsp" "sr:{$SID}:ses" >/dev/null
 
 # --- Redis without the scripts: 503 from the responders, until the runner reconnects
 is "$(rcli SCRIPT FLUSH)" OK "the admin flushes Redis's scripts (as a restart would lose them)"

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "store.h"
 #include "store_scripts.h"
+#include "store_sessions.h"
 #include "tap.h"
 
 #include <stdarg.h>
@@ -197,6 +198,9 @@ static void test_script_list(void)
 		{ "cancel", redis_script_cancel }, { "quota", redis_script_quota }, { "reclaim", redis_script_reclaim },
 		{ "downloaded", redis_script_downloaded }, { "store_output", redis_script_store_output },
 		{ "log_append", redis_script_log_append },
+		/* the responders' session scripts (common/store_sessions.h) */
+		{ "session_create", redis_script_session_create }, { "session_request", redis_script_session_request },
+		{ "session_abandon", redis_script_session_abandon }, { "session_lost", redis_script_session_lost },
 	};
 	size_t n = 0;
 	bool listed = true;
