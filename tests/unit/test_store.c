@@ -9,6 +9,7 @@
 #include "store.h"
 #include "store_scripts.h"
 #include "store_sessions.h"
+#include "store_sessions_runner.h"
 #include "tap.h"
 
 #include <stdarg.h>
@@ -201,6 +202,10 @@ static void test_script_list(void)
 		/* the responders' session scripts (common/store_sessions.h) */
 		{ "session_create", redis_script_session_create }, { "session_request", redis_script_session_request },
 		{ "session_abandon", redis_script_session_abandon }, { "session_lost", redis_script_session_lost },
+		/* the runners' session scripts (common/store_sessions_runner.h) */
+		{ "session_claim", redis_script_session_claim }, { "session_ready", redis_script_session_ready },
+		{ "session_charge", redis_script_session_charge }, { "session_end", redis_script_session_end },
+		{ "session_snapshot", redis_script_session_snapshot },
 	};
 	size_t n = 0;
 	bool listed = true;
