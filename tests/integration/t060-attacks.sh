@@ -11,13 +11,67 @@ stack_start
 cd "$WORK"
 ATTACKS=$top_srcdir/tests/integration/attacks
 
-# attack NAME MANIFEST-JSON DIR : runs the job, checks the markers; leaves STATUS_JSON.
+# SANDRUN_ATTACKS_IN=session (t290-session-attacks.sh) runs every payload as
+# a session command instead: a fresh session per attack, the directory
+# uploaded through POST /sessions/{id}/files, the entrypoint run with exec
+# in argv form; the session is deleted after. What differs is said where it
+# does: a session's loopback is up (its own, in its own network namespace).
+MODE=${SANDRUN_ATTACKS_IN:-job}
+
+# session_run NAME DIR MANIFEST-JSON [TARBALL] : the payload as a session's command;
+# sets ATTACK_OUT (stdout + stderr) and STATUS_JSON ({"execution_metadata": {"signal"}}).
+session_run() {
+	local name=$1 dir=$2 manifest=$3 tarball=${4:-} sid entry interp argv
+	[ -n "$tarball" ] || { tarball=$(mktemp "$STACK_DIR/upload.XXXXXX"); tar czf "$tarball" -C "$dir" .; }
+	api -X POST "$SANDRUN_URL/sessions" -H 'Content-Type: application/json' -d '{}'
+	sid=$(json .session_id)
+	ATTACK_OUT= STATUS_JSON='{}'
+	if [ "$HTTP_STATUS" != 201 ]; then
+		echo "# $name: no session: $HTTP_STATUS $BODY"
+		return 1
+	fi
+	api -X POST "$SANDRUN_URL/sessions/$sid/files" -F "files=@$tarball"
+	[ "$HTTP_STATUS" = 200 ] || echo "# $name: upload: $HTTP_STATUS $BODY"
+	entry=$(json .entrypoint "$manifest")
+	interp=$(json '.interpreter // empty' "$manifest")
+	[ -n "$interp" ] || case $entry in *.py) interp=python3 ;; *.sh) interp=bash ;; esac
+	if [ "$interp" = none ]; then
+		argv=$(jq -cn --arg e "./$entry" --argjson m "$manifest" '[$e] + ($m.args // [])')
+	else
+		argv=$(jq -cn --arg i "$interp" --arg e "$entry" --argjson m "$manifest" '[$i, $e] + ($m.args // [])')
+	fi
+	api --max-time 90 -X POST "$SANDRUN_URL/sessions/$sid/exec" -H 'Content-Type: application/json' \
+		-d "{\"command\": $argv, \"timeout\": 60}"
+	ATTACK_OUT="$(json .stdout)$(json .stderr)"
+	STATUS_JSON=$(jq -cn --argjson s "$(json '.signal // null')" '{execution_metadata: {signal: $s}}')
+	[ "$HTTP_STATUS" = 200 ] || echo "# $name: exec: $HTTP_STATUS $BODY"
+	api -X DELETE "$SANDRUN_URL/sessions/$sid"
+}
+
+# attack NAME MANIFEST-JSON DIR : runs the job (or the session command), checks the
+# markers; leaves STATUS_JSON, and the output for attack_output.
 attack() {
 	local name=$1 manifest=$2 dir=$3 out
-	run_job "$dir" "$manifest" 60
-	out=$(logs "$JOB_ID" stream=both)
+	if [ "$MODE" = session ]; then
+		session_run "$name" "$dir" "$manifest"
+		out=$ATTACK_OUT
+	else
+		run_job "$dir" "$manifest" 60
+		out=$(logs "$JOB_ID" stream=both)
+	fi
 	like "$out" 'RAN' "$name: the payload ran"
 	unlike "$out" 'PWNED' "$name: the attack failed"
+}
+
+# attack_output [stdout] : the last attack's output (both streams; stdout only for a job with "stdout").
+attack_output() {
+	if [ "$MODE" = session ]; then
+		printf '%s' "$ATTACK_OUT"
+	elif [ "${1:-}" = stdout ]; then
+		logs "$JOB_ID"
+	else
+		logs "$JOB_ID" stream=both
+	fi
 }
 
 # Each attack in a directory of its own, as an upload.
@@ -44,7 +98,7 @@ if ifaces != ["lo"]:
 import fcntl, struct
 s = socket.socket()
 flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, struct.pack("16sH", b"lo", 0)))[1]
-if flags & 1:
+if flags & 1 and "$MODE" == "job":
     print("PWNED loopback is up")
 PY
 attack "network" '{"entrypoint":"main.py"}' "$d"
@@ -148,7 +202,7 @@ except OSError as e:
 PY
 attack "host files under /usr, /etc and /proc" '{"entrypoint":"main.py"}' "$d"
 host_boot_id=$(cat /proc/sys/kernel/random/boot_id)
-out=$(logs "$JOB_ID" stream=both)
+out=$(attack_output)
 like "$out" "^boot id" "... the job looked at the boot id"
 unlike "$out" "$host_boot_id" "... and did not see the host's"
 
@@ -218,9 +272,14 @@ echo RAN
 exit 0
 SH
 tar --owner=0 --group=0 -czf suid.tar.gz -C "$d" .
-api -X POST "$SANDRUN_URL/submit" -F files=@suid.tar.gz -F 'manifest={"entrypoint":"main.sh","interpreter":"bash"}'
-wait_job "$(json .job_id)"
-out=$(logs "$(json .job_id "$STATUS_JSON")" stream=both)
+if [ "$MODE" = session ]; then
+	session_run "setuid upload" "$d" '{"entrypoint":"main.sh","interpreter":"bash"}' suid.tar.gz
+	out=$ATTACK_OUT
+else
+	api -X POST "$SANDRUN_URL/submit" -F files=@suid.tar.gz -F 'manifest={"entrypoint":"main.sh","interpreter":"bash"}'
+	wait_job "$(json .job_id)"
+	out=$(logs "$(json .job_id "$STATUS_JSON")" stream=both)
+fi
 like "$out" RAN "setuid upload: the payload ran"
 unlike "$out" PWNED "setuid upload: no setuid bit, no root"
 
@@ -232,7 +291,7 @@ for sc in mount umount2 unshare unshare_ns setns ptrace bpf keyctl add_key perf_
 	cp "$ATTACKS/syscall.py" "$d/main.py"
 	attack "syscall $sc" "{\"entrypoint\":\"main.py\",\"args\":[\"$sc\"]}" "$d"
 	sig=$(json .execution_metadata.signal "$STATUS_JSON")
-	out=$(logs "$JOB_ID" stream=both)
+	out=$(attack_output)
 	if printf '%s' "$out" | grep -q '^refused'; then
 		# A documented EPERM/ENOSYS choice (a runtime probes it): refused, not killed.
 		ok 0 "syscall $sc: refused with an error ($(printf '%s' "$out" | grep '^refused' | head -n1))"
@@ -285,11 +344,35 @@ exit 0
 SH
 attack "another running job's files" '{"entrypoint":"main.sh","interpreter":"bash"}' "$d"
 wait_job "$victim"
+if [ "$MODE" = session ]; then
+	# ... and another live session's: its files, its processes, its uid
+	api -X POST "$SANDRUN_URL/sessions" -H 'Content-Type: application/json' -d '{}'
+	vsid=$(json .session_id)
+	api -X POST "$SANDRUN_URL/sessions/$vsid/exec" -H 'Content-Type: application/json' \
+		-d '{"command": "echo s > /work/victim-secret-s; echo s > /tmp/victim-secret-t; sleep 1000 & id -u"}'
+	vuid=$(json .stdout | tr -d '\n')
+	d=$(job_dir snoop2)
+	cat > "$d/main.sh" <<SH
+echo RAN
+found=\$(find / -xdev -name 'victim-secret*' 2>/dev/null; ls /proc/*/root/work /proc/*/root/tmp 2>/dev/null | grep victim)
+[ -n "\$found" ] && echo "PWNED found \$found"
+ps -eo user:20,comm= | grep -w sleep && echo "PWNED sees the other session's sleep"
+[ "\$(id -u)" = "$vuid" ] && echo "PWNED same uid as the other session ($vuid)"
+exit 0
+SH
+	attack "another live session's files, processes and uid" '{"entrypoint":"main.sh","interpreter":"bash"}' "$d"
+	api -X POST "$SANDRUN_URL/sessions/$vsid/exec" -H 'Content-Type: application/json' -d '{"command": "cat /work/victim-secret-s; jobs | wc -l"}'
+	like "$(json .stdout | tr '\n' ' ')" '^s 1 +$' "... and that session still has its file and its sleep"
+	api -X DELETE "$SANDRUN_URL/sessions/$vsid"
+fi
 
 # --- leftovers: nothing of an earlier job survives in any slot
 d=$(job_dir litter)
 printf 'echo RAN\necho litter > /tmp/litter; echo litter > /work/litter; mkdir -p /tmp/d; exit 0\n' > "$d/main.sh"
-for i in 1 2 3; do run_job "$d" '{"entrypoint":"main.sh","interpreter":"bash"}'; done
+for i in 1 2 3; do
+	if [ "$MODE" = session ]; then session_run litter "$d" '{"entrypoint":"main.sh","interpreter":"bash"}'
+	else run_job "$d" '{"entrypoint":"main.sh","interpreter":"bash"}'; fi
+done
 d=$(job_dir sweep)
 printf 'echo RAN\nls -a /tmp /work | grep -q litter && echo PWNED litter found\nexit 0\n' > "$d/main.sh"
 for i in 1 2 3 4; do attack "leftovers of earlier jobs ($i)" '{"entrypoint":"main.sh","interpreter":"bash"}' "$d"; done
@@ -308,6 +391,25 @@ echo data > /work/out.txt; rm /work/out.txt; ln -s /etc/shadow /work/out.txt
 exit 0
 SH
 attack "CVE-2024-28185/28189 links" '{"entrypoint":"main.sh","interpreter":"bash","outputs":["*.txt","results/"]}' "$d"
+if [ "$MODE" = session ]; then
+	# A session's files routes are where the host could follow them: read, write, list, archive.
+	api -X POST "$SANDRUN_URL/sessions" -H 'Content-Type: application/json' -d '{}'
+	csid=$(json .session_id)
+	api -X POST "$SANDRUN_URL/sessions/$csid/files" -F "files=@$(tar czf cve.tar.gz -C "$d" . && echo cve.tar.gz)"
+	api -X POST "$SANDRUN_URL/sessions/$csid/exec" -H 'Content-Type: application/json' -d '{"command": "bash main.sh"}'
+	for n in stdout out.txt results/passwd; do
+		api "$SANDRUN_URL/sessions/$csid/files/$n"
+		is "$HTTP_STATUS" 400 "session: GET of the planted link $n is refused"
+		unlike "$BODY" 'root:' "... and gives nothing of its target"
+	done
+	api -X PUT --data-binary 'pwned' "$SANDRUN_URL/sessions/$csid/files/out.txt"
+	is "$HTTP_STATUS" 400 "session: PUT through the planted link out.txt is refused"
+	api -X PUT --data-binary 'pwned' "$SANDRUN_URL/sessions/$csid/files/results/x"
+	is "$HTTP_STATUS" 400 "session: PUT below a link to a directory is refused"
+	curl -sS --cacert "$SANDRUN_CACERT" -o cve-out.tar.gz "$SANDRUN_URL/sessions/$csid/archive?path=/work"
+	unlike "$(tar xzOf cve-out.tar.gz 2>/dev/null)" 'root:' "session: the workspace archive holds the links, not their targets"
+	api -X DELETE "$SANDRUN_URL/sessions/$csid"
+fi
 is "$(sha256sum /etc/passwd /etc/shadow | sha256sum)" "$sum_before" "the host's /etc/passwd and /etc/shadow are unchanged"
 is "$(stat -c '%u %g %a' /etc/passwd /etc/shadow)" "$stat_before" "... and so are their owners and modes"
 
@@ -326,7 +428,7 @@ for policy in (os.SCHED_FIFO, os.SCHED_RR):
         print("real-time refused", flush=True)
 PY
 attack "real-time scheduling" '{"entrypoint":"main.py"}' "$d"
-out=$(logs "$JOB_ID")
+out=$(attack_output stdout)
 like "$out" 'SCHED_OTHER set' "a job may set SCHED_OTHER (what libzmq threads do)"
 is "$(printf '%s\n' "$out" | grep -c 'real-time refused')" 2 "... and is refused SCHED_FIFO and SCHED_RR"
 
