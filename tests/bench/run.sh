@@ -19,6 +19,7 @@
 #   BENCH_JOBS (500)        jobs for the runner throughput
 #   BENCH_HTTP_JOBS (200)   submissions through nginx; 0 skips part 3
 #   BENCH_HTTP_PARALLEL (8) transfers curl keeps in flight
+#   BENCH_SESSION_N (100)   session execs (and a quarter as many create rounds)
 #   BENCH_SLOTS (nproc)     runner slots
 #   BENCH_KEEP=1            keep the stack directory (its logs) afterwards
 #
@@ -38,6 +39,7 @@ ITERATIONS=${BENCH_ITERATIONS:-20}
 WARMUP=${BENCH_WARMUP:-3}
 JOBS=${BENCH_JOBS:-500}
 HTTP_JOBS=${BENCH_HTTP_JOBS:-200}
+SESSION_N=${BENCH_SESSION_N:-100}
 HTTP_PARALLEL=${BENCH_HTTP_PARALLEL:-8}
 SLOTS=${BENCH_SLOTS:-$(nproc)}
 # The targets of the issue: a sandbox adds at most this much to a bare
@@ -49,7 +51,7 @@ TARGET_JOBS_PER_S=300
 STARTUP_BUDGET_S=45
 JOBS_TIMEOUT_S=60
 
-for v in ROUNDS ITERATIONS WARMUP JOBS HTTP_JOBS HTTP_PARALLEL SLOTS; do
+for v in ROUNDS ITERATIONS WARMUP JOBS HTTP_JOBS HTTP_PARALLEL SLOTS SESSION_N; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "run.sh: BENCH_$v must be a number" >&2; exit 2; }
 done
 
@@ -128,6 +130,11 @@ startup() { # startup LABEL EXTRA-MODE... -- COMMAND...
 }
 startup true sandbox-empty -- /bin/true
 startup python -- /usr/bin/python3 -S -c pass
+# the sessions' baseline: a bare fork+exec of sh -c true (what a session's exec is compared with)
+note "start-up: sh -c true, bare only ($ROUNDS rounds x $ITERATIONS runs)"
+TMPDIR=$WORK timeout -k 5 $((STARTUP_BUDGET_S * 2)) "$BENCH" -l shtrue -r "$ROUNDS" -n "$ITERATIONS" \
+	-w "$WARMUP" -t "$STARTUP_BUDGET_S" bare -- /bin/sh -c true >>"$RESULTS" ||
+	note "the driver failed for sh -c true; the session ratios are missing"
 
 # ------------------------------------------------------ 2, 3. throughput
 
@@ -262,7 +269,7 @@ stack_up() {
 	note "starting a stack: $SLOTS runner slots ($STACK_DIR)"
 	# the per-address quotas off (every submission comes from 127.0.0.1), nginx's request rate too
 	if ! timeout -k 5 90 "$STACK" start "$STACK_DIR" --bin-dir "$top_builddir" --runner-slots "$SLOTS" \
-		--fcgi-workers 4 --set quota_jobs_max=100000 --set quota_cpu_seconds=1000000 --set quota_running_max=100000 --set quota_storage_bytes=1099511627776 \
+		--fcgi-workers 4 --set quota_jobs_max=100000 --set quota_cpu_seconds=1000000 --set quota_running_max=100000 --set quota_storage_bytes=1099511627776 --set sessions_per_client=1000 \
 		>"$WORK/stack-start.out" 2>&1; then
 		skip "the stack did not start; its last words:"
 		sed 's/^/#   /' "$WORK/stack-start.out" | tail -n 20
@@ -338,6 +345,9 @@ if [[ -n $PY ]] && stack_up; then
 	if ((HTTP_JOBS > 0)); then
 		http_submit || note "the end-to-end run failed"
 	fi
+	note "sessions: exec of true and creates, $SESSION_N each, through nginx on one kept-alive connection"
+	timeout -k 5 120 "$PY" "$top_srcdir/tests/bench/session_bench.py" "$SANDRUN_URL" "$SANDRUN_CACERT" \
+		"$SESSION_N" >>"$RESULTS" || note "the session rows failed"
 	errors=$(grep -c -i -E 'error|abnormal' "$STACK_DIR/runner.log" 2>/dev/null || true)
 	[[ ${errors:-0} == 0 ]] || note "the runner logged $errors error lines ($STACK_DIR/runner.log)"
 	"$STACK" stop "$STACK_DIR" >/dev/null 2>&1 || note "the stack did not stop cleanly"
@@ -357,6 +367,7 @@ function verdict(ok) { return ok ? "PASS" : "MISS" }
 	fails[l, m] = kv($0, "failures")
 }
 /^throughput / { tp[kv($0, "kind")] = $0 }
+/^session / { k = kv($0, "kind"); smed[k] = kv($0, "median_us"); sp90[k] = kv($0, "p90_us"); sn[k] = kv($0, "n"); sf[k] = kv($0, "failures") }
 END {
 	split("true python", labels, " ")
 	split("bare sandbox sandbox-empty bwrap firejail", modes, " ")
@@ -400,6 +411,21 @@ END {
 		printf "end to end (nginx): %s submissions/s accepted; %s jobs/s from the first submission to the last result (%s of %s completed)\n",
 			kv(tp["http"], "submits_per_s"), kv(tp["http"], "end_to_end_jobs_per_s"),
 			kv(tp["http"], "completed"), kv(tp["http"], "jobs")
+	shb = med["shtrue", "bare"]
+	if (length(smed) > 0) {
+		printf "\n%-28s %10s %10s %14s %6s\n", "sessions (through nginx)", "median us", "p90 us", "x sh -c true", "n"
+		if (shb != "" && shb != "NA")
+			printf "%-28s %10d %10d %14s %6s\n", "bare sh -c true (baseline)", shb, p90["shtrue", "bare"], "1.00", n["shtrue", "bare"]
+		split("exec create_warm create_empty", sk, " ")
+		sname["exec"] = "exec true (kept-alive)"; sname["create_warm"] = "POST /sessions, warm pool"
+		sname["create_empty"] = "POST /sessions, pool empty"
+		for (i = 1; i <= 3; i++) {
+			k = sk[i]
+			if (!(k in smed) || smed[k] == "NA") { printf "%-28s %10s\n", sname[k], "NA"; continue }
+			printf "%-28s %10d %10d %14s %6s%s\n", sname[k], smed[k], sp90[k],
+				(shb + 0 > 0 ? sprintf("%.2f", smed[k] / shb) : "NA"), sn[k], (sf[k] > 0 ? "  (" sf[k] " failed)" : "")
+		}
+	}
 	printf "\ntargets (informational):\n"
 	for (i = 1; i <= 2; i++) {
 		l = labels[i]
@@ -413,6 +439,12 @@ END {
 	}
 	if (jps != "")
 		printf "  %-4s runner throughput >= %s jobs/s: %s\n", verdict(jps + 0 >= target_jobs), target_jobs, jps
+	if (smed["exec"] + 0 > 0 && shb + 0 > 0)
+		printf "  %-4s session exec p50 within 3x a bare sh -c true: %.2fx (%d vs %d us)\n",
+			verdict(smed["exec"] + 0 <= 3 * shb), smed["exec"] / shb, smed["exec"], shb
+	if (smed["create_warm"] + 0 > 0 && smed["exec"] + 0 > 0)
+		printf "  %-4s session create (warm pool) p50 within 2x the exec: %.2fx (%d vs %d us)\n",
+			verdict(smed["create_warm"] + 0 <= 2 * smed["exec"]), smed["create_warm"] / smed["exec"], smed["create_warm"], smed["exec"]
 }' "$RESULTS"
 
 echo
