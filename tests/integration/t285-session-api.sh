@@ -21,8 +21,9 @@
 require_root
 require_cmd jq redis-cli curl tar
 [ -x /usr/bin/python3 ] || skip_all "/usr/bin/python3 is not installed (the fake supervisor)"
+# fcgi_hold_max=2: 4 held requests in the pool of 2 responders (the held-request cap below)
 stack_start --runner-slots 1 --set sessions_max=0 --set session_pool_size=0 --set session_create_wait=2 \
-	--set quota_cpu_seconds=5 --set quota_window_seconds=60
+	--set quota_cpu_seconds=5 --set quota_window_seconds=60 --set fcgi_hold_max=2
 cd "$WORK"
 V4=${SANDRUN_URL/localhost/127.0.0.1}
 B=$V4/sessions
@@ -257,6 +258,24 @@ post_json "$B/$S/exec" '{"command":"hang","timeout":1}'
 t1=$(date +%s)
 is "$HTTP_STATUS" 504 "an exec the sandbox never answers: 504"
 ok "$([ $((t1 - t0)) -ge 10 ] && [ $((t1 - t0)) -le 16 ]; echo $?)" "... after its timeout + 10 s ($((t1 - t0)) s)"
+
+# --- session requests are held requests: the pool's cap (2 x fcgi_hold_max) answers 503 beyond it
+# (4 execs: nginx lets an address have 4 requests with a body in flight; the fifth request is a read)
+hangs=()
+for i in 1 2 3 4; do
+	curl -sS -o /dev/null --max-time 30 --cacert "$SANDRUN_CACERT" -X POST -H 'Content-Type: application/json' \
+		--data-binary '{"command":"hang","timeout":1}' "$B/$S/exec" &
+	hangs+=($!)
+done
+sleep 2
+api "$B/$S/files/y"
+is "$HTTP_STATUS" 503 "a fifth request waiting on a sandbox, over the held-request cap: 503"
+like "$(json .reason)" 'waiting' "... saying too many are waiting"
+api "$B/$S"
+is "$HTTP_STATUS" 200 "... while GET /sessions/{id}, which holds nothing, answers"
+wait "${hangs[@]}"
+post_json "$B/$S/exec" '{"command":"echo 6"}'
+is "$HTTP_STATUS" 200 "once they ended, an exec passes again"
 
 # --- DELETE, and 410 while the ended record lingers
 api -X DELETE "$B/$S2"
