@@ -674,6 +674,16 @@ static void session_simple(struct request *req, const char *sid, const redisRepl
 		json_object_set_new(o, "status", json_string("paused"));
 	else if (strcmp(op, "resume") == 0 && !json_object_get(o, "status"))
 		json_object_set_new(o, "status", json_string("ready"));
+	if (strcmp(op, "snapshot") == 0) {
+		/* the supervisor answers epoch milliseconds; the API's times are RFC 3339 */
+		json_t *at = json_object_get(o, "expires_at");
+		char text[32];
+
+		if (json_is_integer(at) && json_integer_value(at) > 0) {
+			time_format_rfc3339(json_integer_value(at), text, sizeof text);
+			json_object_set_new(o, "expires_at", json_string(text));
+		}
+	}
 	if (strcmp(op, "end") == 0)
 		log_info(sid, "ended by its client");
 	respond_json(req, 200, o, NULL);

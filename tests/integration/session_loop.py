@@ -169,7 +169,9 @@ ok(st == 200 and info.get("status") == "ready" and "usage" in info, "the session
 
 # 37-41. snapshot, and a new session from it
 st, snap, _ = call("POST", "/sessions/%s/snapshot" % sid)
-ok(st in (200, 201) and str((snap or {}).get("workspace_id", "")).startswith("wsp-"), "snapshot the workspace", snap)
+ok(st in (200, 201) and str((snap or {}).get("workspace_id", "")).startswith("wsp-")
+   and str(snap.get("expires_at", "")).startswith("20") and snap.get("size", 0) > 0,
+   "snapshot the workspace: its id, size and expiry (RFC 3339)", snap)
 wid = (snap or {}).get("workspace_id")
 st, _, _ = call("DELETE", "/sessions/%s" % sid)
 ok(st in (200, 204), "delete the session", st)
