@@ -11,12 +11,13 @@
 # the CPU quota (exec 429 with retry_after, the session alive), a silent
 # sandbox (504), a lost runner (410 runner_lost) and DELETE.
 #
-# The runner of this stack serves no sessions (sessions_max=0). Until the
-# runner's side lands, tests/integration/session-fake-supervisor.py stands
-# in for the runner's session supervisor: it pops the create entries and
-# the requests as the runner will, and pushes reply frames exactly as
-# docs/sessions.md says; what is checked here is the responder's side of
-# that conversation.
+# The runner of this stack serves no sessions (sessions_max=0):
+# tests/integration/session-fake-supervisor.py stands in for the runner's
+# session supervisor. It pops the create entries and the requests as the
+# runner does and pushes reply frames exactly as docs/sessions.md says, so
+# the responder's side of that conversation is checked here, faults a real
+# sandbox rarely gives included (a silent sandbox, a lost runner). The
+# real runner's side: t280 (through Redis), t290 and t295 (end to end).
 . "$top_srcdir/tests/integration/lib.sh"
 require_root
 require_cmd jq redis-cli curl tar
