@@ -868,11 +868,19 @@ static int ses_warm(struct ses *s)
 			continue;
 		}
 		free(entry);
-		if (strcmp(s->c.environment, s->slot->environment) != 0
-		    || store_session_claim(&s->redis, s->c.session_id, s->slot->runner_name, time_now_ms(), &claimed) < 0
-		    || !claimed) {
-			log_info(s->c.session_id, "create entry dropped: %s",
-				 claimed ? "another environment" : "not starting any more (or Redis failed)");
+		if (strcmp(s->c.environment, s->slot->environment) != 0) {
+			log_warn(s->c.session_id, "create entry for %s found in %s: dropped", s->c.environment, s->pool_key);
+			session_create_free(&s->c);
+			continue;
+		}
+		if (store_session_claim(&s->redis, s->c.session_id, s->slot->runner_name, time_now_ms(), &claimed) < 0) {
+			/* the responder's wait ends in a 503 (session_abandon.lua) */
+			log_error(s->c.session_id, "claim: %s: create entry dropped", s->redis.error);
+			session_create_free(&s->c);
+			continue;
+		}
+		if (!claimed) {
+			log_info(s->c.session_id, "create entry dropped: the session is not starting any more");
 			session_create_free(&s->c);
 			continue;
 		}
