@@ -103,6 +103,17 @@ like "$(field "$A" expires_at)" '^[0-9]{13}$' "... with its expiry"
 for _ in $(seq 50); do [ "$(warm_uids)" -ge 3 ] && break; sleep 0.1; done
 ok "$([ "$(warm_uids)" -ge 3 ]; echo $?)" "the pool is refilled once one is claimed"
 
+# --- an entry whose record is not `starting` is dropped; the sandbox stays warm
+X=$(new_sid)
+rcli HSET "sr:{$X}:ses" status ended reason no_sandbox client "$CLIENT" >/dev/null
+rcli RPUSH sr:sespool:default "$(jq -cn --arg s "$X" --arg c "$CLIENT" '{session_id: $s, environment: "default",
+	memory_mb: 256, env: {}, workspace_id: null, ttl_seconds: 60, idle_timeout_seconds: 60, client: $c}')" >/dev/null
+is "$(rcli BLPOP "sr:{$X}:rep:create" 2 | sed -n 2p)" "" "a create entry of an abandoned session gets no reply"
+is "$(rcli HGET "sr:{$X}:ses" runner)$(rcli LLEN sr:sespool:default)" 0 "... is dropped, its record untouched"
+rcli RPUSH sr:sespool:default '{"session_id": "not-a-session"}' >/dev/null
+sleep 1.5
+is "$(rcli LLEN sr:sespool:default)" 0 "a malformed create entry is dropped"
+
 # --- one persistent shell
 sh_exec "$A" 'cd /tmp; export GREETING=hello; f() { echo "f:$1"; }; sleep 1000 & true' >/dev/null
 is "$(sh_exec "$A" 'echo "$PWD $GREETING $(f x)"')" "/tmp hello f:x" "cd, export and functions persist"
