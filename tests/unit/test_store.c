@@ -8,6 +8,7 @@
 #include "config.h"
 #include "store.h"
 #include "store_scripts.h"
+#include "store_sessions_runner.h"
 #include "tap.h"
 
 #include <stdarg.h>
@@ -197,6 +198,9 @@ static void test_script_list(void)
 		{ "cancel", redis_script_cancel }, { "quota", redis_script_quota }, { "reclaim", redis_script_reclaim },
 		{ "downloaded", redis_script_downloaded }, { "store_output", redis_script_store_output },
 		{ "log_append", redis_script_log_append },
+		{ "session_claim", redis_script_session_claim }, { "session_ready", redis_script_session_ready },
+		{ "session_charge", redis_script_session_charge }, { "session_end", redis_script_session_end },
+		{ "session_snapshot", redis_script_session_snapshot },
 	};
 	size_t n = 0;
 	bool listed = true;
