@@ -381,7 +381,7 @@ int session_ctl_translate(const void *buf, size_t len, int64_t id, enum session_
 		json_t *b = json_object_get(o, "binary");
 
 		if (b && (!json_is_integer(b) || json_integer_value(b) < 0
-			  || json_integer_value(b) > (json_int_t)SESSION_FRAME_MAX)) {
+			  || json_integer_value(b) > (json_int_t)SESSION_CTL_BINARY_MAX)) {
 			json_decref(o);
 			json_decref(out);
 			return ctl_err(err, errlen, "the agent's binary length is out of range");

@@ -24,6 +24,8 @@
 #define SESSION_CTL_RID_LEN 16       /* a request id: 16 lowercase hex digits */
 #define SESSION_CTL_ENTRY_MAX (1u << 20) /* a create entry or a request JSON, at most */
 #define SESSION_CTL_ENV_MAX 1024     /* variables in a create's env */
+#define SESSION_CTL_BINARY_MAX (1u << 30) /* a raw frame after "binary":N (0 allowed): the agent's bound;
+                                             the supervisor keeps less (session_file_max_bytes, snapshot_max_bytes) */
 
 /* What bounds a create entry's numbers (the runner's configuration). */
 struct session_ctl_limits {
