@@ -625,7 +625,7 @@ static void ses_forward(struct ses *s, const struct session_ctl_request *req)
 		free(data);
 		return;
 	}
-	if (req->op == SESSION_OP_EXEC) {
+	if (req->op == SESSION_CTL_OP_EXEC) {
 		/* the exec's own timeout, from the frame we built (ms), bounds the wait */
 		const char *t = strstr(frame, "\"timeout\":");
 		int64_t ms = t ? strtoll(t + 10, NULL, 10) : SESSION_TIMEOUT_DEFAULT_MS;
@@ -745,18 +745,18 @@ static bool ses_request(struct ses *s, const char *body, size_t len, char *end_r
 		session_ctl_request_free(&req);
 		return false;
 	}
-	log_debug(s->label, "request %s: %s", req.rid, session_op_name(req.op));
+	log_debug(s->label, "request %s: %s", req.rid, session_ctl_op_name(req.op));
 	switch (req.op) {
-	case SESSION_OP_PAUSE:
+	case SESSION_CTL_OP_PAUSE:
 		ses_pause(s, req.rid, true);
 		break;
-	case SESSION_OP_RESUME:
+	case SESSION_CTL_OP_RESUME:
 		ses_pause(s, req.rid, false);
 		break;
-	case SESSION_OP_SNAPSHOT:
+	case SESSION_CTL_OP_SNAPSHOT:
 		ses_snapshot(s, req.rid);
 		break;
-	case SESSION_OP_END:
+	case SESSION_CTL_OP_END:
 		snprintf(end_rid, SESSION_CTL_RID_LEN + 1, "%s", req.rid);
 		s->end_reason = "deleted";
 		end = true;

@@ -49,17 +49,17 @@ int session_create_parse(const void *buf, size_t len, const struct session_ctl_l
 			 struct session_create *c, char *err, size_t errlen);
 void session_create_free(struct session_create *c);
 
-enum session_op {
-	SESSION_OP_EXEC, SESSION_OP_WRITE, SESSION_OP_READ, SESSION_OP_DELETE, SESSION_OP_UNPACK,
-	SESSION_OP_ARCHIVE, SESSION_OP_PAUSE, SESSION_OP_RESUME, SESSION_OP_SNAPSHOT, SESSION_OP_END,
-	SESSION_OP_COUNT,
+enum session_ctl_op {
+	SESSION_CTL_OP_EXEC, SESSION_CTL_OP_WRITE, SESSION_CTL_OP_READ, SESSION_CTL_OP_DELETE, SESSION_CTL_OP_UNPACK,
+	SESSION_CTL_OP_ARCHIVE, SESSION_CTL_OP_PAUSE, SESSION_CTL_OP_RESUME, SESSION_CTL_OP_SNAPSHOT, SESSION_CTL_OP_END,
+	SESSION_CTL_OP_COUNT,
 };
 
-const char *session_op_name(enum session_op op);
+const char *session_ctl_op_name(enum session_ctl_op op);
 
 struct session_ctl_request {
 	char rid[SESSION_CTL_RID_LEN + 1];   /* "" when the request had none readable */
-	enum session_op op;
+	enum session_ctl_op op;
 	bool has_data;               /* write, unpack: the payload is in sr:{SID}:data:RID */
 	void *json;                  /* the parsed object (json_t *), owned */
 };
