@@ -168,6 +168,76 @@ static int ses_agent_read(struct ses *s, int wait_ms, char **body, uint32_t *len
 	}
 }
 
+/*
+ * The raw frame that follows an answer with "binary":expected (its 4-byte
+ * length must be expected; 0 allowed). keep: into *out (malloc'd); else
+ * read and dropped (an answer over what root keeps, which then becomes a
+ * 413), so the agent stays in step. 0, or -1 with err (gone, late, wrong
+ * length).
+ */
+static int ses_agent_read_raw(struct ses *s, uint64_t expected, bool keep, char **out, int64_t deadline,
+			      char *err, size_t errlen)
+{
+	uint64_t got = 0;
+	uint32_t len;
+
+	*out = NULL;
+	while (s->in.len < 4) {
+		struct pollfd pfd = { s->sb.stdout_fd, POLLIN, 0 };
+		char chunk[4096];
+		int64_t left = deadline - time_mono_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			return error_format(err, errlen, "the session's agent did not send its binary in time");
+		if (poll(&pfd, 1, (int)(left > 1000 ? 1000 : left)) <= 0)
+			continue;
+		n = read(s->sb.stdout_fd, chunk, sizeof chunk);
+		if (n == 0)
+			return error_format(err, errlen, "the session's agent ended");
+		if (n > 0)
+			buf_append(&s->in, chunk, (size_t)n);
+	}
+	len = (uint32_t)(((unsigned char)s->in.data[0] << 24) | ((unsigned char)s->in.data[1] << 16)
+			 | ((unsigned char)s->in.data[2] << 8) | (unsigned char)s->in.data[3]);
+	if (len != expected)
+		return error_format(err, errlen, "the agent's binary frame is not the length it announced");
+	if (keep)
+		*out = xmalloc(len ? len : 1);
+	/* what is buffered already */
+	got = s->in.len - 4 < len ? s->in.len - 4 : len;
+	if (keep)
+		memcpy(*out, s->in.data + 4, got);
+	memmove(s->in.data, s->in.data + 4 + got, s->in.len - 4 - got);
+	s->in.len -= 4 + got;
+	while (got < len) {
+		struct pollfd pfd = { s->sb.stdout_fd, POLLIN, 0 };
+		char chunk[65536];
+		int64_t left = deadline - time_mono_ms();
+		size_t want = len - got < sizeof chunk ? (size_t)(len - got) : sizeof chunk;
+		ssize_t n;
+
+		if (left <= 0) {
+			error_format(err, errlen, "the session's agent did not send its binary in time");
+			goto fail;
+		}
+		if (poll(&pfd, 1, (int)(left > 1000 ? 1000 : left)) <= 0)
+			continue;
+		n = read(s->sb.stdout_fd, keep ? *out + got : chunk, want);
+		if (n == 0) {
+			error_format(err, errlen, "the session's agent ended inside a binary frame");
+			goto fail;
+		}
+		if (n > 0)
+			got += (uint64_t)n;
+	}
+	return 0;
+fail:
+	free(*out);
+	*out = NULL;
+	return -1;
+}
+
 /* ---- Redis */
 
 static int ses_push(struct ses *s, const char *rid, const char *frame, size_t len, const char *raw, size_t rawlen)
@@ -424,7 +494,7 @@ static void ses_tick(struct ses *s)
  * failed (s->end_reason set, the request answered 500).
  */
 static int ses_agent_call(struct ses *s, const char *rid, int64_t id, const char *frame, size_t flen,
-			  const char *data, size_t dlen, int64_t wait_ms, bool keep_final, char **final_out,
+			  const char *data, size_t dlen, int64_t wait_ms, int64_t bound, bool keep_final, char **final_out,
 			  char **raw_out, size_t *raw_len)
 {
 	int64_t deadline = time_mono_ms() + wait_ms;
@@ -478,19 +548,19 @@ static int ses_agent_call(struct ses *s, const char *rid, int64_t id, const char
 		}
 		if (binary_len >= 0) {
 			char *raw = NULL;
-			uint32_t rawn = 0;
+			uint32_t rawn = (uint32_t)binary_len;
 
-			do {
-				got = ses_agent_read(s, SES_CHARGE_MS, &raw, &rawn, err, sizeof err);
-				if (got == 0 && time_mono_ms() >= deadline) {
-					snprintf(err, sizeof err, "the session's agent did not send its binary in time");
-					got = -1;
-				}
-			} while (got == 0);
-			if (got < 0 || rawn != (uint64_t)binary_len) {
-				if (got > 0)
-					snprintf(err, sizeof err, "the agent's binary frame is not the length it announced");
-				free(raw);
+			if (binary_len > bound) {
+				/* more than root keeps: dropped as it comes, answered 413 */
+				free(reply);
+				if (ses_agent_read_raw(s, (uint64_t)binary_len, false, &raw, deadline, err, sizeof err) < 0)
+					goto broken;
+				snprintf(err, sizeof err, "the answer is %lld bytes, over the limit of %lld bytes",
+					 (long long)binary_len, (long long)bound);
+				ses_push_error(s, rid, 413, err, "too_large", NULL);
+				return 0;
+			}
+			if (ses_agent_read_raw(s, (uint64_t)binary_len, true, &raw, deadline, err, sizeof err) < 0) {
 				free(reply);
 				goto broken;
 			}
@@ -555,14 +625,15 @@ static void ses_forward(struct ses *s, const struct session_ctl_request *req)
 		free(data);
 		return;
 	}
-	if (req->op == SESSION_CTL_EXEC) {
+	if (req->op == SESSION_CTL_OP_EXEC) {
 		/* the exec's own timeout, from the frame we built (ms), bounds the wait */
 		const char *t = strstr(frame, "\"timeout\":");
 		int64_t ms = t ? strtoll(t + 10, NULL, 10) : SESSION_TIMEOUT_DEFAULT_MS;
 
 		wait_ms = (ms > 0 ? ms : SESSION_TIMEOUT_DEFAULT_MS) + SES_AGENT_GRACE_MS;
 	}
-	ses_agent_call(s, req->rid, id, frame, flen, data, dlen, wait_ms, false, NULL, NULL, NULL);
+	ses_agent_call(s, req->rid, id, frame, flen, data, dlen, wait_ms, s->cfg->limits.session_file_max_bytes, false,
+		       NULL, NULL, NULL);
 	free(frame);
 	free(data);
 }
@@ -602,7 +673,8 @@ static void ses_snapshot(struct ses *s, const char *rid)
 		ses_push_error(s, rid, 500, "out of memory", "internal", NULL);
 		goto out;
 	}
-	if (ses_agent_call(s, rid, id, frame, flen, NULL, 0, SES_FILES_WAIT_MS, true, &final, &raw, &rawlen) < 0)
+	if (ses_agent_call(s, rid, id, frame, flen, NULL, 0, SES_FILES_WAIT_MS, s->cfg->limits.snapshot_max_bytes, true,
+			   &final, &raw, &rawlen) < 0)
 		goto out;
 	if (!final)
 		goto out;              /* answered already (the session ended meanwhile) */
@@ -675,16 +747,16 @@ static bool ses_request(struct ses *s, const char *body, size_t len, char *end_r
 	}
 	log_debug(s->label, "request %s: %s", req.rid, session_ctl_op_name(req.op));
 	switch (req.op) {
-	case SESSION_CTL_PAUSE:
+	case SESSION_CTL_OP_PAUSE:
 		ses_pause(s, req.rid, true);
 		break;
-	case SESSION_CTL_RESUME:
+	case SESSION_CTL_OP_RESUME:
 		ses_pause(s, req.rid, false);
 		break;
-	case SESSION_CTL_SNAPSHOT:
+	case SESSION_CTL_OP_SNAPSHOT:
 		ses_snapshot(s, req.rid);
 		break;
-	case SESSION_CTL_END:
+	case SESSION_CTL_OP_END:
 		snprintf(end_rid, SESSION_CTL_RID_LEN + 1, "%s", req.rid);
 		s->end_reason = "deleted";
 		end = true;
@@ -750,7 +822,7 @@ static int ses_agent_setup(struct ses *s, const char *frame, size_t flen, const 
 	char *final = NULL;
 	int rc;
 
-	if (ses_agent_call(s, STORE_SESSION_CREATE_RID, s->next_id, frame, flen, data, dlen, SES_FILES_WAIT_MS,
+	if (ses_agent_call(s, STORE_SESSION_CREATE_RID, s->next_id, frame, flen, data, dlen, SES_FILES_WAIT_MS, 0,
 			   true, &final, NULL, NULL) < 0)
 		return error_format(err, errlen, "%s", s->end_error);
 	rc = final && strstr(final, "\"ok\":true") ? 0 : -1;
@@ -868,11 +940,19 @@ static int ses_warm(struct ses *s)
 			continue;
 		}
 		free(entry);
-		if (strcmp(s->c.environment, s->slot->environment) != 0
-		    || store_session_claim(&s->redis, s->c.session_id, s->slot->runner_name, time_now_ms(), &claimed) < 0
-		    || !claimed) {
-			log_info(s->c.session_id, "create entry dropped: %s",
-				 claimed ? "another environment" : "not starting any more (or Redis failed)");
+		if (strcmp(s->c.environment, s->slot->environment) != 0) {
+			log_warn(s->c.session_id, "create entry for %s found in %s: dropped", s->c.environment, s->pool_key);
+			session_create_free(&s->c);
+			continue;
+		}
+		if (store_session_claim(&s->redis, s->c.session_id, s->slot->runner_name, time_now_ms(), &claimed) < 0) {
+			/* the responder's wait ends in a 503 (session_abandon.lua) */
+			log_error(s->c.session_id, "claim: %s: create entry dropped", s->redis.error);
+			session_create_free(&s->c);
+			continue;
+		}
+		if (!claimed) {
+			log_info(s->c.session_id, "create entry dropped: the session is not starting any more");
 			session_create_free(&s->c);
 			continue;
 		}

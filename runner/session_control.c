@@ -17,16 +17,16 @@
 #include "jobid.h"
 #include "session_proto.h"
 
-static const char *const session_ctl_op_names[SESSION_CTL_COUNT] = {
-	[SESSION_CTL_EXEC] = "exec", [SESSION_CTL_WRITE] = "write", [SESSION_CTL_READ] = "read",
-	[SESSION_CTL_DELETE] = "delete", [SESSION_CTL_UNPACK] = "unpack", [SESSION_CTL_ARCHIVE] = "archive",
-	[SESSION_CTL_PAUSE] = "pause", [SESSION_CTL_RESUME] = "resume", [SESSION_CTL_SNAPSHOT] = "snapshot",
-	[SESSION_CTL_END] = "end",
+static const char *const session_ctl_op_names[SESSION_CTL_OP_COUNT] = {
+	[SESSION_CTL_OP_EXEC] = "exec", [SESSION_CTL_OP_WRITE] = "write", [SESSION_CTL_OP_READ] = "read",
+	[SESSION_CTL_OP_DELETE] = "delete", [SESSION_CTL_OP_UNPACK] = "unpack", [SESSION_CTL_OP_ARCHIVE] = "archive",
+	[SESSION_CTL_OP_PAUSE] = "pause", [SESSION_CTL_OP_RESUME] = "resume", [SESSION_CTL_OP_SNAPSHOT] = "snapshot",
+	[SESSION_CTL_OP_END] = "end",
 };
 
 const char *session_ctl_op_name(enum session_ctl_op op)
 {
-	return op < SESSION_CTL_COUNT ? session_ctl_op_names[op] : "?";
+	return op < SESSION_CTL_OP_COUNT ? session_ctl_op_names[op] : "?";
 }
 
 static int __attribute__((format(printf, 3, 4))) ctl_err(char *err, size_t errlen, const char *fmt, ...)
@@ -222,13 +222,13 @@ int session_ctl_request_parse(const void *buf, size_t len, struct session_ctl_re
 	}
 	if (ctl_string(o, "op", op, sizeof op) != 1)
 		return ctl_err(err, errlen, "op is missing");
-	for (i = 0; i < SESSION_CTL_COUNT && strcmp(session_ctl_op_names[i], op) != 0; i++)
+	for (i = 0; i < SESSION_CTL_OP_COUNT && strcmp(session_ctl_op_names[i], op) != 0; i++)
 		;
-	if (i == SESSION_CTL_COUNT)
+	if (i == SESSION_CTL_OP_COUNT)
 		return ctl_err(err, errlen, "op \"%s\" is not one of exec, write, read, delete, unpack, archive, "
 			       "pause, resume, snapshot, end", op);
 	req->op = (enum session_ctl_op)i;
-	req->has_data = req->op == SESSION_CTL_WRITE || req->op == SESSION_CTL_UNPACK;
+	req->has_data = req->op == SESSION_CTL_OP_WRITE || req->op == SESSION_CTL_OP_UNPACK;
 	return 0;
 }
 
@@ -268,7 +268,7 @@ char *session_ctl_agent_frame(const struct session_ctl_request *req, int64_t id,
 	*field = NULL;
 	json_object_set_new(o, "id", json_integer(id));
 	json_object_set_new(o, "op", json_string(session_ctl_op_name(req->op)));
-	if (req->op == SESSION_CTL_EXEC) {
+	if (req->op == SESSION_CTL_OP_EXEC) {
 		for (f = exec_fields; *f; f++)
 			ctl_copy(o, src, *f);
 		v = json_object_get(src, "timeout");
@@ -295,7 +295,7 @@ char *session_ctl_agent_frame(const struct session_ctl_request *req, int64_t id,
 		}
 		if (json_is_true(v))
 			json_object_set_new(o, "stream", json_true());
-	} else if (req->op <= SESSION_CTL_ARCHIVE) {
+	} else if (req->op <= SESSION_CTL_OP_ARCHIVE) {
 		for (f = files_fields; *f; f++)
 			ctl_copy(o, src, *f);
 	} else {
@@ -381,7 +381,7 @@ int session_ctl_translate(const void *buf, size_t len, int64_t id, enum session_
 		json_t *b = json_object_get(o, "binary");
 
 		if (b && (!json_is_integer(b) || json_integer_value(b) < 0
-			  || json_integer_value(b) > (json_int_t)SESSION_FRAME_MAX)) {
+			  || json_integer_value(b) > (json_int_t)SESSION_CTL_BINARY_MAX)) {
 			json_decref(o);
 			json_decref(out);
 			return ctl_err(err, errlen, "the agent's binary length is out of range");

@@ -24,6 +24,8 @@
 #define SESSION_CTL_RID_LEN 16       /* a request id: 16 lowercase hex digits */
 #define SESSION_CTL_ENTRY_MAX (1u << 20) /* a create entry or a request JSON, at most */
 #define SESSION_CTL_ENV_MAX 1024     /* variables in a create's env */
+#define SESSION_CTL_BINARY_MAX (1u << 30) /* a raw frame after "binary":N (0 allowed): the agent's bound;
+                                             the supervisor keeps less (session_file_max_bytes, snapshot_max_bytes) */
 
 /* What bounds a create entry's numbers (the runner's configuration). */
 struct session_ctl_limits {
@@ -48,9 +50,9 @@ int session_create_parse(const void *buf, size_t len, const struct session_ctl_l
 void session_create_free(struct session_create *c);
 
 enum session_ctl_op {
-	SESSION_CTL_EXEC, SESSION_CTL_WRITE, SESSION_CTL_READ, SESSION_CTL_DELETE, SESSION_CTL_UNPACK,
-	SESSION_CTL_ARCHIVE, SESSION_CTL_PAUSE, SESSION_CTL_RESUME, SESSION_CTL_SNAPSHOT, SESSION_CTL_END,
-	SESSION_CTL_COUNT,
+	SESSION_CTL_OP_EXEC, SESSION_CTL_OP_WRITE, SESSION_CTL_OP_READ, SESSION_CTL_OP_DELETE, SESSION_CTL_OP_UNPACK,
+	SESSION_CTL_OP_ARCHIVE, SESSION_CTL_OP_PAUSE, SESSION_CTL_OP_RESUME, SESSION_CTL_OP_SNAPSHOT, SESSION_CTL_OP_END,
+	SESSION_CTL_OP_COUNT,
 };
 
 const char *session_ctl_op_name(enum session_ctl_op op);

@@ -68,7 +68,7 @@ static void check_request(const char *copy, size_t size)
 		session_ctl_request_free(&r);
 		return;
 	}
-	if (strlen(r.rid) != 16 || r.op >= SESSION_CTL_COUNT)
+	if (strlen(r.rid) != 16 || r.op >= SESSION_CTL_OP_COUNT)
 		abort();
 	f = session_ctl_agent_frame(&r, 7, r.has_data ? 3 : -1, &len, err, sizeof err, &field);
 	if (f) {

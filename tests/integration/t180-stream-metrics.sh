@@ -127,15 +127,6 @@ api "$SANDRUN_URL/logs/$LIVE/stream" -H 'Last-Event-ID: nonsense'
 is "$HTTP_STATUS" 400 "a malformed Last-Event-ID is 400"
 
 # --- the routes around it
-# --- a stream's upstream connection is never reused: nginx used to cache the
-# connection of an unbuffered response and send the next request on it, which
-# the responder had already finished (a 502 "upstream prematurely closed")
-urls=()
-for i in $(seq 12); do urls+=(-o /dev/null "$SANDRUN_URL/logs/$LIVE/stream" -o /dev/null "$SANDRUN_URL/status/$LIVE"); done
-codes=$(curl -sS --max-time 60 --cacert "$SANDRUN_CACERT" -w '%{http_code} ' "${urls[@]}")
-is "$(echo "$codes" | tr ' ' '\n' | grep -v '^$' | sort | uniq -c | tr -s ' ' | sed 's/^ //' | tr '\n' ' ')" "24 200 " \
-	"12 streams and 12 status requests in turn on one connection: all 200"
-
 api "$SANDRUN_URL/logs/job-aaaaaaaaaaaaaaaaaaaaaaaaaa/stream"
 is "$HTTP_STATUS" 404 "the stream of an unknown job is 404"
 is "$(json .error)" "Job not found" "... in the API's error shape"

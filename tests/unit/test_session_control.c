@@ -80,7 +80,7 @@ static void test_request(void)
 
 	ok(session_ctl_request_parse(exec, strlen(exec), &r, err, sizeof err) == 0, "an exec request parses");
 	is_str(r.rid, "0123456789abcdef", "its rid");
-	is_int(r.op, SESSION_CTL_EXEC, "its op");
+	is_int(r.op, SESSION_CTL_OP_EXEC, "its op");
 	f = session_ctl_agent_frame(&r, 42, -1, &len, err, sizeof err, &field);
 	o = f ? json_loadb(f, len, 0, NULL) : NULL;
 	ok(o != NULL, "the agent frame is JSON");
