@@ -264,8 +264,8 @@ static int config_check(struct sandrun_config *c, char *err, size_t errlen)
 		return error_format(err, errlen, "session_idle_default is above session_idle_max");
 	/* Job slots (runner_slots; 0: the CPUs, up to 1024) and session sandboxes never share a uid. */
 	if ((int64_t)c->session_uid_base < (int64_t)c->job_uid_base + (c->runner_slots ? c->runner_slots : 1024) &&
-	    (int64_t)c->job_uid_base < (int64_t)c->session_uid_base + l->sessions_max)
-		return error_format(err, errlen, "session_uid_base .. + sessions_max overlaps the job uids "
+	    (int64_t)c->job_uid_base < (int64_t)c->session_uid_base + 2 * l->sessions_max)
+		return error_format(err, errlen, "session_uid_base .. + 2 x sessions_max (sessions, their agents) overlaps the job uids "
 				    "(job_uid_base .. + runner_slots)");
 	return 0;
 }

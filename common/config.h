@@ -88,7 +88,8 @@ struct sandrun_config {
 	char *runner_state_dir;        /* where sandbox roots are mounted: /run/sandrun-runner */
 	char *runner_name;             /* consumer name in the queue; default hostname:pid */
 	unsigned job_uid_base;         /* slot i runs as uid/gid base+i: 1900000 */
-	unsigned session_uid_base;     /* session sandbox i runs as uid/gid base+i: 1950000 (never a job's) */
+	unsigned session_uid_base;     /* session sandbox i runs as uid/gid base+i, its agent keeps
+	                                  base+sessions_max+i: 1950000 (never a job's) */
 	char *environments_dir;        /* named environment trees: /var/lib/sandrun/environments */
 	char *worker_key;              /* Ed25519 key (PEM) results are signed with; "" = unsigned */
 	char *requirements_mirror_dir; /* package mirror for requirements (pip/, npm/): /var/lib/sandrun/mirror */

@@ -912,14 +912,18 @@ static int sandbox_drop_privileges(const struct sandbox_spec *spec, char *err, s
 		error_format(err, errlen, "cannot clear the ambient capabilities: %s", strerror(errno));
 		goto fail;
 	}
+	/* a session's init and agent: real and saved uid agent_uid, effective uid
+	 * (what files and permissions see) the session's (struct sandbox_spec) */
+	uid_t keep = spec->session ? spec->agent_uid : spec->uid;
+
 	if (setgroups(0, NULL) < 0 || setresgid(spec->gid, spec->gid, spec->gid) < 0
-	    || setresuid(spec->uid, spec->uid, spec->uid) < 0) {
+	    || setresuid(keep, spec->uid, keep) < 0) {
 		error_format(err, errlen, "cannot become uid %u gid %u: %s",
 			      (unsigned)spec->uid, (unsigned)spec->gid, strerror(errno));
 		goto fail;
 	}
 	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0
-	    || ruid != spec->uid || euid != spec->uid || suid != spec->uid
+	    || ruid != keep || euid != spec->uid || suid != keep
 	    || rgid != spec->gid || egid != spec->gid || sgid != spec->gid
 	    || getgroups(0, NULL) != 0 || setuid(0) == 0) {
 		error_format(err, errlen, "the job's identity did not take (uid %u gid %u)",

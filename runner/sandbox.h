@@ -75,6 +75,13 @@ struct sandbox_spec {
 	 * write end the caller gets (sandbox.stdin_fd), its stdout carries the
 	 * agent's frames. No upload, stdin_data nor outputs. /workspace is /work. */
 	bool session;
+	/* A session's agent keeps this uid as its real and saved uid, with uid as its
+	 * effective one; every process it starts is uid alone. The session's
+	 * processes may then signal and ptrace only each other, never the agent
+	 * (kill(2): a sender's uid must match the target's real or saved uid), so
+	 * "kill -9 -1" in a command ends that command's processes, not the
+	 * session. Never uid, never 0; 0 for a job. */
+	uid_t agent_uid;
 	bool loopback_up;            /* a fresh network namespace (netns_fd 0) whose lo init brings UP
 	                                before it drops CAP_NET_ADMIN: 127.0.0.1 works, nothing else */
 };

@@ -73,6 +73,7 @@ static void sandbox_spec_write(struct spec_writer *w, const struct sandbox_spec 
 	put(w, sandbox_spec_magic, sizeof sandbox_spec_magic);
 	put_u32(w, spec->uid);
 	put_u32(w, spec->gid);
+	put_u32(w, spec->agent_uid);
 	put_i64(w, spec->tmpfs_bytes);
 	put_i64(w, spec->unpacked_max_bytes);
 	put_i64(w, spec->files_max);
@@ -244,6 +245,7 @@ static void sandbox_spec_read(struct spec_reader *r, struct sandbox_spec_decoded
 		fail(r, "not a sandbox spec of this version (bad magic)");
 	spec->uid = get_u32(r, "uid");
 	spec->gid = get_u32(r, "gid");
+	spec->agent_uid = get_u32(r, "agent_uid");
 	spec->tmpfs_bytes = get_i64(r, "tmpfs_bytes");
 	spec->unpacked_max_bytes = get_i64(r, "unpacked_max_bytes");
 	spec->files_max = get_i64(r, "files_max");
@@ -294,6 +296,8 @@ static void sandbox_spec_read(struct spec_reader *r, struct sandbox_spec_decoded
 	/* what init must never be asked to do */
 	if (spec->uid == 0 || spec->gid == 0)
 		fail(r, "a job may not run as root");
+	else if (spec->session ? (spec->agent_uid == 0 || spec->agent_uid == spec->uid) : spec->agent_uid != 0)
+		fail(r, "a session's agent needs a uid of its own (never root, never the session's), a job none");
 	else if (!absolute(spec->mount_point) || !absolute(spec->env_root)
 		 || (spec->mirror_dir != NULL && !absolute(spec->mirror_dir)))
 		fail(r, "a path is not absolute");

@@ -151,6 +151,14 @@ const struct seccomp_group seccomp_policy_groups[] = {
 	{ "identity", SYSCALLS("getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid",
 			       "getgroups", "capget") },
 
+	/* identity, given up: a session's agent keeps a real and saved uid of
+	 * its own (runner/sandbox.h, agent_uid) that its children drop with
+	 * setresuid to the session's uid alone. Without CAP_SETUID setresuid
+	 * only picks among the ids a process already has: for a job (one uid)
+	 * it changes nothing, and nothing can reach the agent's uid but the
+	 * agent itself. setuid, setreuid and the gid calls stay refused */
+	{ "identity, given up", SYSCALLS("setresuid") },
+
 	/* system information: uname, sysinfo (runtimes size heaps and pools by
 	 * it), the current CPU, and randomness (hash seeds, ssl, uuid) */
 	{ "system information", SYSCALLS("uname", "sysinfo", "getcpu", "getrandom") },

@@ -366,6 +366,8 @@ static int ses_sandbox_start(struct ses *s)
 			.job_id = name,
 			.uid = cfg->session_uid_base + slot->index,
 			.gid = cfg->session_uid_base + slot->index,
+			/* the agent's own: no session process may signal it (sandbox.h) */
+			.agent_uid = cfg->session_uid_base + (unsigned)cfg->limits.sessions_max + slot->index,
 			.mount_point = slot->mount_point,
 			.env_root = slot->env_root,
 			.tmpfs_bytes = max_bytes - max_bytes / SES_TMPFS_DIVISOR,

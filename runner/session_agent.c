@@ -461,10 +461,22 @@ static int pidfd_open_(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+/*
+ * In a child, before it runs anything of the session's: signals back to
+ * their defaults, and the session's uid alone. Inside the sandbox the
+ * agent keeps a real and saved uid of its own with the session's as its
+ * effective one (runner/sandbox.h, agent_uid), so that no process of the
+ * session can signal or trace it; its children drop that uid for good.
+ * Outside a sandbox (the tests) the three are one, and nothing changes.
+ */
 static void child_reset_signals(void)
 {
+	uid_t euid = geteuid();
+
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
+	if (getuid() != euid && setresuid(euid, euid, euid) < 0)
+		_exit(127);
 }
 
 static void child_stop(struct child *c)

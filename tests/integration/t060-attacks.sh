@@ -224,6 +224,17 @@ attack "processes and kill -1" '{"entrypoint":"main.sh","interpreter":"bash"}' "
 for p in "$SANDRUN_PID_REDIS" "$SANDRUN_PID_NGINX" "$SANDRUN_PID_FCGI" "$SANDRUN_PID_RUNNER"; do
 	ok "$(kill -0 "$p" 2>/dev/null; echo $?)" "kill -1 in a job left host process $p alone"
 done
+if [ "$MODE" = session ]; then
+	# kill -9 -1 reaches every process of the session's uid: its shell dies, its
+	# agent (a uid of its own as real and saved uid) does not, so the session lives
+	api -X POST "$SANDRUN_URL/sessions" -H 'Content-Type: application/json' -d '{}'
+	ksid=$(json .session_id)
+	api -X POST "$SANDRUN_URL/sessions/$ksid/exec" -H 'Content-Type: application/json' -d '{"command": "sleep 1000 & kill -9 -1"}'
+	is "$HTTP_STATUS" 200 "session: kill -9 -1 in the persistent shell is answered"
+	api -X POST "$SANDRUN_URL/sessions/$ksid/exec" -H 'Content-Type: application/json' -d '{"command": "echo alive; pgrep -c sleep || true"}'
+	like "$HTTP_STATUS:$(json .stdout | tr '\n' ' ')" '^200:alive 0 +$' "... and the session lives on, with a new shell and the sleep gone"
+	api -X DELETE "$SANDRUN_URL/sessions/$ksid"
+fi
 
 # --- devices, the read-only tree, privileges
 d=$(job_dir devs)

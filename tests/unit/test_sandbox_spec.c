@@ -264,9 +264,10 @@ static void test_session(void)
 	spec.upload = spec.stdin_data = NULL;
 	spec.session = true;
 	spec.loopback_up = true;
+	spec.agent_uid = spec.uid + 1000;
 	ok(sandbox_spec_encode(&spec, &bytes, &len, err, sizeof err) == 0, "a session's spec encodes");
 	ok(sandbox_spec_decode(bytes, len, &d, err, sizeof err) == 0 && d.spec.session && d.spec.loopback_up
-	   && d.spec.argv[0] == NULL && (d.flags & SANDBOX_SPEC_SESSION) && (d.flags & SANDBOX_SPEC_LOOPBACK),
+	   && d.spec.agent_uid == spec.uid + 1000 && d.spec.argv[0] == NULL && (d.flags & SANDBOX_SPEC_SESSION) && (d.flags & SANDBOX_SPEC_LOOPBACK),
 	   "... and decodes as a session with lo up (%s)", err);
 	sandbox_spec_decoded_free(&d);
 	free(bytes);
@@ -278,6 +279,16 @@ static void test_session(void)
 	spec.noutputs = 0;
 	spec.netns_fd = 5;
 	expect_refused(&spec, "loopback_up", "lo up in a slot's shared namespace does not decode");
+	spec.netns_fd = 0;
+	spec.agent_uid = 0;
+	expect_refused(&spec, "agent needs a uid", "a session whose agent has no uid of its own does not decode");
+	spec.agent_uid = spec.uid;
+	expect_refused(&spec, "agent needs a uid", "... nor one whose agent has the session's uid");
+	spec.session = false;
+	spec.loopback_up = false;
+	spec.argv = argv_;
+	spec.agent_uid = spec.uid + 1000;
+	expect_refused(&spec, "agent needs a uid", "a job with an agent uid does not decode");
 }
 
 int main(void)

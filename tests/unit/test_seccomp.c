@@ -629,6 +629,14 @@ static int do_seccomp(void)
 	return 0;
 }
 
+/* what a session agent's child does: keep only the effective uid */
+static int do_setresuid_drop(void)
+{
+	uid_t e = geteuid();
+
+	return syscall(SYS_setresuid, (long)e, (long)e, (long)e) == 0 ? 0 : 1;
+}
+
 static int do_setuid(void)
 {
 	syscall(SYS_setuid, (long)getuid());
@@ -1038,6 +1046,7 @@ int main(void)
 	expect_killed(do_vmsplice, "vmsplice");
 	expect_killed(do_seccomp, "seccomp (no filters of its own)");
 	expect_killed(do_setuid, "setuid");
+	expect_allowed(do_setresuid_drop, "setresuid to the ids it has (a session agent's child dropping the agent's uid)");
 	expect_killed(do_socket_packet, "socket(AF_PACKET)");
 	expect_killed(do_socket_alg, "socket(AF_ALG)");
 	expect_killed(do_socket_sctp, "socket(AF_INET, IPPROTO_SCTP)");
