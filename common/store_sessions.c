@@ -96,13 +96,14 @@ int store_session_create_reply(const redisReply *r, struct store_session_create_
 }
 
 /*
- * KEYS: record, request list, data string, client's cpu zset, client's storage ledger
+ * KEYS: record, request list, data string, client's cpu zset, client's storage ledger,
+ *       client's sessions zset
  * ARGV: rid, request, now, op, bytes, cpu limit, window, storage quota, high-water percent,
  *       data lifetime, per-payload cost, sid
  */
 int store_session_request_args(struct session_args *a, const struct store_session_request *p)
 {
-	store_args_begin(&a->a, redis_script_session_request, "session_request", 17);
+	store_args_begin(&a->a, redis_script_session_request, "session_request", 18);
 	if (session_args_keys(a, p->sid, p->client) < 0 ||
 	    store_key_session_data(a->extra[0], sizeof a->extra[0], p->sid, p->rid) < 0)
 		return -1;
@@ -111,6 +112,7 @@ int store_session_request_args(struct session_args *a, const struct store_sessio
 	store_args_key(&a->a, a->extra[0]);
 	store_args_key(&a->a, a->client.cpu);
 	store_args_key(&a->a, a->client.store);
+	store_args_key(&a->a, a->client.sessions);
 	store_args_str(&a->a, p->rid);
 	store_args_str(&a->a, p->request);
 	store_args_int(&a->a, p->now_ms);

@@ -13,7 +13,12 @@
 -- over Redis's high-water mark "memory" (503).
 -- No allow-oom: client requests are refused whole while Redis is over its
 -- maxmemory.
--- KEYS: record, request list, data string, client's cpu zset, client's storage ledger
+-- DELETE ("end") ends the record here and now (reason deleted, the client's
+-- slot freed): a supervisor busy with a long exec sees "ended" at its next
+-- charge, within a second, and kills the sandbox; an idle one takes the end
+-- request and confirms. Either way nothing waits for the exec to finish.
+-- KEYS: record, request list, data string, client's cpu zset, client's storage ledger,
+--       client's sessions zset
 -- ARGV: request id, request (JSON), now (ms), op, bytes ("" for none), cpu limit (s), window (ms),
 --       storage quota (bytes), high-water percent, data lifetime (ms), per-payload cost (bytes),
 --       session id
@@ -62,6 +67,11 @@ if op == 'write' or op == 'unpack' then   -- the ops that carry bytes (an empty 
   end
 end
 redis.call('HSET', KEYS[1], 'last_used_at', ARGV[3])
+if op == 'end' then
+  redis.call('HSET', KEYS[1], 'status', 'ended', 'reason', 'deleted',
+             'error', 'ended by DELETE /sessions/{id}', 'ended_at', ARGV[3])
+  redis.call('ZREM', KEYS[6], redis.sha1hex(ARGV[12]))
+end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 local pttl = redis.call('PTTL', KEYS[1])
 if pttl > 0 then

@@ -198,8 +198,32 @@ res = sh(sid2, "seq 1 100000 | wc -l")
 ok(res["stdout"].strip() == "100000", "a pipeline with a larger output", res)
 res = sh(sid2, "head -c 3000000 /dev/zero | tr '\\0' a")
 ok(len(res["stdout"]) <= 1100000 and res.get("truncated") is True, "large output is truncated and says so", {k: (v if k != "stdout" else len(v)) for k, v in res.items()})
+# DELETE while a long command runs (on another connection): answered at once,
+# and the command's request ends too, not 100 s later
+import threading
+late = {}
+
+
+def long_exec():
+    c2 = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=60)
+    t = time.monotonic()
+    c2.request("POST", "/sessions/%s/exec" % sid2, body=json.dumps({"command": "sleep 100"}).encode(),
+               headers={"Content-Type": "application/json"})
+    r2 = c2.getresponse()
+    r2.read()
+    late["status"], late["s"] = r2.status, time.monotonic() - t
+
+
+th = threading.Thread(target=long_exec)
+th.start()
+time.sleep(1.5)
+t0 = time.monotonic()
 st, _, _ = call("DELETE", "/sessions/%s" % sid2)
-ok(st in (200, 204), "delete the second session", st)
+took = time.monotonic() - t0
+ok(st in (200, 204) and took < 5, "delete the second session while a command runs: %d in %.1f s" % (st, took), st)
+th.join(30)
+ok(late.get("status") == 410 and late.get("s", 99) < 10,
+   "... and the running command's request ends with 410 (%s)" % late)
 st, _, _ = call("GET", "/sessions/%s" % sid2)
 ok(st in (404, 410), "it is gone", st)
 

@@ -154,18 +154,19 @@ static void test_request(void)
 	redisReply *r;
 
 	is_int(store_session_request_args(&a, &p), 0, "request is built");
-	check_args(&a.a, 5, "request");
+	check_args(&a.a, 6, "request");
 	is_str(arg(&a.a, 1), "sr:{" SID "}:req", "request: KEYS[2] is the request list");
 	is_str(arg(&a.a, 2), "sr:{" SID "}:data:0123456789abcdef", "request: KEYS[3] is the data key");
 	is_str(arg(&a.a, 3), "sr:cpu:{2001:db8::/64}", "request: KEYS[4] is the client's cpu zset");
 	is_str(arg(&a.a, 4), "sr:store:{2001:db8::/64}", "request: KEYS[5] is the client's storage ledger");
-	is_str(arg(&a.a, 8), "write", "request: ARGV[4] is the op");
-	ok(a.a.lens[9] == 5 && memcmp(a.a.argv[9], data, 5) == 0, "request: ARGV[5] is the bytes, NUL and all");
-	is_str(arg(&a.a, 16), SID, "request: ARGV[12] is the session id");
+	is_str(arg(&a.a, 5), "sr:sessions:{2001:db8::/64}", "request: KEYS[6] is the client's sessions zset");
+	is_str(arg(&a.a, 9), "write", "request: ARGV[4] is the op");
+	ok(a.a.lens[10] == 5 && memcmp(a.a.argv[10], data, 5) == 0, "request: ARGV[5] is the bytes, NUL and all");
+	is_str(arg(&a.a, 17), SID, "request: ARGV[12] is the session id");
 	store_args_free(&a.a);
 	p.data = NULL;
 	store_session_request_args(&a, &p);
-	ok(a.a.lens[9] == 0, "request: no bytes is an empty ARGV[5]");
+	ok(a.a.lens[10] == 0, "request: no bytes is an empty ARGV[5]");
 	store_args_free(&a.a);
 
 	r = reply_of("*1\r\n$2\r\nok\r\n");
