@@ -174,15 +174,15 @@ is "$(rcli EXISTS "sr:{$C1}:manifest")" 0 "... whose manifest is deleted too"
 # and the records, and may only ask whether a saved workspace exists
 SID=ses-abcdefghijklmnopqrstuvwxyz
 WID=wsp-abcdefghijklmnopqrstuvwxyz
-rcli RPUSH sr:sespool:default '{"session_id":"x","env":{"S":"secret"}}' >/dev/null
+rcli RPUSH sr:sespool:no-runner-offers-it '{"session_id":"x","env":{"S":"secret"}}' >/dev/null
 rcli RPUSH "sr:{$SID}:req" '{"rid":"r","op":"exec","command":"secret"}' >/dev/null
 rcli SET "sr:{$SID}:data:0123456789abcdef" 'file bytes' >/dev/null
 rcli SET "sr:{$WID}:wsp" 'snapshot bytes' >/dev/null
 rcli HSET "sr:{$SID}:ses" status ready client 127.0.0.1 >/dev/null
 rcli RPUSH "sr:{$SID}:rep:0123456789abcdef" '{"final":true,"ok":true}' >/dev/null
-refused "read a session pool (LRANGE)" LRANGE sr:sespool:default 0 -1
-refused "take a session pool's entry (LPOP)" LPOP sr:sespool:default
-refused "take a session pool's entry (BLPOP)" BLPOP sr:sespool:default 1
+refused "read a session pool (LRANGE)" LRANGE sr:sespool:no-runner-offers-it 0 -1
+refused "take a session pool's entry (LPOP)" LPOP sr:sespool:no-runner-offers-it
+refused "take a session pool's entry (BLPOP)" BLPOP sr:sespool:no-runner-offers-it 1
 refused "read a session's requests (LRANGE)" LRANGE "sr:{$SID}:req" 0 -1
 refused "take a session's request (LPOP)" LPOP "sr:{$SID}:req"
 refused "read a request's bytes (GET)" GET "sr:{$SID}:data:0123456789abcdef"
@@ -195,8 +195,8 @@ is "$(fcli EXISTS "sr:{$WID}:wsp")" 1 "the responder may ask whether a workspace
 like "$(fcli HGETALL "sr:{$SID}:ses")" 'ready' "... read a session record"
 like "$(fcli BLPOP "sr:{$SID}:rep:0123456789abcdef" 1)" '"final":true' "... and pop its reply list"
 is "$(fcli RPUSH "sr:{$SID}:req" '{"op":"end"}')" 2 "... and push requests it cannot read back"
-is "$(rcli LLEN sr:sespool:default)" 1 "the pool entry is still there, unread"
-rcli DEL sr:sespool:default "sr:{$SID}:req" "sr:{$SID}:data:0123456789abcdef" "sr:{$WID}:wsp" "sr:{$SID}:ses" >/dev/null
+is "$(rcli LLEN sr:sespool:no-runner-offers-it)" 1 "the pool entry is still there, unread"
+rcli DEL sr:sespool:no-runner-offers-it "sr:{$SID}:req" "sr:{$SID}:data:0123456789abcdef" "sr:{$WID}:wsp" "sr:{$SID}:ses" >/dev/null
 
 # --- Redis without the scripts: 503 from the responders, until the runner reconnects
 is "$(rcli SCRIPT FLUSH)" OK "the admin flushes Redis's scripts (as a restart would lose them)"
