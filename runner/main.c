@@ -1317,6 +1317,11 @@ static int runner_step(struct runner *rn, const sigset_t *wake)
 	until_heartbeat = rn->heartbeat_due - now;
 	if (until_heartbeat < 1)
 		until_heartbeat = 1;
+	/* with session sandboxes, a claimed warm one is replaced within
+	 * SESSION_DEMAND_MS, not after a whole queue wait: a create that finds
+	 * the pool empty waits for one sandbox build, not for this loop */
+	if (rn->nsessions > 0 && until_heartbeat > SESSION_DEMAND_MS)
+		until_heartbeat = SESSION_DEMAND_MS;
 	if (stop_requested || free_slot < 0)
 		runner_wait_for_supervisors(wake, until_heartbeat);
 	else
