@@ -35,6 +35,37 @@ static const char *param(FCGX_Request *f, const char *name)
 	return v ? v : "";
 }
 
+const char *request_param(const struct request *req, const char *name)
+{
+	if (req->fcgx)
+		return FCGX_GetParam(name, req->fcgx->envp);
+	for (const char *const *p = req->params; p && p[0]; p += 2)
+		if (strcmp(p[0], name) == 0)
+			return p[1];
+	return NULL;
+}
+
+void request_sub_init(struct request *sub, const struct request *parent, const char *method, const char *path,
+		      const char *query, const char *content_type, const char *body, size_t body_len,
+		      const char *const *params, struct request_capture *capture)
+{
+	memset(sub, 0, sizeof *sub);
+	sub->srv = parent->srv;
+	sub->method = method;
+	sub->path = path;
+	sub->query = query;
+	sub->content_type = content_type;
+	sub->remote_addr = parent->remote_addr;
+	sub->accept = "application/json";
+	sub->content_length = (int64_t)body_len;
+	memcpy(sub->id, parent->id, sizeof sub->id);
+	sub->body = body;
+	sub->body_len = body_len;
+	sub->params = params;
+	sub->capture = capture;
+	sub->parent = parent;
+}
+
 void request_init(struct request *req, FCGX_Request *fcgx, struct responder *srv)
 {
 	const char *cl;
@@ -58,6 +89,16 @@ void request_init(struct request *req, FCGX_Request *fcgx, struct responder *srv
 
 size_t request_read(struct request *req, char *buf, size_t len)
 {
+	if (!req->fcgx) {
+		size_t n = req->body_len - req->body_pos;
+
+		if (n > len)
+			n = len;
+		if (n)
+			memcpy(buf, req->body + req->body_pos, n);
+		req->body_pos += n;
+		return n;
+	}
 	int n = FCGX_GetStr(buf, (int)(len > 1 << 30 ? 1 << 30 : len), req->fcgx->in);
 	return n > 0 ? (size_t)n : 0;
 }
@@ -132,8 +173,10 @@ static const char *status_text(int status)
 	case 200: return "OK";
 	case 202: return "Accepted";
 	case 400: return "Bad Request";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 406: return "Not Acceptable";
 	case 409: return "Conflict";
 	case 410: return "Gone";
 	case 413: return "Payload Too Large";
@@ -155,6 +198,15 @@ void respond_bytes(struct request *req, int status, const char *content_type,
 	if (req->answered)
 		return;
 	req->answered = true;
+	if (req->capture) {
+		req->capture->status = status;
+		snprintf(req->capture->content_type, sizeof req->capture->content_type, "%s", content_type);
+		if (headers)
+			buf_append_str(&req->capture->headers, headers);
+		if (len)
+			buf_append(&req->capture->body, data, len);
+		return;
+	}
 	/* snprintf, not FCGX_FPrintF: libfcgi's own printf knows no %zu. */
 	n = snprintf(head, sizeof head,
 		     "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
@@ -175,6 +227,13 @@ int respond_stream_start(struct request *req, int status, const char *content_ty
 	if (req->answered)
 		return -1;
 	req->answered = true;
+	if (req->capture) {
+		req->capture->status = status;
+		snprintf(req->capture->content_type, sizeof req->capture->content_type, "%s", content_type);
+		if (headers)
+			buf_append_str(&req->capture->headers, headers);
+		return request_client_gone(req) ? -1 : 0;
+	}
 	n = snprintf(head, sizeof head, "Status: %d %s\r\nContent-Type: %s\r\n%s%s\r\n", status,
 		     status_text(status), content_type, req->headers, headers ? headers : "");
 	if (n < 0 || (size_t)n >= sizeof head)
@@ -189,6 +248,8 @@ int respond_stream_start(struct request *req, int status, const char *content_ty
  */
 bool request_client_gone(const struct request *req)
 {
+	if (req->parent)
+		return request_client_gone(req->parent);
 	struct pollfd p = { .fd = req->fcgx->ipcFd, .events = POLLRDHUP };
 
 	if (p.fd < 0)
@@ -198,10 +259,14 @@ bool request_client_gone(const struct request *req)
 
 int respond_stream_write(struct request *req, const char *data, size_t len)
 {
-	FCGX_Stream *out = req->fcgx->out;
-
 	if (request_client_gone(req))
 		return -1;
+	if (req->capture) {
+		buf_append(&req->capture->body, data, len);
+		return 0;
+	}
+	FCGX_Stream *out = req->fcgx->out;
+
 	while (len > 0) {
 		int n = len > (1u << 30) ? 1 << 30 : (int)len;
 
@@ -236,8 +301,10 @@ static const char *error_title(int status)
 {
 	switch (status) {
 	case 400: return "Bad request";
+	case 403: return "Forbidden";
 	case 404: return "Not found";
 	case 405: return "Method not allowed";
+	case 406: return "Not acceptable";
 	case 409: return "Conflict";
 	case 410: return "Gone";
 	case 413: return "Payload too large";

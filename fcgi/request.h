@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "rconn.h"
+#include "util.h"
 
 /* What one responder thread holds for its whole life (fcgi/main.c: each
  * thread of a responder process has its own, Redis connection included). */
@@ -23,8 +24,20 @@ struct responder {
 	struct rconn redis;
 };
 
+/*
+ * A subrequest's answer (fcgi/mcp_tools.c runs the API's routes in-process
+ * for the MCP tools): what the route would have sent, kept in memory.
+ * The owner frees headers.data and body.data.
+ */
+struct request_capture {
+	int status;                  /* 0 until the route answered */
+	char content_type[128];
+	struct buf headers;          /* the route's extra "Name: value\r\n" lines */
+	struct buf body;
+};
+
 struct request {
-	FCGX_Request *fcgx;
+	FCGX_Request *fcgx;          /* NULL for a subrequest (request_sub_init) */
 	struct responder *srv;
 	const char *method;
 	const char *path;            /* decoded, normalized by nginx ($document_uri) */
@@ -37,9 +50,31 @@ struct request {
 	char headers[512];           /* sent with every answer: the caller's RateLimit-* */
 	bool answered;
 	bool holding;                /* counted among the process's held requests */
+	/* A subrequest only: its body, its CGI variables, where its answer goes
+	 * and the real request it runs for (whose client it answers to). */
+	const char *body;
+	size_t body_len, body_pos;
+	const char *const *params;   /* NULL-ended name, value pairs; NULL: none */
+	struct request_capture *capture;
+	const struct request *parent;
 };
 
 void request_init(struct request *req, FCGX_Request *fcgx, struct responder *srv);
+
+/*
+ * A subrequest of `parent`: `method` `path` (decoded, as nginx gives it)
+ * with `query` ("" for none), a body of `body_len` bytes at `body` of type
+ * `content_type` (both may be empty), the CGI variables `params` (NULL-ended
+ * name, value pairs, e.g. REQUEST_URI; may be NULL), answered into
+ * `capture`. It has the parent's client address, responder and request id;
+ * it is gone when the parent's client is. Every string must outlive it.
+ */
+void request_sub_init(struct request *sub, const struct request *parent, const char *method, const char *path,
+		      const char *query, const char *content_type, const char *body, size_t body_len,
+		      const char *const *params, struct request_capture *capture);
+
+/* A CGI variable nginx sent (HTTP_ORIGIN, REQUEST_URI, ...), or NULL when absent. */
+const char *request_param(const struct request *req, const char *name);
 
 /* Reads up to len body bytes; returns the count, 0 at the end. */
 size_t request_read(struct request *req, char *buf, size_t len);

@@ -65,6 +65,9 @@ static const struct route routes[] = {
 	 * sandbox (every /sessions route but GET /sessions/{id}), and checks its sub-route's parameters. */
 	{ "POST", "/sessions", ROUTE_EXACT, NULL, handle_session_create, "/sessions", NULL },
 	{ "*",    "/sessions/", ROUTE_SESSION, NULL, handle_session, "/sessions/{id}/...", session_route_params },
+	/* MCP (SPEC §8): every method reaches the handler, which answers 405 with Allow itself. Its
+	 * tools are subrequests back through this table (fcgi/mcp_tools.c), held where their routes are. */
+	{ "*",    "/mcp",     ROUTE_EXACT, NULL, handle_mcp, "/mcp", NULL },
 };
 
 /* Is this request one that waits (see the top)? Mirrors nginx's map: a wait

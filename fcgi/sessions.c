@@ -740,7 +740,7 @@ static bool session_query_only(struct request *req, const char *const *allowed, 
 /* The path of a file route from the URI as sent (REQUEST_URI), after "/files/". false after answering 400. */
 static bool session_file_path(struct request *req, const char *sid, char *out, size_t outlen)
 {
-	const char *raw = FCGX_GetParam("REQUEST_URI", req->fcgx->envp);
+	const char *raw = request_param(req, "REQUEST_URI");
 	struct session_body_error err;
 	char prefix[96];
 	size_t plen;

@@ -319,7 +319,7 @@ static const char *stream_follow(struct stream_state *ss, const char *log_key, i
 
 void logs_stream(struct request *req, const char *id)
 {
-	const char *resume = FCGX_GetParam("HTTP_LAST_EVENT_ID", req->fcgx->envp);
+	const char *resume = request_param(req, "HTTP_LAST_EVENT_ID");
 	struct stream_state ss = { .req = req, .job_id = id, .last = "0-0" };
 	struct job_keys k;
 	redisReply *h;
