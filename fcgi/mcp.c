@@ -401,7 +401,7 @@ static json_t *process_one(struct mcp_exchange *x, json_t *msg, bool in_batch, b
 	else
 		json_incref(args);
 	if (mcp_args_check(tool, args, field, sizeof field, reason, sizeof reason) < 0) {
-		json_t *err = json_pack("{s:s, s:s, s:i}", "error", "Bad request", "reason", reason, "status", 400);
+		json_t *err = json_pack("{s:s, s:s, s:i}", "error", "Bad request", "reason", reason, "http_status", 400);
 
 		if (*field)
 			json_object_set_new(err, "field", json_string(field));

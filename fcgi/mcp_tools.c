@@ -7,7 +7,7 @@
  *
  *   2xx  the route's JSON as structuredContent, and the same as text
  *   4xx, 5xx  isError, the route's error object ({"error", "reason",
- *        "field", "retry_after"}) with "status" added
+ *        "field", "retry_after"}) with "http_status" added
  *
  * A job that ran and exited non-zero is a normal result (isError false):
  * the tool did its work; status "failed", reason and exit_code say how the
@@ -53,7 +53,7 @@ static json_t *capture_json(const struct request_capture *cap)
 	return json_loadb(cap->body.data ? cap->body.data : "", cap->body.len, 0, NULL);
 }
 
-/* The route's error as an isError result: its error object plus "status". */
+/* The route's error as an isError result: its error object plus "http_status". */
 static json_t *error_from_capture(const struct request_capture *cap)
 {
 	json_t *err = capture_json(cap);
@@ -63,13 +63,13 @@ static json_t *error_from_capture(const struct request_capture *cap)
 		err = json_pack("{s:s, s:o}", "error", cap->status ? "Error" : "Client gone", "reason",
 				json_string_lossy(cap->body.data ? cap->body.data : "", cap->body.len));
 	}
-	json_object_set_new(err, "status", json_integer(cap->status));
+	json_object_set_new(err, "http_status", json_integer(cap->status));
 	return mcp_tool_error(err);
 }
 
 static json_t *error_result(int status, const char *error, const char *field, const char *reason)
 {
-	json_t *err = json_pack("{s:s, s:s, s:i}", "error", error, "reason", reason, "status", status);
+	json_t *err = json_pack("{s:s, s:s, s:i}", "error", error, "reason", reason, "http_status", status);
 
 	if (field)
 		json_object_set_new(err, "field", json_string(field));
