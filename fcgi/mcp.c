@@ -11,11 +11,15 @@
  * failed, or arguments its schema refuses, is a normal result with
  * isError (the LLM sees why and can try again), never a transport error.
  */
-#include "config.h"
 #include "mcp.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#ifndef PACKAGE_VERSION   /* the fuzz build (tests/fuzz/fuzz-lib.sh) has no build-config.h */
+#define PACKAGE_VERSION "fuzz"
+#endif
 
 /* The schemas are ours, so their depth is ours; an argument nested deeper than this is refused. */
 #define SCHEMA_DEPTH_MAX 8
