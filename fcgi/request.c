@@ -1,6 +1,9 @@
 /*
  * FastCGI request plumbing: the CGI variables nginx sends, body reading
- * and the answer helpers. Nothing here knows about jobs. Many threads of
+ * and the answer helpers. Nothing here knows about jobs. This is the one
+ * file that does FastCGI I/O; a subrequest (request_sub_init, for the MCP
+ * tools) has no FastCGI side: its body is read from memory and its answer
+ * is captured in a struct request_capture. Many threads of
  * one process run these at once (fcgi/main.c): what is shared between
  * them (the request counter, the count of held requests) is atomic.
  */
@@ -89,17 +92,18 @@ void request_init(struct request *req, FCGX_Request *fcgx, struct responder *srv
 
 size_t request_read(struct request *req, char *buf, size_t len)
 {
-	if (!req->fcgx) {
-		size_t n = req->body_len - req->body_pos;
+	size_t left = req->body_len - req->body_pos;
+	int n;
 
-		if (n > len)
-			n = len;
-		if (n)
-			memcpy(buf, req->body + req->body_pos, n);
-		req->body_pos += n;
-		return n;
+	if (!req->fcgx) {       /* a subrequest: its body is in memory */
+		if (left > len)
+			left = len;
+		if (left)
+			memcpy(buf, req->body + req->body_pos, left);
+		req->body_pos += left;
+		return left;
 	}
-	int n = FCGX_GetStr(buf, (int)(len > 1 << 30 ? 1 << 30 : len), req->fcgx->in);
+	n = FCGX_GetStr(buf, (int)(len > 1 << 30 ? 1 << 30 : len), req->fcgx->in);
 	return n > 0 ? (size_t)n : 0;
 }
 
@@ -248,10 +252,11 @@ int respond_stream_start(struct request *req, int status, const char *content_ty
  */
 bool request_client_gone(const struct request *req)
 {
-	if (req->parent)
-		return request_client_gone(req->parent);
-	struct pollfd p = { .fd = req->fcgx->ipcFd, .events = POLLRDHUP };
+	struct pollfd p = { .fd = -1, .events = POLLRDHUP };
 
+	if (req->parent)        /* a subrequest answers to its parent's client */
+		return request_client_gone(req->parent);
+	p.fd = req->fcgx->ipcFd;
 	if (p.fd < 0)
 		return true;
 	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
@@ -259,14 +264,15 @@ bool request_client_gone(const struct request *req)
 
 int respond_stream_write(struct request *req, const char *data, size_t len)
 {
+	FCGX_Stream *out;
+
 	if (request_client_gone(req))
 		return -1;
 	if (req->capture) {
 		buf_append(&req->capture->body, data, len);
 		return 0;
 	}
-	FCGX_Stream *out = req->fcgx->out;
-
+	out = req->fcgx->out;
 	while (len > 0) {
 		int n = len > (1u << 30) ? 1 << 30 : (int)len;
 
