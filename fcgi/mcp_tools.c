@@ -200,8 +200,10 @@ static json_t *run_code(struct request *req, json_t *args)
 	tool_route(req, "GET", path, "format=json", NULL, "", "", 0, &cap);
 	logs = cap.status == 200 ? capture_json(&cap) : NULL;
 	capture_free(&cap);
-	json_object_set(out, "stdout", json_object_get(logs, "stdout") ? json_object_get(logs, "stdout") : json_string(""));
-	json_object_set(out, "stderr", json_object_get(logs, "stderr") ? json_object_get(logs, "stderr") : json_string(""));
+	v = json_object_get(logs, "stdout");
+	json_object_set_new(out, "stdout", v ? json_incref(v) : json_string(""));
+	v = json_object_get(logs, "stderr");
+	json_object_set_new(out, "stderr", v ? json_incref(v) : json_string(""));
 	if (json_object_get(logs, "truncated"))
 		json_object_set(out, "truncated", json_object_get(logs, "truncated"));
 	/* The files the job kept, but not the inputs we sent (unless the caller named its own outputs). */

@@ -223,4 +223,27 @@ is "$held:$capped" "4:8" "12 waiting job_status calls from one address: 4 held, 
 is "$(cat "$WORK"/hold.*.body | jq -r 'select(.result) | .result.structuredContent.status' | sort -u)" completed \
 	"... the 4 held were answered when the job completed"
 
+# And the hold cap counts them with the address's other held requests: 6
+# GET /status?wait plus 4 waiting job_status calls from one address make
+# 10 where 8 may be held (the status waits go first; 2 MCP calls are refused).
+mcp '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"submit_job","arguments":{"files":{"s.py":"import time\ntime.sleep(8)"},"entrypoint":"s.py","timeout":30}}}' \
+	--interface "$ALIAS"
+jid=$(json .result.structuredContent.job_id)
+for i in $(seq 6); do
+	curl -sS -o /dev/null -w '%{http_code}\n' --max-time 60 --cacert "$SANDRUN_CACERT" --interface 127.0.0.1 \
+		"$V4/status/$jid?wait=30" >"$WORK/both.status.$i" 2>/dev/null &
+done
+sleep 1
+for i in $(seq 4); do
+	curl -sS -o /dev/null -w '%{http_code}\n' --max-time 60 --cacert "$SANDRUN_CACERT" \
+		--interface 127.0.0.1 -X POST -H 'Content-Type: application/json' --data-binary \
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"job_status\",\"arguments\":{\"job_id\":\"$jid\",\"wait\":30}}}" \
+		"$URL" >"$WORK/both.mcp.$i" 2>/dev/null &
+done
+wait
+is "$(cat "$WORK"/both.status.* | sort | uniq -c | awk '{print $1 "x" $2}' | paste -sd ' ')" "6x200" \
+	"6 status waits from one address: all held"
+is "$(cat "$WORK"/both.mcp.* | sort | uniq -c | awk '{print $1 "x" $2}' | paste -sd ' ')" "2x200 2x429" \
+	"... then 4 POST /mcp from it: 2 fit under the hold cap of 8, 2 are nginx's 429"
+
 done_testing
