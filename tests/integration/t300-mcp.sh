@@ -109,6 +109,16 @@ head -c $((16 * 1024 * 1024 + 10)) /dev/zero | tr '\0' ' ' >"$WORK/big.json"
 api -X POST -H 'Content-Type: application/json' --data-binary @"$WORK/big.json" "$URL"
 is "$HTTP_STATUS:$(json .error)" "413:Payload too large" "a body over 16 MB: 413"
 
+# The responder's own bound, behind nginx's: a FastCGI request straight to the pool.
+if command -v cgi-fcgi >/dev/null; then
+	answer=$(head -c 17000000 /dev/zero | env -i REQUEST_METHOD=POST DOCUMENT_URI=/mcp SCRIPT_NAME=/mcp QUERY_STRING= \
+		CONTENT_TYPE=application/json CONTENT_LENGTH=17000000 REMOTE_ADDR=127.0.0.1 \
+		cgi-fcgi -bind -connect "127.0.0.1:${SANDRUN_FCGI_PORTS%% *}" 2>/dev/null | tr -d '\r')
+	like "$answer" '^Status: 413' "the responder refuses a body over 16 MB itself (413)"
+else
+	skip "the responder refuses a body over 16 MB itself" "cgi-fcgi (libfcgi-bin) is not installed"
+fi
+
 # A tool call through curl: arguments the schema refuses are a result, not an error.
 mcp '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"run_code","arguments":{"code":"print(1)","timeout":"soon"}}}'
 is "$HTTP_STATUS:$(json .result.isError):$(json .result.structuredContent.field)" "200:true:timeout" \
