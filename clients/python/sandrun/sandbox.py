@@ -104,7 +104,8 @@ class Sandbox:
                memory_mb: Optional[int] = None, ttl_seconds: Optional[int] = None,
                idle_timeout_seconds: Optional[int] = None, env: Optional[Mapping[str, str]] = None,
                workspace_id: Optional[str] = None, timeout: float = 60.0,
-               retry: Union[bool, int] = False, **fields: Any) -> "Sandbox":
+               retry: Union[bool, int] = False, max_retry_wait: float = 120.0,
+               **fields: Any) -> "Sandbox":
         """Starts a session (``POST /sessions``) and returns it.
 
         ``base_url`` defaults to ``$SANDRUN_URL``; ``user_id`` means
@@ -113,7 +114,7 @@ class Sandbox:
         service refuses unknown ones with a 400 naming them).
         """
         del user_id
-        http = Transport(base_url, cacert, timeout=timeout, retry=retry)
+        http = Transport(base_url, cacert, timeout=timeout, retry=retry, max_retry_wait=max_retry_wait)
         body: Dict[str, Any] = {"environment": environment, "memory_mb": memory_mb,
                                 "ttl_seconds": ttl_seconds, "idle_timeout_seconds": idle_timeout_seconds,
                                 "env": dict(env) if env is not None else None,
