@@ -18,10 +18,10 @@ import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import (IO, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence,
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence,
                     Tuple, Union)
 
-from .errors import APIError, NotFound, SandrunError, TransportError, VerificationError
+from .errors import NotFound, SandrunError, TransportError
 from .sse import Event, iter_events
 from .transport import Transport
 from . import verify as _verify
@@ -446,5 +446,4 @@ def extract_archive(archive: bytes, dest: Path) -> List[str]:
     return written
 
 
-__all__ = ["Client", "JobResult", "Logs", "pack", "multipart", "extract_archive",
-           "APIError", "VerificationError", "Event", "IO"]
+__all__ = ["Client", "JobResult", "Logs", "Event", "pack", "multipart", "extract_archive"]

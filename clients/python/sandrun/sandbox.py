@@ -15,9 +15,8 @@ session is deleted when the ``with`` block ends (or on :meth:`close`).
 """
 from __future__ import annotations
 
-import json
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 from .errors import Gone, NotFound
@@ -275,7 +274,7 @@ class Sandbox:
     kill = close
 
 
-__all__ = ["Sandbox", "ExecResult", "FileEntry", "json"]
+__all__ = ["Sandbox", "ExecResult", "FileEntry"]
 
 
 def _trunc(v: Any) -> Any:

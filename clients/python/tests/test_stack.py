@@ -10,7 +10,6 @@ classes, the opt-in retry, signed results, and sessions.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import socket
