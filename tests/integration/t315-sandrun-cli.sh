@@ -113,7 +113,15 @@ like "$(sandrun envs)" '^default	' "envs lists the environments"
 is "$(sandrun envs --json | jq -r '.environments[0].name')" default "envs --json"
 like "$(sandrun stats)" '^CPU: [0-9.]+ of [0-9.]+ CPU-seconds' "stats"
 is "$(sandrun stats --json | jq -r '.system.runners')" 1 "stats --json"
-wait
+is "$(printf 'cd /tmp\nexport Y=2\npwd; echo "Y=$Y"\n' | sandrun shell 2>/dev/null)" "$(printf '/tmp\nY=2')" \
+	"shell with lines on a pipe: cd and export persist"
+printf 'import time\nprint("a", flush=True)\ntime.sleep(1)\nprint("b")\n' >follow.py
+F=$(sandrun run follow.py --no-download --json 2>/dev/null | jq -r .job_id)
+is "$(sandrun logs -f "$F" 2>/dev/null | tr '\n' ' ')" "a b " "logs -f: the output through the stream"
+is "$(sandrun logs -f --json "$F" | jq -r .event | tr '\n' ' ')" "status stdout stdout status end " "logs -f --json: the events"
+J=$(sandrun run outs.py -o 'results/*' --no-download --json 2>/dev/null | jq -r .job_id)
+mkdir -p arch && (cd arch && sandrun download --archive "$J" >/dev/null)
+is "$(cat arch/results/a.txt arch/results/b.csv 2>/dev/null)" AB "download --archive: the .tar.gz unpacked"
 
 # --- in a real terminal
 TMUX_SOCK=$STACK_DIR/tmux.sock
@@ -144,6 +152,19 @@ unlike "$(screen cli)" '^second line|^EXIT=[0-9]' "... while the job still runs 
 wait_screen cli '^EXIT=0' 20
 ok $? "... then the second line and exit status 0" || screen cli | sed 's/^/#   /'
 like "$(screen cli)" 'second line' "... the second line is there"
+
+# Ctrl-C during sandrun run cancels the job
+printf 'import time\nprint("waiting", flush=True)\ntime.sleep(60)\n' >long.py
+tm send-keys -t cli "clear; sandrun run long.py; echo EXITC=\$?" Enter
+wait_screen cli '^waiting' 20
+tm send-keys -t cli C-c
+wait_screen cli '^EXITC=' 20
+ok $? "tmux: Ctrl-C during sandrun run" || screen cli | sed 's/^/#   /'
+like "$(screen cli)" 'interrupted: job-[a-z2-7]{26} cancelled' "... cancels the job"
+like "$(screen cli)" '^EXITC=130' "... exit status 130"
+C=$(screen cli | grep -o 'job-[a-z2-7]\{26\}' | head -n1)
+api "$SANDRUN_URL/status/$C"
+like "$HTTP_STATUS:$(json .status)" '^(404:.*|200:cancelled)$' "... the job is cancelled on the service ($HTTP_STATUS)"
 
 # the queued progress line: one job of this address holds its runner slot
 api -X POST -H 'Content-Type: application/json' --data-binary '{"entrypoint":"b.py","files":{"b.py":"import time\ntime.sleep(6)"}}' "$SANDRUN_URL/submit"

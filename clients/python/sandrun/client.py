@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence,
                     Tuple, Union)
 
-from .errors import NotFound, SandrunError, TransportError
+from .errors import BadRequest, NotFound, SandrunError, TransportError
 from .sse import Event, iter_events
 from .transport import Transport
 from . import verify as _verify
@@ -240,7 +240,13 @@ class Client:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = hold if deadline is None else max(0, min(hold, int(deadline - time.monotonic() + 0.999)))
-            st = self.status(job_id, wait=left)
+            try:
+                st = self.status(job_id, wait=left)
+            except BadRequest as e:
+                if e.field != "wait" or hold <= 5:
+                    raise
+                hold = 5  # the operator's maximum is lower: hold shorter requests
+                continue
             if st.get("status") in FINAL_STATES or left == 0:
                 return st
             if deadline is not None and time.monotonic() >= deadline:
