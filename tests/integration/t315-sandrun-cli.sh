@@ -65,6 +65,9 @@ printf '#!/bin/sh\necho "shell $1"\n' >s.sh
 is "$(sandrun run s.sh --bash -- x 2>/dev/null)" "shell x" "run --bash: the interpreter"
 j=$(sandrun run three.py --json 2>/dev/null); rc=$?
 is "$rc:$(json .status "$j"):$(json .exit_code "$j"):$(json .stdout "$j")" "3:failed:3:out" "run --json: a JSON result, the same exit status"
+mkdir -p jd && j=$(cd jd && sandrun run ../outs.py -o 'results/*' --json 2>/dev/null)
+is "$(json .status "$j"):$(json '.downloaded | sort | join(",")' "$j"):$(cat jd/results/a.txt 2>/dev/null)" "completed:results/a.txt,results/b.csv:A" \
+	"run -o --json: the outputs downloaded and listed"
 sandrun run hello.py --memory 1 >/dev/null 2>err.txt; rc=$?
 is "$rc" 1 "run --memory 1: the service's 400 is exit status 1"
 like "$(cat err.txt)" 'memory_mb' "... and names the field"

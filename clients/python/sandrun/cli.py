@@ -159,6 +159,7 @@ def cmd_run(a: argparse.Namespace) -> int:
                 _err(f"interrupted; cancelling {job_id} failed: {e}")
             return EXIT_CANCELLED
     code = _exit_code(st, quiet=a.json)
+    logs = c.logs(job_id) if a.json else None  # before the downloads, which delete the job
     written: List[str] = []
     if st.get("output_files") and not a.no_download:
         written = c.download_outputs(job_id, a.dir, list(st["output_files"]))
@@ -169,7 +170,6 @@ def cmd_run(a: argparse.Namespace) -> int:
         if not a.json:
             _err(f"output not kept: {nk.get('path')} ({nk.get('kind')})")
     if a.json:
-        logs = c.logs(job_id) if not st.get("output_files") or a.no_download else None
         out = {"job_id": job_id, "status": st.get("status"), "reason": st.get("reason"),
                "error": st.get("error"),
                "exit_code": (st.get("execution_metadata") or {}).get("exit_code"),

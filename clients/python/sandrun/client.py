@@ -9,6 +9,7 @@ connection drops.
 """
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import os
@@ -293,8 +294,8 @@ class Client:
                     yield ev
                     if ev.event == "end":
                         return
-            except (OSError, ValueError):
-                pass
+            except (OSError, ValueError, http.client.HTTPException):
+                pass  # the connection broke: reopened below
             finally:
                 resp.close()
             failures += 1

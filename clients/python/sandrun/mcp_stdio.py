@@ -17,10 +17,13 @@ else; diagnostics go to stderr.
   request's id (code -32603 ... with the service's error object as
   ``data``), unless the body already is a JSON-RPC message, which is
   passed on; a line that is not JSON is a ``-32700`` parse error.
+- A ``404`` to a request carrying a session id means that session is gone:
+  the id is forgotten, so the agent's next ``initialize`` starts a new one.
 - At the end of stdin the session is ended with ``DELETE /mcp``.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import sys
 from typing import IO, Any, Dict, List, Optional
@@ -62,6 +65,8 @@ class Forwarder:
         try:
             resp = self.http.open("POST", "/mcp", body=body, headers=self._headers())
         except APIError as e:
+            if e.status == 404 and self.session_id:
+                self.session_id = None  # the MCP session expired: the next initialize starts another
             passed = _jsonrpc_lines(e.body) if e.body and "jsonrpc" in e.body else []
             if passed:
                 return passed
@@ -92,7 +97,7 @@ class Forwarder:
                 data = resp.read().decode("utf-8", "replace")
                 if data.strip():
                     out += self._messages(data)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, http.client.HTTPException) as e:
             seen = {json.loads(o).get("id") for o in out}
             out += [_error_line(i, INTERNAL_ERROR, f"the answer broke off: {e}") for i in ids if i not in seen]
         finally:

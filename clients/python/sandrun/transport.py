@@ -9,6 +9,7 @@ Error answers become the exceptions of :mod:`sandrun.errors`.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -116,7 +117,7 @@ class Transport:
                     time.sleep(self._wait_for(err, attempt))
                     continue
                 raise err from None
-            except (urllib.error.URLError, OSError, socket.timeout) as e:
+            except (urllib.error.URLError, OSError, socket.timeout, http.client.HTTPException) as e:
                 reason = getattr(e, "reason", e)
                 raise TransportError(f"{method} {self.url(path)}: {reason}") from e
 
@@ -129,7 +130,7 @@ class Transport:
         resp = self.open(method, path, **kw)
         try:
             data = resp.read()
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, http.client.HTTPException) as e:
             raise TransportError(f"{method} {path}: the answer broke off: {e}") from e
         finally:
             resp.close()
