@@ -267,3 +267,21 @@ def test_mcp_unreachable_service():
     got = [json.loads(x) for x in fwd.handle_line(json.dumps({"jsonrpc": "2.0", "id": 5, "method": "ping"}))]
     assert got[0]["id"] == 5 and got[0]["error"]["code"] == -32603
     assert fwd.handle_line(json.dumps({"jsonrpc": "2.0", "method": "notifications/x"})) == []
+
+
+def test_mcp_expired_session_is_forgotten(fake_server):
+    def handler(req):
+        msg = req.json()
+        if msg.get("method") == "initialize":
+            return 200, {"Mcp-Session-Id": "s%d" % len(srv.requests)}, {
+                "jsonrpc": "2.0", "id": msg["id"], "result": {"protocolVersion": "2025-06-18", "serverInfo": {}}}
+        return 404, {}, {"error": "Not found", "reason": "no such MCP session"}
+
+    srv = fake_server(handler)
+    fwd = Forwarder(srv.url, None)
+    fwd.handle_line(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}))
+    got = json.loads(fwd.handle_line(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))[0])
+    assert got["id"] == 2 and got["error"]["data"]["status"] == 404
+    fwd.handle_line(json.dumps({"jsonrpc": "2.0", "id": 3, "method": "initialize", "params": {}}))
+    assert [r.header("Mcp-Session-Id") for r in srv.requests] == [None, "s1", None]
+    assert fwd.session_id == "s3"
