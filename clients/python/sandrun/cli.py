@@ -446,7 +446,8 @@ def cmd_shell(a: argparse.Namespace) -> int:
                 rc, cwd = _shell_exec(sb, line, cwd, a.timeout)
             except KeyboardInterrupt:
                 sys.stdout.write("\n")
-                _err("interrupted: stopped waiting (the command may still run in the session)")
+                _err("interrupted: stopped waiting; the command runs on in the session "
+                     "(the service has no way to stop it), and the next line waits for it")
             except APIError as e:
                 if e.status in (404, 410):
                     _err(f"the session has ended: {e}")
