@@ -75,6 +75,8 @@ sandrun run missing.py >/dev/null 2>err.txt; rc=$?
 is "$rc" 2 "run with a file that is not there: exit status 2"
 SANDRUN_URL=https://127.0.0.1:9 sandrun stats >/dev/null 2>err.txt; rc=$?
 is "$rc" 1 "an unreachable service: exit status 1"
+is "$(env -u SANDRUN_URL sandrun --url "$SANDRUN_URL" --json stats 2>&1 | jq -r .system.runners)" 1 \
+	"--url given before the command (and no SANDRUN_URL)"
 sandrun stats --url "$SANDRUN_URL" --cacert /dev/null >/dev/null 2>&1
 ok "$([ $? -ne 0 ]; echo $?)" "--cacert overrides SANDRUN_CACERT (a CA that does not sign the service: refused)"
 

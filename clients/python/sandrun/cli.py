@@ -506,7 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--retry", type=int, default=0, metavar="N",
                    help="retry a 429/503 up to N times after its Retry-After")
     p = argparse.ArgumentParser(prog="sandrun", description="Run code in a Sandrun service.",
-                                epilog="`sandrun COMMAND --help` for each command.")
+                                epilog="`sandrun COMMAND --help` for each command. Every command takes --url, --cacert "
+                                       "(default $SANDRUN_URL, $SANDRUN_CACERT), --json and --retry N.")
     p.add_argument("--version", action="version", version=f"sandrun {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -601,8 +602,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _globals_after_command(argv: List[str]) -> List[str]:
+    """`sandrun --url U run …` as `sandrun run --url U …`: the service options
+    are the subcommands'; given before the command, they are moved after it."""
+    moved: List[str] = []
+    while argv:
+        a = argv[0]
+        name = a.split("=", 1)[0]
+        if name in ("--url", "--cacert", "--retry"):
+            n = 1 if "=" in a else 2
+            moved += argv[:n]
+            argv = argv[n:]
+        elif a == "--json":
+            moved.append(a)
+            argv = argv[1:]
+        else:
+            break
+    return argv[:1] + moved + argv[1:] if argv else moved
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _globals_after_command(list(sys.argv[1:] if argv is None else argv))
     extra: List[str] = []
     if argv[:1] == ["run"] and "--" in argv:
         i = argv.index("--")
