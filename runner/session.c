@@ -865,6 +865,8 @@ static void ses_end(struct ses *s, const char *reason, const char *error)
 		}
 		usleep(SES_REDIS_RETRY_MS * 1000);
 	}
+	if (s->slot->claim)
+		s->slot->claim->session_id[0] = '\0';
 	log_info(s->label, "ended: %s (%.3f s cpu)", held[0] ? held : reason, s->cpu_charged);
 }
 
@@ -1043,6 +1045,10 @@ int session_run(const struct session_slot *slot)
 	}
 	/* claimed: the pool needs a refill now */
 	s.claimed = true;
+	if (slot->claim) {
+		snprintf(slot->claim->client, sizeof slot->claim->client, "%s", s.c.client);
+		snprintf(slot->claim->session_id, sizeof slot->claim->session_id, "%s", s.c.session_id);
+	}
 	snprintf(s.label, sizeof s.label, "%s", s.c.session_id);
 	session_keys_make(s.c.session_id, &s.keys);
 	ses_set_state(&s, SESSION_SUP_BUSY);

@@ -6,6 +6,9 @@
 # are. With a 4 MiB storage quota, a 1.5 MB file can be read twice; the
 # third read, and an archive of the same bytes, are 429 with retry_after,
 # the session lives on, and a small read still fits.
+# And a session whose supervisor dies (killed here; a crash alike) is ended
+# by the runner's main loop at once (410, reason internal), its address's
+# slot freed, instead of answering 504s until its TTL.
 . "$top_srcdir/tests/integration/lib.sh"
 require_cmd jq curl sha256sum
 stack_start --set quota_storage_bytes=4194304
@@ -42,4 +45,23 @@ post "$B/$S/exec" '{"command": "echo alive"}'
 is "$HTTP_STATUS:$(json .stdout)" "200:alive" "the session lives on after the refusals"
 api -X DELETE "$B/$S"
 is "$HTTP_STATUS" 200 "deleted"
+
+# --- a supervisor killed: its session ends at once, the slot is free
+post "$B" '{}'
+S1=$(json .session_id)
+post "$B" '{}'
+S2=$(json .session_id)
+is "$HTTP_STATUS" 201 "two sessions (this address's limit)"
+sup=$(sed -n "s/^sandrun-runner\[\([0-9]*\)\]: info: \[$S1\] ready in sandbox.*/\1/p" "$STACK_DIR/runner.log" | head -1)
+ok "$([ -n "$sup" ] && kill -9 "$sup"; echo $?)" "the first session's supervisor killed (pid ${sup:-?})"
+for _ in $(seq 50); do
+	api "$B/$S1"
+	[ "$HTTP_STATUS" = 410 ] && break
+	sleep 0.2
+done
+like "$HTTP_STATUS:$(json .reason)" "^410:.*\(internal\)" "... its session is ended at once, reason internal"
+post "$B" '{}'
+is "$HTTP_STATUS" 201 "... and its address's slot is free again: a new session"
+post "$B/$S2/exec" '{"command": "echo still"}'
+is "$HTTP_STATUS:$(json .stdout)" "200:still" "the other session is untouched"
 done_testing
