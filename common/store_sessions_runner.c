@@ -188,3 +188,38 @@ int store_session_snapshot(struct rconn *r, const struct store_session_snapshot 
 	freeReplyObject(reply);
 	return 0;
 }
+
+int store_session_reply(struct rconn *r, const struct store_session_reply *p, enum store_reply_verdict *out,
+			int64_t *retry_ms)
+{
+	struct session_keys k;
+	struct client_keys c;
+	char list[STORE_KEY_MAX], name[STORE_KEY_MAX], now[24], life[24], quota[24], pct[24], cost[24];
+	const char *argv[12];
+	size_t lens[12];
+	redisReply *reply;
+
+	if (session_keys_make(p->sid, &k) < 0 || client_keys_make(p->client, &c) < 0
+	    || store_key_session_reply(list, sizeof list, p->sid, p->rid) < 0)
+		return STORE_BAD_REPLY;
+	snprintf(name, sizeof name, "%s:rep:%s", p->sid, p->rid);
+	snprintf(now, sizeof now, "%" PRId64, p->now_ms);
+	snprintf(life, sizeof life, "%" PRId64, p->life_ms);
+	snprintf(quota, sizeof quota, "%" PRId64, p->quota_bytes);
+	snprintf(pct, sizeof pct, "%" PRId64, p->results_percent);
+	snprintf(cost, sizeof cost, "%d", STORE_OUTPUT_COST);
+	argv[0] = list; argv[1] = c.store; argv[2] = k.ses; argv[3] = p->frame; argv[4] = p->data; argv[5] = now;
+	argv[6] = life; argv[7] = quota; argv[8] = pct; argv[9] = p->client; argv[10] = cost; argv[11] = name;
+	for (int i = 0; i < 12; i++)
+		lens[i] = i == 3 ? p->frame_len : i == 4 ? p->len : strlen(argv[i]);
+	reply = ses_call(r, redis_script_session_reply, "session_reply", 3, 12, argv, lens);
+	if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 || !ses_is_str(reply->element[0]))
+		return ses_fail(r, reply, "session_reply");
+	*out = strcmp(reply->element[0]->str, "ok") == 0      ? STORE_REPLY_PUSHED
+	       : strcmp(reply->element[0]->str, "quota") == 0 ? STORE_REPLY_OVER_QUOTA
+	       : strcmp(reply->element[0]->str, "full") == 0  ? STORE_REPLY_FULL
+							      : STORE_REPLY_GONE;
+	*retry_ms = ses_num(reply->element[1]);
+	freeReplyObject(reply);
+	return 0;
+}

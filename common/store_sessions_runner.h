@@ -1,7 +1,8 @@
 /*
  * The runner's session calls into the job store (docs/sessions.md): one
  * function per runner-side session script in redis/ (session_claim,
- * session_ready, session_charge, session_end, session_snapshot). The
+ * session_ready, session_charge, session_end, session_snapshot,
+ * session_reply). The
  * responder's session scripts have their own file (common/store_sessions.c).
  * Results as common/store.h's: 0 with the answer in the out parameter, or
  * STORE_UNREACHABLE / STORE_BAD_REPLY with r->error set. Replies are
@@ -20,6 +21,7 @@ extern const char redis_script_session_ready[];
 extern const char redis_script_session_charge[];
 extern const char redis_script_session_end[];
 extern const char redis_script_session_snapshot[];
+extern const char redis_script_session_reply[];
 
 /* session_claim.lua: *claimed true when the record was `starting` and is now this runner's. */
 int store_session_claim(struct rconn *r, const char *sid, const char *runner, int64_t now_ms, bool *claimed);
@@ -67,5 +69,26 @@ struct store_session_snapshot {
 
 int store_session_snapshot(struct rconn *r, const struct store_session_snapshot *p,
 			   enum store_snapshot_verdict *out, int64_t *expires_at);
+
+/* session_reply.lua: a reply frame with the bytes that follow it, pushed only once the bytes are
+ * reserved in the client's storage ledger for the reply list's lifetime. */
+enum store_reply_verdict {
+	STORE_REPLY_PUSHED,
+	STORE_REPLY_OVER_QUOTA,      /* *retry_ms: when room frees (-1: never) */
+	STORE_REPLY_FULL,
+	STORE_REPLY_GONE,
+};
+
+struct store_session_reply {
+	const char *sid, *rid, *client;
+	const char *frame;
+	size_t frame_len;
+	const void *data;
+	size_t len;
+	int64_t now_ms, life_ms, quota_bytes, results_percent;
+};
+
+int store_session_reply(struct rconn *r, const struct store_session_reply *p, enum store_reply_verdict *out,
+			int64_t *retry_ms);
 
 #endif

@@ -44,6 +44,7 @@
 #include "log.h"
 #include "rconn.h"
 #include "store.h"
+#include "store_sessions_runner.h"
 #include "util.h"
 #include "sandbox.h"
 #include "seccomp_filter.h"
@@ -127,6 +128,8 @@ struct runner {
 	} *sessions;
 	int32_t *session_state;      /* shared with the supervisors: enum session_sup_state per index */
 	size_t session_state_len;
+	struct session_claim *session_claims; /* shared with the supervisors: the session each serves */
+	size_t session_claims_len;
 	int64_t session_demand_due;
 	int64_t heartbeat_due;       /* when (monotonic ms) the next heartbeat is due */
 	int64_t reclaim_due;         /* when the next takeover of lapsed entries is */
@@ -672,6 +675,7 @@ static void session_sup_start(struct runner *rn, int i, size_t env)
 	pid_t pid;
 
 	__atomic_store_n(&rn->session_state[i], SESSION_SUP_STARTING, __ATOMIC_RELEASE);
+	rn->session_claims[i].session_id[0] = '\0';
 	pid = fork();
 	if (pid == 0) {
 		struct sigaction dfl = { .sa_handler = SIG_DFL };
@@ -681,7 +685,7 @@ static void session_sup_start(struct runner *rn, int i, size_t env)
 			.init_fd = rn->jslots[0].init_fd,
 			.environment = rn->environments.v[env].name, .env_root = rn->environments.v[env].root,
 			.warm_max_ms = env == 0 ? 0 : SESSION_WARM_ON_DEMAND_MS,
-			.state = &rn->session_state[i], .main_pid = rn->main_pid,
+			.state = &rn->session_state[i], .claim = &rn->session_claims[i], .main_pid = rn->main_pid,
 		};
 		sigset_t none;
 
@@ -710,6 +714,30 @@ static void session_sup_start(struct runner *rn, int i, size_t env)
 	ss->env = env;
 }
 
+/*
+ * A supervisor reaped while its session's end was not recorded (it
+ * crashed or was killed; its sandbox died with it, PDEATHSIG): the end is
+ * recorded here (reason internal), so the record does not stay "ready",
+ * answering 504s and holding its client's slot until its TTL. One try:
+ * Redis unreachable now, the session ends at its idle timeout or TTL.
+ */
+static void session_sup_orphan(struct runner *rn, int i)
+{
+	struct session_claim *c = &rn->session_claims[i];
+	char held[STORE_ID_MAX] = "";
+
+	c->session_id[sizeof c->session_id - 1] = '\0';
+	c->client[sizeof c->client - 1] = '\0';
+	if (c->session_id[0] == '\0')
+		return;
+	if (store_session_end(&rn->redis, c->session_id, c->client, "internal", time_now_ms(),
+			      "the session's supervisor died", held, sizeof held) < 0)
+		log_error(c->session_id, "cannot record the end after its supervisor died: %s", rn->redis.error);
+	else
+		log_warn(c->session_id, "ended: its supervisor died (%s)", held);
+	c->session_id[0] = '\0';
+}
+
 /* A reaped pid that was a session supervisor: its sandbox index is free. */
 static int session_sup_reaped(struct runner *rn, pid_t pid, int status)
 {
@@ -720,6 +748,7 @@ static int session_sup_reaped(struct runner *rn, pid_t pid, int status)
 			log_warn(NULL, "session sandbox %d (%s) ended abnormally (%s %d)", i,
 				 rn->environments.v[rn->sessions[i].env].name, WIFSIGNALED(status) ? "signal" : "status",
 				 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		session_sup_orphan(rn, i);
 		rn->sessions[i].pid = 0;
 		return 1;
 	}
@@ -815,7 +844,10 @@ static int session_pool_init(struct runner *rn)
 	rn->session_state_len = (size_t)rn->nsessions * sizeof *rn->session_state;
 	rn->session_state = mmap(NULL, rn->session_state_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 				 -1, 0);
-	if (!rn->sessions || rn->session_state == MAP_FAILED) {
+	rn->session_claims_len = (size_t)rn->nsessions * sizeof *rn->session_claims;
+	rn->session_claims = mmap(NULL, rn->session_claims_len, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!rn->sessions || rn->session_state == MAP_FAILED || rn->session_claims == MAP_FAILED) {
 		log_error(NULL, "session pool: out of memory");
 		return -1;
 	}
@@ -1343,6 +1375,8 @@ static void runner_shutdown(struct runner *rn, struct runner_resources *res)
 	munmap(rn->done, rn->done_len);
 	if (rn->session_state && rn->session_state != MAP_FAILED)
 		munmap(rn->session_state, rn->session_state_len);
+	if (rn->session_claims && rn->session_claims != MAP_FAILED)
+		munmap(rn->session_claims, rn->session_claims_len);
 	free(rn->sessions);
 	free(rn->ending);
 	free(rn->slots);

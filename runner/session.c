@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -274,6 +275,58 @@ static void ses_push_error(struct ses *s, const char *rid, int status, const cha
 	if (f)
 		ses_push(s, rid, f, len, NULL, 0);
 	free(f);
+}
+
+/*
+ * Pushes a final frame with the bytes that follow it (a file read, an
+ * archive) once session_reply.lua has reserved them in the client's
+ * storage ledger: they sit in Redis until the responder pops them, so
+ * they count against the address as a write's payload does. Over the
+ * quota the request is answered 429 instead (the session lives on);
+ * Redis too full, 503.
+ */
+static void ses_push_reserved(struct ses *s, const char *rid, const char *frame, size_t len, const char *raw,
+			      size_t rawlen)
+{
+	const struct store_session_reply p = {
+		.sid = s->c.session_id, .rid = rid, .client = s->c.client, .frame = frame, .frame_len = len,
+		.data = raw, .len = rawlen, .now_ms = time_now_ms(), .life_ms = SES_REPLY_TTL_MS,
+		.quota_bytes = s->cfg->limits.quota_storage_bytes,
+		.results_percent = s->cfg->limits.redis_memory_results_percent,
+	};
+	enum store_reply_verdict v;
+	int64_t retry_ms = 0;
+	char reason[160];
+	json_t *o;
+	char *f;
+
+	if (store_session_reply(&s->redis, &p, &v, &retry_ms) < 0) {
+		log_warn(s->label, "cannot push a reply to %s: %s", rid, s->redis.error);
+		ses_push_error(s, rid, 503, "the job store is unreachable", NULL, NULL);
+		return;
+	}
+	switch (v) {
+	case STORE_REPLY_PUSHED:
+		return;
+	case STORE_REPLY_OVER_QUOTA:
+		snprintf(reason, sizeof reason, "storage quota exhausted: the answer's %zu bytes do not fit in what "
+			 "this address may hold in the job store", rawlen);
+		o = json_pack("{s:b, s:b, s:i, s:s, s:s, s:I}", "final", 1, "ok", 0, "status", 429, "error",
+			      "Rate limit exceeded", "reason", reason, "retry_after",
+			      (json_int_t)(retry_ms > 0 ? (retry_ms + 999) / 1000 : 30));
+		f = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		if (f)
+			ses_push(s, rid, f, strlen(f), NULL, 0);
+		free(f);
+		json_decref(o);
+		return;
+	case STORE_REPLY_FULL:
+		ses_push_error(s, rid, 503, "the job store is full", "store_full", NULL);
+		return;
+	case STORE_REPLY_GONE:
+		ses_push_error(s, rid, 410, "the session ended", NULL, NULL);
+		return;
+	}
 }
 
 static void ses_push_ok(struct ses *s, const char *rid, const char *extra)
@@ -576,7 +629,7 @@ static int ses_agent_call(struct ses *s, const char *rid, int64_t id, const char
 				}
 				return 0;
 			}
-			ses_push(s, rid, reply, rlen, raw, rawn);
+			ses_push_reserved(s, rid, reply, rlen, raw, rawn);
 			free(raw);
 		} else if (keep_final) {
 			*final_out = reply;
@@ -812,6 +865,8 @@ static void ses_end(struct ses *s, const char *reason, const char *error)
 		}
 		usleep(SES_REDIS_RETRY_MS * 1000);
 	}
+	if (s->slot->claim)
+		s->slot->claim->session_id[0] = '\0';
 	log_info(s->label, "ended: %s (%.3f s cpu)", held[0] ? held : reason, s->cpu_charged);
 }
 
@@ -990,6 +1045,10 @@ int session_run(const struct session_slot *slot)
 	}
 	/* claimed: the pool needs a refill now */
 	s.claimed = true;
+	if (slot->claim) {
+		snprintf(slot->claim->client, sizeof slot->claim->client, "%s", s.c.client);
+		snprintf(slot->claim->session_id, sizeof slot->claim->session_id, "%s", s.c.session_id);
+	}
 	snprintf(s.label, sizeof s.label, "%s", s.c.session_id);
 	session_keys_make(s.c.session_id, &s.keys);
 	ses_set_state(&s, SESSION_SUP_BUSY);

@@ -26,6 +26,16 @@ enum session_sup_state {
 	SESSION_SUP_BUSY,            /* claimed: serving a session (the pool needs a refill) */
 };
 
+/* The session a supervisor serves, shared with the main loop (written once
+ * claimed, before the state word says BUSY; cleared once its end is
+ * recorded): a supervisor that dies without recording the end (a crash, a
+ * kill) has it ended by the main loop when reaped (reason internal), so
+ * its record does not stay "ready" and hold its client's slot until TTL. */
+struct session_claim {
+	char session_id[64];
+	char client[64];
+};
+
 struct session_slot {
 	const struct sandrun_config *cfg;
 	const char *runner_name;     /* the record's runner */
@@ -38,6 +48,7 @@ struct session_slot {
 	const char *env_root;
 	int64_t warm_max_ms;         /* > 0: give up after this long warm and unclaimed (on-demand ones) */
 	int32_t *state;              /* shared with the main loop (enum session_sup_state) */
+	struct session_claim *claim; /* shared with the main loop (above) */
 	pid_t main_pid;              /* told (SIGUSR1) when the state changes */
 };
 
