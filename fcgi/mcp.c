@@ -24,7 +24,7 @@
 /* The schemas are ours, so their depth is ours; an argument nested deeper than this is refused. */
 #define SCHEMA_DEPTH_MAX 8
 
-#define S_LANG "\"language\": {\"type\": \"string\", \"enum\": [\"python3\", \"node\", \"bash\", \"sh\", \"ruby\", \"Rscript\", \"perl\", \"php\"], \"description\": \"interpreter for code (default python3)\"}"
+#define S_LANG "\"language\": {\"type\": \"string\", \"enum\": [\"python3\", \"python\", \"node\", \"javascript\", \"bash\", \"sh\", \"ruby\", \"Rscript\", \"R\", \"perl\", \"php\"], \"description\": \"interpreter for code (default python3; python, javascript and R are python3, node and Rscript)\"}"
 #define S_FILES "\"files\": {\"type\": \"object\", \"additionalProperties\": {\"type\": \"string\"}, \"maxProperties\": 10000, \"description\": \"extra files: relative path -> UTF-8 content\"}"
 #define S_STDIN "\"stdin\": {\"type\": \"string\", \"description\": \"standard input\"}"
 #define S_TIMEOUT "\"timeout\": {\"type\": \"integer\", \"minimum\": 1, \"maximum\": 86400, \"description\": \"seconds before the job is killed (default 300; the service's maximum applies)\"}"

@@ -123,6 +123,19 @@ static const char *arg_str(const json_t *args, const char *name, const char *def
 
 /* ---- jobs */
 
+/* The names agents also use for a language (the schema's enum lists them): the interpreter's. */
+static const char *language_canonical(const char *language)
+{
+	static const struct { const char *alias, *name; } aliases[] = {
+		{ "python", "python3" }, { "javascript", "node" }, { "R", "Rscript" },
+	};
+
+	for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+		if (strcmp(aliases[i].alias, language) == 0)
+			return aliases[i].name;
+	return language;
+}
+
 static const char *code_file_name(const char *language)
 {
 	static const struct { const char *language, *file; } names[] = {
@@ -139,7 +152,8 @@ static const char *code_file_name(const char *language)
 static json_t *run_code(struct request *req, json_t *args)
 {
 	const struct sandrun_limits *l = &req->srv->cfg->limits;
-	const char *language = arg_str(args, "language", "python3"), *file = code_file_name(language);
+	const char *language = language_canonical(arg_str(args, "language", "python3"));
+	const char *file = code_file_name(language);
 	const char *copied[] = { "stdin", "timeout", "environment", "env", "args", "memory_mb", "outputs" };
 	json_t *files = json_deep_copy(json_object_get(args, "files")), *body, *st, *logs, *out, *listed, *v;
 	struct request_capture cap;
@@ -310,6 +324,9 @@ static json_t *session_exec(struct request *req, json_t *args)
 		return refused;
 	body = json_deep_copy(args);
 	json_object_del(body, "session_id");
+	if (json_is_string(json_object_get(body, "language")))
+		json_object_set_new(body, "language",
+				    json_string(language_canonical(json_string_value(json_object_get(body, "language")))));
 	text = dump(body);
 	json_decref(body);
 	snprintf(path, sizeof path, "/sessions/%s/exec", sid);

@@ -6,7 +6,8 @@
 # 413, protocol-version negotiation and the MCP-Protocol-Version header,
 # batches for 2025-03-26 clients only, unknown methods and tools); then the
 # official TypeScript SDK's client (tests/mcp/mcp-client.mjs: every tool,
-# every schema); the MCP Inspector's CLI mode; and abuse: many run_code
+# every schema); the MCP Inspector's CLI mode; `sandrun mcp` (the Python
+# package's stdio server) spawned by the SDK's stdio client; and abuse: many run_code
 # calls at once from one address are 429/503-shaped while another
 # address's /health stays fast.
 #
@@ -161,6 +162,21 @@ else
 	else
 		skip "the MCP Inspector CLI" "tests/mcp/node_modules/.bin/mcp-inspector is missing"
 	fi
+
+	# `sandrun mcp`, the stdio server of clients/python, spawned by the SDK's
+	# StdioClientTransport as a desktop agent does.
+	SANDRUN_URL=$SANDRUN_URL SANDRUN_CACERT=$SANDRUN_CACERT timeout 300 node "$MCP_DIR/mcp-stdio.mjs" \
+		/usr/bin/python3 "$top_srcdir/clients/python" >"$WORK/stdio.tap" 2>"$WORK/stdio.err"
+	stdio_rc=$?
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) ok 0 "${line#ok * - }" ;;
+		"not ok "*) ok 1 "${line#not ok * - }" ;;
+		"#"*) echo "$line" ;;
+		esac
+	done <"$WORK/stdio.tap"
+	is "$stdio_rc:$(grep -c '^ok ' "$WORK/stdio.tap")" "0:10" "sandrun mcp over stdio: all 10 checks ran and passed"
+	[ "$stdio_rc" -eq 0 ] || sed 's/^/#   /' "$WORK/stdio.err" | tail -n 20
 fi
 
 # --- abuse: many run_code calls at once from one address -----------------------
