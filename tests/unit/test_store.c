@@ -205,7 +205,7 @@ static void test_script_list(void)
 		/* the runners' session scripts (common/store_sessions_runner.h) */
 		{ "session_claim", redis_script_session_claim }, { "session_ready", redis_script_session_ready },
 		{ "session_charge", redis_script_session_charge }, { "session_end", redis_script_session_end },
-		{ "session_snapshot", redis_script_session_snapshot },
+		{ "session_snapshot", redis_script_session_snapshot }, { "session_reply", redis_script_session_reply },
 	};
 	size_t n = 0;
 	bool listed = true;
