@@ -9,6 +9,7 @@
 #include "fleet.h"
 #include "jobs.h"
 #include "log.h"
+#include "negotiate.h"
 #include "quota.h"
 #include "routes.h"
 #include "store.h"
@@ -541,6 +542,9 @@ static int logs_collect(struct request *req, const char *id, struct buf *out, st
 	}
 }
 
+/* The answer's form depends on these (caches keep one per pair). */
+#define LOGS_VARY "Vary: Accept, User-Agent\r\n"
+
 void handle_logs(struct request *req, const char *id)
 {
 	struct buf out = { 0 }, err = { 0 }, both = { 0 };
@@ -565,8 +569,8 @@ void handle_logs(struct request *req, const char *id)
 		respond_error(req, 400, NULL, "format", "format must be json or text");
 		return;
 	}
-	json = strcmp(format, "json") == 0 ||
-	       (!*format && strstr(req->accept, "application/json") != NULL);
+	/* SPEC §2: ?format, else Accept where it says, else what the client is (fcgi/negotiate.c). */
+	json = *format ? strcmp(format, "json") == 0 : logs_want_json(req->accept, req->user_agent);
 	h = job_record_load(req, id);
 	if (!h)
 		return;
@@ -583,10 +587,10 @@ void handle_logs(struct request *req, const char *id)
 		json_object_set_new(trunc, "stdout", json_boolean(t_out && strcmp(t_out, "1") == 0));
 		json_object_set_new(trunc, "stderr", json_boolean(t_err && strcmp(t_err, "1") == 0));
 		json_object_set_new(o, "truncated", trunc);
-		respond_json(req, 200, o, NULL);
+		respond_json(req, 200, o, LOGS_VARY);
 	} else {
 		const struct buf *b = strcmp(stream, "stderr") == 0 ? &err : strcmp(stream, "both") == 0 ? &both : &out;
-		respond_bytes(req, 200, "text/plain; charset=utf-8", b->data ? b->data : "", b->len, NULL);
+		respond_bytes(req, 200, "text/plain; charset=utf-8", b->data ? b->data : "", b->len, LOGS_VARY);
 	}
 done:
 	freeReplyObject(h);
