@@ -205,10 +205,12 @@ static void submit_files_to_archive(struct form *form)
 		return;
 	}
 	if (form->have_files == 1 && pseudo_tar_detect(p0->data.data ? p0->data.data : "", p0->data.len)) {
+		char why[256];
+
 		st = pseudo_tar_parse(p0->data.data, p0->data.len, (size_t)form->limits->files_max, pseudo_add, form,
-				      e->reason, sizeof e->reason);
+				      why, sizeof why);
 		if (st < 0)
-			submit_fail(e, 400, "files", "%s", e->reason);
+			submit_fail(e, 400, "files", "%s", why);
 	} else {
 		strip = form->have_files > 1 ? top_dir_len(p0->filename) : 0;
 		for (int i = 1; strip && i < form->have_files; i++)
@@ -277,10 +279,11 @@ static void submit_read_multipart(struct request *req, struct form *form)
 		submit_files_to_archive(form);
 	/* No manifest: the upload's job.json, or its one obvious entrypoint (fcgi/upload.c). */
 	if (!form->err->status && !form->have_manifest) {
+		char why[512];
 		int st = upload_default_manifest(form->files.data, form->files.len, form->limits, &form->manifest,
-						 form->err->reason, sizeof form->err->reason);
+						 why, sizeof why);
 		if (st)
-			submit_fail(form->err, st, "manifest", "%s", form->err->reason);
+			submit_fail(form->err, st, "manifest", "%s", why);
 	}
 }
 

@@ -1,0 +1,2 @@
+import os
+print(open("data/x.txt").read().strip(), os.path.exists("proj"))
