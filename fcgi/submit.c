@@ -16,6 +16,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "multipart.h"
+#include "path.h"
 #include "pseudo_tar.h"
 #include "quota.h"
 #include "routes.h"
@@ -23,6 +24,7 @@
 #include "upload.h"
 #include "util.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +170,33 @@ static int pseudo_add(void *ctx, const struct pseudo_tar_file *f)
 	return st;
 }
 
+/*
+ * May one part that is no archive be taken as a plain file? Only when it is
+ * the job's entrypoint: named as the manifest's entrypoint, or, without a
+ * manifest, one of the obvious ones. Anything else stays "not an archive"
+ * (a wrong file sent by mistake is refused as before, naming files).
+ */
+static bool single_file_is_entrypoint(const struct form *form, const char *filename)
+{
+	static const char *const obvious[] = { "main.py", "index.js", "run.sh" };
+	char norm[PATH_MAX];
+	bool yes = false;
+
+	if (!filename || path_normalize_relative(filename, strlen(filename), norm, sizeof norm) < 0)
+		return false;
+	if (form->have_manifest) {
+		json_t *m = json_loadb(form->manifest.data ? form->manifest.data : "", form->manifest.len, 0, NULL);
+		const char *ep = json_string_value(json_object_get(m, "entrypoint"));
+
+		yes = ep && strcmp(ep, norm) == 0;
+		json_decref(m);
+		return yes;
+	}
+	for (size_t i = 0; i < sizeof obvious / sizeof obvious[0]; i++)
+		yes |= strcmp(norm, obvious[i]) == 0;
+	return yes;
+}
+
 /* The first directory of `name` ("proj/" of "proj/src/a.py"), its length, 0 when none. */
 static size_t top_dir_len(const char *name)
 {
@@ -193,7 +222,7 @@ static void submit_files_to_archive(struct form *form)
 	int st;
 
 	if (form->have_files == 1 && !pseudo_tar_detect(p0->data.data ? p0->data.data : "", p0->data.len) &&
-	    (name_has_archive_suffix(p0->filename) || !p0->filename || !*p0->filename ||
+	    (name_has_archive_suffix(p0->filename) || !single_file_is_entrypoint(form, p0->filename) ||
 	     upload_looks_like_archive(p0->data.data ? p0->data.data : "", p0->data.len))) {
 		form->files = p0->data;          /* an archive: as today */
 		memset(&p0->data, 0, sizeof p0->data);
@@ -277,6 +306,32 @@ static void submit_read_multipart(struct request *req, struct form *form)
 		submit_fail(form->err, 400, "files", "files is missing: attach the archive with -F files=@job.tar.gz");
 	else
 		submit_files_to_archive(form);
+	/* A manifest object without an entrypoint (the original's admin console sends "{}"):
+	 * the entrypoint of the default manifest, when the upload has one. */
+	if (!form->err->status && form->have_manifest) {
+		json_t *m = json_loadb(form->manifest.data ? form->manifest.data : "", form->manifest.len,
+				       JSON_REJECT_DUPLICATES, NULL);
+		struct buf def = { 0 };
+		char why[512];
+
+		if (json_is_object(m) && !json_object_get(m, "entrypoint") &&
+		    upload_default_manifest(form->files.data, form->files.len, form->limits, &def, why, sizeof why) == 0) {
+			json_t *d = json_loadb(def.data ? def.data : "", def.len, 0, NULL);
+			json_t *ep = json_object_get(d, "entrypoint");
+			char *text;
+
+			if (json_is_string(ep) && json_object_set(m, "entrypoint", ep) == 0 &&
+			    (text = json_dumps(m, JSON_COMPACT))) {
+				free(form->manifest.data);
+				memset(&form->manifest, 0, sizeof form->manifest);
+				buf_append(&form->manifest, text, strlen(text));
+				free(text);
+			}
+			json_decref(d);
+		}
+		free(def.data);
+		json_decref(m);
+	}
 	/* No manifest: the upload's job.json, or its one obvious entrypoint (fcgi/upload.c). */
 	if (!form->err->status && !form->have_manifest) {
 		char why[512];

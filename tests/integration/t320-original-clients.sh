@@ -146,6 +146,16 @@ is "$(json '.environments | type')" array "... beside our own environments list"
 api "${REQUESTS[@]}" -X POST "$SANDRUN_URL/submit" -F 'files=@pc.tar.gz' -F 'manifest={"entrypoint":"main.py","interpreter":"python3"}'
 is "$HTTP_STATUS" 200 "admin console: submit <tarball> is 200"
 
+# do_submit without a manifest argument (:235): manifest = '{}'
+api "${REQUESTS[@]}" -X POST "$SANDRUN_URL/submit" -F 'files=@pc.tar.gz' -F 'manifest={}'
+is "$HTTP_STATUS" 200 "admin console: submit <tarball> alone sends manifest {}: the upload's main.py is run"
+poll "$(json .job_id)"
+is "$(logs "$(json .job_id "$STATUS_JSON")")" "hello from the python client" "... and it ran"
+printf 'not an archive\n' > notes.txt
+api -X POST "$SANDRUN_URL/submit" -F 'files=@notes.txt' -F 'manifest={"entrypoint":"main.py"}'
+is "$HTTP_STATUS" 400 "a plain file that is not the entrypoint is still 'not an archive'"
+is "$(json .field)" files "... naming files"
+
 # --- web frontend (integrations/web-frontend/app.js), a page on http://localhost:8000
 # quick code (:241-271): FormData files = Blob(["----Tar\nPath: main.py\nSize: N\n\n" + code]) as
 # 'job.tar.gz', manifest = JSON; fetch POST with its Origin; response.ok, then .json().job_id
