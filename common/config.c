@@ -73,6 +73,7 @@ static const struct config_key config_keys[] = {
 	CFG_RUNNER_REAL(gpu_vram_gb, 0, 100000),
 	CFG_STR(gpu_cuda_version),
 	CFG_STR(gpu_devices),
+	CFG_STR(cors_origins),
 	CFG_LIMIT(upload_max_bytes, 1 * KIB, 4 * GIB),
 	CFG_LIMIT(unpacked_max_bytes, 1 * KIB, 64 * GIB),
 	CFG_LIMIT(files_max, 1, 10000000),
@@ -153,6 +154,7 @@ void config_defaults(struct sandrun_config *c)
 	config_set_string(&c->gpu_name, "");
 	config_set_string(&c->gpu_cuda_version, "");
 	config_set_string(&c->gpu_devices, "");
+	config_set_string(&c->cors_origins, "");
 
 	/* docs/api.md §4 and §5 defaults. */
 	c->limits.upload_max_bytes = 100 * 1000 * 1000;
@@ -407,6 +409,7 @@ void config_free(struct sandrun_config *c)
 	free(c->gpu_name);
 	free(c->gpu_cuda_version);
 	free(c->gpu_devices);
+	free(c->cors_origins);
 	free(c->requirements_mirror_dir);
 	memset(c, 0, sizeof *c);
 }

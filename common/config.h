@@ -100,6 +100,10 @@ struct sandrun_config {
 	double gpu_vram_gb;
 	char *gpu_cuda_version;        /* "12.2" */
 	char *gpu_devices;             /* device nodes given to GPU jobs, space-separated */
+	/* Web origins ("scheme://host[:port]", space-separated) whose pages may call the API
+	 * from a browser (CORS); a POST/PUT/DELETE from any other foreign origin is refused
+	 * (fcgi/compat.c). "" = none. */
+	char *cors_origins;
 
 	struct sandrun_limits limits;
 };

@@ -9,6 +9,7 @@
 #include "fleet.h"
 #include "jobs.h"
 #include "log.h"
+#include "negotiate.h"
 #include "quota.h"
 #include "routes.h"
 #include "store.h"
@@ -170,6 +171,18 @@ static json_t *job_status_json(const char *id, const redisReply *h)
 	json_object_set_new(meta, "signal", json_number_field(hash_get(h, JOB_F_SIGNAL), 1));
 	job_signature_json(o, meta, h);
 	json_object_set_new(o, "execution_metadata", meta);
+	{
+		/* The original Sandrun's clients read a "metrics" block: its MCP server
+		 * cpu_seconds and memory_mb, its Vue page cpuSeconds, memoryMB, runtime. */
+		double cpu = json_number_value(json_object_get(meta, "cpu_seconds"));
+		double wall = json_number_value(json_object_get(meta, "wall_seconds"));
+		json_t *mem = json_object_get(meta, "memory_peak_bytes");
+		json_int_t mb = json_is_number(mem) ? (json_int_t)(json_number_value(mem) / (1024.0 * 1024.0)) : 0;
+
+		json_object_set_new(o, "metrics", json_pack("{s:f, s:I, s:I, s:f, s:I, s:f}", "cpu_seconds", cpu,
+							    "memory_mb", mb, "wall_time_ms", (json_int_t)(wall * 1000),
+							    "cpuSeconds", cpu, "memoryMB", mb, "runtime", wall));
+	}
 	{
 		/* the runner's listing (runner/outputs.c): {"path": {"size", "sha256"}} */
 		const char *outputs = hash_get(h, JOB_F_OUTPUTS);
@@ -541,6 +554,9 @@ static int logs_collect(struct request *req, const char *id, struct buf *out, st
 	}
 }
 
+/* The answer's form depends on these (caches keep one per pair). */
+#define LOGS_VARY "Vary: Accept, User-Agent\r\n"
+
 void handle_logs(struct request *req, const char *id)
 {
 	struct buf out = { 0 }, err = { 0 }, both = { 0 };
@@ -565,8 +581,8 @@ void handle_logs(struct request *req, const char *id)
 		respond_error(req, 400, NULL, "format", "format must be json or text");
 		return;
 	}
-	json = strcmp(format, "json") == 0 ||
-	       (!*format && strstr(req->accept, "application/json") != NULL);
+	/* SPEC §2: ?format, else Accept where it says, else what the client is (fcgi/negotiate.c). */
+	json = *format ? strcmp(format, "json") == 0 : logs_want_json(req->accept, req->user_agent);
 	h = job_record_load(req, id);
 	if (!h)
 		return;
@@ -583,10 +599,10 @@ void handle_logs(struct request *req, const char *id)
 		json_object_set_new(trunc, "stdout", json_boolean(t_out && strcmp(t_out, "1") == 0));
 		json_object_set_new(trunc, "stderr", json_boolean(t_err && strcmp(t_err, "1") == 0));
 		json_object_set_new(o, "truncated", trunc);
-		respond_json(req, 200, o, NULL);
+		respond_json(req, 200, o, LOGS_VARY);
 	} else {
 		const struct buf *b = strcmp(stream, "stderr") == 0 ? &err : strcmp(stream, "both") == 0 ? &both : &out;
-		respond_bytes(req, 200, "text/plain; charset=utf-8", b->data ? b->data : "", b->len, NULL);
+		respond_bytes(req, 200, "text/plain; charset=utf-8", b->data ? b->data : "", b->len, LOGS_VARY);
 	}
 done:
 	freeReplyObject(h);
@@ -594,6 +610,8 @@ done:
 	free(err.data);
 	free(both.data);
 }
+
+static json_t *live_workers(struct request *req);
 
 /*
  * Redis's used_memory and maxmemory from INFO memory: 0, or -1 when Redis
@@ -640,6 +658,29 @@ void handle_health(struct request *req, const char *unused)
 	(void)unused;
 	o = json_pack("{s:s, s:s, s:s}", "status", up && !full ? "ok" : "degraded",
 		      "redis", up ? "ok" : "unreachable", "version", PACKAGE_VERSION);
+	/* The original Sandrun's "worker_id" (its pool coordinator checks it against the
+	 * key it was given): the key the live runners sign with when they all share one,
+	 * else null; "worker_ids" lists them all (GET /workers says more). */
+	{
+		json_t *w = up ? live_workers(req) : NULL, *ids = json_array(), *x;
+		size_t i;
+
+		json_array_foreach(w, i, x) {
+			json_t *id = json_object_get(x, "worker_id");
+			size_t j;
+			json_t *y;
+			bool dup = false;
+
+			json_array_foreach(ids, j, y)
+				dup |= json_equal(y, id);
+			if (!dup)
+				json_array_append(ids, id);
+		}
+		json_object_set_new(o, "worker_id", json_array_size(ids) == 1 ? json_incref(json_array_get(ids, 0)) :
+									 json_null());
+		json_object_set_new(o, "worker_ids", ids);
+		json_decref(w);
+	}
 	if (up && max > 0)
 		json_object_set_new(o, "redis_memory", json_pack("{s:I, s:I, s:I}", "used_bytes", (json_int_t)used,
 								 "max_bytes", (json_int_t)max, "high_water_percent",
@@ -690,22 +731,20 @@ void handle_root(struct request *req, const char *unused)
 					 PACKAGE_VERSION, "limits", limits), NULL);
 }
 
-/* GET /workers: the worker ids (Ed25519 public keys) of the live runners that sign results. */
-void handle_workers(struct request *req, const char *unused)
+/* The live runners that sign results: [{worker_id, runner, last_seen}], or NULL when Redis failed. */
+static json_t *live_workers(struct request *req)
 {
 	char since[24];
 	json_t *list = json_array();
 	redisReply *r;
 
-	(void)unused;
 	snprintf(since, sizeof since, "%lld", (long long)(time_now_ms() - LEASE_MS));
 	r = rconn_command(&req->srv->redis, "ZRANGEBYSCORE %s %s +inf WITHSCORES", STORE_KEY_RUNNERS, since);
 	if (!r || r->type != REDIS_REPLY_ARRAY) {
 		if (r)
 			freeReplyObject(r);
 		json_decref(list);
-		respond_unavailable(req, "the job store is unreachable");
-		return;
+		return NULL;
 	}
 	for (size_t i = 0; i + 1 < r->elements; i += 2) {
 		const redisReply *name = r->element[i], *score = r->element[i + 1];
@@ -731,5 +770,18 @@ void handle_workers(struct request *req, const char *unused)
 			freeReplyObject(id);
 	}
 	freeReplyObject(r);
+	return list;
+}
+
+/* GET /workers: the worker ids (Ed25519 public keys) of the live runners that sign results. */
+void handle_workers(struct request *req, const char *unused)
+{
+	json_t *list = live_workers(req);
+
+	(void)unused;
+	if (!list) {
+		respond_unavailable(req, "the job store is unreachable");
+		return;
+	}
 	respond_json(req, 200, json_pack("{s:o}", "workers", list), NULL);
 }

@@ -1,9 +1,11 @@
 /*
  * POST /mcp: the Model Context Protocol's Streamable HTTP transport, JSON
  * answers only (SPEC §8, docs/api.md "MCP"). This is the HTTP front: the
- * method, Origin (the MCP spec's DNS-rebinding warning), Accept,
- * Content-Type, the body's size and the protocol headers; fcgi/mcp.c does
- * JSON-RPC and fcgi/mcp_tools.c the tools.
+ * method, Accept, Content-Type, the body's size and the protocol headers;
+ * fcgi/mcp.c does JSON-RPC and fcgi/mcp_tools.c the tools. Origin (the MCP
+ * spec's DNS-rebinding warning) is checked for every route before any
+ * handler runs (fcgi/cors.c): a POST from a page of neither this service
+ * nor an origin in cors_origins is a 403 naming Origin.
  *
  * Stateless, like every responder: an initialize gets a fresh random
  * Mcp-Session-Id (the protocol's session, nothing to do with /sessions),
@@ -21,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* The largest POST /mcp body: nginx's client_max_body_size for /mcp says
  * the same. Inline files obey POST /submit's limits on top of it. */
@@ -42,22 +43,6 @@ static bool session_id_valid(const char *s)
 	return true;
 }
 
-/*
- * Does the Origin name this service (scheme://host[:port] equal to the
- * Host the client used)? Browsers send Origin on every cross-site POST: a
- * page elsewhere (or a rebound DNS name) must not drive the tools with
- * its visitor's address. No Origin (curl, SDK clients) is fine.
- */
-static bool origin_allowed(const struct request *req, const char *origin)
-{
-	const char *host = request_param(req, "HTTP_HOST"), *p = strstr(origin, "://");
-
-	if (!p || !host || !*host)
-		return false;
-	p += 3;
-	return strcasecmp(p, host) == 0;
-}
-
 static bool accept_ok(const char *accept)
 {
 	return !*accept || strstr(accept, "application/json") || strstr(accept, "*/*") ||
@@ -68,7 +53,7 @@ void handle_mcp(struct request *req, const char *unused)
 {
 	static const char not_allowed[] = "{\"error\":\"Method not allowed\",\"reason\":\"this MCP endpoint answers "
 					  "POST only: no server-sent stream, no session to end\"}\n";
-	const char *origin = request_param(req, "HTTP_ORIGIN"), *sid = request_param(req, "HTTP_MCP_SESSION_ID");
+	const char *sid = request_param(req, "HTTP_MCP_SESSION_ID");
 	struct mcp_exchange x = { 0 };
 	struct buf body = { 0 };
 	char chunk[65536], headers[128] = "", newsid[JOBID_LEN + 1];
@@ -78,12 +63,6 @@ void handle_mcp(struct request *req, const char *unused)
 	if (strcmp(req->method, "POST") != 0) {
 		request_drain(req);
 		respond_bytes(req, 405, "application/json", not_allowed, sizeof not_allowed - 1, "Allow: POST\r\n");
-		return;
-	}
-	if (origin && *origin && !origin_allowed(req, origin)) {
-		request_drain(req);
-		respond_error(req, 403, NULL, "Origin", "Origin %.200s is not this service: MCP requests from "
-			      "other sites' pages are refused", origin);
 		return;
 	}
 	if (!accept_ok(req->accept)) {

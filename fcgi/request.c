@@ -60,6 +60,8 @@ void request_sub_init(struct request *sub, const struct request *parent, const c
 	sub->content_type = content_type;
 	sub->remote_addr = parent->remote_addr;
 	sub->accept = "application/json";
+	sub->user_agent = "";
+	sub->origin = "";        /* the parent's passed cors_admit (routes_dispatch) */
 	sub->content_length = (int64_t)body_len;
 	memcpy(sub->id, parent->id, sizeof sub->id);
 	sub->body = body;
@@ -85,6 +87,8 @@ void request_init(struct request *req, FCGX_Request *fcgx, struct responder *srv
 	req->content_type = param(fcgx, "CONTENT_TYPE");
 	req->remote_addr = param(fcgx, "REMOTE_ADDR");
 	req->accept = param(fcgx, "HTTP_ACCEPT");
+	req->user_agent = param(fcgx, "HTTP_USER_AGENT");
+	req->origin = param(fcgx, "HTTP_ORIGIN");
 	cl = param(fcgx, "CONTENT_LENGTH");
 	req->content_length = *cl && parse_int64(cl, 0, INT64_MAX, &n) == 0 ? n : -1;
 	snprintf(req->id, sizeof req->id, "r%d-%lu", (int)getpid(), atomic_fetch_add(&request_counter, 1) + 1);
@@ -176,6 +180,7 @@ static const char *status_text(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 202: return "Accepted";
+	case 204: return "No Content";
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
@@ -196,7 +201,7 @@ static const char *status_text(int status)
 void respond_bytes(struct request *req, int status, const char *content_type,
 		   const char *data, size_t len, const char *headers)
 {
-	char head[2048];
+	char head[4096];
 	int n;
 
 	if (req->answered)
@@ -214,8 +219,8 @@ void respond_bytes(struct request *req, int status, const char *content_type,
 	/* snprintf, not FCGX_FPrintF: libfcgi's own printf knows no %zu. */
 	n = snprintf(head, sizeof head,
 		     "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		     "Cache-Control: no-store\r\n%s%s\r\n",
-		     status, status_text(status), content_type, len, req->headers, headers ? headers : "");
+		     "Cache-Control: no-store\r\n%s%s%s\r\n",
+		     status, status_text(status), content_type, len, req->headers, req->cors, headers ? headers : "");
 	if (n < 0 || (size_t)n >= sizeof head)
 		n = snprintf(head, sizeof head, "Status: 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"), len = 0;
 	FCGX_PutStr(head, n, req->fcgx->out);
@@ -225,7 +230,7 @@ void respond_bytes(struct request *req, int status, const char *content_type,
 
 int respond_stream_start(struct request *req, int status, const char *content_type, const char *headers)
 {
-	char head[2048];
+	char head[4096];
 	int n;
 
 	if (req->answered)
@@ -238,8 +243,8 @@ int respond_stream_start(struct request *req, int status, const char *content_ty
 			buf_append_str(&req->capture->headers, headers);
 		return request_client_gone(req) ? -1 : 0;
 	}
-	n = snprintf(head, sizeof head, "Status: %d %s\r\nContent-Type: %s\r\n%s%s\r\n", status,
-		     status_text(status), content_type, req->headers, headers ? headers : "");
+	n = snprintf(head, sizeof head, "Status: %d %s\r\nContent-Type: %s\r\n%s%s%s\r\n", status,
+		     status_text(status), content_type, req->headers, req->cors, headers ? headers : "");
 	if (n < 0 || (size_t)n >= sizeof head)
 		return -1;      /* cannot happen: the callers' headers are constants */
 	return respond_stream_write(req, head, (size_t)n);

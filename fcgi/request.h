@@ -45,9 +45,12 @@ struct request {
 	const char *content_type;    /* "" when none */
 	const char *remote_addr;
 	const char *accept;          /* "" when none */
+	const char *user_agent;      /* "" when none */
+	const char *origin;          /* the Origin header (browsers), "" when none */
 	int64_t content_length;      /* -1 when not given (chunked) */
 	char id[20];                 /* request id for log lines */
 	char headers[512];           /* sent with every answer: the caller's RateLimit-* */
+	char cors[512];              /* sent with every answer: CORS headers for an allowed origin (fcgi/cors.c) */
 	bool answered;
 	bool holding;                /* counted among the process's held requests */
 	/* A subrequest only: its body, its CGI variables, where its answer goes

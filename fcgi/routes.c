@@ -12,6 +12,7 @@
  * handler runs: over the cap they are answered 503 at once.
  */
 #include "config.h"
+#include "cors.h"
 #include "jobid.h"
 #include "query.h"
 #include "quota.h"
@@ -153,6 +154,9 @@ void routes_dispatch(struct request *req)
 	 * headers). Without Redis there is nothing to tell: the route answers 503. */
 	if (quota_usage_load(req, &usage) == 0)
 		quota_headers(&usage, req->headers, sizeof req->headers);
+	/* CORS, preflights, and no state change from a foreign page (fcgi/cors.c). */
+	if (!cors_admit(req))
+		return;
 
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
 		const struct route *r = &routes[i];

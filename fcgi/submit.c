@@ -16,12 +16,15 @@
 #include "log.h"
 #include "manifest.h"
 #include "multipart.h"
+#include "path.h"
+#include "pseudo_tar.h"
 #include "quota.h"
 #include "routes.h"
 #include "store.h"
 #include "upload.h"
 #include "util.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,12 +52,22 @@ struct submit_error {
 	char reason[512];
 };
 
+/* One `files` part as sent: an archive, the original Sandrun's
+ * pseudo-archive, or a plain file (named by its filename). */
+struct form_part {
+	char *filename;              /* NULL when the part had none */
+	struct buf data;
+};
+
 struct form {
 	const struct sandrun_limits *limits;
 	enum { PART_NONE, PART_FILES, PART_MANIFEST } current;
 	int have_files, have_manifest;
-	struct buf files, manifest;
+	struct form_part *parts;     /* have_files of them */
+	int64_t parts_bytes;         /* all of them together: at most upload_max_bytes */
+	struct buf files, manifest;  /* files: the archive the job gets (submit_files_to_archive) */
 	struct submit_error *err;
+	struct upload_tar *builder;  /* while submit_files_to_archive builds */
 };
 
 static void submit_fail(struct submit_error *e, int status, const char *field, const char *fmt, ...)
@@ -77,10 +90,15 @@ static int form_part_begin(void *ctx, const struct mp_part_info *part)
 	struct form *f = ctx;
 
 	if (strcmp(part->name, "files") == 0) {
-		if (f->have_files++) {
-			submit_fail(f->err, 400, "files", "send one archive in files (pack several files into it)");
+		/* Several parts are several plain files (a browser's folder upload). */
+		if (f->have_files >= f->limits->files_max) {
+			submit_fail(f->err, 413, "files", "more than %lld files parts", (long long)f->limits->files_max);
 			return 1;
 		}
+		f->parts = xrealloc(f->parts, (size_t)(f->have_files + 1) * sizeof *f->parts);
+		memset(&f->parts[f->have_files], 0, sizeof *f->parts);
+		f->parts[f->have_files].filename = part->filename ? xstrdup(part->filename) : NULL;
+		f->have_files++;
 		f->current = PART_FILES;
 	} else if (strcmp(part->name, "manifest") == 0) {
 		if (f->have_manifest++) {
@@ -101,12 +119,13 @@ static int form_part_data(void *ctx, const char *data, size_t len)
 	struct form *f = ctx;
 
 	if (f->current == PART_FILES) {
-		if ((int64_t)(f->files.len + len) > f->limits->upload_max_bytes) {
+		if (f->parts_bytes + (int64_t)len > f->limits->upload_max_bytes) {
 			submit_fail(f->err, 413, "files", "the archive is larger than the %lld byte limit",
 				    (long long)f->limits->upload_max_bytes);
 			return 1;
 		}
-		buf_append(&f->files, data, len);
+		f->parts_bytes += (int64_t)len;
+		buf_append(&f->parts[f->have_files - 1].data, data, len);
 	} else if (f->current == PART_MANIFEST) {
 		if ((int64_t)(f->manifest.len + len) > f->limits->manifest_max_bytes) {
 			submit_fail(f->err, 413, "manifest", "the manifest is larger than %lld bytes",
@@ -122,6 +141,130 @@ static int form_part_end(void *ctx)
 {
 	((struct form *)ctx)->current = PART_NONE;
 	return 0;
+}
+
+static bool name_has_archive_suffix(const char *name)
+{
+	static const char *const suffixes[] = { ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz",
+						".tar.zst", ".tzst", ".zip" };
+	size_t n = name ? strlen(name) : 0;
+
+	for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+		size_t k = strlen(suffixes[i]);
+		if (n > k && strcasecmp(name + n - k, suffixes[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int pseudo_add(void *ctx, const struct pseudo_tar_file *f)
+{
+	struct form *form = ctx;
+	struct submit_error *e = form->err;
+	int st;
+
+	st = upload_tar_add(form->builder, f->path, f->path_len, f->data, f->len, e->field, sizeof e->field,
+			    e->reason, sizeof e->reason);
+	if (st)
+		e->status = st;
+	return st;
+}
+
+/*
+ * May one part that is no archive be taken as a plain file? Only when it is
+ * the job's entrypoint: named as the manifest's entrypoint, or, without a
+ * manifest, one of the obvious ones. Anything else stays "not an archive"
+ * (a wrong file sent by mistake is refused as before, naming files).
+ */
+static bool single_file_is_entrypoint(const struct form *form, const char *filename)
+{
+	static const char *const obvious[] = { "main.py", "index.js", "run.sh" };
+	char norm[PATH_MAX];
+	bool yes = false;
+
+	if (!filename || path_normalize_relative(filename, strlen(filename), norm, sizeof norm) < 0)
+		return false;
+	if (form->have_manifest) {
+		json_t *m = json_loadb(form->manifest.data ? form->manifest.data : "", form->manifest.len, 0, NULL);
+		const char *ep = json_string_value(json_object_get(m, "entrypoint"));
+
+		yes = ep && strcmp(ep, norm) == 0;
+		json_decref(m);
+		return yes;
+	}
+	for (size_t i = 0; i < sizeof obvious / sizeof obvious[0]; i++)
+		yes |= strcmp(norm, obvious[i]) == 0;
+	return yes;
+}
+
+/* The first directory of `name` ("proj/" of "proj/src/a.py"), its length, 0 when none. */
+static size_t top_dir_len(const char *name)
+{
+	const char *slash = name ? strchr(name, '/') : NULL;
+
+	return slash ? (size_t)(slash - name) + 1 : 0;
+}
+
+/*
+ * The `files` parts as the one archive the job gets (form->files), in the
+ * forms docs/api.md lists: one real archive (as it came); the original
+ * Sandrun's pseudo-archive; one plain file (a part whose filename names no
+ * archive and whose bytes libarchive cannot read); several parts, each a
+ * plain file named by its filename (a browser's folder upload names them
+ * "folder/path": the folder common to all is dropped). The built archives
+ * go through upload_inspect like any upload.
+ */
+static void submit_files_to_archive(struct form *form)
+{
+	struct submit_error *e = form->err;
+	struct form_part *p0 = &form->parts[0];
+	size_t strip = 0;
+	int st;
+
+	if (form->have_files == 1 && !pseudo_tar_detect(p0->data.data ? p0->data.data : "", p0->data.len) &&
+	    (name_has_archive_suffix(p0->filename) || !single_file_is_entrypoint(form, p0->filename) ||
+	     upload_looks_like_archive(p0->data.data ? p0->data.data : "", p0->data.len))) {
+		form->files = p0->data;          /* an archive: as today */
+		memset(&p0->data, 0, sizeof p0->data);
+		return;
+	}
+	form->builder = upload_tar_new(&form->files, form->limits);
+	if (!form->builder) {
+		submit_fail(e, 500, NULL, "cannot build the archive");
+		return;
+	}
+	if (form->have_files == 1 && pseudo_tar_detect(p0->data.data ? p0->data.data : "", p0->data.len)) {
+		char why[256];
+
+		st = pseudo_tar_parse(p0->data.data, p0->data.len, (size_t)form->limits->files_max, pseudo_add, form,
+				      why, sizeof why);
+		if (st < 0)
+			submit_fail(e, 400, "files", "%s", why);
+	} else {
+		strip = form->have_files > 1 ? top_dir_len(p0->filename) : 0;
+		for (int i = 1; strip && i < form->have_files; i++)
+			if (!form->parts[i].filename || strncmp(form->parts[i].filename, p0->filename, strip) != 0)
+				strip = 0;
+		for (int i = 0; i < form->have_files && !e->status; i++) {
+			struct form_part *p = &form->parts[i];
+
+			if (!p->filename || !*p->filename) {
+				submit_fail(e, 400, "files", "files part %d has no filename: each of several files parts "
+					    "is a file named by its filename", i + 1);
+				break;
+			}
+			if ((st = upload_tar_add(form->builder, p->filename + strip, strlen(p->filename + strip),
+						 p->data.data ? p->data.data : "", p->data.len, e->field, sizeof e->field,
+						 e->reason, sizeof e->reason)) != 0)
+				e->status = st;
+		}
+	}
+	if (e->status) {
+		upload_tar_free(form->builder);
+	} else if ((st = upload_tar_finish(form->builder, e->reason, sizeof e->reason)) != 0) {
+		e->status = st;
+	}
+	form->builder = NULL;
 }
 
 /* Reads the multipart body into form->files and form->manifest. */
@@ -161,8 +304,42 @@ static void submit_read_multipart(struct request *req, struct form *form)
 		return;
 	if (!form->have_files)
 		submit_fail(form->err, 400, "files", "files is missing: attach the archive with -F files=@job.tar.gz");
-	else if (!form->have_manifest)
-		submit_fail(form->err, 400, "manifest", "manifest is missing: send it with -F manifest=...");
+	else
+		submit_files_to_archive(form);
+	/* A manifest object without an entrypoint (the original's admin console sends "{}"):
+	 * the entrypoint of the default manifest, when the upload has one. */
+	if (!form->err->status && form->have_manifest) {
+		json_t *m = json_loadb(form->manifest.data ? form->manifest.data : "", form->manifest.len,
+				       JSON_REJECT_DUPLICATES, NULL);
+		struct buf def = { 0 };
+		char why[512];
+
+		if (json_is_object(m) && !json_object_get(m, "entrypoint") &&
+		    upload_default_manifest(form->files.data, form->files.len, form->limits, &def, why, sizeof why) == 0) {
+			json_t *d = json_loadb(def.data ? def.data : "", def.len, 0, NULL);
+			json_t *ep = json_object_get(d, "entrypoint");
+			char *text;
+
+			if (json_is_string(ep) && json_object_set(m, "entrypoint", ep) == 0 &&
+			    (text = json_dumps(m, JSON_COMPACT))) {
+				free(form->manifest.data);
+				memset(&form->manifest, 0, sizeof form->manifest);
+				buf_append(&form->manifest, text, strlen(text));
+				free(text);
+			}
+			json_decref(d);
+		}
+		free(def.data);
+		json_decref(m);
+	}
+	/* No manifest: the upload's job.json, or its one obvious entrypoint (fcgi/upload.c). */
+	if (!form->err->status && !form->have_manifest) {
+		char why[512];
+		int st = upload_default_manifest(form->files.data, form->files.len, form->limits, &form->manifest,
+						 why, sizeof why);
+		if (st)
+			submit_fail(form->err, st, "manifest", "%s", why);
+	}
 }
 
 /* Reads a JSON body whole (bounded), returns the parsed object or NULL. */
@@ -434,4 +611,9 @@ done:
 	json_decref(root);
 	free(form.files.data);
 	free(form.manifest.data);
+	for (int i = 0; i < form.have_files; i++) {
+		free(form.parts[i].filename);
+		free(form.parts[i].data.data);
+	}
+	free(form.parts);
 }

@@ -15,6 +15,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -143,78 +144,220 @@ static ssize_t archive_buf_write_cb(struct archive *a, void *ctx, const void *da
 	return archive_buf_write(a, ctx, data, len);
 }
 
+struct upload_tar {
+	struct archive *a;
+	struct archive_entry *entry;
+	const struct sandrun_limits *limits;
+	int64_t total, count;
+};
+
+struct upload_tar *upload_tar_new(struct buf *out, const struct sandrun_limits *limits)
+{
+	struct upload_tar *t = xmalloc(sizeof *t);
+
+	memset(t, 0, sizeof *t);
+
+	t->limits = limits;
+	t->entry = archive_entry_new();
+	t->a = archive_write_new();
+	archive_write_set_format_pax_restricted(t->a);
+	archive_write_set_bytes_in_last_block(t->a, 1);
+	if (archive_write_open(t->a, out, NULL, archive_buf_write_cb, NULL) != ARCHIVE_OK) {
+		upload_tar_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+int upload_tar_add(struct upload_tar *t, const char *name, size_t name_len, const void *data, size_t len,
+		   char *field, size_t fieldlen, char *reason, size_t reasonlen)
+{
+	/* the names upload_inspect() accepts afterwards (common/upload_entry.h) */
+	char norm[PATH_MAX], shown[UPLOAD_ENTRY_SHOWN_SIZE], raw[PATH_MAX];
+
+	snprintf(field, fieldlen, "files");
+	if (++t->count > t->limits->files_max) {
+		snprintf(reason, reasonlen, "files has more than %lld entries", (long long)t->limits->files_max);
+		return 413;
+	}
+	if (name_len >= sizeof raw || memchr(name, '\0', name_len) ||
+	    path_normalize_relative(name, name_len, norm, sizeof norm) < 0) {
+		snprintf(raw, sizeof raw, "%.*s", (int)(name_len < sizeof raw ? name_len : sizeof raw - 1), name);
+		snprintf(reason, reasonlen, "file name '%s' is not a safe relative path",
+			 upload_entry_shown_name(raw, shown, sizeof shown));
+		return 400;
+	}
+	t->total += (int64_t)len;
+	if (t->total > t->limits->unpacked_max_bytes || t->total > t->limits->upload_max_bytes) {
+		snprintf(reason, reasonlen, "files hold more than the upload limit");
+		return 413;
+	}
+	archive_entry_clear(t->entry);
+	archive_entry_set_pathname(t->entry, norm);
+	archive_entry_set_filetype(t->entry, AE_IFREG);
+	archive_entry_set_perm(t->entry, 0644);
+	archive_entry_set_size(t->entry, (la_int64_t)len);
+	if (archive_write_header(t->a, t->entry) != ARCHIVE_OK ||
+	    (len && archive_write_data(t->a, data, len) != (ssize_t)len)) {
+		snprintf(reason, reasonlen, "cannot add '%.200s' to the archive: %s", norm, archive_error_string(t->a));
+		return 400;
+	}
+	return 0;
+}
+
+int upload_tar_finish(struct upload_tar *t, char *reason, size_t reasonlen)
+{
+	int rc = 0;
+
+	if (archive_write_close(t->a) != ARCHIVE_OK) {
+		snprintf(reason, reasonlen, "cannot finish the archive: %s", archive_error_string(t->a));
+		rc = 500;
+	}
+	upload_tar_free(t);
+	return rc;
+}
+
+void upload_tar_free(struct upload_tar *t)
+{
+	if (!t)
+		return;
+	archive_write_free(t->a);
+	archive_entry_free(t->entry);
+	free(t);
+}
+
+bool upload_looks_like_archive(const void *data, size_t len)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	bool yes;
+
+	upload_reader_support(a);
+	yes = archive_read_open_memory(a, data, len) == ARCHIVE_OK && upload_reader_next(a, &e) == 1;
+	archive_read_free(a);
+	return yes;
+}
+
 int upload_from_json_files(const json_t *files, const struct sandrun_limits *limits,
 			   struct buf *out, char *field, size_t fieldlen,
 			   char *reason, size_t reasonlen)
 {
-	struct archive *a = NULL;
-	struct archive_entry *entry = archive_entry_new();
+	struct upload_tar *t;
 	const char *name;
 	json_t *content;
-	int64_t total = 0;
-	int rc = 400;
-	/* the names upload_inspect() accepts afterwards (common/upload_entry.h) */
-	char norm[PATH_MAX], shown[UPLOAD_ENTRY_SHOWN_SIZE];
+	int rc;
 
 	snprintf(field, fieldlen, "files");
 	if (!json_is_object(files)) {
 		snprintf(reason, reasonlen, "files must be an object mapping paths to file contents");
-		goto done;
+		return 400;
 	}
 	if ((int64_t)json_object_size(files) > limits->files_max) {
 		snprintf(reason, reasonlen, "files has more than %lld entries", (long long)limits->files_max);
-		rc = 413;
-		goto done;
+		return 413;
 	}
-	a = archive_write_new();
-	archive_write_set_format_pax_restricted(a);
-	archive_write_set_bytes_in_last_block(a, 1);
-	if (archive_write_open(a, out, NULL, archive_buf_write_cb, NULL) != ARCHIVE_OK) {
-		snprintf(reason, reasonlen, "cannot build the archive: %s", archive_error_string(a));
-		rc = 500;
-		goto done;
+	if (!(t = upload_tar_new(out, limits))) {
+		snprintf(reason, reasonlen, "cannot build the archive");
+		return 500;
 	}
 	json_object_foreach((json_t *)files, name, content) {
-		size_t clen;
+		char norm[PATH_MAX];
 
-		if (path_normalize_relative(name, strlen(name), norm, sizeof norm) < 0) {
-			snprintf(reason, reasonlen, "file name '%s' is not a safe relative path",
-				 upload_entry_shown_name(name, shown, sizeof shown));
-			goto done;
+		if (json_is_string(content) || path_normalize_relative(name, strlen(name), norm, sizeof norm) < 0) {
+			rc = upload_tar_add(t, name, strlen(name), json_is_string(content) ? json_string_value(content) : "",
+					    json_is_string(content) ? json_string_length(content) : 0,
+					    field, fieldlen, reason, reasonlen);
+			if (rc) {
+				upload_tar_free(t);
+				return rc;
+			}
+			continue;
 		}
-		if (!json_is_string(content)) {
-			snprintf(field, fieldlen, "files.%.200s", norm);
-			snprintf(reason, reasonlen, "the content of '%.200s' must be a string", norm);
-			goto done;
-		}
-		clen = json_string_length(content);
-		total += (int64_t)clen;
-		if (total > limits->unpacked_max_bytes || total > limits->upload_max_bytes) {
-			snprintf(reason, reasonlen, "files hold more than the upload limit");
-			rc = 413;
-			goto done;
-		}
-		archive_entry_clear(entry);
-		archive_entry_set_pathname(entry, norm);
-		archive_entry_set_filetype(entry, AE_IFREG);
-		archive_entry_set_perm(entry, 0644);
-		archive_entry_set_size(entry, (la_int64_t)clen);
-		if (archive_write_header(a, entry) != ARCHIVE_OK ||
-		    (clen && archive_write_data(a, json_string_value(content), clen) != (ssize_t)clen)) {
-			snprintf(reason, reasonlen, "cannot add '%.200s' to the archive: %s", norm,
-				 archive_error_string(a));
-			goto done;
-		}
+		snprintf(field, fieldlen, "files.%.200s", norm);
+		snprintf(reason, reasonlen, "the content of '%.200s' must be a string", norm);
+		upload_tar_free(t);
+		return 400;
 	}
-	if (archive_write_close(a) != ARCHIVE_OK) {
-		snprintf(reason, reasonlen, "cannot finish the archive: %s", archive_error_string(a));
-		rc = 500;
+	return upload_tar_finish(t, reason, reasonlen);
+}
+
+/* The entrypoints a manifest-less upload may rely on, at the top of the upload. */
+static const char *const obvious_entrypoints[] = { "main.py", "index.js", "run.sh" };
+
+int upload_default_manifest(const void *data, size_t len, const struct sandrun_limits *limits,
+			    struct buf *manifest, char *reason, size_t reasonlen)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *entry;
+	const char *found = NULL;
+	int nfound = 0, r, rc = 400, have_job_json = 0;
+	unsigned seen = 0;
+	int64_t n = 0;
+
+	upload_reader_support(a);
+	if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
+		snprintf(reason, reasonlen, "manifest is missing, and files is not a readable archive: %s",
+			 archive_error_string(a));
 		goto done;
 	}
-	rc = 0;
+	while ((r = upload_reader_next(a, &entry)) == 1) {
+		struct upload_entry e;
+		char norm[PATH_MAX];
+
+		if (++n > limits->files_max)
+			break;  /* upload_inspect says so in its own words */
+		upload_reader_describe(entry, &e);
+		if (e.type != AE_IFREG || path_normalize_relative(e.name, strlen(e.name), norm, sizeof norm) < 0)
+			continue;
+		if (strcmp(norm, "job.json") == 0) {
+			char chunk[8192];
+			ssize_t got;
+
+			free(manifest->data);
+			memset(manifest, 0, sizeof *manifest);
+			while ((got = archive_read_data(a, chunk, sizeof chunk)) > 0) {
+				if ((int64_t)(manifest->len + (size_t)got) > limits->manifest_max_bytes) {
+					snprintf(reason, reasonlen, "job.json is larger than %lld bytes",
+						 (long long)limits->manifest_max_bytes);
+					rc = 413;
+					goto done;
+				}
+				buf_append(manifest, chunk, (size_t)got);
+			}
+			if (got < 0) {
+				snprintf(reason, reasonlen, "job.json cannot be read: %s", archive_error_string(a));
+				goto done;
+			}
+			have_job_json = 1;
+			continue;
+		}
+		for (unsigned i = 0; i < sizeof obvious_entrypoints / sizeof obvious_entrypoints[0]; i++)
+			if (strcmp(norm, obvious_entrypoints[i]) == 0)
+				seen |= 1u << i;
+	}
+	for (unsigned i = 0; i < sizeof obvious_entrypoints / sizeof obvious_entrypoints[0]; i++)
+		if (seen & (1u << i)) {
+			nfound++;
+			found = obvious_entrypoints[i];
+		}
+	if (have_job_json) {
+		rc = 0;
+		goto done;
+	}
+	if (nfound == 1) {
+		char text[64];
+		int tlen = snprintf(text, sizeof text, "{\"entrypoint\":\"%s\"}", found);
+
+		buf_append(manifest, text, (size_t)tlen);
+		rc = 0;
+		goto done;
+	}
+	snprintf(reason, reasonlen, nfound > 1 ?
+		 "manifest is missing and the upload has more than one of main.py, index.js, run.sh: send "
+		 "-F manifest='{\"entrypoint\": ...}' or a job.json" :
+		 "manifest is missing: send it with -F manifest=..., or put a job.json or one of main.py, "
+		 "index.js, run.sh at the top of the upload");
 done:
-	if (a)
-		archive_write_free(a);
-	archive_entry_free(entry);
+	archive_read_free(a);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #define SANDRUN_UPLOAD_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -34,5 +35,34 @@ int upload_inspect(const void *data, size_t len, const struct sandrun_limits *li
 int upload_from_json_files(const json_t *files, const struct sandrun_limits *limits,
 			   struct buf *out, char *field, size_t fieldlen,
 			   char *reason, size_t reasonlen);
+
+/*
+ * An archive built in memory from files one by one (the JSON form, the
+ * original Sandrun's pseudo-archive, plain files sent as `files` parts):
+ * each name must be a safe relative path, and the count and the total
+ * size stay within files_max and the upload limits, as an uploaded
+ * archive's must. upload_tar_add returns 0 or the HTTP status (400, 413)
+ * with `field` and `reason`; upload_tar_finish frees the builder and
+ * returns 0 or 500. upload_tar_new returns NULL when libarchive fails.
+ */
+struct upload_tar;
+struct upload_tar *upload_tar_new(struct buf *out, const struct sandrun_limits *limits);
+int upload_tar_add(struct upload_tar *t, const char *name, size_t name_len, const void *data, size_t len,
+		   char *field, size_t fieldlen, char *reason, size_t reasonlen);
+int upload_tar_finish(struct upload_tar *t, char *reason, size_t reasonlen);
+void upload_tar_free(struct upload_tar *t);
+
+/* Can libarchive read a first entry of it (any format, any filter)? */
+bool upload_looks_like_archive(const void *data, size_t len);
+
+/*
+ * A multipart upload without a manifest: the manifest is the upload's own
+ * top-level job.json when it has one, else {"entrypoint": X} when exactly
+ * one of main.py, index.js, run.sh lies at its top (the interpreter then
+ * follows from the extension, as always). Returns 0 with the manifest's
+ * JSON text in `manifest`, or 400/413 with a sentence (field: manifest).
+ */
+int upload_default_manifest(const void *data, size_t len, const struct sandrun_limits *limits,
+			    struct buf *manifest, char *reason, size_t reasonlen);
 
 #endif

@@ -9,7 +9,7 @@
 
 # The targets, in the order they are built and run.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-FUZZ_TARGETS="multipart manifest path upload outputs sandbox_spec session_proto session_path session_control session_request mcp"
+FUZZ_TARGETS="multipart manifest path upload outputs sandbox_spec session_proto session_path session_control session_request mcp pseudo_tar"
 
 # The source tree: $top_srcdir under make, else two levels above this file.
 fuzz_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -34,6 +34,7 @@ fuzz_sources()
 	session_control) echo "tests/fuzz/fuzz_session_control.c runner/session_control.c runner/session_proto.c common/jobid.c" ;;
 	session_request) echo "tests/fuzz/fuzz_session_request.c fcgi/session_body.c common/manifest.c common/path.c common/jobid.c" ;;
 	mcp)       echo "tests/fuzz/fuzz_mcp.c fcgi/mcp.c" ;;
+	pseudo_tar) echo "tests/fuzz/fuzz_pseudo_tar.c common/pseudo_tar.c" ;;
 	*)         return 1 ;;
 	esac
 }
