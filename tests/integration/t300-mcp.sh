@@ -129,6 +129,22 @@ is "$(json .result.structuredContent.stdout):$(json .result.structuredContent.ex
 	"tools/call run_code over curl: stdout and exit code"
 
 # --- the official SDK client and the Inspector ---------------------------------
+# relay_tap RC NAME PREFIX N WHAT: a node test's TAP lines ($WORK/NAME.tap)
+# become ours, one each (PREFIX before their names), its comments pass
+# through; then one check that it exited 0 after N passing lines, and its
+# stderr ($WORK/NAME.err) when it did not.
+relay_tap() {
+	local rc=$1 tap=$WORK/$2.tap err=$WORK/$2.err prefix=$3 line
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) ok 0 "$prefix${line#ok * - }" ;;
+		"not ok "*) ok 1 "$prefix${line#not ok * - }" ;;
+		"#"*) echo "$line" ;;
+		esac
+	done <"$tap"
+	is "$rc:$(grep -c '^ok ' "$tap")" "0:$4" "$5"
+	[ "$rc" -eq 0 ] || sed 's/^/#   /' "$err" | tail -n 20
+}
 if ! command -v node >/dev/null; then
 	skip "the MCP TypeScript SDK client (tests/mcp/mcp-client.mjs)" "node is not installed"
 	skip "the MCP Inspector CLI" "node is not installed"
@@ -136,19 +152,9 @@ elif [ ! -d "$MCP_DIR/node_modules/@modelcontextprotocol/sdk" ]; then
 	skip "the MCP TypeScript SDK client (tests/mcp/mcp-client.mjs)" "no npm modules: npm ci --prefix tests/mcp"
 	skip "the MCP Inspector CLI" "no npm modules: npm ci --prefix tests/mcp"
 else
-	# Its TAP lines become ours (one each), its comments pass through.
 	NODE_EXTRA_CA_CERTS=$SANDRUN_CACERT timeout 300 node "$MCP_DIR/mcp-client.mjs" "$SANDRUN_URL" \
 		>"$WORK/sdk.tap" 2>"$WORK/sdk.err"
-	sdk_rc=$?
-	while IFS= read -r line; do
-		case $line in
-		"ok "*) ok 0 "SDK: ${line#ok * - }" ;;
-		"not ok "*) ok 1 "SDK: ${line#not ok * - }" ;;
-		"#"*) echo "$line" ;;
-		esac
-	done <"$WORK/sdk.tap"
-	is "$sdk_rc:$(grep -c '^ok ' "$WORK/sdk.tap")" "0:45" "the SDK client ran all its 45 checks and passed"
-	[ "$sdk_rc" -eq 0 ] || sed 's/^/#   /' "$WORK/sdk.err" | tail -n 20
+	relay_tap $? sdk "SDK: " 45 "the SDK client ran all its 45 checks and passed"
 
 	inspector=$MCP_DIR/node_modules/.bin/mcp-inspector
 	if [ -x "$inspector" ]; then
@@ -167,16 +173,7 @@ else
 	# StdioClientTransport as a desktop agent does.
 	SANDRUN_URL=$SANDRUN_URL SANDRUN_CACERT=$SANDRUN_CACERT timeout 300 node "$MCP_DIR/mcp-stdio.mjs" \
 		/usr/bin/python3 "$top_srcdir/clients/python" >"$WORK/stdio.tap" 2>"$WORK/stdio.err"
-	stdio_rc=$?
-	while IFS= read -r line; do
-		case $line in
-		"ok "*) ok 0 "${line#ok * - }" ;;
-		"not ok "*) ok 1 "${line#not ok * - }" ;;
-		"#"*) echo "$line" ;;
-		esac
-	done <"$WORK/stdio.tap"
-	is "$stdio_rc:$(grep -c '^ok ' "$WORK/stdio.tap")" "0:10" "sandrun mcp over stdio: all 10 checks ran and passed"
-	[ "$stdio_rc" -eq 0 ] || sed 's/^/#   /' "$WORK/stdio.err" | tail -n 20
+	relay_tap $? stdio "" 10 "sandrun mcp over stdio: all 10 checks ran and passed"
 fi
 
 # --- abuse: many run_code calls at once from one address -----------------------

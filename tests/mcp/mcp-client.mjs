@@ -8,6 +8,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import Ajv from 'ajv';
+import { done, ok } from './tap.mjs';
 
 const base = process.argv[2];
 if (!base) {
@@ -15,14 +16,6 @@ if (!base) {
   process.exit(2);
 }
 
-let n = 0;
-let failed = 0;
-function ok(cond, name, detail) {
-  n += 1;
-  if (!cond) failed += 1;
-  console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${name}`);
-  if (!cond && detail !== undefined) console.log(`# ${JSON.stringify(detail).slice(0, 2000)}`);
-}
 
 // A tool call's structured result (the text block holds the same JSON).
 async function call(client, name, args) {
@@ -43,8 +36,7 @@ try {
   ok(true, 'the SDK client connects (initialize, initialized)');
 } catch (e) {
   ok(false, 'the SDK client connects (initialize, initialized)', String(e));
-  console.log(`1..${n}`);
-  process.exit(1);
+  done();
 }
 ok(client.getServerVersion()?.name === 'sandrun', 'serverInfo names sandrun', client.getServerVersion());
 ok(typeof transport.sessionId === 'string' && /^mcp-[a-z2-7]{26}$/.test(transport.sessionId),
@@ -175,5 +167,4 @@ ok(r.isError === true && (s?.http_status === 404 || s?.http_status === 410),
 
 await client.close();
 ok(true, 'the client closes');
-console.log(`1..${n}`);
-process.exit(failed ? 1 : 0);
+done();

@@ -8,6 +8,7 @@
 // (SANDRUN_URL and SANDRUN_CACERT in the environment name the stack.)
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { done, ok } from './tap.mjs';
 
 const [python, pkgdir] = process.argv.slice(2);
 if (!python || !pkgdir || !process.env.SANDRUN_URL) {
@@ -15,14 +16,6 @@ if (!python || !pkgdir || !process.env.SANDRUN_URL) {
   process.exit(2);
 }
 
-let n = 0;
-let failed = 0;
-function ok(cond, name, detail) {
-  n += 1;
-  if (!cond) failed += 1;
-  console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${name}`);
-  if (!cond && detail !== undefined) console.log(`# ${JSON.stringify(detail).slice(0, 2000)}`);
-}
 
 const transport = new StdioClientTransport({
   command: python,
@@ -41,8 +34,7 @@ try {
   ok(true, 'sandrun mcp: the SDK client connects over stdio (initialize, initialized)');
 } catch (e) {
   ok(false, 'sandrun mcp: the SDK client connects over stdio (initialize, initialized)', String(e));
-  console.log(`1..${n}`);
-  process.exit(1);
+  done();
 }
 
 try {
@@ -73,5 +65,4 @@ try {
   ok(false, 'sandrun mcp: no exception', String(e?.stack ?? e));
 }
 await client.close();
-console.log(`1..${n}`);
-process.exit(failed ? 1 : 0);
+done();
