@@ -199,8 +199,9 @@ const codeArea = $('code');
 if (window.CodeMirror) {
   editor = window.CodeMirror.fromTextArea(codeArea, {
     lineNumbers: true, indentUnit: 4, mode: 'python', viewportMargin: Infinity,
-    // Tab indents; Esc then Tab (or Shift-Tab at once) leaves the editor for the keyboard.
-    extraKeys: { 'Shift-Tab': false, Esc: (cm) => cm.getInputField().blur() },
+    // Tab indents; Esc or F6 moves the focus on (to the files box),
+    // Shift-Tab back: the keyboard is never trapped in the editor.
+    extraKeys: { 'Shift-Tab': false, Esc: () => $('drop').focus(), F6: () => $('drop').focus() },
   });
   editor.getInputField().setAttribute('aria-label', 'Code');
   editor.getInputField().id = 'code-input';
@@ -293,6 +294,8 @@ function showRetry(reason, seconds) {
 
 function clearResult() {
   outEl.replaceChildren();
+  delete outEl.dataset.done;
+  delete outEl.dataset.jobId;
   $('figures').hidden = true;
   $('figures').replaceChildren();
   $('signature').hidden = true;
@@ -335,6 +338,11 @@ $('run-form').addEventListener('submit', async (e) => {
   for (const f of extraFiles.values()) if (f.name !== m.entrypoint) fd.append('files', f, f.name);
   fd.append('manifest', JSON.stringify(m));
   $('run').disabled = true;
+  if (job && !job.done) {
+    // A new run: the previous one's stream stops writing here (it keeps running).
+    job.done = true;
+    if (job.es) job.es.close();
+  }
   clearResult();
   setState('submitting', '');
   const r = await api('POST', '/submit', { body: fd });
@@ -615,7 +623,7 @@ $('s-end').addEventListener('click', async () => {
 function sessionGone() {
   session = null;
   sessionStorage.removeItem('sandrun-session');
-  if (ws) ws.close();
+  if (ws) ws.close(1000, 'session ended');
   ws = null;
   $('tree').replaceChildren();
   sessionButtons();
@@ -728,7 +736,17 @@ function openTerminal() {
     fit = new window.FitAddon.FitAddon();
     term.loadAddon(fit);
     term.open($('terminal'));
-    term.textarea?.setAttribute('aria-label', 'Terminal input');
+    term.textarea?.setAttribute('aria-label', 'Terminal input (F6 moves to the files)');
+    // Every key goes to the shell (Tab completes, Esc is vi's) but F6,
+    // which moves the focus on to the file tree, Shift-F6 back to the buttons.
+    term.attachCustomKeyEventHandler((e) => {
+      if (e.key !== 'F6') return true;
+      if (e.type === 'keydown') {
+        e.preventDefault();
+        (e.shiftKey ? $('s-end') : $('tree-refresh')).focus();
+      }
+      return false;
+    });
     const enc = new TextEncoder();
     term.onData((d) => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(enc.encode(d)); });
     term.onBinary((d) => {

@@ -119,6 +119,12 @@ try {
     .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
     .map((e) => e.id || e.outerHTML.slice(0, 80)));
   ok(unlabelled.length === 0, 'every input has a label', unlabelled);
+  await page.focus('.CodeMirror textarea');
+  await page.keyboard.press('Escape');
+  const afterEsc = await page.evaluate(() => document.activeElement.id);
+  ok(afterEsc === 'drop', 'keyboard: Esc leaves the code editor (focus on the files box)', afterEsc);
+  const focusStyle = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  ok(focusStyle !== 'none', `... and the focus is visible (outline ${focusStyle})`, focusStyle);
 
   // --- 3. a Python job's output appears while it runs
   const live = 'import sys, time\nprint("args", sys.argv[1:], flush=True)\nprint("stdin", sys.stdin.read().strip(), flush=True)\n'
@@ -285,6 +291,9 @@ try {
       return lines.join('\n').trim();
     });
     ok(termReady === true && seen === true, 'the terminal: "cd /tmp; pwd" shows /tmp', { termReady, screen, note: await text('#term-note') });
+    await page.keyboard.press('F6');
+    const left = await page.evaluate(() => document.activeElement.id);
+    ok(left === 'tree-refresh', 'keyboard: F6 leaves the terminal for the file tree', left);
     await snap('terminal');
   } else {
     skip('the terminal: "cd /tmp; pwd" shows /tmp', process.env.PLAYGROUND_PTY_WHY || 'no WebSocket gateway in this stack');
