@@ -128,6 +128,7 @@ try {
 
   // --- 3. a Python job's output appears while it runs
   const live = 'import sys, time\nprint("args", sys.argv[1:], flush=True)\nprint("stdin", sys.stdin.read().strip(), flush=True)\n'
+    + 'print("extra", open("extra.txt").read().strip(), flush=True)\n'
     + 'for i in range(1, 7):\n    print(f"tick {i}", flush=True)\n    time.sleep(1.2)\nprint("finished", file=sys.stderr)\n';
   await page.select('#example', '');
   await page.select('#language', 'python3');
@@ -135,6 +136,10 @@ try {
   await clearField('#args');
   await page.type('#args', "one 'two three'");
   await page.type('#stdin', 'hello from stdin');
+  const extra = join(outDir, 'extra.txt');
+  writeFileSync(extra, 'a file sent beside the code\n');
+  await (await page.$('#files')).uploadFile(extra);
+  await until(() => document.getElementById('file-list').textContent.includes('extra.txt'), 5000);
   await page.click('#run');
   const first = await until(() => document.getElementById('output').textContent.includes('tick 1'), 30000);
   const jobId = await page.$eval('#output', (e) => e.dataset.jobId).catch(() => null);
@@ -144,6 +149,7 @@ try {
     'a running job: its first line is on the page before it ends', { during: during.status, outNow });
   ok(/args \['one', 'two three'\]/.test(outNow) && outNow.includes('stdin hello from stdin'),
     '... the arguments and stdin were passed', outNow);
+  ok(outNow.includes('extra a file sent beside the code'), '... and a file added beside the code', outNow);
   await snap('live-output');
   const done = await until(() => document.getElementById('output').dataset.done, 40000);
   const outEnd = await text('#output');
@@ -162,6 +168,8 @@ try {
     skip('the worker signature is shown', 'the stack signs no results');
   }
   await snap('job-done');
+
+  await page.click('#file-list button[aria-label="Remove extra.txt"]');
 
   // --- 4. a text output is previewed, offered as a download (kept as a blob)
   await page.select('#example', 'text');
