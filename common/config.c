@@ -50,6 +50,8 @@ static const struct config_key config_keys[] = {
 	CFG_STR(redis_responder_password),
 	CFG_STR(redis_runner_user),
 	CFG_STR(redis_runner_password),
+	CFG_STR(redis_ws_user),
+	CFG_STR(redis_ws_password),
 	CFG_INT(redis_timeout_ms, 10, 60000),
 	CFG_STR(fcgi_listen),
 	CFG_STR(fcgi_user),
@@ -59,6 +61,10 @@ static const struct config_key config_keys[] = {
 	 * at least, so a held request can never take the last one. */
 	CFG_INT(fcgi_threads, 2, 4096),
 	CFG_INT(fcgi_hold_max, 0, 4095),
+	CFG_STR(ws_listen),
+	CFG_STR(ws_user),
+	/* Each costs a thread (two for a terminal) and a Redis connection or two. */
+	CFG_INT(ws_max_connections, 1, 65536),
 	CFG_INT(runner_slots, 0, 1024),
 	CFG_STR(runner_state_dir),
 	CFG_STR(runner_name),
@@ -135,6 +141,8 @@ void config_defaults(struct sandrun_config *c)
 	config_set_string(&c->redis_responder_password, "");
 	config_set_string(&c->redis_runner_user, "sandrun-runner");
 	config_set_string(&c->redis_runner_password, "");
+	config_set_string(&c->redis_ws_user, "sandrun-ws");
+	config_set_string(&c->redis_ws_password, "");
 	c->redis_timeout_ms = 2000;
 	config_set_string(&c->fcgi_listen, "unix:/run/sandrun/fcgi.sock");
 	config_set_string(&c->fcgi_user, "sandrun");
@@ -142,6 +150,9 @@ void config_defaults(struct sandrun_config *c)
 	c->fcgi_workers = 4;
 	c->fcgi_threads = 64;
 	c->fcgi_hold_max = 0;  /* resolved by config_check: 48 of 64 */
+	config_set_string(&c->ws_listen, "127.0.0.1:9100");
+	config_set_string(&c->ws_user, "sandrun");
+	c->ws_max_connections = 512;
 	c->runner_slots = 0;
 	config_set_string(&c->runner_state_dir, "/run/sandrun-runner");
 	config_set_string(&c->runner_name, "");
@@ -384,10 +395,12 @@ void config_keep_role(struct sandrun_config *c, enum config_role role)
 	/* Only the passwords are secret: the rest (paths, names, limits) is
 	 * harmless in either daemon, and the worker key's bytes are read by
 	 * the runner alone (runner/sign.c), never by config_load. */
-	if (role == CONFIG_ROLE_RESPONDER)
-		string_wipe_free(&c->redis_runner_password);
-	else
+	if (role != CONFIG_ROLE_RESPONDER)
 		string_wipe_free(&c->redis_responder_password);
+	if (role != CONFIG_ROLE_RUNNER)
+		string_wipe_free(&c->redis_runner_password);
+	if (role != CONFIG_ROLE_WS)
+		string_wipe_free(&c->redis_ws_password);
 }
 
 void config_free(struct sandrun_config *c)
@@ -398,6 +411,10 @@ void config_free(struct sandrun_config *c)
 	string_wipe_free(&c->redis_responder_password);
 	free(c->redis_runner_user);
 	string_wipe_free(&c->redis_runner_password);
+	free(c->redis_ws_user);
+	string_wipe_free(&c->redis_ws_password);
+	free(c->ws_listen);
+	free(c->ws_user);
 	free(c->fcgi_listen);
 	free(c->fcgi_user);
 	free(c->fcgi_socket_group);

@@ -72,6 +72,8 @@ struct sandrun_config {
 	char *redis_responder_password;
 	char *redis_runner_user;       /* default "sandrun-runner" */
 	char *redis_runner_password;
+	char *redis_ws_user;           /* default "sandrun-ws" (the WebSocket gateway) */
+	char *redis_ws_password;
 	int redis_timeout_ms;          /* connect and command timeout: 2000 */
 
 	/* Responder (sandrun-fcgi). */
@@ -82,6 +84,11 @@ struct sandrun_config {
 	int fcgi_threads;              /* requests each responder serves at once (one thread each): 64 */
 	int fcgi_hold_max;             /* held requests (?wait, live streams) per process, counted over the
 	                                  pool: fcgi_workers x this at once; 0 = 3/4 of fcgi_threads */
+
+	/* WebSocket gateway (sandrun-ws, ws/main.c): plain HTTP on loopback, behind nginx. */
+	char *ws_listen;               /* "127.0.0.1:9100" */
+	char *ws_user;                 /* unprivileged user it drops to: "sandrun" */
+	int ws_max_connections;        /* WebSockets open at once (one thread and Redis connection each): 512 */
 
 	/* Runner (sandrun-runner). */
 	int runner_slots;              /* jobs at once; 0 = number of CPUs */
@@ -123,10 +130,11 @@ void config_free(struct sandrun_config *cfg);
 enum config_role {
 	CONFIG_ROLE_RESPONDER,  /* sandrun-fcgi: keeps redis_responder_password */
 	CONFIG_ROLE_RUNNER,     /* sandrun-runner: keeps redis_runner_password */
+	CONFIG_ROLE_WS,         /* sandrun-ws: keeps redis_ws_password */
 };
 
 /*
- * The file holds both roles' Redis passwords; each daemon calls this right
+ * The file holds every role's Redis password; each daemon calls this right
  * after config_load, so a compromised responder cannot act as the runner
  * (whose ACL user writes results), nor the runner as a responder. Wipes
  * and frees the other role's password; that field is NULL afterwards, so

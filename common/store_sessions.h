@@ -44,6 +44,7 @@ extern const char redis_script_session_create[];
 extern const char redis_script_session_request[];
 extern const char redis_script_session_abandon[];
 extern const char redis_script_session_lost[];
+extern const char redis_script_session_pty_input[];  /* the gateway's: a terminal's input (ws/pty.c) */
 
 /* A call's arguments and the keys they name (the store_args holds the numbers and the list). */
 struct session_args {

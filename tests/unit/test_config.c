@@ -224,6 +224,20 @@ int main(void)
 
 	check_keep_role(CONFIG_ROLE_RESPONDER, "responder");
 	check_keep_role(CONFIG_ROLE_RUNNER, "runner");
+	/* The WebSocket gateway (ws/main.c): its own user and password, neither other. */
+	ok(parse("redis_responder_password = r1\nredis_runner_password = r2\nredis_ws_password = w3\n"
+		 "ws_listen = 127.0.0.1:9200\nws_max_connections = 7\n", &c, err) == 0, "the gateway's keys parse");
+	is_str(c.redis_ws_user, "sandrun-ws", "the gateway's Redis user defaults to sandrun-ws");
+	ok(c.ws_max_connections == 7 && strcmp(c.ws_listen, "127.0.0.1:9200") == 0, "... ws_listen and ws_max_connections");
+	config_keep_role(&c, CONFIG_ROLE_WS);
+	ok(c.redis_responder_password == NULL && c.redis_runner_password == NULL &&
+	   strcmp(c.redis_ws_password, "w3") == 0, "config_keep_role(WS) keeps the gateway's password only");
+	config_free(&c);
+	ok(parse("ws_max_connections = 0\n", &c, err) < 0, "ws_max_connections 0 is refused");
+	ok(parse("redis_ws_password = w\n", &c, err) == 0, "a responder's config with the gateway's password");
+	config_keep_role(&c, CONFIG_ROLE_RESPONDER);
+	ok(c.redis_ws_password == NULL, "... a responder drops the gateway's password");
+	config_free(&c);
 	/* The same password given twice: the first value is wiped as well. */
 	ok(parse("redis_runner_password = first\nredis_runner_password = second\n", &c, err) == 0,
 	   "a key given twice parses");

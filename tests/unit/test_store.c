@@ -202,6 +202,8 @@ static void test_script_list(void)
 		/* the responders' session scripts (common/store_sessions.h) */
 		{ "session_create", redis_script_session_create }, { "session_request", redis_script_session_request },
 		{ "session_abandon", redis_script_session_abandon }, { "session_lost", redis_script_session_lost },
+		/* the WebSocket gateway's (ws/pty.c) */
+		{ "session_pty_input", redis_script_session_pty_input },
 		/* the runners' session scripts (common/store_sessions_runner.h) */
 		{ "session_claim", redis_script_session_claim }, { "session_ready", redis_script_session_ready },
 		{ "session_charge", redis_script_session_charge }, { "session_end", redis_script_session_end },
