@@ -114,6 +114,7 @@ static const struct config_key config_keys[] = {
 	CFG_LIMIT(snapshot_max_bytes, 1, 64 * GIB),
 	CFG_LIMIT(snapshot_ttl_seconds, 1, 30 * 86400),
 	CFG_LIMIT(session_create_wait, 1, 3600),
+	CFG_LIMIT(pty_output_bytes_per_second, 1024, 64 * MIB),
 };
 
 /* Frees a string that may be a secret, wiping it first; NULL afterwards. */
@@ -202,6 +203,7 @@ void config_defaults(struct sandrun_config *c)
 	c->limits.snapshot_max_bytes = 64 * MIB;
 	c->limits.snapshot_ttl_seconds = 3600;
 	c->limits.session_create_wait = 20;
+	c->limits.pty_output_bytes_per_second = 262144;
 }
 
 static char *trim(char *s)

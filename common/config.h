@@ -61,6 +61,7 @@ struct sandrun_limits {
 	int64_t snapshot_max_bytes;        /* a snapshot's .tar.gz: 64 MiB (then 413) */
 	int64_t snapshot_ttl_seconds;      /* how long a snapshot is kept: 3600 */
 	int64_t session_create_wait;       /* seconds a create waits for a sandbox before a 503: 20 */
+	int64_t pty_output_bytes_per_second; /* a session terminal's output root reads, at most: 262144 */
 };
 
 struct sandrun_config {

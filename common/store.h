@@ -119,6 +119,12 @@
  *                                  expires_at (ms)
  *   sr:{WID}:wsp           string  a snapshot: the workspace as        snapshot_ttl_seconds; reserved
  *                                  .tar.gz, written by the supervisor  in the client's sr:store:{C}
+ *   sr:{SID}:pty           stream  the terminal's output: the runner   the record's (PEXPIRE at each add);
+ *                                  XADDs (MAXLEN ~ 1024) t=s|o|x, d;   session_end.lua adds t=e and lets
+ *                                  session_end.lua t=e (sessions.md)   it expire with the ended record
+ *   sr:{SID}:pty:in        list    the terminal's input: the gateway   the record's; deleted when the
+ *                                  pushes ('d'+bytes, 'r'+"C R"), the  shell exits and when the session
+ *                                  runner BLPOPs                       ends
  *
  * DIGEST is the SHA1 of the job id, 40 hex digits (redis/store-lib.lua's
  * store_digest): what a responder reads per client names no job, as the
@@ -234,6 +240,8 @@ struct client_keys {
 struct session_keys {
 	char ses[STORE_KEY_MAX];
 	char req[STORE_KEY_MAX];
+	char pty[STORE_KEY_MAX];
+	char pty_in[STORE_KEY_MAX];
 };
 
 /* Fills *k for job `id`. 0, or -1 when id is empty or not shorter than STORE_ID_MAX (*k is then all ""). */

@@ -69,6 +69,8 @@ int session_keys_make(const char *sid, struct session_keys *k)
 		return -1;
 	key_join(k->ses, sizeof k->ses, "sr:{", sid, "}:ses");
 	key_join(k->req, sizeof k->req, "sr:{", sid, "}:req");
+	key_join(k->pty, sizeof k->pty, "sr:{", sid, "}:pty");
+	key_join(k->pty_in, sizeof k->pty_in, "sr:{", sid, "}:pty:in");
 	return 0;
 }
 

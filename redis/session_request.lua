@@ -4,9 +4,8 @@
 -- atomic step. No record, or one without a status: "gone" (404); ended:
 -- "ended" and its reason (410 while the record lingers); starting: the
 -- create has not finished (409); paused: exec and the file operations are
--- refused (409), pause/resume/snapshot/end always pass; exec over the
--- client's CPU window (the one sr:cpu:{C} jobs use too; a terminal's "pty" as
--- an exec): "cpu" with the ms
+-- refused (409), pause/resume/snapshot/end always pass; exec (and pty, the
+-- terminal's open: docs/sessions.md, "Terminal") over the client's CPU window (the one sr:cpu:{C} jobs use too): "cpu" with the ms
 -- until it frees (429; the session lives on). A write's or an unpack's bytes
 -- (a file, possibly empty; an archive) go to the data key the supervisor takes (GETDEL), reserved for
 -- its lifetime in the client's storage ledger (store-lib.lua), under the
@@ -43,7 +42,7 @@ local always = {pause = true, resume = true, snapshot = true, ['end'] = true}
 if status == 'paused' and not always[op] then
   return {'paused'}
 end
-if op == 'exec' or op == 'pty' then   -- a terminal costs CPU as an exec does
+if op == 'exec' or op == 'pty' then   -- a terminal runs commands too
   local used, _, retry = quota_cpu(KEYS[4], now, tonumber(ARGV[7]), tonumber(ARGV[6]))
   if used >= tonumber(ARGV[6]) then
     return {'cpu', tostring(used), retry}

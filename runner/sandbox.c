@@ -155,6 +155,7 @@ struct sandbox_fds {
 	int start;                   /* read end of the start pipe: init waits on it first */
 	int outputs;                 /* write end of the outputs stream, or -1 (no outputs) */
 	int upload;                  /* the sealed memfd with the upload, or -1 (none): the job process's */
+	int pty;                     /* a session's end of the terminal channel, or -1: the agent's */
 };
 
 /*
@@ -172,9 +173,18 @@ enum sandbox_init_fd {
 	SANDBOX_INIT_FD_OUTPUTS,     /* write end of the outputs stream (noutputs > 0) */
 	SANDBOX_INIT_FD_UPLOAD,      /* sealed memfd with the upload (upload_len > 0) */
 	SANDBOX_INIT_FD_NETNS,       /* the slot's network namespace (SANDBOX_SPEC_NETNS) */
+	SANDBOX_INIT_FD_PTY,         /* a session's end of the terminal channel (sandbox.pty_fd) */
 	SANDBOX_INIT_FD_PROGRAM,     /* the sandrun-init program, for execveat; close-on-exec */
 	SANDBOX_INIT_FD_COUNT,       /* everything from here on is closed before the exec */
 };
+
+/* A session's devpts instance: ptys at most (one terminal needs one; a
+ * user's own `script` or ssh-less tools a few more). */
+#define SANDBOX_PTY_MAX "16"
+/* The sandbox's send buffer on the terminal channel: a few output
+ * messages (runner/pty_proto.h), so backpressure reaches the program
+ * within ~64 KiB. */
+#define SANDBOX_PTY_SNDBUF (64 * 1024)
 
 /* The sandrun-init program's name, beside the runner or in pkglibexecdir. */
 #define SANDBOX_INIT_PROGRAM "sandrun-init"
@@ -280,10 +290,10 @@ static void sandbox_report_send(int fd, enum sandbox_outcome outcome, int wait_s
 static int sandbox_isolate_fds(struct sandbox_fds *fds, char *err, size_t errlen)
 {
 	int *keep[] = { &fds->report, &fds->stdin_data, &fds->stdout_w, &fds->stderr_w, &fds->outputs,
-			&fds->upload };
-	int sorted[6], n = 0, i, j, next, null_fd;
+			&fds->upload, &fds->pty };
+	int sorted[7], n = 0, i, j, next, null_fd;
 
-	for (i = 0; i < 6; i++) {
+	for (i = 0; i < 7; i++) {
 		int fd = *keep[i];
 
 		if (fd < 0)
@@ -299,7 +309,7 @@ static int sandbox_isolate_fds(struct sandbox_fds *fds, char *err, size_t errlen
 			*keep[i] = moved;
 		}
 	}
-	for (i = 0; i < 6; i++) {
+	for (i = 0; i < 7; i++) {
 		if (*keep[i] < 0)
 			continue;
 		for (j = n; j > 0 && sorted[j - 1] > *keep[i]; j--)
@@ -720,6 +730,22 @@ static int sandbox_make_dev(const struct sandbox_spec *spec, char *err, size_t e
 	for (i = 0; i < sizeof links / sizeof links[0]; i++) {
 		if (symlink(links[i][1], links[i][0]) < 0) {
 			error_format(err, errlen, "cannot create /%s: %s", links[i][0], strerror(errno));
+			return -1;
+		}
+	}
+	/* a session's terminal (runner/session_pty.h): a devpts instance of its
+	 * own, so its ptys are the only ones it sees and counts (max), nothing
+	 * of the host's; nosuid, noexec like every device here */
+	if (spec->session) {
+		if (sandbox_mkdir("dev/pts", 0755, err, errlen) < 0)
+			return -1;
+		if (mount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+			  "newinstance,ptmxmode=0666,mode=0620,max=" SANDBOX_PTY_MAX) < 0) {
+			error_format(err, errlen, "cannot mount /dev/pts: %s", strerror(errno));
+			return -1;
+		}
+		if (symlink("pts/ptmx", "dev/ptmx") < 0) {
+			error_format(err, errlen, "cannot create /dev/ptmx: %s", strerror(errno));
 			return -1;
 		}
 	}
@@ -1245,7 +1271,7 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 		clearenv();
 		for (size_t i = 0; spec->envp[i] != NULL; i++)
 			putenv((char *)spec->envp[i]);
-		_exit(session_agent_serve(STDIN_FILENO, STDOUT_FILENO));
+		_exit(session_agent_serve(STDIN_FILENO, STDOUT_FILENO, fds->pty));
 	}
 	if (state != NULL) {
 		sandbox_unpack_in_job(spec, fds->upload, state);
@@ -1351,6 +1377,8 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 		close(fds.stdin_data);
 	if (fds.upload >= 0)
 		close(fds.upload);
+	if (fds.pty >= 0)
+		close(fds.pty);
 	close(fds.stdout_w);
 	close(fds.stderr_w);
 	if (!sandbox_reap_until(&reaper, job, &job_status)) {
@@ -1415,7 +1443,7 @@ _Noreturn void sandbox_init_exec_main(int argc, char **argv)
 	struct sandbox_fds fds = {
 		.report = SANDBOX_INIT_FD_REPORT, .start = SANDBOX_INIT_FD_START,
 		.stdout_w = SANDBOX_INIT_FD_STDOUT, .stderr_w = SANDBOX_INIT_FD_STDERR,
-		.stdin_data = -1, .outputs = -1, .upload = -1,
+		.stdin_data = -1, .outputs = -1, .upload = -1, .pty = -1,
 	};
 	char msg[sizeof(((struct sandbox_report *)0)->message)] = "";
 	struct sandbox_spec_decoded d;
@@ -1435,6 +1463,8 @@ _Noreturn void sandbox_init_exec_main(int argc, char **argv)
 	close(SANDBOX_INIT_FD_SPEC);
 	if (d.spec.stdin_len > 0 || d.spec.session)
 		fds.stdin_data = SANDBOX_INIT_FD_STDIN;     /* a memfd, or a session's request pipe */
+	if (d.spec.session)
+		fds.pty = SANDBOX_INIT_FD_PTY;
 	if (d.spec.noutputs > 0)
 		fds.outputs = SANDBOX_INIT_FD_OUTPUTS;
 	if (d.spec.upload_len > 0)
@@ -1749,7 +1779,7 @@ static void sandbox_close(int *fd)
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err, size_t errlen)
 {
 	int report[2] = { -1, -1 }, out[2] = { -1, -1 }, errs[2] = { -1, -1 }, start[2] = { -1, -1 };
-	int outputs[2] = { -1, -1 }, requests[2] = { -1, -1 };
+	int outputs[2] = { -1, -1 }, requests[2] = { -1, -1 }, pty[2] = { -1, -1 };
 	int stdin_fd = -1, upload_fd = -1, spec_fd = -1;
 	int plan[SANDBOX_INIT_FD_COUNT];
 	sigset_t all, old;
@@ -1782,6 +1812,14 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 		}
 		stdin_fd = requests[0];
 		requests[0] = -1;
+		/* the terminal's channel (runner/pty_proto.h): messages keep their
+		 * bounds; the sandbox's send buffer is small, so a terminal that
+		 * prints faster than root reads blocks soon (root's rate bound) */
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pty) < 0) {
+			error_format(err, errlen, "cannot create the session's terminal channel: %s", strerror(errno));
+			goto fail;
+		}
+		(void)setsockopt(pty[1], SOL_SOCKET, SO_SNDBUF, &(int){ SANDBOX_PTY_SNDBUF }, sizeof(int));
 	}
 	if (spec->stdin_len > 0
 	    && (stdin_fd = sandbox_sealed_memfd("sandrun-stdin", spec->stdin_data, spec->stdin_len, err, errlen)) < 0)
@@ -1808,6 +1846,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 	plan[SANDBOX_INIT_FD_OUTPUTS] = outputs[1];
 	plan[SANDBOX_INIT_FD_UPLOAD] = upload_fd;
 	plan[SANDBOX_INIT_FD_NETNS] = spec->netns_fd > 0 ? spec->netns_fd : -1;
+	plan[SANDBOX_INIT_FD_PTY] = pty[1];
 	plan[SANDBOX_INIT_FD_PROGRAM] = spec->init_fd;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
@@ -1829,12 +1868,14 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 	sandbox_close(&upload_fd);
 	sandbox_close(&spec_fd);
 	sandbox_close(&outputs[1]);
+	sandbox_close(&pty[1]);
 	sb->pid = pid;
 	sb->stdin_fd = requests[1];
 	sb->stdout_fd = out[0];
 	sb->stderr_fd = errs[0];
 	sb->report_fd = report[0];
 	sb->outputs_fd = outputs[0];
+	sb->pty_fd = pty[0];
 	sb->cgroup = spec->cgroup;
 	return 0;
 
@@ -1858,6 +1899,8 @@ fail:
 	sandbox_close(&outputs[0]);
 	sandbox_close(&outputs[1]);
 	sandbox_close(&requests[1]);
+	sandbox_close(&pty[0]);
+	sandbox_close(&pty[1]);
 	return -1;
 }
 

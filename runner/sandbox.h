@@ -73,7 +73,9 @@ struct sandbox_spec {
 	 * protocol in-process (session_agent_serve, runner/session_agent.h)
 	 * instead of exec'ing argv (which is empty); its stdin stays a pipe whose
 	 * write end the caller gets (sandbox.stdin_fd), its stdout carries the
-	 * agent's frames. No upload, stdin_data nor outputs. /workspace is /work. */
+	 * agent's frames. No upload, stdin_data nor outputs. /workspace is /work.
+	 * It also gets a devpts instance of its own (/dev/pts, /dev/ptmx) and
+	 * the terminal channel (sandbox.pty_fd; runner/session_pty.h). */
 	bool session;
 	/* A session's agent keeps this uid as its real and saved uid, with uid as its
 	 * effective one; every process it starts is uid alone. The session's
@@ -94,6 +96,8 @@ struct sandbox {
 	int report_fd;               /* internal: init's report pipe, read by sandbox_wait() */
 	int outputs_fd;              /* read end of the outputs stream (sandbox_outputs.h), O_NONBLOCK | O_CLOEXEC,
 	                                or -1 with no outputs; the caller reads and closes it */
+	int pty_fd;                  /* session mode: root's end of the terminal channel, a SOCK_SEQPACKET
+	                                socket (runner/pty_proto.h), blocking, O_CLOEXEC; else -1 */
 	const struct cgroup_job *cgroup; /* internal: spec->cgroup, for the kill and the figures */
 };
 

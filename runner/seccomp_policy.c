@@ -109,7 +109,11 @@ const struct seccomp_group seccomp_policy_groups[] = {
 	 * TCGETS/TIOCGWINSZ and set FIONBIO/FIOCLEX; the terminal-injection
 	 * commands (TIOCSTI, TIOCLINUX) find no terminal (init has no
 	 * controlling tty and /dev holds none, stdio are pipes, a memfd or
-	 * /dev/null), and libseccomp cannot express "any command but these"
+	 * /dev/null) -- but in a session's terminal, whose pty is of the
+	 * sandbox's own devpts: TIOCSTI there types into the session's own
+	 * shell (what its user types anyway), TIOCLINUX is for consoles only;
+	 * the terminal needs TIOCSCTTY, TIOCSWINSZ, TIOCGPTN, TIOCSPTLCK --
+	 * and libseccomp cannot express "any command but these"
 	 * on the 32-bit command the kernel reads. vmsplice is left out: it
 	 * lends user pages to a pipe, the 2008 local root, and no runtime uses it */
 	{ "descriptors", SYSCALLS("read", "write", "readv", "writev", "pread64", "pwrite64",

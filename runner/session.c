@@ -42,6 +42,8 @@
 #include "cgroup.h"
 #include "jobid.h"
 #include "log.h"
+#include "pty_proto.h"
+#include "pty_relay.h"
 #include "rconn.h"
 #include "sandbox.h"
 #include "session_control.h"
@@ -88,6 +90,9 @@ struct ses {
 	int64_t memory_peak;
 	const char *end_reason;          /* set: end the session */
 	char end_error[256];
+	struct pty_pumps pty;            /* the terminal's pumps, from the first `pty` on (pty_relay.h) */
+	int32_t pty_starts;              /* terminals started */
+	char pty_since[64];              /* the last one's `s` entry id */
 };
 
 /* ---- the main loop's view */
@@ -786,6 +791,85 @@ out:
 	free(raw);
 }
 
+/*
+ * The terminal's open (docs/sessions.md, "Terminal"): the pumps from the
+ * first on, the agent's `pty` (reap: the output pump saw the last
+ * terminal's 'x'), then for a new terminal its `s` entry and only then
+ * 'g' to the relay (its output lands after the entry); for a running one
+ * its new size. The reply's since is the terminal's `s` entry.
+ */
+static void ses_pty(struct ses *s, const struct session_ctl_request *req)
+{
+	char err[256], *frame, *final = NULL, extra[160];
+	const char *field;
+	unsigned cols, rows;
+	size_t flen;
+	bool started, reap;
+	int64_t id = ++s->next_id;
+
+	if (s->paused) {
+		ses_push_error(s, req->rid, 409, "session is paused", NULL, NULL);
+		return;
+	}
+	if (pty_open_request_size(req->json, &cols, &rows, err, sizeof err, &field) < 0) {
+		ses_push_error(s, req->rid, 400, err, NULL, field);
+		return;
+	}
+	if (s->pty.in_pid == 0) {
+		const struct pty_pump_config pc = {
+			.redis_address = s->cfg->redis_address, .redis_user = s->cfg->redis_runner_user,
+			.redis_password = s->cfg->redis_runner_password, .redis_timeout_ms = s->cfg->redis_timeout_ms,
+			.keys = &s->keys, .label = s->label, .chan = s->sb.pty_fd,
+			.bytes_per_second = s->cfg->limits.pty_output_bytes_per_second,
+		};
+
+		if (pty_pumps_start(&s->pty, &pc, err, sizeof err) < 0) {
+			log_error(s->label, "terminal: %s", err);
+			ses_push_error(s, req->rid, 500, "the terminal could not be started", "internal", NULL);
+			return;
+		}
+	}
+	reap = s->pty_starts > 0 && pty_pumps_exits(&s->pty) >= s->pty_starts;
+	frame = pty_agent_frame(id, cols, rows, reap, &flen);
+	if (ses_agent_call(s, req->rid, id, frame, flen, NULL, 0, SES_FILES_WAIT_MS, 0, true, &final, NULL, NULL) < 0
+	    || !final) {
+		free(frame);
+		return;                 /* answered */
+	}
+	free(frame);
+	if (strstr(final, "\"ok\":false")) {
+		ses_push(s, req->rid, final, strlen(final), NULL, 0);
+		free(final);
+		return;
+	}
+	if (pty_open_reply_parse(final, strlen(final), &started, err, sizeof err) < 0) {
+		log_error(s->label, "terminal: %s", err);
+		ses_push_error(s, req->rid, 500, "the session's agent answered nonsense", "internal", NULL);
+		free(final);
+		return;
+	}
+	free(final);
+	if (started) {
+		if (pty_stream_add(&s->redis, &s->keys, "s", "", 0, s->pty_since, sizeof s->pty_since) < 0) {
+			log_error(s->label, "terminal: %s", s->redis.error);
+			ses_push_error(s, req->rid, 503, "the job store is unreachable", NULL, NULL);
+			return;
+		}
+		s->pty_starts++;
+		if (pty_chan_send(s->sb.pty_fd, "g", 1) < 0)
+			log_warn(s->label, "terminal: the relay does not take its start: %s", strerror(errno));
+		log_info(s->label, "terminal started (%ux%u)", cols, rows);
+	} else {
+		char r[5];
+		const struct pty_input in = { .kind = PTY_INPUT_RESIZE, .cols = cols, .rows = rows };
+
+		pty_chan_send(s->sb.pty_fd, r, pty_chan_encode(&in, r));
+	}
+	snprintf(extra, sizeof extra, "\"started\":%s,\"since\":\"%s\"", started ? "true" : "false",
+		 s->pty_since[0] ? s->pty_since : "0-0");
+	ses_push_ok(s, req->rid, extra);
+}
+
 /* One request from the session's request list. Returns true for `end` (answered after the end). */
 static bool ses_request(struct ses *s, const char *body, size_t len, char *end_rid)
 {
@@ -811,6 +895,9 @@ static bool ses_request(struct ses *s, const char *body, size_t len, char *end_r
 	case SESSION_CTL_OP_SNAPSHOT:
 		ses_snapshot(s, req.rid);
 		break;
+	case SESSION_CTL_OP_PTY:
+		ses_pty(s, &req);
+		break;
 	case SESSION_CTL_OP_END:
 		snprintf(end_rid, SESSION_CTL_RID_LEN + 1, "%s", req.rid);
 		s->end_reason = "deleted";
@@ -833,6 +920,7 @@ static void ses_teardown(struct ses *s)
 
 	if (!s->sandbox_up)
 		return;
+	pty_pumps_stop(&s->pty);
 	sandbox_kill(&s->sb);
 	if (s->claimed) {
 		struct store_session_state st;
@@ -843,6 +931,7 @@ static void ses_teardown(struct ses *s)
 	close(s->sb.stdin_fd);
 	close(s->sb.stdout_fd);
 	close(s->sb.stderr_fd);
+	close(s->sb.pty_fd);
 	if (cgroup_job_destroy(&s->cg, err, sizeof err) < 0)
 		log_warn(s->label, "cgroup: %s", err);
 	s->sandbox_up = false;

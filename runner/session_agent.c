@@ -73,6 +73,7 @@
 #include "session_agent.h"
 #include "session_files.h"
 #include "session_proto.h"
+#include "session_pty.h"
 
 #define BASH_PATH "/bin/bash"
 #define PYTHON_PATH "/usr/bin/python3"
@@ -158,6 +159,7 @@ static struct {
 	int drain[DRAIN_MAX];
 	size_t ndrain;
 	int in_fd, out_fd;   /* the supervisor's requests, our answers */
+	int pty_fd;          /* the terminal's channel (session_pty.h), or -1 */
 	int out_broken;      /* the answers cannot be written: stop serving */
 	struct session_roots roots;
 	unsigned long execs; /* exec calls served (init is refused after the first) */
@@ -1138,6 +1140,23 @@ static void serve_init(const struct session_request *req)
 	}
 }
 
+/* The terminal (session_pty.h): started in the shell's cwd, with our environment. */
+static void serve_pty(const struct session_request *req)
+{
+	char err[256], ok[80];
+	bool started;
+	int status = 500, n;
+
+	if (session_pty_open(agent.pty_fd, (unsigned)req->cols, (unsigned)req->rows, req->reap != 0, agent.cwd,
+			     &started, &status, err, sizeof err) < 0) {
+		send_failure(req->id, status, status == 409 ? "bad_request" : "internal", err);
+		return;
+	}
+	n = snprintf(ok, sizeof ok, "{\"id\":%lld,\"ok\":true,\"started\":%s}", (long long)req->id,
+		     started ? "true" : "false");
+	send_frame(ok, (size_t)n);
+}
+
 /* Serves one request frame; returns -1 when the input ended inside it. */
 static int serve(const void *frame, size_t len)
 {
@@ -1203,6 +1222,9 @@ static int serve(const void *frame, size_t len)
 		session_files_archive(&agent.roots, &req, &fr);
 		send_files_reply(req.id, &fr);
 		break;
+	case SESSION_OP_PTY:
+		serve_pty(&req);
+		break;
 	}
 	free(data);
 	session_files_reply_free(&fr);
@@ -1228,7 +1250,7 @@ static void wait_input(void)
 	}
 }
 
-int session_agent_serve_roots(int in_fd, int out_fd, const char *work_root, const char *tmp_root)
+int session_agent_serve_roots(int in_fd, int out_fd, int pty_fd, const char *work_root, const char *tmp_root)
 {
 	unsigned char hdr[4];
 	char err[256], *body;
@@ -1238,12 +1260,15 @@ int session_agent_serve_roots(int in_fd, int out_fd, const char *work_root, cons
 	memset(&agent, 0, sizeof agent);
 	agent.in_fd = in_fd;
 	agent.out_fd = out_fd;
+	agent.pty_fd = pty_fd;
 	agent.stream_id = -1;
 	agent.roots.work = work_root;
 	agent.roots.tmp = tmp_root;
 	/* no command inherits the supervisor's pipes */
 	fcntl(in_fd, F_SETFD, FD_CLOEXEC);
 	fcntl(out_fd, F_SETFD, FD_CLOEXEC);
+	if (pty_fd >= 0)
+		fcntl(pty_fd, F_SETFD, FD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN); /* a dead reader is an error return, not a death */
 	if (getcwd(agent.cwd, sizeof agent.cwd) == NULL)
 		snprintf(agent.cwd, sizeof agent.cwd, "/");
@@ -1288,6 +1313,7 @@ int session_agent_serve_roots(int in_fd, int out_fd, const char *work_root, cons
 		}
 		free(body);
 	}
+	session_pty_stop();
 	child_stop(&agent.shell);
 	child_stop(&agent.python);
 	for (i = 0; i < agent.ndrain; i++)
@@ -1311,7 +1337,7 @@ int session_agent_serve_roots(int in_fd, int out_fd, const char *work_root, cons
 	return 0;
 }
 
-int session_agent_serve(int in_fd, int out_fd)
+int session_agent_serve(int in_fd, int out_fd, int pty_fd)
 {
-	return session_agent_serve_roots(in_fd, out_fd, "/work", "/tmp");
+	return session_agent_serve_roots(in_fd, out_fd, pty_fd, "/work", "/tmp");
 }

@@ -12,11 +12,12 @@
 #ifndef SANDRUN_SESSION_AGENT_H
 #define SANDRUN_SESSION_AGENT_H
 
-/* With the session's roots: /work and /tmp. */
-int session_agent_serve(int in_fd, int out_fd);
+/* With the session's roots: /work and /tmp. pty_fd: the terminal's
+ * channel (runner/session_pty.h), or -1 for none (`pty` is then a 409). */
+int session_agent_serve(int in_fd, int out_fd, int pty_fd);
 
 /* With other roots for the file ops: tests on the host, where /work may
  * not exist (session_agent_main.c, only when told by its environment). */
-int session_agent_serve_roots(int in_fd, int out_fd, const char *work_root, const char *tmp_root);
+int session_agent_serve_roots(int in_fd, int out_fd, int pty_fd, const char *work_root, const char *tmp_root);
 
 #endif

@@ -24,7 +24,7 @@ int main(void)
 	/* archive names are UTF-8 (libarchive converts through the locale) */
 	locale_use_utf8_names();
 	if (roots == NULL)
-		return session_agent_serve(0, 1);
+		return session_agent_serve(0, 1, -1);
 	copy = strdup(roots);
 	colon = copy ? strchr(copy, ':') : NULL;
 	if (colon == NULL || copy[0] != '/' || colon[1] != '/') {
@@ -34,7 +34,7 @@ int main(void)
 	}
 	*colon = '\0';
 	unsetenv("SANDRUN_AGENT_TEST_ROOTS");
-	rc = session_agent_serve_roots(0, 1, copy, colon + 1);
+	rc = session_agent_serve_roots(0, 1, -1, copy, colon + 1);
 	free(copy);
 	return rc;
 }

@@ -21,7 +21,7 @@ static const char *const session_ctl_op_names[SESSION_CTL_OP_COUNT] = {
 	[SESSION_CTL_OP_EXEC] = "exec", [SESSION_CTL_OP_WRITE] = "write", [SESSION_CTL_OP_READ] = "read",
 	[SESSION_CTL_OP_DELETE] = "delete", [SESSION_CTL_OP_UNPACK] = "unpack", [SESSION_CTL_OP_ARCHIVE] = "archive",
 	[SESSION_CTL_OP_PAUSE] = "pause", [SESSION_CTL_OP_RESUME] = "resume", [SESSION_CTL_OP_SNAPSHOT] = "snapshot",
-	[SESSION_CTL_OP_END] = "end",
+	[SESSION_CTL_OP_END] = "end", [SESSION_CTL_OP_PTY] = "pty",
 };
 
 const char *session_ctl_op_name(enum session_ctl_op op)
@@ -226,7 +226,7 @@ int session_ctl_request_parse(const void *buf, size_t len, struct session_ctl_re
 		;
 	if (i == SESSION_CTL_OP_COUNT)
 		return ctl_err(err, errlen, "op \"%s\" is not one of exec, write, read, delete, unpack, archive, "
-			       "pause, resume, snapshot, end", op);
+			       "pause, resume, snapshot, end, pty", op);
 	req->op = (enum session_ctl_op)i;
 	req->has_data = req->op == SESSION_CTL_OP_WRITE || req->op == SESSION_CTL_OP_UNPACK;
 	return 0;

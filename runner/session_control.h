@@ -52,6 +52,7 @@ void session_create_free(struct session_create *c);
 enum session_ctl_op {
 	SESSION_CTL_OP_EXEC, SESSION_CTL_OP_WRITE, SESSION_CTL_OP_READ, SESSION_CTL_OP_DELETE, SESSION_CTL_OP_UNPACK,
 	SESSION_CTL_OP_ARCHIVE, SESSION_CTL_OP_PAUSE, SESSION_CTL_OP_RESUME, SESSION_CTL_OP_SNAPSHOT, SESSION_CTL_OP_END,
+	SESSION_CTL_OP_PTY,          /* the terminal's open (runner/pty_relay.h) */
 	SESSION_CTL_OP_COUNT,
 };
 

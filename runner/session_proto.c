@@ -184,6 +184,7 @@ static const struct {
 	{ "delete", SESSION_OP_DELETE, { "path", "recursive", NULL } },
 	{ "unpack", SESSION_OP_UNPACK, { "path", "max_bytes", "max_files", "binary", NULL } },
 	{ "archive", SESSION_OP_ARCHIVE, { "path", "max_bytes", NULL } },
+	{ "pty", SESSION_OP_PTY, { "cols", "rows", "reap", NULL } },
 };
 
 /* An optional boolean member: 0 when absent. */
@@ -297,6 +298,8 @@ int session_request_parse(const void *buf, size_t len, struct session_request *r
 	req->mode = 0644;
 	req->max_bytes = SESSION_FILE_DEFAULT;
 	req->max_files = SESSION_UNPACK_FILES_DEFAULT;
+	req->cols = 80;
+	req->rows = 24;
 	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (o == NULL)
 		return ERR("frame is not JSON: %s", jerr.text);
@@ -317,7 +320,7 @@ int session_request_parse(const void *buf, size_t len, struct session_request *r
 		if (json_is_string(v) && strcmp(json_string_value(v), ops[op].name) == 0)
 			break;
 	if (op == sizeof ops / sizeof ops[0]) {
-		ERR("op must be one of exec, init, write, read, delete, unpack, archive");
+		ERR("op must be one of exec, init, write, read, delete, unpack, archive, pty");
 		goto out;
 	}
 	req->op = ops[op].op;
@@ -343,6 +346,12 @@ int session_request_parse(const void *buf, size_t len, struct session_request *r
 		break;
 	case SESSION_OP_INIT:
 		if ((v = json_object_get(o, "env")) != NULL && parse_env(v, req, err, errlen) < 0)
+			goto out;
+		break;
+	case SESSION_OP_PTY:
+		if (get_int(o, "cols", 1, SESSION_PTY_SIZE_MAX, &req->cols, err, errlen) < 0
+		    || get_int(o, "rows", 1, SESSION_PTY_SIZE_MAX, &req->rows, err, errlen) < 0
+		    || get_flag(o, "reap", &req->reap, err, errlen) < 0)
 			goto out;
 		break;
 	default:
@@ -797,6 +806,14 @@ int session_reply_parse(const void *buf, size_t len, enum session_op op, struct 
 	case SESSION_OP_DELETE:
 		if (member_count_is(o, 2, "the reply", err, errlen) < 0)
 			goto fail;
+		break;
+	case SESSION_OP_PTY:
+		if (member_count_is(o, 3, "a pty's reply", err, errlen) < 0)
+			goto fail;
+		if (!json_is_boolean(json_object_get(o, "started"))) {
+			ERR("started must be a boolean");
+			goto fail;
+		}
 		break;
 	case SESSION_OP_WRITE:
 		if (member_count_is(o, 4, "a write's reply", err, errlen) < 0 || get_path(o, err, errlen) < 0

@@ -24,6 +24,9 @@
  *   delete  {"path", "recursive": bool}
  *   unpack  {"path" (a directory; default /work), "max_bytes", "max_files", "binary": N} + the archive
  *   archive {"path", "max_bytes"}
+ *   pty     {"cols", "rows" (1..1000, default 80x24), "reap": bool}: starts the
+ *           session's terminal unless one runs (runner/session_pty.h); reap
+ *           says root saw the last one end, so its relay is waited for
  * Paths: runner/session_path.h.
  *
  * Responses:
@@ -45,6 +48,7 @@
  *   delete  {"id", "ok": true}
  *   unpack  {"id", "ok": true, "path"}
  *   archive {"id", "ok": true, "size", "binary": N} + N bytes of .tar.gz
+ *   pty     {"id", "ok": true, "started": bool}
  *   failure {"id": int | null, "ok": false, "status": 400|404|409|413|500,
  *            "error": "a sentence", "reason": "a_token"}
  *           status is the HTTP status the responder gives; reasons:
@@ -93,6 +97,8 @@
 #define SESSION_FILE_DEFAULT (100u << 20)
 #define SESSION_UNPACK_FILES_DEFAULT 100000
 #define SESSION_UNPACK_FILES_MAX 1000000
+/* A terminal's columns and rows, at most (runner/pty_proto.h's PTY_SIZE_MAX). */
+#define SESSION_PTY_SIZE_MAX 1000
 
 /* Reads a frame header. Returns 0 with *len set, or -1 (err says why:
  * empty or over SESSION_FRAME_MAX). */
@@ -105,7 +111,7 @@ int session_binary_length(const unsigned char hdr[4], uint32_t expected, uint32_
 
 enum session_kind { SESSION_SHELL, SESSION_ARGV, SESSION_CODE };
 enum session_op { SESSION_OP_EXEC, SESSION_OP_INIT, SESSION_OP_WRITE, SESSION_OP_READ, SESSION_OP_DELETE,
-		  SESSION_OP_UNPACK, SESSION_OP_ARCHIVE };
+		  SESSION_OP_UNPACK, SESSION_OP_ARCHIVE, SESSION_OP_PTY };
 
 /* A parsed request; every pointer is owned (session_request_free). */
 struct session_request {
@@ -134,6 +140,8 @@ struct session_request {
 	int recursive;           /* delete */
 	int64_t max_bytes;       /* read, archive, unpack */
 	int64_t max_files;       /* unpack */
+	int64_t cols, rows;      /* pty: the window, 1..SESSION_PTY_SIZE_MAX (default 80x24) */
+	int reap;                /* pty: root saw the last terminal end; wait for its relay */
 };
 
 /* Parses one frame body. Returns 0, or -1 with err naming what is wrong
