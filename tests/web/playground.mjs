@@ -276,7 +276,14 @@ try {
   ok(!!snapNote, 'Snapshot: the workspace id is shown', snapNote);
 
   // --- 8. the terminal: cd /tmp; pwd reads /tmp back from xterm's buffer
-  if (process.env.PLAYGROUND_PTY === '1') {
+  const noPty = process.env.PLAYGROUND_PTY === '1'
+    && await until(() => { const t = document.getElementById('terminal').dataset; return t.state === 'ready' || /op "pty" is not one of/.test(t.error || '') ? t.state !== 'ready' : null; }, 30000);
+  if (noPty) {
+    // The gateway is there but the runner predates the terminal (the
+    // session agent refuses the op): nothing the page could do about it.
+    skip('the terminal: "cd /tmp; pwd" shows /tmp', `the runner has no terminal support yet (${await text('#term-note')})`);
+    await snap('session');
+  } else if (process.env.PLAYGROUND_PTY === '1') {
     const termReady = await until(() => document.getElementById('terminal').dataset.state === 'ready', 30000);
     await page.click('#terminal');
     await page.keyboard.type('cd /tmp; pwd\n', { delay: 20 });
