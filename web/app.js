@@ -146,7 +146,8 @@ async function refreshQuota() {
   $('quota').classList.toggle('exhausted', q.can_submit === false);
   $('quota').dataset.used = String(q.used ?? '');
 }
-setInterval(refreshQuota, 5000);
+setInterval(() => { if (document.visibilityState === 'visible') refreshQuota(); }, 5000);
+document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') refreshQuota(); });
 
 // ----------------------------------------------------------- environments
 
