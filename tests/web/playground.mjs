@@ -171,6 +171,23 @@ try {
 
   await page.click('#file-list button[aria-label="Remove extra.txt"]');
 
+  // Dropping a file onto the files box adds it (as a drag from the desktop does).
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['dropped\n'], 'dropped.txt', { type: 'text/plain' }));
+    document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  ok(((await text('#file-list')) || '').includes('dropped.txt'), 'a file dropped on the files box is added', await text('#file-list'));
+  await page.click('#file-list button[aria-label="Remove dropped.txt"]');
+
+  // Cancel: a running job is cancelled from the page.
+  await page.select('#example', 'hello');
+  await page.click('#run');
+  await until(() => document.getElementById('output').textContent.includes('line 1'), 30000);
+  await page.click('#cancel');
+  const cancelled = await until(() => document.getElementById('output').dataset.done, 20000);
+  ok(cancelled === 'cancelled' && (await text('#job-state')).startsWith('cancelled'), 'Cancel stops a running job (cancelled)', { cancelled, state: await text('#job-state') });
+
   // --- 4. a text output is previewed, offered as a download (kept as a blob)
   await page.select('#example', 'text');
   await page.select('#environment', 'default');
