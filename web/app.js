@@ -146,7 +146,8 @@ async function refreshQuota() {
   $('quota').classList.toggle('exhausted', q.can_submit === false);
   $('quota').dataset.used = String(q.used ?? '');
 }
-setInterval(refreshQuota, 5000);
+setInterval(() => { if (document.visibilityState === 'visible') refreshQuota(); }, 5000);
+document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') refreshQuota(); });
 
 // ----------------------------------------------------------- environments
 
@@ -768,6 +769,7 @@ function openTerminal() {
   sock.binaryType = 'arraybuffer';
   ws = sock;
   let opened = false;
+  let said = null;       // the last control message: exit, ended or error
   termNote('connecting the terminal…');
   sock.onopen = () => { opened = true; };
   sock.onmessage = (ev) => {
@@ -778,15 +780,20 @@ function openTerminal() {
     let m;
     try { m = JSON.parse(ev.data); } catch { return; }
     if (m.type === 'ready') {
+      delete $('terminal').dataset.error;
       termNote(m.started ? 'terminal ready' : 'terminal re-attached');
       $('terminal').dataset.state = 'ready';
       term.focus();
     } else if (m.type === 'exit') {
+      said = m;
       termNote(`the shell exited (${m.code}); press Enter for a new one`);
     } else if (m.type === 'ended') {
+      said = m;
       termNote(`the session ended (${m.reason})`);
     } else if (m.type === 'error') {
-      termNote(`terminal: ${m.status} ${m.error}${m.reason ? ': ' + m.reason : ''}${m.retry_after ? ` (retry in ${m.retry_after} s)` : ''}`);
+      said = m;
+      $('terminal').dataset.error = `${m.status} ${m.error || ''}: ${m.reason || ''}`;
+      termNote(`terminal: ${m.status} ${m.error}${m.reason ? ': ' + m.reason : ''}${m.retry_after ? ` (retry in ${m.retry_after} s)` : ''}; press Enter to try again`);
     }
   };
   sock.onclose = (ev) => {
@@ -794,7 +801,7 @@ function openTerminal() {
     ws = null;
     $('terminal').dataset.state = 'closed';
     if (!opened) termNote('the terminal is not available on this service (no WebSocket gateway answered)');
-    else if (!$('term-note').textContent.startsWith('the shell exited') && session) termNote(`terminal closed (${ev.code}${ev.reason ? ' ' + ev.reason : ''}); press Enter to reconnect`);
+    else if (!said && session) termNote(`terminal closed (${ev.code}${ev.reason ? ' ' + ev.reason : ''}); press Enter to reconnect`);
     if (session && opened) {
       // Enter in the dead terminal opens a new one.
       const sub = term.onData((d) => {
