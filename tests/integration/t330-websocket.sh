@@ -32,7 +32,7 @@ mkdir -p live
 cat > live/main.py <<'PY'
 import sys, time
 print("first line", flush=True)
-time.sleep(1.5)
+time.sleep(4)
 print("to stderr", file=sys.stderr, flush=True)
 time.sleep(0.2)
 sys.stdout.buffer.write(b"caf\xc3"); sys.stdout.flush()      # a character cut in two
@@ -179,9 +179,14 @@ S4=ses-aaaaaaaaaaaaaaaaaaaaaaaaa4 S5=ses-aaaaaaaaaaaaaaaaaaaaaaaaa5
 new_session $S1; new_session $S2; new_session $S3 paused; new_session $S4 ended idle_timeout; new_session $S5
 FAKE_LOG=$STACK_DIR/pty-fake.log
 REDISCLI_AUTH=$SANDRUN_REDIS_ADMIN_PASSWORD $PY "$top_srcdir/tests/integration/pty-fake-runner.py" \
-	"$SANDRUN_REDIS_PORT" "$FAKE_LOG" $S1 $S2 $S5 >"$STACK_DIR/pty-fake.out" 2>&1 &
+	"$SANDRUN_REDIS_PORT" "$FAKE_LOG" $S1 $S2 $S5 $S7 >"$STACK_DIR/pty-fake.out" 2>&1 &
 fake_pid=$!
 trap 'kill $fake_pid 2>/dev/null; stack_stop' EXIT
+# a peer that never answers the gateway's pings (straight to the gateway: its frames unparsed)
+S7=ses-aaaaaaaaaaaaaaaaaaaaaaaaa7
+new_session $S7
+$WSC deadpeer 127.0.0.1 "$SANDRUN_WS_PORT" "/sessions/$S7/pty" >"$STACK_DIR/deadpeer.out" 2>&1 &
+deadpeer_pid=$!
 pty() { $WSC pty "$WSS/sessions/$1/pty$2" "$SANDRUN_CACERT" "$3"; }
 b64() { printf '%s' "$1" | base64 -w0; }
 msg() { jq -r ".messages[$1] | if type == \"object\" then .binary | @base64d else . end" <<<"$2"; }
@@ -243,6 +248,10 @@ is "$(jq -r '.messages[-1] | fromjson | .status' <<<"$t")/$(jq -r .code <<<"$t")
 api "$HTTPS/sessions/$S1/pty"
 is "$HTTP_STATUS/$(json .error)" "426/Upgrade required" "GET /sessions/{id}/pty without Upgrade: 426, JSON"
 ok "$(kill -0 $fake_pid; echo $?)" "(the fake runner ran throughout)"
+wait $deadpeer_pid
+dp=$(cat "$STACK_DIR/deadpeer.out")
+is "$(jq -r .ping_s <<<"$dp" | cut -d. -f1)" 20 "a silent connection is pinged after 20 s"
+like "$(jq -r .closed_s <<<"$dp")" '^3[5-9]\.' "... and a peer that never answers is dropped at 35 s ($(jq -r .closed_s <<<"$dp") s)"
 
 # --- over ws_max_connections: a JSON error, then 1013 (try again later)
 echo "ws_max_connections = 2" >>"$STACK_DIR/sandrun-ws.conf"

@@ -11,6 +11,7 @@ object on stdout for the test to read with jq.
   limit URL CA N               N streams at once from 127.0.0.1: which were refused (HTTP status)
   cap URL CA N                 N streams at once: the last one's first message and close code
   raw HOST PORT PATH CA CASE   one malformed frame (CASE: opcode, unmasked, utf8), the close code
+  deadpeer HOST PORT PATH      plain, to the gateway: a client that never answers pings
   big URL CA BYTES [binary]    one message of BYTES bytes: the close code
   pty URL CA SCRIPT            a terminal: SCRIPT is a JSON list of steps (send/expect), see t330
 """
@@ -285,10 +286,39 @@ async def mode_pty(url, ca, script):
     out(res)
 
 
+def mode_deadpeer(host, port, path):
+    """A client that never answers a ping (plain, straight to the gateway): when the ping came, when it was dropped."""
+    s = socket.create_connection((host, int(port)), timeout=60)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (path, host, key)).encode())
+    t0, res, data = time.monotonic(), {}, b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+        if b"\r\n\r\n" in data and "handshake" not in res:
+            res["handshake"] = data.split(b"\r\n", 1)[0].decode(errors="replace")
+            data = data.split(b"\r\n\r\n", 1)[1]
+        while "handshake" in res and len(data) >= 2 and len(data) >= 2 + (data[1] & 0x7f):
+            op, ln = data[0] & 0x0f, data[1] & 0x7f     # the gateway's frames here are small
+            if op == 0x9 and "ping_s" not in res:
+                res["ping_s"] = round(time.monotonic() - t0, 1)
+            data = data[2 + ln:]
+    res["closed_s"] = round(time.monotonic() - t0, 1)
+    out(res)
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "sse":
         mode_sse(*args)
+    elif mode == "deadpeer":
+        mode_deadpeer(*args)
     elif mode == "raw":
         mode_raw(*args)
     else:
