@@ -72,7 +72,6 @@ void ws_conn_release(struct ws_conn *c)
 		return;
 	msg_list_free(c->out_head);
 	msg_list_free(c->in_head);
-	free(c->rx);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
 	free(c);

@@ -69,7 +69,6 @@ struct ws_conn {
 	size_t in_bytes;
 	bool rx_paused, rx_resume;
 
-	struct ws_msg *rx;           /* the message being received, fragment by fragment */
 };
 
 struct ws_conn *ws_conn_new(struct lws *wsi, const struct sandrun_config *cfg);

@@ -9,7 +9,9 @@ object on stdout for the test to read with jq.
   vanish URL CA                reads one message, then drops the TCP connection
   many URL CA N FIRST-ADDR     N viewers at once, 4 per source address from FIRST-ADDR up
   limit URL CA N               N streams at once from 127.0.0.1: which were refused (HTTP status)
+  cap URL CA N                 N streams at once: the last one's first message and close code
   raw HOST PORT PATH CA CASE   one malformed frame (CASE: opcode, unmasked, utf8), the close code
+  deadpeer HOST PORT PATH      plain, to the gateway: a client that never answers pings
   big URL CA BYTES [binary]    one message of BYTES bytes: the close code
   pty URL CA SCRIPT            a terminal: SCRIPT is a JSON list of steps (send/expect), see t330
 """
@@ -153,6 +155,21 @@ async def mode_limit(url, ca, n):
     out({"held": len(held), "refused": refused})
 
 
+async def mode_cap(url, ca, n):
+    """N connections held at once; what the last one got (its first message, its close)."""
+    held = [await websockets.connect(url, ssl=ctx_for(ca), max_size=None) for _ in range(int(n))]
+    last, res = held[-1], {}
+    try:
+        res["first"] = await asyncio.wait_for(last.recv(), 10)
+        await asyncio.wait_for(last.recv(), 10)
+    except (websockets.ConnectionClosed, asyncio.TimeoutError):
+        pass
+    res["code"] = last.close_code
+    for ws in held:
+        await ws.close()
+    out(res)
+
+
 def frame(opcode, payload, mask=True, fin=True):
     head = bytes([(0x80 if fin else 0) | opcode])
     n = len(payload)
@@ -242,7 +259,12 @@ async def mode_pty(url, ca, script):
     res = {"messages": [], "code": None}
     try:
         async with websockets.connect(url, ssl=ctx_for(ca), max_size=None) as ws:
+            closed = False
             for step in steps:
+                if step[0] == "close":
+                    await ws.close()
+                    res["code"], closed = ws.close_code, True
+                    break
                 if step[0] == "send_text":
                     await ws.send(step[1])
                 elif step[0] == "send_binary":
@@ -254,7 +276,8 @@ async def mode_pty(url, ca, script):
                         m = await asyncio.wait_for(ws.recv(), 20)
                         res["messages"].append({"binary": base64.b64encode(m).decode()}
                                                if isinstance(m, bytes) else m)
-            await read_all(ws, time.monotonic(), res)
+            if not closed:
+                await read_all(ws, time.monotonic(), res)
     except websockets.InvalidStatusCode as e:
         res["http_status"] = e.status_code
     except (asyncio.TimeoutError, websockets.ConnectionClosed) as e:
@@ -263,15 +286,44 @@ async def mode_pty(url, ca, script):
     out(res)
 
 
+def mode_deadpeer(host, port, path):
+    """A client that never answers a ping (plain, straight to the gateway): when the ping came, when it was dropped."""
+    s = socket.create_connection((host, int(port)), timeout=60)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (path, host, key)).encode())
+    t0, res, data = time.monotonic(), {}, b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+        if b"\r\n\r\n" in data and "handshake" not in res:
+            res["handshake"] = data.split(b"\r\n", 1)[0].decode(errors="replace")
+            data = data.split(b"\r\n\r\n", 1)[1]
+        while "handshake" in res and len(data) >= 2 and len(data) >= 2 + (data[1] & 0x7f):
+            op, ln = data[0] & 0x0f, data[1] & 0x7f     # the gateway's frames here are small
+            if op == 0x9 and "ping_s" not in res:
+                res["ping_s"] = round(time.monotonic() - t0, 1)
+            data = data[2 + ln:]
+    res["closed_s"] = round(time.monotonic() - t0, 1)
+    out(res)
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "sse":
         mode_sse(*args)
+    elif mode == "deadpeer":
+        mode_deadpeer(*args)
     elif mode == "raw":
         mode_raw(*args)
     else:
         asyncio.run({"logs": mode_logs, "slow": mode_slow, "vanish": mode_vanish, "many": mode_many,
-                     "limit": mode_limit, "big": mode_big, "pty": mode_pty}[mode](*args))
+                     "limit": mode_limit, "cap": mode_cap, "big": mode_big, "pty": mode_pty}[mode](*args))
 
 
 if __name__ == "__main__":
