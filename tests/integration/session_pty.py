@@ -329,6 +329,14 @@ scr2 = Screen(SID, rep["since"] if rep else "0-0")
 type_line(SID, "echo again")
 ok(scr2.wait(rb"\nagain\n", 15) is not None, "... which answers", scr2.buf)
 
+# --- kill -9 -1 in the terminal: the relay is out of the session's reach
+type_line(SID, "sleep 200 & kill -9 -1; echo after-kill")
+ok(scr2.wait(rb"\nafter-kill\n", 10) is not None, "kill -9 -1 in the terminal", scr2.buf)
+type_line(SID, "echo relay-$((6*7))")
+ok(scr2.wait(rb"\nrelay-42\n", 10) is not None, "... the terminal still answers: its relay was out of reach", scr2.buf)
+st, body = api("POST", "/sessions/%s/exec" % SID, {"command": "echo exec-alive"})
+ok(st == 200 and body.get("stdout") == "exec-alive\n", "... and so does the exec API", body)
+
 # --- bad opens
 rid, verdict = request(SID, CLIENT, {"op": "pty", "cols": 0, "rows": 24})
 r = reply(SID, rid)
