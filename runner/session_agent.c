@@ -775,6 +775,18 @@ static int run_persistent(struct child *c, int is_shell, const struct session_re
 	return 0;
 }
 
+/* A persistent child that died between calls (a `kill -9 -1` from the
+ * session's terminal) is reaped, so the call starts a fresh one instead
+ * of being lost on the dead one. */
+static void child_reap_if_dead(struct child *c)
+{
+	struct pollfd p = { c->pidfd, POLLIN, 0 };
+	int sig;
+
+	if (c->pid != 0 && poll(&p, 1, 0) == 1)
+		child_reap(c, &sig);
+}
+
 static int run_shell(const struct session_request *req, struct session_result *r, char *errbuf, size_t errlen)
 {
 	struct call_files f = { 0 };
@@ -783,6 +795,7 @@ static int run_shell(const struct session_request *req, struct session_result *r
 	char line[1024];
 	int out_fd = -1, err_fd = -1, n, rc = -1;
 
+	child_reap_if_dead(&agent.shell);
 	if (agent.shell.pid == 0 && shell_start() < 0) {
 		snprintf(errbuf, errlen, "cannot start %s: %s", BASH_PATH, strerror(errno));
 		return -1;
@@ -824,6 +837,7 @@ static int run_python(const struct session_request *req, struct session_result *
 	char hdr[600], *msg = NULL;
 	int out_fd = -1, err_fd = -1, n, rc = -1;
 
+	child_reap_if_dead(&agent.python);
 	if (agent.python.pid == 0 && python_start() < 0) {
 		snprintf(errbuf, errlen, "cannot start %s: %s", PYTHON_PATH, strerror(errno));
 		return -1;

@@ -9,7 +9,7 @@
 
 # The targets, in the order they are built and run.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-FUZZ_TARGETS="multipart manifest path upload outputs sandbox_spec session_proto session_path session_control session_request mcp pseudo_tar ws_parse"
+FUZZ_TARGETS="multipart manifest path upload outputs sandbox_spec session_proto session_path session_control session_request mcp pseudo_tar ws_parse pty_input pty_relay"
 
 # The source tree: $top_srcdir under make, else two levels above this file.
 fuzz_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -36,6 +36,8 @@ fuzz_sources()
 	mcp)       echo "tests/fuzz/fuzz_mcp.c fcgi/mcp.c" ;;
 	pseudo_tar) echo "tests/fuzz/fuzz_pseudo_tar.c common/pseudo_tar.c" ;;
 	ws_parse)  echo "tests/fuzz/fuzz_ws_parse.c ws/parse.c common/jobid.c common/util.c" ;;
+	pty_input) echo "tests/fuzz/fuzz_pty_input.c runner/pty_proto.c" ;;
+	pty_relay) echo "tests/fuzz/fuzz_pty_relay.c runner/pty_proto.c" ;;
 	*)         return 1 ;;
 	esac
 }
@@ -44,7 +46,7 @@ fuzz_sources()
 fuzz_libs()
 {
 	case $1 in
-	manifest|session_proto|session_control|session_request|mcp|ws_parse) pkg-config --cflags --libs jansson ;;
+	manifest|session_proto|session_control|session_request|mcp|ws_parse|pty_input|pty_relay) pkg-config --cflags --libs jansson ;;
 	upload)   pkg-config --cflags --libs jansson libarchive ;;
 	*)        echo "" ;;
 	esac

@@ -9,7 +9,7 @@
  * back to the same fields (results, failures, events); a request that
  * parses has the fields of its op and kind (a raw frame announced for
  * write and unpack, a path for the files ops, a mode without special
- * bits); a reply that parses has a body that is JSON without "id", and
+ * bits, a pty's size in bounds); a reply that parses has a body that is JSON without "id", and
  * a binary length only for read and archive; a raw frame header is only
  * accepted at the length expected; sanitized bytes are UTF-8 jansson
  * accepts.
@@ -104,7 +104,10 @@ static void check_request(const char *copy, size_t size)
 		if (q.binary > (int64_t)SESSION_BINARY_MAX || q.mode < 0 || q.mode > 0777 || q.max_bytes < 0
 		    || q.max_bytes > (int64_t)SESSION_BINARY_MAX || q.max_files < 0)
 			abort();
-		if (q.op != SESSION_OP_EXEC && q.op != SESSION_OP_INIT && (q.path == NULL || strlen(q.path) > q.path_len))
+		if (q.op != SESSION_OP_EXEC && q.op != SESSION_OP_INIT && q.op != SESSION_OP_PTY && (q.path == NULL || strlen(q.path) > q.path_len))
+			abort();
+		if (q.op == SESSION_OP_PTY && (q.cols < 1 || q.cols > SESSION_PTY_SIZE_MAX || q.rows < 1
+					       || q.rows > SESSION_PTY_SIZE_MAX || q.path || q.command))
 			abort();
 		if (q.op == SESSION_OP_INIT && (q.command || q.code || q.path))
 			abort();
@@ -115,7 +118,7 @@ static void check_request(const char *copy, size_t size)
 static void check_reply(const char *copy, size_t size)
 {
 	static const enum session_op ops[] = { SESSION_OP_INIT, SESSION_OP_WRITE, SESSION_OP_READ, SESSION_OP_DELETE,
-					       SESSION_OP_UNPACK, SESSION_OP_ARCHIVE };
+					       SESSION_OP_UNPACK, SESSION_OP_ARCHIVE, SESSION_OP_PTY };
 	struct session_reply r;
 	char err[256];
 	size_t i;

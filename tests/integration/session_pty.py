@@ -309,6 +309,16 @@ ok(m is not None and len(scr.entries) > 1100 and xlen <= 1024 + 200,
    "the stream keeps about 1024 entries: %d read, XLEN %d" % (len(scr.entries), xlen))
 scr.wait(PROMPT, 5)
 
+# --- what the terminal burns is the session's CPU
+st, body = api("GET", "/sessions/%s" % SID)
+cpu0 = body.get("usage", {}).get("cpu_seconds", 0) if isinstance(body, dict) else 0
+type_line(SID, "timeout 2 sh -c 'while :; do :; done'; echo burnt")
+scr.wait(rb"\nburnt\n", 15)
+time.sleep(2)
+st, body = api("GET", "/sessions/%s" % SID)
+cpu = body.get("usage", {}).get("cpu_seconds", 0) if isinstance(body, dict) else 0
+ok(st == 200 and cpu - cpu0 >= 1.2, "2 s of a busy loop in the terminal: %.2f s more on the session's CPU" % (cpu - cpu0), body)
+
 # --- paused: no open
 st, _ = api("POST", "/sessions/%s/pause" % SID, {})
 verdict, rep = pty_open(SID, CLIENT)
@@ -328,6 +338,14 @@ ok(rep and rep.get("started") is True and rep.get("since") != SINCE, "the next o
 scr2 = Screen(SID, rep["since"] if rep else "0-0")
 type_line(SID, "echo again")
 ok(scr2.wait(rb"\nagain\n", 15) is not None, "... which answers", scr2.buf)
+
+# --- kill -9 -1 in the terminal: the relay is out of the session's reach
+type_line(SID, "sleep 200 & kill -9 -1; echo after-kill")
+ok(scr2.wait(rb"\nafter-kill\n", 10) is not None, "kill -9 -1 in the terminal", scr2.buf)
+type_line(SID, "echo relay-$((6*7))")
+ok(scr2.wait(rb"\nrelay-42\n", 10) is not None, "... the terminal still answers: its relay was out of reach", scr2.buf)
+st, body = api("POST", "/sessions/%s/exec" % SID, {"command": "echo exec-alive"})
+ok(st == 200 and body.get("stdout") == "exec-alive\n", "... and so does the exec API", body)
 
 # --- bad opens
 rid, verdict = request(SID, CLIENT, {"op": "pty", "cols": 0, "rows": 24})

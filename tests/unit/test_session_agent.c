@@ -457,6 +457,19 @@ static void test_bad_frames(struct agent *a)
 	}
 	r = recv_response(a, 5000);
 	ok(r && !r->ok && r->id == 9 && strstr(r->error, "command must be"), "wrong type: error with the request's id");
+	{
+		const char *pty = "{\"id\":11,\"op\":\"pty\",\"cols\":80,\"rows\":24}";
+		send_frame(a, pty, strlen(pty));
+	}
+	r = recv_response(a, 5000);
+	ok(r && !r->ok && r->id == 11 && r->status == 409 && strstr(r->error, "terminal channel"),
+	   "pty without a terminal channel: 409 (%s)", r && r->error ? r->error : "none");
+	{
+		const char *pty = "{\"id\":12,\"op\":\"pty\",\"cols\":0,\"rows\":24}";
+		send_frame(a, pty, strlen(pty));
+	}
+	r = recv_response(a, 5000);
+	ok(r && !r->ok && r->id == 12 && strstr(r->error, "cols must be"), "pty with 0 columns: refused");
 	session_frame_header(0, hdr);
 	send_raw(a, hdr, 4);
 	r = recv_response(a, 5000);
