@@ -98,6 +98,9 @@ done
 ws=$($WSC logs "$WSS/logs/$live_id/stream?format=xml" "$SANDRUN_CACERT")
 is "$(jq -r '.code' <<<"$ws")/$(jq -r '.messages[0] | fromjson | .error' <<<"$ws")" "1008/Bad request" \
 	"an unknown format: Bad request, 1008"
+ws=$($WSC logs "$WSS/logs/$live_id/stream?format=json&x=$(head -c 600 /dev/zero | tr '\0' y)" "$SANDRUN_CACERT")
+is "$(jq -r '.code' <<<"$ws")/$(jq -r '.messages[0] | fromjson | .error' <<<"$ws")" "1008/Bad request" \
+	"a query of 600 bytes: Bad request, 1008"
 
 # --- a slow reader: 3 MB it does not read for 3 s, then reads slowly
 mkdir -p flood
