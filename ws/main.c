@@ -163,6 +163,7 @@ static void session_open(struct lws *wsi, struct ws_session *pss)
 {
 	char path[512] = "", query[600] = "", frag[256], err[160] = "";
 	struct ws_conn *c = ws_conn_new(wsi, config);
+	bool query_too_long = false;
 	int status, n;
 
 	pss->c = c;
@@ -173,11 +174,13 @@ static void session_open(struct lws *wsi, struct ws_session *pss)
 		lws_get_peer_simple(wsi, c->client, sizeof c->client);
 	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) < 0)
 		path[0] = '\0';
-	for (int i = 0; (n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i)) > 0; i++) {
+	/* the query's name=value pieces (libwebsockets has them URL-decoded), joined by "&" */
+	for (int i = 0; lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
 		size_t used = strlen(query);
 
-		if (used + (size_t)n + 2 >= sizeof query) {
-			snprintf(query, sizeof query, "%0*d", (int)sizeof query - 1, 0);   /* too long: refused */
+		n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n < 0 || used + (size_t)n + 2 >= sizeof query) {
+			query_too_long = true;
 			break;
 		}
 		snprintf(query + used, sizeof query - used, "%s%s", used ? "&" : "", frag);
@@ -185,6 +188,10 @@ static void session_open(struct lws *wsi, struct ws_session *pss)
 	live_add(c);
 	atomic_fetch_add(&live_count, 1);
 	status = ws_route_parse(path, query, &c->route, err, sizeof err);
+	if (status == 0 && query_too_long) {
+		snprintf(err, sizeof err, "the query string is too long");
+		status = 400;
+	}
 	if (status == 404) {
 		ws_conn_abort(c, json_pack("{s:s, s:s}", "error", "Not found", "reason", err),
 			      LWS_CLOSE_STATUS_POLICY_VIOLATION, "no such route");
