@@ -17,7 +17,8 @@
  *            by session_snapshot.lua; each second session_charge.lua (CPU
  *            delta charged to sr:cpu:{C}, usage into the record; its answer
  *            ends the session at idle timeout, TTL, or when the record is
- *            ended or gone)
+ *            ended or gone); `pty`: the terminal, whose bytes two pumps
+ *            move beside this loop (runner/pty_relay.h)
  *   ending   cgroup killed, init reaped, cgroup removed, session_end.lua,
  *            then the pending `end` request answered
  *

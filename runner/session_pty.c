@@ -139,6 +139,12 @@ static _Noreturn void relay_main(int master, int chan, pid_t shell)
 		int wait_ms = -1, n;
 		bool master_quiet = true, asked = (p[1].events & POLLIN) != 0;
 
+		/* nothing wanted of an fd: out of the poll, or its HUP would spin us */
+		if (!p[0].events)
+			p[0].fd = -1;
+		if (!p[1].events)
+			p[1].fd = -1;
+
 		if (exited)
 			wait_ms = go ? 50 : 200;
 		n = poll(p, 3, wait_ms);
@@ -146,7 +152,9 @@ static _Noreturn void relay_main(int master, int chan, pid_t shell)
 			_exit(1);
 		if (n < 0)
 			continue;
-		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+		if ((p[0].revents & (POLLHUP | POLLERR)) && !(p[0].revents & POLLIN))
+			break;                  /* root is gone: so is the terminal */
+		if ((p[0].revents & POLLIN) && in_len == in_off) {
 			ssize_t r = recv(chan, msg, sizeof msg, MSG_DONTWAIT);
 			struct pty_input i;
 			bool g;

@@ -11,7 +11,7 @@
 # end (t=e).
 . "$top_srcdir/tests/integration/lib.sh"
 require_cmd pgrep
-RATE=65536
+RATE=${SANDRUN_TEST_PTY_RATE:-65536}   # bytes per second; 262144 is the default
 stack_start --set "pty_output_bytes_per_second=$RATE" --set quota_cpu_seconds=600
 /usr/bin/python3 "$top_srcdir/tests/integration/session_pty.py" "$SANDRUN_URL" "$SANDRUN_CACERT" \
 	"$SANDRUN_REDIS_PORT" "$top_srcdir" "$STACK_DIR" "$RATE"
