@@ -8,7 +8,7 @@
  *                strictly (pty_input_parse; anything else dropped and
  *                logged) and sent on the channel as 'd' or 'r'
  *   output pump  the channel's messages (pty_relay_parse): 'o' -> XADD
- *                sr:{SID}:pty MAXLEN ~ 1024 t=o d=BYTES, 'x' -> t=x
+ *                sr:{SID}:pty MAXLEN ~ 256 t=o d=BYTES, 'x' -> t=x
  *                d=STATUS and DEL sr:{SID}:pty:in; PEXPIRE as the record.
  *                It reads at most pty_output_bytes_per_second: past it, it
  *                stops reading until the next second, and the relay, then
@@ -32,7 +32,7 @@
 #include "rconn.h"
 #include "store.h"
 
-#define PTY_STREAM_MAXLEN "1024"     /* entries a terminal's stream keeps, about (XADD MAXLEN ~) */
+#define PTY_STREAM_MAXLEN "256"      /* entries a terminal's stream keeps, about (XADD MAXLEN ~) */
 
 struct pty_pump_config {
 	const char *redis_address, *redis_user, *redis_password;
