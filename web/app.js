@@ -784,6 +784,8 @@ function openTerminal() {
       termNote(m.started ? 'terminal ready' : 'terminal re-attached');
       $('terminal').dataset.state = 'ready';
       term.focus();
+    } else if (m.type === 'paused') {
+      termNote('the session is paused: what you type is not sent until Resume');
     } else if (m.type === 'exit') {
       said = m;
       termNote(`the shell exited (${m.code}); press Enter for a new one`);

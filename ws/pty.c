@@ -276,9 +276,16 @@ static int pty_input_entry(struct pty_input *in, const char *entry, size_t len)
 			nanosleep(&ts, NULL);
 			continue;
 		}
-		if (strcmp(verdict, "paused") == 0)
-			pty_fail(s->c, 409, "Conflict", "session is paused: POST /sessions/{id}/resume first", 0);
-		else if (strcmp(verdict, "full") == 0)
+		if (strcmp(verdict, "paused") == 0) {
+			/* The terminal stays (a resize or a key while paused is no
+			 * reason to lose it): this entry is dropped and said so. */
+			freeReplyObject(r);
+			ws_conn_send_json(s->c, json_pack("{s:s, s:s}", "type", "paused", "reason",
+							  "the session is paused: input is not sent until "
+							  "POST /sessions/{id}/resume"));
+			return 0;
+		}
+		if (strcmp(verdict, "full") == 0)
 			pty_fail(s->c, 503, "Service unavailable", "the terminal is not reading its input", 5);
 		else if (strcmp(verdict, "starting") == 0)
 			pty_fail(s->c, 409, "Conflict", "the session is still starting", 1);

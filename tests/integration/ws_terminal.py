@@ -137,6 +137,20 @@ async def main():
            "Ctrl-C ends the foreground sleep: the prompt in %.2f s" % (time.monotonic() - t0), t.screen[-300:])
         await ws.send(json.dumps({"type": "input", "data": "echo caf\u00e9-$((6*7))\r"}))
         ok(await t.until("café-42".encode()) is not None, "a text input message, UTF-8 included", t.screen[-300:])
+        await t.until(PROMPT)
+        st, _ = api("POST", "/sessions/%s/pause" % sid, {})
+        await ws.send(json.dumps({"type": "resize", "cols": 120, "rows": 40}))
+        ev = await t.event(10)
+        ok(st == 200 and ev is not None and ev.get("type") == "paused",
+           "paused: a resize is answered {type: paused}, not sent on", ev)
+        await t.type("x")
+        ev = await t.event(10)
+        ok(ev is not None and ev.get("type") == "paused", "... a key too", ev)
+        st, _ = api("POST", "/sessions/%s/resume" % sid, {})
+        await t.type("\x15echo after-resume\r")
+        ok(st == 200 and await t.until(rb"[\r\n]after-resume\r\n") is not None,
+           "... and the terminal stays: after resume it takes keys again", t.screen[-300:])
+        await t.until(PROMPT)
         await t.type("echo still-here > /tmp/mark\r")
         await t.until(PROMPT)
         # the client goes; the terminal stays
