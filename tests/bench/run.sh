@@ -41,17 +41,23 @@ JOBS=${BENCH_JOBS:-500}
 HTTP_JOBS=${BENCH_HTTP_JOBS:-200}
 SESSION_N=${BENCH_SESSION_N:-100}
 HTTP_PARALLEL=${BENCH_HTTP_PARALLEL:-8}
+WRK_ROUNDS=${BENCH_WRK_ROUNDS:-3}
+WRK_SECONDS=${BENCH_WRK_SECONDS:-3}
+WRK_CONNECTIONS=${BENCH_WRK_CONNECTIONS:-32}
 SLOTS=${BENCH_SLOTS:-$(nproc)}
-# The targets of the issue: a sandbox adds at most this much to a bare
-# fork+exec, and the runner finishes at least this many trivial jobs a second.
-TARGET_OVERHEAD_MS=2
-TARGET_JOBS_PER_S=300
+# The targets of the issue (14), as ratios to the bare reference of the
+# same run: printed PASS or MISS, never the exit status.
+TARGET_START_VS_BARE=2.0        # at most: sandbox /bin/true median / bare's
+TARGET_THROUGHPUT_VS_BARE=0.5   # at least: runner jobs/s / bare xargs jobs/s
+TARGET_E2E_VS_BARE=0.45         # at least: jobs/s through nginx / bare xargs jobs/s
+TARGET_STATUS_VS_STATIC=0.3     # at least: GET /status req/s / a static file's
+TARGET_STATUS_P99_VS_STATIC=1.5 # at most: GET /status p99 / a static file's
 # Time bounds: each start-up comparison stops after the round that spends
 # this much; a phase waiting for jobs gives up after this.
 STARTUP_BUDGET_S=45
 JOBS_TIMEOUT_S=60
 
-for v in ROUNDS ITERATIONS WARMUP JOBS HTTP_JOBS HTTP_PARALLEL SLOTS SESSION_N; do
+for v in ROUNDS ITERATIONS WARMUP JOBS HTTP_JOBS HTTP_PARALLEL SLOTS SESSION_N WRK_ROUNDS WRK_SECONDS WRK_CONNECTIONS; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "run.sh: BENCH_$v must be a number" >&2; exit 2; }
 done
 
@@ -96,15 +102,16 @@ fi
 # uid, a clean environment. Split at spaces by the driver.
 BWRAP=$(command -v bwrap || true)
 FIREJAIL=$(command -v firejail || true)
+BWRAP_ARGS=(--unshare-all --die-with-parent --new-session
+	--ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib
+	--symlink usr/lib64 /lib64 --symlink usr/sbin /sbin
+	--ro-bind /etc/ld.so.cache /etc/ld.so.cache --proc /proc --dev /dev
+	--tmpfs /tmp --tmpfs /work --chdir /work --hostname sandrun
+	--uid 1900999 --gid 1900999 --clearenv --setenv PATH /usr/bin:/bin
+	--setenv HOME /work --setenv LANG C.UTF-8)
 MODES=(bare sandbox)
 if [[ -n $BWRAP ]]; then
-	MODES+=("exec:bwrap=$BWRAP --unshare-all --die-with-parent --new-session
-		--ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib
-		--symlink usr/lib64 /lib64 --symlink usr/sbin /sbin
-		--ro-bind /etc/ld.so.cache /etc/ld.so.cache --proc /proc --dev /dev
-		--tmpfs /tmp --tmpfs /work --chdir /work --hostname sandrun
-		--uid 1900999 --gid 1900999 --clearenv --setenv PATH /usr/bin:/bin
-		--setenv HOME /work --setenv LANG C.UTF-8")
+	MODES+=("exec:bwrap=$BWRAP ${BWRAP_ARGS[*]}")
 else
 	skip "bubblewrap is not installed (apt-get install bubblewrap): no bwrap rows"
 fi
@@ -280,8 +287,17 @@ stack_up() {
 	# nginx's per-address request rate (20/s, burst 100) and its caps on connections
 	# and uploads in flight (64, 4) would be what the HTTP row measures: lifted for
 	# the benchmark, nginx reloaded
+	# the benchmark, nginx reloaded. Beside GET /status/{id}, in the same server
+	# block (same TLS, same server-level headers and log), one static file for
+	# the /status row's reference: a copy of a /status body, written later
+	# (nginx opens the file at each request).
+	mkdir -p "$WORK/static" && chmod 0711 "$WORK" && chmod 0755 "$WORK/static"
 	sed -i 's/rate=20r\/s/rate=100000r\/s/; s/limit_conn sandrun_conn 64;/limit_conn sandrun_conn 4096;/g; s/limit_conn sandrun_bodies 4;/limit_conn sandrun_bodies 4096;/g' \
 		"$STACK_DIR/nginx.conf"
+	sed -i "/^ *location \/status\/ /i\\        location = /bench-static.json { alias $WORK/static/status.json; default_type application/json; }" \
+		"$STACK_DIR/nginx.conf"
+	grep -q 'location = /bench-static.json' "$STACK_DIR/nginx.conf" ||
+		note "could not add the static file's location to nginx.conf: no /status row"
 	kill -HUP "$(cat "$STACK_DIR/nginx-master.pid")" && sleep 0.5
 }
 
@@ -339,12 +355,96 @@ queue_jobs() {
 		"$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1000 }')" >>"$RESULTS"
 }
 
+# The bare reference of the throughput rows: COUNT runs of the same job file
+# (true.sh: "exit 0") by `sh`, SLOTS at once (xargs -P), as fast as they go;
+# with "bwrap", each inside the start rows' bubblewrap with true.sh bound in.
+# xargs -n 1: one run per number (without it, xargs would pass all of them
+# to one sh); the number is an ignored argument of the script.
+xargs_ref() { # xargs_ref bare|bwrap COUNT: prints "reference kind=K jobs=N ns=NS rc=RC"
+	local kind=$1 count=$2 t0 t1 rc cmd=(sh true.sh)
+	[[ $kind == bwrap ]] && cmd=("$BWRAP" "${BWRAP_ARGS[@]}" --ro-bind "$WORK/ref/true.sh" /work/true.sh sh true.sh)
+	mkdir -p "$WORK/ref" && printf 'exit 0\n' >"$WORK/ref/true.sh" && chmod 0644 "$WORK/ref/true.sh" || return 1
+	t0=$(date +%s%N)
+	(cd "$WORK/ref" && seq "$count" | timeout -k 5 60 xargs -P "$SLOTS" -n 1 "${cmd[@]}") 2>>"$WORK/ref-$kind.err"
+	rc=$?
+	t1=$(date +%s%N)
+	echo "reference kind=$kind jobs=$count ns=$((t1 - t0)) rc=$rc" >>"$RESULTS"
+	((rc == 0)) || note "the $kind xargs reference failed (exit $rc): $(head -n 1 "$WORK/ref-$kind.err")"
+}
+
+# wrk's figures: "wrk kind=K round=R rps=X p99_us=X requests=N non2xx=N socket_errors=N"
+wrk_row() { # wrk_row KIND ROUND URL
+	local out=$WORK/wrk-$1-$2.out
+	timeout -k 5 $((WRK_SECONDS + 30)) wrk -t 2 -c "$WRK_CONNECTIONS" -d "${WRK_SECONDS}s" --latency "$3" >"$out" 2>&1 ||
+		note "wrk failed for $1: $(tail -n 1 "$out")"
+	awk -v kind="$1" -v round="$2" '
+	function us(v) {
+		if (v ~ /us$/) return v + 0
+		if (v ~ /ms$/) return v * 1000
+		if (v ~ /m$/) return v * 60e6
+		if (v ~ /s$/) return v * 1e6
+		return "NA"
+	}
+	/Requests\/sec:/ { rps = $2 }
+	/^ +99%/ { p99 = us($2) }
+	/ requests in / { requests = $1 }
+	/Non-2xx or 3xx responses:/ { non2xx = $NF }
+	/Socket errors:/ { gsub(/,/, ""); errors = $4 + $6 + $8 + $10 }
+	END {
+		printf "wrk kind=%s round=%s rps=%s p99_us=%s requests=%s non2xx=%d socket_errors=%d\n",
+			kind, round, (rps == "" ? "NA" : rps), (p99 == "" ? "NA" : p99), (requests == "" ? 0 : requests),
+			non2xx, errors
+	}' "$out" >>"$RESULTS"
+}
+
+# GET /status/{id} of a finished job against the static copy of its body,
+# served by the same nginx server block over the same TLS, alternating
+# (status, static, status, static, ...) WRK_ROUNDS times WRK_SECONDS each.
+status_vs_static() {
+	local id code base=https://127.0.0.1:$SANDRUN_HTTPS_PORT r
+	if ! command -v wrk >/dev/null; then
+		echo "reason status_vs_static: wrk is not installed (apt-get install wrk)" >>"$RESULTS"
+		return 0
+	fi
+	id=$(head -n 1 "$WORK/queue-ids" 2>/dev/null)
+	if [[ -z $id ]]; then
+		echo "reason status_vs_static: no job id to ask for (the throughput run queued none)" >>"$RESULTS"
+		return 0
+	fi
+	code=$(curl -sS --cacert "$SANDRUN_CACERT" -o "$WORK/static/status.json" -w '%{http_code}' \
+		"$SANDRUN_URL/status/$id" 2>"$WORK/status-curl.err")
+	chmod 0644 "$WORK/static/status.json" 2>/dev/null
+	if [[ $code != 200 ]]; then
+		echo "reason status_vs_static: GET /status/$id answered ${code:-nothing} ($(head -c 200 "$WORK/static/status.json" "$WORK/status-curl.err" 2>/dev/null | tr '\n' ' '))" >>"$RESULTS"
+		return 0
+	fi
+	code=$(curl -sS --cacert "$SANDRUN_CACERT" -o /dev/null -w '%{http_code}' "$SANDRUN_URL/bench-static.json" 2>&1)
+	if [[ $code != 200 ]]; then
+		echo "reason status_vs_static: the static file answered ${code:-nothing}" >>"$RESULTS"
+		return 0
+	fi
+	note "GET /status vs a static file ($(wc -c <"$WORK/static/status.json") bytes, a copy of that /status body): wrk -t2 -c$WRK_CONNECTIONS -d${WRK_SECONDS}s, $WRK_ROUNDS rounds alternating"
+	for ((r = 1; r <= WRK_ROUNDS; r++)); do
+		wrk_row status "$r" "$base/status/$id"
+		wrk_row static "$r" "$base/bench-static.json"
+	done
+}
+
 if [[ -n $PY ]] && stack_up; then
+	# the references in halves around the runner's row: the same machine, the same idle stack
+	ref_kinds=(bare)
+	[[ -n $BWRAP ]] && ref_kinds+=(bwrap)
+	note "bare reference: $JOBS runs of sh true.sh by xargs -P$SLOTS -n1 (${ref_kinds[*]}), half before and half after the runner's row"
+	for k in "${ref_kinds[@]}"; do xargs_ref "$k" $((JOBS / 2)); done
 	note "runner throughput: $JOBS trivial jobs (sh true.sh) queued through the job store's submit"
 	queue_jobs || note "the throughput run failed"
+	for ((i = ${#ref_kinds[@]} - 1; i >= 0; i--)); do xargs_ref "${ref_kinds[i]}" $((JOBS - JOBS / 2)); done
 	if ((HTTP_JOBS > 0)); then
 		http_submit || note "the end-to-end run failed"
+	else
+		echo "reason e2e_vs_bare: BENCH_HTTP_JOBS=0" >>"$RESULTS"
 	fi
+	status_vs_static
 	note "sessions: exec of true and creates, $SESSION_N each, through nginx on one kept-alive connection"
 	timeout -k 5 120 "$PY" "$top_srcdir/tests/bench/session_bench.py" "$SANDRUN_URL" "$SANDRUN_CACERT" \
 		"$SESSION_N" >>"$RESULTS" || note "the session rows failed"
@@ -355,99 +455,9 @@ fi
 
 # ------------------------------------------------------------------ report
 
-awk -v target_ms="$TARGET_OVERHEAD_MS" -v target_jobs="$TARGET_JOBS_PER_S" '
-function kv(line, key,    re, m) {
-	if (match(line, " " key "=[^ ]*")) return substr(line, RSTART + length(key) + 2, RLENGTH - length(key) - 2)
-	return ""
-}
-function verdict(ok) { return ok ? "PASS" : "MISS" }
-/^result / {
-	l = kv($0, "label"); m = kv($0, "mode")
-	med[l, m] = kv($0, "median_us"); p90[l, m] = kv($0, "p90_us"); n[l, m] = kv($0, "n")
-	fails[l, m] = kv($0, "failures")
-}
-/^throughput / { tp[kv($0, "kind")] = $0 }
-/^session / { k = kv($0, "kind"); smed[k] = kv($0, "median_us"); sp90[k] = kv($0, "p90_us"); sn[k] = kv($0, "n"); sf[k] = kv($0, "failures") }
-END {
-	split("true python", labels, " ")
-	split("bare sandbox sandbox-empty bwrap firejail", modes, " ")
-	name["bare"] = "bare"; name["sandbox"] = "sandbox"; name["sandbox-empty"] = "sandbox, no upload"
-	name["bwrap"] = "bwrap"; name["firejail"] = "firejail"
-	printf "\n%-28s %10s %10s %9s %13s %6s\n", "row", "median us", "p90 us", "x bare", "+bare (ms)", "n"
-	for (i = 1; i <= 2; i++) {
-		l = labels[i]
-		b = med[l, "bare"]
-		for (j = 1; j <= 5; j++) {
-			m = modes[j]
-			if (!((l, m) in med)) continue
-			if (med[l, m] == "NA" || b == "" || b == "NA") {
-				printf "%-28s %10s %10s %9s %13s %6s\n", l " " name[m], "NA", "NA", "", "", n[l, m]
-				continue
-			}
-			printf "%-28s %10d %10d %9.2f %+13.2f %6s%s\n", l " " name[m], med[l, m], p90[l, m],
-				med[l, m] / b, (med[l, m] - b) / 1000, n[l, m],
-				(fails[l, m] > 0 ? "  (" fails[l, m] " failed)" : "")
-		}
-	}
-	printf "\n"
-	for (i = 1; i <= 2; i++) {
-		l = labels[i]
-		if (med[l, "sandbox"] + 0 > 0 && med[l, "bwrap"] + 0 > 0)
-			printf "sandbox vs bwrap, %-7s %.2fx the time (%+.2f ms)\n", l ":",
-				med[l, "sandbox"] / med[l, "bwrap"], (med[l, "sandbox"] - med[l, "bwrap"]) / 1000
-	}
-	jps = ""
-	if ("redis" in tp) {
-		jps = kv(tp["redis"], "jobs_per_s")
-		printf "runner throughput: %s jobs/s with every slot busy (%s of %s completed, %s failed, in %s s; queued in %s s)\n",
-			(jps == "" ? "NA" : jps), kv(tp["redis"], "completed"), kv(tp["redis"], "jobs"),
-			kv(tp["redis"], "failed"), kv(tp["redis"], "busy_s"), kv(tp["redis"], "queue_s")
-		printf "    slots held by a job (claim to result): %s of the time; machine CPU busy: %s\n",
-			kv(tp["redis"], "slot_use"), kv(tp["redis"], "machine_cpu_busy")
-	} else {
-		print "runner throughput: not measured"
-	}
-	if ("http" in tp)
-		printf "end to end (nginx): %s submissions/s accepted; %s jobs/s from the first submission to the last result (%s of %s completed)\n",
-			kv(tp["http"], "submits_per_s"), kv(tp["http"], "end_to_end_jobs_per_s"),
-			kv(tp["http"], "completed"), kv(tp["http"], "jobs")
-	shb = med["shtrue", "bare"]
-	if (length(smed) > 0) {
-		printf "\n%-28s %10s %10s %14s %6s\n", "sessions (through nginx)", "median us", "p90 us", "x sh -c true", "n"
-		if (shb != "" && shb != "NA")
-			printf "%-28s %10d %10d %14s %6s\n", "bare sh -c true (baseline)", shb, p90["shtrue", "bare"], "1.00", n["shtrue", "bare"]
-		split("exec create_warm create_empty", sk, " ")
-		sname["exec"] = "exec true (kept-alive)"; sname["create_warm"] = "POST /sessions, warm pool"
-		sname["create_empty"] = "POST /sessions, pool empty"
-		for (i = 1; i <= 3; i++) {
-			k = sk[i]
-			if (!(k in smed) || smed[k] == "NA") { printf "%-28s %10s\n", sname[k], "NA"; continue }
-			printf "%-28s %10d %10d %14s %6s%s\n", sname[k], smed[k], sp90[k],
-				(shb + 0 > 0 ? sprintf("%.2f", smed[k] / shb) : "NA"), sn[k], (sf[k] > 0 ? "  (" sf[k] " failed)" : "")
-		}
-	}
-	printf "\ntargets (informational):\n"
-	for (i = 1; i <= 2; i++) {
-		l = labels[i]
-		if (med[l, "sandbox"] + 0 > 0 && med[l, "bare"] + 0 > 0) {
-			o = (med[l, "sandbox"] - med[l, "bare"]) / 1000
-			printf "  %-4s %-7s sandbox within %s ms of bare: %+.2f ms\n", verdict(o <= target_ms), l, target_ms, o
-		}
-		if (med[l, "sandbox"] + 0 > 0 && med[l, "bwrap"] + 0 > 0)
-			printf "  %-4s %-7s sandbox below bwrap: %d vs %d us\n",
-				verdict(med[l, "sandbox"] + 0 < med[l, "bwrap"] + 0), l, med[l, "sandbox"], med[l, "bwrap"]
-	}
-	if (jps != "")
-		printf "  %-4s runner throughput >= %s jobs/s: %s\n", verdict(jps + 0 >= target_jobs), target_jobs, jps
-	if (smed["exec"] + 0 > 0 && shb + 0 > 0)
-		printf "  %-4s session exec p50 within 3x a bare sh -c true: %.2fx (%d vs %d us)\n",
-			verdict(smed["exec"] + 0 <= 3 * shb), smed["exec"] / shb, smed["exec"], shb
-	if (smed["create_warm"] + 0 > 0 && smed["exec"] + 0 > 0)
-		printf "  %-4s session create (warm pool) p50 within 2x the exec: %.2fx (%d vs %d us)\n",
-			verdict(smed["create_warm"] + 0 <= 2 * smed["exec"]), smed["create_warm"] / smed["exec"], smed["create_warm"], smed["exec"]
-}' "$RESULTS"
-
-echo
-note "raw lines (took $SECONDS s):"
+note "raw lines:"
 sed 's/^/#   /' "$RESULTS"
+
+awk -f "$top_srcdir/tests/bench/report.awk" -v t_start="$TARGET_START_VS_BARE" -v t_tp="$TARGET_THROUGHPUT_VS_BARE" -v t_e2e="$TARGET_E2E_VS_BARE" \
+	-v t_status="$TARGET_STATUS_VS_STATIC" -v t_p99="$TARGET_STATUS_P99_VS_STATIC" -v seconds="$SECONDS" -v slots="$SLOTS" "$RESULTS"
 exit 0
