@@ -9,22 +9,33 @@
 #      the same driver (sandbox_bench), interleaved, as medians and p90
 #   2. runner throughput: a real stack (sandrun-stack) with one slot per
 #      CPU, M trivial jobs queued straight into Redis with redis/submit.lua
-#      (the responder's own script), jobs per second until all are done
+#      (the responder's own script), jobs per second until all are done;
+#      beside it, half before and half after, its bare reference: the same
+#      job file run by `seq M | xargs -P$(nproc) -n1 sh true.sh` (and under
+#      bwrap when installed)
 #   3. end to end: N submissions through nginx and the responder with one
 #      curl in parallel mode, submissions and completed jobs per second
+#   4. GET /status/{id} of a finished job against a static copy of its body
+#      served by the same nginx server block, same TLS: wrk, alternating
+#   5. sessions (session_bench.py): exec of true, creates
+# The report (report.awk) gives every row as a ratio to its reference of
+# the same run and ends with one "ratio NAME=VALUE" line per row.
 #
 # Environment (all optional):
-#   BENCH_ROUNDS (10) BENCH_ITERATIONS (20) BENCH_WARMUP (3)  start-up runs:
-#       ROUNDS x ITERATIONS per row, interleaved
-#   BENCH_JOBS (500)        jobs for the runner throughput
+#   BENCH_ROUNDS (8) BENCH_ITERATIONS (20) BENCH_WARMUP (3)  start-up runs:
+#       ROUNDS x ITERATIONS per row (python: half the iterations), interleaved
+#   BENCH_JOBS (500)        jobs for the runner throughput and its bare
+#                           reference (bwrap's: half as many)
 #   BENCH_HTTP_JOBS (200)   submissions through nginx; 0 skips part 3
 #   BENCH_HTTP_PARALLEL (8) transfers curl keeps in flight
-#   BENCH_SESSION_N (100)   session execs (and a quarter as many create rounds)
+#   BENCH_WRK_ROUNDS (3) BENCH_WRK_SECONDS (3) BENCH_WRK_CONNECTIONS (32)
+#                           part 4: rounds of (status, static), each this long
+#   BENCH_SESSION_N (60)    session execs (and a quarter as many create rounds)
 #   BENCH_SLOTS (nproc)     runner slots
 #   BENCH_KEEP=1            keep the stack directory (its logs) afterwards
 #
 # Everything runs on loopback, in a temporary directory that is removed at
-# the end, and each part is bounded in time (the whole run takes 1-3 min).
+# the end, and each part is bounded in time (the whole run takes 2-3 min).
 
 set -u
 : "${top_srcdir:?run through make bench, or set top_srcdir (and top_builddir)}"
@@ -34,12 +45,12 @@ export LC_ALL=C
 PY=/usr/bin/python3                 # not a pyenv shim on PATH: Debian's own
 BENCH=$top_builddir/tests/bench/sandbox_bench
 STACK=$top_srcdir/contrib/sandrun-stack
-ROUNDS=${BENCH_ROUNDS:-10}
+ROUNDS=${BENCH_ROUNDS:-8}
 ITERATIONS=${BENCH_ITERATIONS:-20}
 WARMUP=${BENCH_WARMUP:-3}
 JOBS=${BENCH_JOBS:-500}
 HTTP_JOBS=${BENCH_HTTP_JOBS:-200}
-SESSION_N=${BENCH_SESSION_N:-100}
+SESSION_N=${BENCH_SESSION_N:-60}
 HTTP_PARALLEL=${BENCH_HTTP_PARALLEL:-8}
 WRK_ROUNDS=${BENCH_WRK_ROUNDS:-3}
 WRK_SECONDS=${BENCH_WRK_SECONDS:-3}
@@ -61,7 +72,7 @@ for v in ROUNDS ITERATIONS WARMUP JOBS HTTP_JOBS HTTP_PARALLEL SLOTS SESSION_N W
 	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "run.sh: BENCH_$v must be a number" >&2; exit 2; }
 done
 
-note() { printf '# %s\n' "$*"; }
+note() { printf '# [%3ds] %s\n' "$SECONDS" "$*"; }
 skip() { printf '# SKIP %s\n' "$*"; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sandrun-bench.XXXXXX") || exit 0
@@ -125,18 +136,19 @@ for i in "${!MODES[@]}"; do
 	MODES[i]=$(printf '%s' "${MODES[i]}" | tr -s ' \t\n' '   ')
 done
 
-startup() { # startup LABEL EXTRA-MODE... -- COMMAND...
-	local label=$1
-	shift
+startup() { # startup LABEL ITERATIONS EXTRA-MODE... -- COMMAND...
+	local label=$1 iterations=$2
+	shift 2
 	local modes=("${MODES[@]}")
 	while [[ $1 != -- ]]; do modes+=("$1"); shift; done
-	note "start-up: $label ($ROUNDS rounds x $ITERATIONS runs per row, interleaved)"
-	TMPDIR=$WORK timeout -k 5 $((STARTUP_BUDGET_S * 2)) "$BENCH" -l "$label" -r "$ROUNDS" -n "$ITERATIONS" \
+	note "start-up: $label ($ROUNDS rounds x $iterations runs per row, interleaved)"
+	TMPDIR=$WORK timeout -k 5 $((STARTUP_BUDGET_S * 2)) "$BENCH" -l "$label" -r "$ROUNDS" -n "$iterations" \
 		-w "$WARMUP" -t "$STARTUP_BUDGET_S" "${modes[@]}" "$@" >>"$RESULTS" ||
 		note "the driver failed for $label (see above); its rows are missing"
 }
-startup true sandbox-empty -- /bin/true
-startup python -- /usr/bin/python3 -S -c pass
+startup true "$ITERATIONS" sandbox-empty -- /bin/true
+# informational rows (no target): half as many runs, for the time
+startup python $(((ITERATIONS + 1) / 2)) -- /usr/bin/python3 -S -c pass
 # the sessions' baseline: a bare fork+exec of sh -c true (what a session's exec is compared with)
 note "start-up: sh -c true, bare only ($ROUNDS rounds x $ITERATIONS runs)"
 TMPDIR=$WORK timeout -k 5 $((STARTUP_BUDGET_S * 2)) "$BENCH" -l shtrue -r "$ROUNDS" -n "$ITERATIONS" \
@@ -435,10 +447,17 @@ if [[ -n $PY ]] && stack_up; then
 	ref_kinds=(bare)
 	[[ -n $BWRAP ]] && ref_kinds+=(bwrap)
 	note "bare reference: $JOBS runs of sh true.sh by xargs -P$SLOTS -n1 (${ref_kinds[*]}), half before and half after the runner's row"
-	for k in "${ref_kinds[@]}"; do xargs_ref "$k" $((JOBS / 2)); done
+	# (bwrap's, informational, with half as many runs: it is the slowest)
+	half=$((JOBS / 2)) bwrap_half=$((JOBS / 4))
+	for k in "${ref_kinds[@]}"; do
+		if [[ $k == bwrap ]]; then xargs_ref bwrap "$bwrap_half"; else xargs_ref bare "$half"; fi
+	done
 	note "runner throughput: $JOBS trivial jobs (sh true.sh) queued through the job store's submit"
 	queue_jobs || note "the throughput run failed"
-	for ((i = ${#ref_kinds[@]} - 1; i >= 0; i--)); do xargs_ref "${ref_kinds[i]}" $((JOBS - JOBS / 2)); done
+	for ((i = ${#ref_kinds[@]} - 1; i >= 0; i--)); do
+		k=${ref_kinds[i]}
+		if [[ $k == bwrap ]]; then xargs_ref bwrap $((JOBS / 2 - bwrap_half)); else xargs_ref bare $((JOBS - half)); fi
+	done
 	if ((HTTP_JOBS > 0)); then
 		http_submit || note "the end-to-end run failed"
 	else
