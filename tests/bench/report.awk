@@ -25,7 +25,7 @@ function median(list, cnt,    i, j, t, v) {
 	return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
 }
 function target(name, ok_when, limit, what) {
-	if (!(name in r)) { printf "  %-4s %s: not measured (%s)\n", "MISS", what, reason[name]; return }
+	if (!(name in r)) { printf "  %-4s %s: not measured (%s)\n", "N/A", what, reason[name]; return }
 	printf "  %-4s %s: %.2f (target %s %s)\n",
 		verdict(ok_when == "le" ? r[name] <= limit : r[name] >= limit), what, r[name], (ok_when == "le" ? "<=" : ">="), limit
 }
