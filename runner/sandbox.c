@@ -1586,6 +1586,39 @@ static int sandbox_clone_entry(void *arg)
 }
 
 /*
+ * Creates init without a copy of our memory: the child borrows it (CLONE_VM)
+ * and a stack of its own until execveat of sandrun-init, while we wait
+ * (CLONE_VFORK), as posix_spawn does. sandbox_exec_init writes nothing of
+ * ours but its own stack (and errno). Copying the supervisor's page tables
+ * for a child that execs at once, and the copy-on-write faults that follow
+ * in the supervisor, cost more than the rest of init's start on a host
+ * where page faults are dear (a paravirtualized MMU). Used where init must
+ * move itself into its cgroup anyway (v1, and v2 before CLONE_INTO_CGROUP).
+ */
+static pid_t sandbox_clone_vfork(const struct sandbox_spec *spec, const int plan[SANDBOX_INIT_FD_COUNT],
+				 char *err, size_t errlen)
+{
+	struct sandbox_clone_context ctx = { spec, plan };
+	int flags = SANDBOX_CLONE_FLAGS | CLONE_VM | CLONE_VFORK | SIGCHLD;
+	void *stack;
+	pid_t pid;
+
+	if (spec->netns_fd > 0)
+		flags &= ~CLONE_NEWNET;         /* init joins the slot's namespace instead */
+	stack = mmap(NULL, SANDBOX_CLONE_STACK, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED) {
+		error_format(err, errlen, "cannot allocate a stack for the sandbox: %s", strerror(errno));
+		return -1;
+	}
+	pid = clone(sandbox_clone_entry, (char *)stack + SANDBOX_CLONE_STACK, flags, &ctx);
+	if (pid < 0)
+		error_format(err, errlen, "cannot create the sandbox (clone): %s", strerror(errno));
+	munmap(stack, SANDBOX_CLONE_STACK);     /* the child has exec'd (or died) by now */
+	return pid;
+}
+
+/*
  * Creates init. clone3 in fork-like mode (no stack: the child continues
  * here on a copy of ours); plain clone() with a stack of its own only where
  * the kernel has no clone3. Returns init's pid, or -1 with err set.
@@ -1612,10 +1645,10 @@ static pid_t sandbox_clone(const struct sandbox_spec *spec, const int plan[SANDB
 	 * (sandbox_exec_init, step 0). Either way it runs no step of its own
 	 * outside the cgroup.
 	 */
-	if (cgroup_fd >= 0) {
-		args.flags |= CLONE_INTO_CGROUP;
-		args.cgroup = (uint64_t)cgroup_fd;
-	}
+	if (cgroup_fd < 0)
+		return sandbox_clone_vfork(spec, plan, err, errlen);
+	args.flags |= CLONE_INTO_CGROUP;
+	args.cgroup = (uint64_t)cgroup_fd;
 	pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
 	if (pid < 0 && cgroup_fd >= 0 && (errno == E2BIG || errno == EINVAL)) {
 		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
