@@ -1995,14 +1995,19 @@ static void sandbox_cgroup_figures(const struct sandbox *sb, struct sandbox_resu
 }
 
 /*
- * Reaps init and reads its report. Without a report, init was killed (by
- * sandbox_kill, the OOM killer, or a crash): the job counts as killed by
- * init's signal. Either way the figures are then the cgroup's: init's
- * rusage holds only what init reaped before it died (a dying pid 1 lets
- * the kernel auto-reap the rest, uncounted), and is the fallback only
- * where the cgroup cannot be read.
+ * Reads init's report; reaps init only where there is none. Without a
+ * report, init was killed (by sandbox_kill, the OOM killer, or a crash):
+ * the job counts as killed by init's signal. Either way the figures are
+ * then the cgroup's: init's rusage holds only what init reaped before it
+ * died (a dying pid 1 lets the kernel auto-reap the rest, uncounted), and
+ * is the fallback only where the cgroup cannot be read.
+ *
+ * Init sends its report when the job's processes are all reaped, and only
+ * exits after: the report is the result. Its exit (tearing down the mount
+ * table, the PID and network namespaces, ~1 ms and an RCU grace period) is
+ * left to sandbox_reap, so that the caller can record the result first.
  */
-int sandbox_wait(struct sandbox *sb, struct sandbox_result *res)
+int sandbox_wait_result(struct sandbox *sb, struct sandbox_result *res)
 {
 	struct sandbox_report report;
 	struct rusage ru;
@@ -2017,16 +2022,7 @@ int sandbox_wait(struct sandbox *sb, struct sandbox_result *res)
 		snprintf(res->message, sizeof res->message, "the sandbox was not started");
 		return -1;
 	}
-	while ((pid = wait4(sb->pid, &status, __WALL, &ru)) < 0 && errno == EINTR)
-		;
-	if (pid < 0) {
-		snprintf(res->message, sizeof res->message, "cannot wait for the sandbox: %s",
-			 strerror(errno));
-		return -1;
-	}
-	sb->pid = -1;
-
-	/* init is gone and nobody else holds the write end: this cannot block */
+	/* init holds the only write end: a whole report, or EOF once it is gone */
 	while (sb->report_fd >= 0 && got < sizeof report) {
 		ssize_t n = read(sb->report_fd, (char *)&report + got, sizeof report - got);
 
@@ -2055,6 +2051,14 @@ int sandbox_wait(struct sandbox *sb, struct sandbox_result *res)
 		sandbox_cgroup_figures(sb, res);
 		return 0;
 	}
+	while ((pid = wait4(sb->pid, &status, __WALL, &ru)) < 0 && errno == EINTR)
+		;
+	if (pid < 0) {
+		snprintf(res->message, sizeof res->message, "cannot wait for the sandbox: %s",
+			 strerror(errno));
+		return -1;
+	}
+	sb->pid = -1;
 	res->cpu_seconds = sandbox_rusage_cpu(&ru);
 	res->memory_peak_bytes = (int64_t)ru.ru_maxrss * 1024;
 	if (WIFSIGNALED(status)) {
@@ -2067,4 +2071,21 @@ int sandbox_wait(struct sandbox *sb, struct sandbox_result *res)
 	}
 	sandbox_cgroup_figures(sb, res);
 	return 0;
+}
+
+void sandbox_reap(struct sandbox *sb)
+{
+	if (sb->pid <= 0)
+		return;
+	while (waitpid(sb->pid, NULL, __WALL) < 0 && errno == EINTR)
+		;
+	sb->pid = -1;
+}
+
+int sandbox_wait(struct sandbox *sb, struct sandbox_result *res)
+{
+	int rc = sandbox_wait_result(sb, res);
+
+	sandbox_reap(sb);
+	return rc;
 }
