@@ -109,6 +109,18 @@
  * (the size= option counts only file data). */
 #define SANDBOX_JOB_INODES 100000
 
+/* Built with AddressSanitizer (gcc says so one way, clang another)? */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANDBOX_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANDBOX_ASAN 1
+#endif
+#endif
+#ifndef SANDBOX_ASAN
+#define SANDBOX_ASAN 0
+#endif
+
 /* Stack for the clone() fallback (kernels without clone3): init and the
  * job process it forks (unpacking with libarchive) run on it, so be
  * generous; it is a private mapping of the child and costs only the pages
@@ -1595,7 +1607,7 @@ static int sandbox_clone_entry(void *arg)
  * where page faults are dear (a paravirtualized MMU). Used where init must
  * move itself into its cgroup anyway (v1, and v2 before CLONE_INTO_CGROUP).
  */
-static pid_t sandbox_clone_vfork(const struct sandbox_spec *spec, const int plan[SANDBOX_INIT_FD_COUNT],
+static pid_t __attribute__((unused)) sandbox_clone_vfork(const struct sandbox_spec *spec, const int plan[SANDBOX_INIT_FD_COUNT],
 				 char *err, size_t errlen)
 {
 	struct sandbox_clone_context ctx = { spec, plan };
@@ -1645,10 +1657,16 @@ static pid_t sandbox_clone(const struct sandbox_spec *spec, const int plan[SANDB
 	 * (sandbox_exec_init, step 0). Either way it runs no step of its own
 	 * outside the cgroup.
 	 */
+#if !SANDBOX_ASAN
+	/* (AddressSanitizer takes a child running on another stack in our memory
+	 * for a stack overflow: its builds keep the fork-like clone3 below) */
 	if (cgroup_fd < 0)
 		return sandbox_clone_vfork(spec, plan, err, errlen);
-	args.flags |= CLONE_INTO_CGROUP;
-	args.cgroup = (uint64_t)cgroup_fd;
+#endif
+	if (cgroup_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgroup_fd;
+	}
 	pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
 	if (pid < 0 && cgroup_fd >= 0 && (errno == E2BIG || errno == EINVAL)) {
 		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
