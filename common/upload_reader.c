@@ -18,7 +18,11 @@ _Static_assert(AE_IFREG == S_IFREG && AE_IFDIR == S_IFDIR && AE_IFLNK == S_IFLNK
 void upload_reader_support(struct archive *reader)
 {
 	archive_read_support_filter_all(reader);
-	/* archive_read_support_format_all() but mtree, so listed one by one */
+	/*
+	 * archive_read_support_format_all() but mtree (it names host files) and
+	 * xar (its XML parser would bring libxml2 and ICU into sandrun-init, which
+	 * is linked statically: configure.ac), so listed one by one.
+	 */
 	archive_read_support_format_7zip(reader);
 	archive_read_support_format_ar(reader);
 	archive_read_support_format_cab(reader);
@@ -30,7 +34,6 @@ void upload_reader_support(struct archive *reader)
 	archive_read_support_format_rar5(reader);
 	archive_read_support_format_tar(reader);       /* ustar, pax, GNU tar */
 	archive_read_support_format_warc(reader);
-	archive_read_support_format_xar(reader);
 	archive_read_support_format_zip(reader);
 }
 

@@ -148,8 +148,20 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
  * cancel): orphans that escaped init die too. Safe to call twice. */
 void sandbox_kill(struct sandbox *sb);
 
-/* Reaps the init process (blocking) and fills *res. Closes report_fd. */
+/* Reaps the init process (blocking) and fills *res. Closes report_fd.
+ * The same as sandbox_wait_result() then sandbox_reap(). */
 int sandbox_wait(struct sandbox *sb, struct sandbox_result *res);
+
+/* Fills *res as soon as the result is known: init's report, sent once every
+ * process of the sandbox has been reaped and the outputs collected, or init's
+ * death without one (then init is reaped here). The figures are the
+ * cgroup's, final by then. Init may still be exiting (its namespaces torn
+ * down, ~1 ms): sandbox_reap() waits for that, and must come before the
+ * cgroup is removed. Closes report_fd. */
+int sandbox_wait_result(struct sandbox *sb, struct sandbox_result *res);
+
+/* Reaps init (blocking until its exit is complete); a no-op once done. */
+void sandbox_reap(struct sandbox *sb);
 
 /* main() of the sandrun-init program: init, exec'd by sandbox_start's clone. */
 _Noreturn void sandbox_init_exec_main(int argc, char **argv);

@@ -91,6 +91,7 @@ struct test_job {
 	double wall_seconds;
 	int start_rc;
 	char start_err[256];
+	bool reaped;                 /* sandbox_reap left no child of ours behind */
 };
 
 static double now_seconds(void)
@@ -253,7 +254,11 @@ static void run_job_killing(const struct sandbox_spec *spec_in, struct test_job 
 		if (err_open)
 			drain(sb.stderr_fd, job->errout, &job->errlen, &err_open);
 	}
-	sandbox_wait(&sb, &job->res);
+	/* the runner's order: the result first, init's exit after (sandbox_wait
+	 * is the two at once, as sessions call it) */
+	sandbox_wait_result(&sb, &job->res);
+	sandbox_reap(&sb);
+	job->reaped = sb.pid == -1 && waitpid(-1, NULL, WNOHANG | __WALL) <= 0;
 	sandbox_kill(&sb);              /* after wait: must be a harmless no-op */
 	close(sb.stdout_fd);
 	close(sb.stderr_fd);
@@ -315,6 +320,13 @@ static void test_basics(void)
 
 	job = run_argv((const char *const[]){ "/bin/sh", "-c", "exit 3", NULL });
 	check(exited_with(job, 3), job, "sh -c 'exit 3' gives exit code 3");
+	check(job->reaped, job, "sandbox_wait_result, then sandbox_reap: init is reaped, no child is left");
+
+	/* the result comes before init's exit: a background process that
+	 * outlives the job must not hold it back, nor survive */
+	job = run_argv((const char *const[]){ "/bin/sh", "-c", "sleep 30 & exit 4", NULL });
+	check(exited_with(job, 4) && job->wall_seconds < 5 && job->reaped, job,
+	      "a job that leaves a process behind: its result at once, init reaped after");
 
 	job = run_argv((const char *const[]){ "/bin/sh", "-c", "kill -9 $$", NULL });
 	check(job->start_rc == 0 && job->res.outcome == SANDBOX_EXITED && job->res.term_signal == SIGKILL
