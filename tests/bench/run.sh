@@ -149,11 +149,6 @@ startup() { # startup LABEL ITERATIONS EXTRA-MODE... -- COMMAND...
 startup true "$ITERATIONS" sandbox-empty -- /bin/true
 # informational rows (no target): half as many runs, for the time
 startup python $(((ITERATIONS + 1) / 2)) -- /usr/bin/python3 -S -c pass
-# the sessions' baseline: a bare fork+exec of sh -c true (what a session's exec is compared with)
-note "start-up: sh -c true, bare only ($ROUNDS rounds x $ITERATIONS runs)"
-TMPDIR=$WORK timeout -k 5 $((STARTUP_BUDGET_S * 2)) "$BENCH" -l shtrue -r "$ROUNDS" -n "$ITERATIONS" \
-	-w "$WARMUP" -t "$STARTUP_BUDGET_S" bare -- /bin/sh -c true >>"$RESULTS" ||
-	note "the driver failed for sh -c true; the session ratios are missing"
 
 # ------------------------------------------------------ 2, 3. throughput
 
@@ -442,6 +437,16 @@ status_vs_static() {
 	done
 }
 
+# the sessions' baseline: a bare fork+exec of sh -c true (what a session's
+# exec is compared with), timed right before the session rows, on the same
+# machine as they see
+shtrue_baseline() {
+	note "start-up: sh -c true, bare only ($ROUNDS rounds x $ITERATIONS runs), the sessions' baseline"
+	TMPDIR=$WORK timeout -k 5 $((STARTUP_BUDGET_S * 2)) "$BENCH" -l shtrue -r "$ROUNDS" -n "$ITERATIONS" \
+		-w "$WARMUP" -t "$STARTUP_BUDGET_S" bare -- /bin/sh -c true >>"$RESULTS" ||
+		note "the driver failed for sh -c true; the session ratios are missing"
+}
+
 if [[ -n $PY ]] && stack_up; then
 	# the references in halves around the runner's row: the same machine, the same idle stack
 	ref_kinds=(bare)
@@ -464,12 +469,15 @@ if [[ -n $PY ]] && stack_up; then
 		echo "reason e2e_vs_bare: BENCH_HTTP_JOBS=0" >>"$RESULTS"
 	fi
 	status_vs_static
+	shtrue_baseline
 	note "sessions: exec of true and creates, $SESSION_N each, through nginx on one kept-alive connection"
 	timeout -k 5 120 "$PY" "$top_srcdir/tests/bench/session_bench.py" "$SANDRUN_URL" "$SANDRUN_CACERT" \
 		"$SESSION_N" >>"$RESULTS" || note "the session rows failed"
 	errors=$(grep -c -i -E 'error|abnormal' "$STACK_DIR/runner.log" 2>/dev/null || true)
 	[[ ${errors:-0} == 0 ]] || note "the runner logged $errors error lines ($STACK_DIR/runner.log)"
-	"$STACK" stop "$STACK_DIR" >/dev/null 2>&1 || note "the stack did not stop cleanly"
+	note "stopping the stack"
+	"$STACK" stop "$STACK_DIR" >"$WORK/stack-stop.out" 2>&1 || note "the stack did not stop cleanly"
+	grep -i 'did not stop\|SIGKILL' "$WORK/stack-stop.out" | sed 's/^/# /'
 fi
 
 # ------------------------------------------------------------------ report

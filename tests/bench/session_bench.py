@@ -10,7 +10,8 @@
   create_empty  POST /sessions right after the pool's sandboxes were taken
                 by two creates in a row: it waits for a sandbox to be built
 
-Prints one line per row: "session kind=K n=N failures=F median_us=X p90_us=X".
+Prints one line per row: "session kind=K n=N failures=F median_us=X p90_us=X",
+and on stderr how long each part took ("# sessions: ...").
 usage: session_bench.py URL CACERT N
 """
 import http.client
@@ -60,6 +61,7 @@ def delete(sid):
 REFILL_S = 1.0   # time the pool gets to build its sandboxes again
 
 # exec of true in one session
+t_begin = time.monotonic()
 sid, _ = create()
 execs, fails = [], 0
 if sid:
@@ -75,6 +77,7 @@ if sid:
 else:
     fails = N
 report("exec", execs, fails)
+t_execs = time.monotonic()
 
 # creates: from the warm pool, and with it just emptied
 warm, empty, wfail, efail = [], [], 0, 0
@@ -93,3 +96,5 @@ for _ in range(rounds):
             delete(s)
 report("create_warm", warm, wfail)
 report("create_empty", empty, efail)
+print("# sessions: %d execs in %.1f s, %d create rounds in %.1f s" % (
+    N, t_execs - t_begin, rounds, time.monotonic() - t_execs), file=sys.stderr)
