@@ -431,6 +431,9 @@ status_vs_static() {
 		return 0
 	fi
 	note "GET /status vs a static file ($(wc -c <"$WORK/static/status.json") bytes, a copy of that /status body): wrk -t2 -c$WRK_CONNECTIONS -d${WRK_SECONDS}s, $WRK_ROUNDS rounds alternating"
+	# the quota read of every /status covers the jobs this address submitted
+	# (the end-to-end row's): the case of a client that has been submitting
+	note "    127.0.0.1 has submitted $(wc -l <"$WORK/http-ids" 2>/dev/null || echo 0) jobs through nginx before this row"
 	for ((r = 1; r <= WRK_ROUNDS; r++)); do
 		wrk_row status "$r" "$base/status/$id"
 		wrk_row static "$r" "$base/bench-static.json"
