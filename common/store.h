@@ -433,7 +433,7 @@ struct store_submit_result {
 
 int store_submit(struct rconn *r, const struct store_submit *p, struct store_submit_result *res);
 
-/* quota.lua: a client's usage (GET /stats, the RateLimit headers). */
+/* quota.lua: a client's usage (GET /stats). */
 struct store_quota_usage {
 	double cpu_used;             /* CPU-seconds in the window */
 	long long active;            /* jobs queued or running */

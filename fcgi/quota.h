@@ -3,7 +3,8 @@
  * it; an IPv6 client counts by its /64, since one host usually holds a
  * whole /64. The counting itself is atomic in Redis (redis/submit.lua,
  * redis/quota.lua, and redis/finish.lua charging CPU when a job ends), so
- * any number of responders agree.
+ * any number of responders agree; the RateLimit headers read the same
+ * CPU window without a script (quota_headers_begin below).
  */
 #ifndef SANDRUN_QUOTA_H
 #define SANDRUN_QUOTA_H
