@@ -28,6 +28,68 @@ static void rconn_drop(struct rconn *r)
 	if (r->ctx)
 		redisFree(r->ctx);
 	r->ctx = NULL;
+	if (r->deferred_reply)
+		freeReplyObject(r->deferred_reply);
+	r->deferred_reply = NULL;
+	r->deferred = 0;
+}
+
+/* Before the reply of a command just appended: the deferred one's, kept for rconn_deferred_take. 0 or -1. */
+static int rconn_read_deferred(struct rconn *r)
+{
+	void *reply = NULL;
+
+	if (!r->deferred || r->deferred_reply)
+		return 0;
+	if (redisGetReply(r->ctx, &reply) != REDIS_OK || !reply)
+		return -1;
+	r->deferred_reply = reply;
+	return 0;
+}
+
+/* Appended, then the deferred reply (if any), then this one: one write for both. NULL on a failure. */
+static redisReply *rconn_get_reply(struct rconn *r, int appended)
+{
+	void *reply = NULL;
+
+	if (appended != REDIS_OK || rconn_read_deferred(r) < 0 || redisGetReply(r->ctx, &reply) != REDIS_OK)
+		return NULL;
+	return reply;
+}
+
+int rconn_defer_argv(struct rconn *r, int argc, const char **argv, const size_t *lens)
+{
+	if (r->deferred) {
+		snprintf(r->error, sizeof r->error, "a deferred command is already pending");
+		return -1;
+	}
+	if (rconn_connect(r) < 0)
+		return -1;
+	if (redisAppendCommandArgv(r->ctx, argc, argv, lens) != REDIS_OK) {
+		snprintf(r->error, sizeof r->error, "Redis at %s: %s", r->address, r->ctx->errstr);
+		rconn_drop(r);
+		return -1;
+	}
+	r->deferred = 1;
+	return 0;
+}
+
+redisReply *rconn_deferred_take(struct rconn *r)
+{
+	redisReply *reply;
+
+	if (!r->deferred)
+		return NULL;
+	if (!r->deferred_reply && (!r->ctx || rconn_read_deferred(r) < 0)) {
+		snprintf(r->error, sizeof r->error, "Redis at %s: %s", r->address,
+			 r->ctx ? r->ctx->errstr : "not connected");
+		rconn_drop(r);
+		return NULL;
+	}
+	reply = r->deferred_reply;
+	r->deferred_reply = NULL;
+	r->deferred = 0;
+	return reply;
 }
 
 void rconn_allow_script_load(struct rconn *r, const char *const *preload)
@@ -142,7 +204,7 @@ redisReply *rconn_argv(struct rconn *r, int extra_timeout_ms, int argc, const ch
 		return NULL;
 	if (extra_timeout_ms)
 		redisSetTimeout(r->ctx, ms_to_tv(r->timeout_ms + extra_timeout_ms));
-	reply = redisCommandArgv(r->ctx, argc, argv, lens);
+	reply = rconn_get_reply(r, redisAppendCommandArgv(r->ctx, argc, argv, lens));
 	if (!reply) {
 		snprintf(r->error, sizeof r->error, "Redis at %s: %s", r->address, r->ctx->errstr);
 		rconn_drop(r);
@@ -162,7 +224,7 @@ redisReply *rconn_command(struct rconn *r, const char *fmt, ...)
 	if (rconn_connect(r) < 0)
 		return NULL;
 	va_start(ap, fmt);
-	reply = redisvCommand(r->ctx, fmt, ap);
+	reply = rconn_get_reply(r, redisvAppendCommand(r->ctx, fmt, ap));
 	va_end(ap);
 	if (!reply) {
 		snprintf(r->error, sizeof r->error, "Redis at %s: %s", r->address, r->ctx->errstr);

@@ -29,6 +29,8 @@ struct rconn {
 	int may_load_scripts;    /* NOSCRIPT: EVAL (the runner); else a failure (responders) */
 	const char *const *preload; /* NULL-terminated: loaded (SCRIPT LOAD) at each connect */
 	int scripts_missing;     /* the last script call met NOSCRIPT and could not load it */
+	int deferred;            /* a command sent by rconn_defer_argv whose reply is not taken yet */
+	redisReply *deferred_reply; /* its reply, read ahead of a later command's (NULL: not read yet) */
 };
 
 void rconn_init(struct rconn *r, const char *address, const char *user, const char *password,
@@ -66,6 +68,20 @@ redisReply *rconn_argv(struct rconn *r, int extra_timeout_ms, int argc, const ch
 		       const size_t *lens);
 /* printf-style convenience (use %b for binary and untrusted strings). */
 redisReply *rconn_command(struct rconn *r, const char *fmt, ...);
+
+/*
+ * Pipelining (hiredis's append + get): rconn_defer_argv queues one command
+ * without waiting for its reply. The next command of this connection goes
+ * out in the same write, and its caller reads its own reply as usual: the
+ * deferred reply is read first and kept. rconn_deferred_take returns it
+ * (reading it now if no command followed); the caller frees it. A read-only
+ * route thus reads the RateLimit figures and its record in one round trip
+ * (fcgi/quota.c). One deferred command at a time: 0, or -1 (r->error set)
+ * when one is already pending or Redis is unreachable. A connection failure
+ * drops the deferred reply with the connection: take then returns NULL.
+ */
+int rconn_defer_argv(struct rconn *r, int argc, const char **argv, const size_t *lens);
+redisReply *rconn_deferred_take(struct rconn *r);
 
 /*
  * EVALSHA `script` with numkeys keys then args. Same contract as

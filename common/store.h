@@ -433,7 +433,7 @@ struct store_submit_result {
 
 int store_submit(struct rconn *r, const struct store_submit *p, struct store_submit_result *res);
 
-/* quota.lua: a client's usage (GET /stats, the RateLimit headers). */
+/* quota.lua: a client's usage (GET /stats). */
 struct store_quota_usage {
 	double cpu_used;             /* CPU-seconds in the window */
 	long long active;            /* jobs queued or running */
@@ -444,6 +444,21 @@ struct store_quota_usage {
 
 int store_quota_usage(struct rconn *r, const char *client, int64_t now_ms, int64_t window_ms, double cpu_limit,
 		      struct store_quota_usage *u);
+
+/*
+ * The CPU part alone (cpu_used, reset_ms, retry_ms; the rest 0), for the
+ * RateLimit headers every answer carries: one read-only ZRANGEBYSCORE of
+ * the charges still in the window, no script, sent ahead of the route's
+ * own first command (rconn_defer_argv) so that both share one round trip.
+ * The figures are quota-lib.lua's quota_cpu, computed the same way over
+ * the same charges (those scored after now - window: the ones quota_cpu
+ * keeps), so they equal what quota.lua and submit.lua find.
+ * store_quota_cpu_send: 0, or STORE_UNREACHABLE / STORE_BAD_REPLY (a client
+ * that makes no key). store_quota_cpu_take: the same, for the reply.
+ */
+int store_quota_cpu_send(struct rconn *r, const char *client, int64_t now_ms, int64_t window_ms);
+int store_quota_cpu_take(struct rconn *r, int64_t now_ms, int64_t window_ms, double cpu_limit,
+			 struct store_quota_usage *u);
 
 /* start.lua: a runner claims a queued job (queued -> running, one attempt more),
  * or parks it while its client holds its share of the slots. */

@@ -11,6 +11,7 @@
 #include "store_scripts.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,28 @@ int store_quota_args(struct store_args *a, const char *client, int64_t now_ms, i
 	args_int(a, now_ms);
 	args_int(a, window_ms);
 	args_real(a, cpu_limit, 6);
+	return 0;
+}
+
+/*
+ * ZRANGEBYSCORE cpu-zset (now-window +inf WITHSCORES: the charges quota_cpu
+ * keeps (it drops those scored now - window or earlier). A plain command, by
+ * the responder's own ACL (+zrangebyscore on sr:cpu:*): no script, no write.
+ */
+int store_quota_cpu_args(struct store_args *a, const char *client, int64_t now_ms, int64_t window_ms)
+{
+	char *from;
+
+	args_init(a, NULL, "quota-cpu", 5);
+	if (client_keys_make(client, &a->client) < 0)
+		return -1;
+	args_str(a, "ZRANGEBYSCORE");
+	args_str(a, a->client.cpu);
+	from = args_number_slot(a);
+	snprintf(from, sizeof a->numbers[0], "(%lld", (long long)(now_ms - window_ms));
+	args_str(a, from);
+	args_str(a, "+inf");
+	args_str(a, "WITHSCORES");
 	return 0;
 }
 
@@ -427,6 +450,65 @@ int store_quota_reply(const redisReply *r, struct store_quota_usage *u, char *er
 	return 0;
 }
 
+/*
+ * A charge's CPU-seconds as quota-lib.lua reads it: tonumber(string.match(
+ * member, ':([^:]*)$')) or 0. Lua 5.1's tonumber is strtod over the whole
+ * text (blanks around it allowed), so the same bytes give the same double.
+ */
+static double quota_charge_seconds(const redisReply *m)
+{
+	const char *colon, *end, *p;
+	char text[64];
+	double v;
+	size_t n;
+
+	if (m->type != REDIS_REPLY_STRING || !(colon = memrchr(m->str, ':', m->len)))
+		return 0;
+	n = m->len - (size_t)(colon + 1 - m->str);
+	if (n == 0 || n >= sizeof text || memchr(colon + 1, '\0', n))
+		return 0;       /* nothing, or no number a charge is written as (finish.lua: %.3f) */
+	memcpy(text, colon + 1, n);
+	text[n] = '\0';
+	v = strtod(text, (char **)&end);
+	if (end == text)
+		return 0;
+	for (p = end; *p && isspace((unsigned char)*p); p++)
+		;
+	return *p ? 0 : v;
+}
+
+int store_quota_cpu_reply(const redisReply *r, int64_t now_ms, int64_t window_ms, double cpu_limit,
+			  struct store_quota_usage *u, char *err, size_t errlen)
+{
+	double used = 0, score;
+
+	memset(u, 0, sizeof *u);
+	if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
+		return reply_unexpected(r, err, errlen);
+	for (size_t i = 0; i < r->elements; i += 2) {
+		if (r->element[i]->type != REDIS_REPLY_STRING || reply_number(r->element[i + 1], &score) < 0)
+			return error_format(err, errlen, "charge %zu is not a member and a score", i / 2 + 1);
+		used += quota_charge_seconds(r->element[i]);
+	}
+	/* quota_cpu: the oldest charge leaves the window at its score + window;
+	 * over the limit, a submit passes once enough of the oldest have left. */
+	if (r->elements > 0 && reply_number(r->element[1], &score) == 0)
+		u->reset_ms = (long long)(score + (double)window_ms - (double)now_ms);
+	if (used >= cpu_limit) {
+		double left = used;
+
+		for (size_t i = 0; i < r->elements; i += 2) {
+			left -= quota_charge_seconds(r->element[i]);
+			if (left < cpu_limit && reply_number(r->element[i + 1], &score) == 0) {
+				u->retry_ms = (long long)(score + (double)window_ms - (double)now_ms);
+				break;
+			}
+		}
+	}
+	u->cpu_used = used;
+	return 0;
+}
+
 /* 1 claimed, 0 nil (nothing to run), -1 not the script's answer. */
 int store_start_reply(const redisReply *r, struct store_claim *c, char *err, size_t errlen)
 {
@@ -589,6 +671,35 @@ int store_quota_usage(struct rconn *r, const char *client, int64_t now_ms, int64
 	if (!reply)
 		return rc;
 	rc = store_quota_reply(reply, u, err, sizeof err) < 0 ? store_bad_reply(r, "quota", err) : 0;
+	freeReplyObject(reply);
+	return rc;
+}
+
+int store_quota_cpu_send(struct rconn *r, const char *client, int64_t now_ms, int64_t window_ms)
+{
+	struct store_args a;
+	int rc = 0;
+
+	if (store_quota_cpu_args(&a, client, now_ms, window_ms) < 0)
+		rc = store_bad_reply(r, a.name, "a client too long to name a key");
+	else if (rconn_defer_argv(r, a.argc, a.argv, a.lens) < 0)
+		rc = STORE_UNREACHABLE;
+	store_args_free(&a);
+	return rc;
+}
+
+int store_quota_cpu_take(struct rconn *r, int64_t now_ms, int64_t window_ms, double cpu_limit,
+			 struct store_quota_usage *u)
+{
+	redisReply *reply = rconn_deferred_take(r);
+	char err[200];
+	int rc;
+
+	memset(u, 0, sizeof *u);
+	if (!reply)
+		return STORE_UNREACHABLE;
+	rc = store_quota_cpu_reply(reply, now_ms, window_ms, cpu_limit, u, err, sizeof err) < 0 ?
+		store_bad_reply(r, "quota-cpu", err) : 0;
 	freeReplyObject(reply);
 	return rc;
 }

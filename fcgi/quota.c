@@ -40,6 +40,13 @@ int quota_client_key(const char *addr, char *out, size_t outlen)
 	return snprintf(out, outlen, "%s/64", text) < (int)outlen ? 0 : -1;
 }
 
+/* The client's key, "unknown" for an address that makes none . */
+static void quota_client_of(const struct request *req, char *client, size_t len)
+{
+	if (quota_client_key(req->remote_addr, client, len) < 0)
+		snprintf(client, len, "unknown");
+}
+
 int quota_usage_load(struct request *req, struct quota_usage *u)
 {
 	const struct sandrun_limits *l = &req->srv->cfg->limits;
@@ -51,8 +58,7 @@ int quota_usage_load(struct request *req, struct quota_usage *u)
 	u->active_limit = (long)l->quota_jobs_max;
 	u->window_seconds = (long)l->quota_window_seconds;
 	u->storage_limit = l->quota_storage_bytes;
-	if (quota_client_key(req->remote_addr, client, sizeof client) < 0)
-		snprintf(client, sizeof client, "unknown");
+	quota_client_of(req, client, sizeof client);
 	if (store_quota_usage(&req->srv->redis, client, time_now_ms(), l->quota_window_seconds * 1000,
 			      l->quota_cpu_seconds, &q) < 0)
 		return -1;
@@ -62,6 +68,48 @@ int quota_usage_load(struct request *req, struct quota_usage *u)
 	u->retry_after = (long)ceil((double)q.retry_ms / 1000.0);
 	u->storage_used = q.storage_used;
 	return 0;
+}
+
+/* Takes the deferred reply (request.h's before_answer, and quota_headers_end) and writes the headers. */
+static void quota_headers_take(struct request *req)
+{
+	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	struct store_quota_usage q;
+	struct quota_usage u;
+
+	if (!req->quota_pending)
+		return;
+	req->quota_pending = false;
+	if (store_quota_cpu_take(&req->srv->redis, req->quota_now_ms, l->quota_window_seconds * 1000,
+				 l->quota_cpu_seconds, &q) < 0)
+		return;
+	memset(&u, 0, sizeof u);
+	u.cpu_limit = l->quota_cpu_seconds;
+	u.window_seconds = (long)l->quota_window_seconds;
+	u.cpu_used = q.cpu_used;
+	u.reset_seconds = (long)ceil((double)q.reset_ms / 1000.0);
+	quota_headers(&u, req->headers, sizeof req->headers);
+}
+
+void quota_headers_begin(struct request *req)
+{
+	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	char client[QUOTA_KEY_MAX];
+
+	/* A subrequest's answer is captured without them (request.c). */
+	if (req->capture)
+		return;
+	quota_client_of(req, client, sizeof client);
+	req->quota_now_ms = time_now_ms();
+	if (store_quota_cpu_send(&req->srv->redis, client, req->quota_now_ms, l->quota_window_seconds * 1000) < 0)
+		return;
+	req->quota_pending = true;
+	req->before_answer = quota_headers_take;
+}
+
+void quota_headers_end(struct request *req)
+{
+	quota_headers_take(req);
 }
 
 void quota_headers(const struct quota_usage *u, char *out, size_t outlen)

@@ -3,7 +3,8 @@
  * it; an IPv6 client counts by its /64, since one host usually holds a
  * whole /64. The counting itself is atomic in Redis (redis/submit.lua,
  * redis/quota.lua, and redis/finish.lua charging CPU when a job ends), so
- * any number of responders agree.
+ * any number of responders agree; the RateLimit headers read the same
+ * CPU window without a script (quota_headers_begin below).
  */
 #ifndef SANDRUN_QUOTA_H
 #define SANDRUN_QUOTA_H
@@ -36,6 +37,18 @@ struct quota_usage {
 
 /* Reads the caller's usage (redis/quota.lua). 0, or -1 when Redis failed. */
 int quota_usage_load(struct request *req, struct quota_usage *u);
+
+/*
+ * The RateLimit headers of every answer, in one round trip with the route's
+ * own first Redis command: quota_headers_begin sends the read of the
+ * caller's CPU window ahead (store_quota_cpu_send, deferred); the request's
+ * first answer takes its reply and writes the header lines into
+ * req->headers (request.h's before_answer). Without Redis there are none
+ * (the route answers 503 itself). quota_headers_end takes a reply no
+ * answer took, so nothing is left on the connection for the next request.
+ */
+void quota_headers_begin(struct request *req);
+void quota_headers_end(struct request *req);
 
 /* The IETF RateLimit header lines for `u` ("Name: value\r\n"...) into out. */
 void quota_headers(const struct quota_usage *u, char *out, size_t outlen);

@@ -198,6 +198,15 @@ static const char *status_text(int status)
 	}
 }
 
+static void request_before_answer(struct request *req)
+{
+	void (*hook)(struct request *) = req->before_answer;
+
+	req->before_answer = NULL;
+	if (hook)
+		hook(req);
+}
+
 void respond_bytes(struct request *req, int status, const char *content_type,
 		   const char *data, size_t len, const char *headers)
 {
@@ -207,6 +216,7 @@ void respond_bytes(struct request *req, int status, const char *content_type,
 	if (req->answered)
 		return;
 	req->answered = true;
+	request_before_answer(req);
 	if (req->capture) {
 		req->capture->status = status;
 		snprintf(req->capture->content_type, sizeof req->capture->content_type, "%s", content_type);
@@ -236,6 +246,7 @@ int respond_stream_start(struct request *req, int status, const char *content_ty
 	if (req->answered)
 		return -1;
 	req->answered = true;
+	request_before_answer(req);
 	if (req->capture) {
 		req->capture->status = status;
 		snprintf(req->capture->content_type, sizeof req->capture->content_type, "%s", content_type);

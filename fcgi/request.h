@@ -53,6 +53,11 @@ struct request {
 	char cors[512];              /* sent with every answer: CORS headers for an allowed origin (fcgi/cors.c) */
 	bool answered;
 	bool holding;                /* counted among the process's held requests */
+	/* Called once, before the first answer's head is written (fcgi/quota.c
+	 * completes req->headers there); NULL: nothing to do. */
+	void (*before_answer)(struct request *req);
+	bool quota_pending;          /* the RateLimit read is on its way (fcgi/quota.c) */
+	int64_t quota_now_ms;        /* the time it was sent for */
 	/* A subrequest only: its body, its CGI variables, where its answer goes
 	 * and the real request it runs for (whose client it answers to). */
 	const char *body;

@@ -143,17 +143,12 @@ static bool route_query_ok(const struct route *r, struct request *req)
 	return false;
 }
 
-void routes_dispatch(struct request *req)
+static void routes_dispatch_route(struct request *req)
 {
 	char idbuf[JOBID_LEN + 16];
 	const struct route *path_match = NULL;
 	const char *id;
-	struct quota_usage usage;
 
-	/* Every answer tells the caller where its quota stands (IETF RateLimit
-	 * headers). Without Redis there is nothing to tell: the route answers 503. */
-	if (quota_usage_load(req, &usage) == 0)
-		quota_headers(&usage, req->headers, sizeof req->headers);
 	/* CORS, preflights, and no state change from a foreign page (fcgi/cors.c). */
 	if (!cors_admit(req))
 		return;
@@ -194,4 +189,15 @@ void routes_dispatch(struct request *req)
 		return;
 	}
 	respond_error(req, 404, NULL, NULL, "no such endpoint: %s", req->path);
+}
+
+void routes_dispatch(struct request *req)
+{
+	/* Every answer tells the caller where its quota stands (IETF RateLimit
+	 * headers), read in the same round trip as the route's first command
+	 * (fcgi/quota.h). Without Redis there is nothing to tell: the route
+	 * answers 503. */
+	quota_headers_begin(req);
+	routes_dispatch_route(req);
+	quota_headers_end(req);
 }

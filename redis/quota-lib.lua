@@ -8,6 +8,8 @@
 -- Returns used, the ms until the oldest charge leaves the window (0: none),
 -- and the ms until used would fall below `limit` (0: it already is).
 -- A charge is the member "DIGEST:seconds" (finish.lua).
+-- The RateLimit headers compute the same figures in C over a ZRANGEBYSCORE
+-- of the window (common/store_scripts.c, store_quota_cpu_reply): change both.
 local function quota_cpu(cpu_key, now, window, limit)
   redis.call('ZREMRANGEBYSCORE', cpu_key, '-inf', now - window)
   local charges = redis.call('ZRANGE', cpu_key, 0, -1, 'WITHSCORES')

@@ -348,6 +348,20 @@ static void test_args(void)
 	is_str(arg(&a, 2), "sr:store:{192.0.2.7}", "quota: KEYS[3] is the ledger");
 	store_args_free(&a);
 
+	/* The RateLimit headers' read: a plain command, no script (fcgi/quota.c). */
+	is_int(store_quota_cpu_args(&a, "192.0.2.7", 100000, 60000), 0, "quota-cpu is built");
+	ok(a.script == NULL && a.argc == 5, "quota-cpu: a plain command of five words");
+	is_str(arg(&a, 0), "ZRANGEBYSCORE", "quota-cpu: ZRANGEBYSCORE (read-only, the responder's ACL allows it)");
+	is_str(arg(&a, 1), "sr:cpu:{192.0.2.7}", "quota-cpu: of the client's CPU zset");
+	is_str(arg(&a, 2), "(40000", "quota-cpu: from just after now - window (quota_cpu drops those at or before)");
+	is_str(arg(&a, 3), "+inf", "quota-cpu: to the newest");
+	is_str(arg(&a, 4), "WITHSCORES", "quota-cpu: with the times");
+	ok(strstr(redis_script_quota, "ZREMRANGEBYSCORE', cpu_key, '-inf', now - window") != NULL,
+	   "quota-cpu: the same window as quota-lib.lua's quota_cpu (which drops score <= now - window)");
+	store_args_free(&a);
+	ok(store_quota_cpu_args(&a, LONG_CLIENT, 100000, 60000) < 0, "quota-cpu: a client too long for a key is refused");
+	store_args_free(&a);
+
 	is_int(store_start_args(&a, &start, "192.0.2.7"), 0, "start is built");
 	check_args(&a, "start");
 	is_str(arg(&a, 5), "sr:parked:{192.0.2.7}", "start: the client's parked list");
@@ -493,6 +507,46 @@ static void test_replies(void)
 	resp_array(3); resp_bulk("1"); resp_add(":2\r\n"); resp_add(":3\r\n");
 	r = resp_reply();
 	ok(store_quota_reply(r, &u, err, sizeof err) < 0, "quota: three figures are too few");
+	freeReplyObject(r);
+
+	/* quota_cpu over the window's charges (member, score; oldest first), now 100000, window 60000. */
+	resp_array(6); resp_bulk("d1:1.500"); resp_bulk("50000"); resp_bulk("d2:2.250"); resp_bulk("70000");
+	resp_bulk("s1:7:0.500"); resp_bulk("80000");
+	r = resp_reply();
+	ok(store_quota_cpu_reply(r, 100000, 60000, 10, &u, err, sizeof err) == 0 && u.cpu_used == 4.25 &&
+	   u.reset_ms == 10000 && u.retry_ms == 0 && u.active == 0 && u.storage_used == 0,
+	   "quota-cpu: used is the sum (a session's DIGEST:N:seconds too), reset when the oldest leaves");
+	ok(store_quota_cpu_reply(r, 100000, 60000, 3, &u, err, sizeof err) == 0 && u.cpu_used == 4.25 &&
+	   u.retry_ms == 10000, "quota-cpu: over the limit, a submit passes once the oldest has left");
+	ok(store_quota_cpu_reply(r, 100000, 60000, 1, &u, err, sizeof err) == 0 && u.retry_ms == 30000,
+	   "quota-cpu: ... or once as many of the oldest as it takes have left");
+	ok(store_quota_cpu_reply(r, 100000, 60000, 4.25, &u, err, sizeof err) == 0 && u.retry_ms == 10000,
+	   "quota-cpu: used equal to the limit is over it (used >= limit, as quota_cpu)");
+	freeReplyObject(r);
+	resp_array(10); resp_bulk("nocolon"); resp_bulk("1"); resp_bulk("d:"); resp_bulk("2"); resp_bulk("d:abc");
+	resp_bulk("3"); resp_bulk("d: 2 "); resp_bulk("4"); resp_bulk("d:1:0x10"); resp_bulk("5");
+	r = resp_reply();
+	ok(store_quota_cpu_reply(r, 100000, 60000, 100, &u, err, sizeof err) == 0 && u.cpu_used == 18 &&
+	   u.reset_ms == 60000 - 100000 + 1,
+	   "quota-cpu: a member read as Lua's tonumber(match(m, ':([^:]*)$')) or 0 reads it (blanks, hex)");
+	freeReplyObject(r);
+	resp_array(0);
+	r = resp_reply();
+	ok(store_quota_cpu_reply(r, 100000, 60000, 10, &u, err, sizeof err) == 0 && u.cpu_used == 0 &&
+	   u.reset_ms == 0 && u.retry_ms == 0, "quota-cpu: no charges, no figures");
+	freeReplyObject(r);
+	resp_array(3); resp_bulk("d:1"); resp_bulk("5"); resp_bulk("d:2");
+	r = resp_reply();
+	ok(store_quota_cpu_reply(r, 100000, 60000, 10, &u, err, sizeof err) < 0, "quota-cpu: an odd count is refused");
+	freeReplyObject(r);
+	resp_array(2); resp_bulk("d:1"); resp_bulk("soon");
+	r = resp_reply();
+	ok(store_quota_cpu_reply(r, 100000, 60000, 10, &u, err, sizeof err) < 0, "quota-cpu: a score that is no number is refused");
+	freeReplyObject(r);
+	resp_add("-NOPERM this user has no permissions to access the key\r\n");
+	r = resp_reply();
+	ok(store_quota_cpu_reply(r, 100000, 60000, 10, &u, err, sizeof err) < 0 && strstr(err, "NOPERM"),
+	   "quota-cpu: an error reply says what");
 	freeReplyObject(r);
 
 	resp_array(4); resp_bulk("{\"a\":1}"); resp_bulk_len("T\0R", 3); resp_bulk("192.0.2.7"); resp_bulk("2");
