@@ -665,11 +665,11 @@ static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t 
 	free(chunk);
 }
 
-int job_run(const struct job_slot *slot, const char *id, const char *queue, const char *entry_id)
+int job_run(const struct job_slot *slot, struct rconn *redis, const char *id, const char *queue,
+	    const char *entry_id)
 {
 	const struct sandrun_config *cfg = slot->cfg;
-	struct rconn redis;
-	struct job_run_state st = { .slot = slot, .redis = &redis, .id = id, .queue = queue, .entry_id = entry_id };
+	struct job_run_state st = { .slot = slot, .redis = redis, .id = id, .queue = queue, .entry_id = entry_id };
 	struct job_result res = { .status = JOB_STATUS_FAILED, .reason = "internal" };
 	struct manifest *m = NULL;
 	struct manifest_error merr;
@@ -684,9 +684,6 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 	struct store_claim claim = { 0 };
 	int rc = -1, timed_out = 0;
 
-	rconn_init(&redis, cfg->redis_address, cfg->redis_runner_user, cfg->redis_runner_password,
-		   cfg->redis_timeout_ms);
-	rconn_allow_script_load(&redis, NULL);   /* the runner's user may EVAL a script Redis lost */
 	job_keys_make(id, &st.keys);
 	st.started_ms = time_now_ms();
 	st.log_sha[0] = sign_sha256_begin();
@@ -698,7 +695,7 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 			.running_max = cfg->limits.quota_running_max, .lease_ms = LEASE_MS, .retry_ms = REDIS_RETRY_MS,
 		};
 
-		switch (store_job_start(&redis, &start, &claim)) {
+		switch (store_job_start(redis, &start, &claim)) {
 		case 1:
 			break;
 		case 0:
@@ -706,7 +703,7 @@ int job_run(const struct job_slot *slot, const char *id, const char *queue, cons
 			rc = 0;
 			goto out;
 		default:
-			log_error(id, "claim: %s", redis.error);
+			log_error(id, "claim: %s", redis->error);
 			goto out;
 		}
 	}
@@ -862,7 +859,7 @@ record:
 	}
 	rc = job_record_result(&st, &res);
 	if (rc < 0)
-		log_error(id, "cannot record the result: %s", redis.error);
+		log_error(id, "cannot record the result: %s", redis->error);
 	else if (rc == 1)
 		log_info(id, "%s%s%s (exit %d, signal %d, %.3f s cpu, %.3f s wall, %lld bytes peak%s)",
 			 job_status_name(res.status),
@@ -884,7 +881,6 @@ out:
 	EVP_MD_CTX_free(st.log_sha[0]);
 	EVP_MD_CTX_free(st.log_sha[1]);
 	manifest_free(m);
-	rconn_close(&redis);
 	return rc;
 }
 

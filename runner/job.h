@@ -1,8 +1,9 @@
 /*
  * One job's life in the runner, from claiming it in Redis to recording
- * its result. job_run() runs in a supervisor process of its own, forked
- * by the runner's main loop for one slot; a crash there fails that job,
- * never the runner. job_reclaim() decides the fate of a job whose runner
+ * its result. job_run() runs in the supervisor process of one slot, forked
+ * by the runner's main loop and kept for the slot's next jobs (with its
+ * Redis connection); a crash there fails that job, never the runner, and
+ * the slot gets a new supervisor. job_reclaim() decides the fate of a job whose runner
  * was lost (redis/reclaim.lua).
  */
 #ifndef SANDRUN_JOB_H
@@ -40,7 +41,8 @@ struct job_slot {
 };
 
 /*
- * Claims the queued job `id` (entry entry_id of stream queue), runs it in a sandbox and records the result;
+ * Claims the queued job `id` (entry entry_id of stream queue), runs it in a sandbox and records the result,
+ * speaking to Redis on `redis` (the supervisor's own connection, kept from job to job);
  * the scripts that claim and record also acknowledge its queue entry.
  * While the job runs it is stopped (its whole cgroup killed) within
  * JOB_CHECK_MS of a cancel or a takeover, and, with nothing recorded, when
@@ -50,7 +52,8 @@ struct job_slot {
  * the job was not runnable (cancelled, expired, taken), -1 when Redis
  * failed (the caller fails the job once Redis is back).
  */
-int job_run(const struct job_slot *slot, const char *id, const char *queue, const char *entry_id);
+int job_run(const struct job_slot *slot, struct rconn *redis, const char *id, const char *queue,
+	    const char *entry_id);
 
 /*
  * Marks job `id` failed with reason internal and `why`, if this runner still

@@ -3,11 +3,14 @@
  *
  * It never listens on a port. It reads job ids from the queue stream in
  * Redis as a member of the consumer group "runners", runs at most
- * runner_slots jobs at once, each in a supervisor process of its own
+ * runner_slots jobs at once, each in its slot's supervisor process
  * (runner/job.c), and leaves the rest to the scripts the supervisor calls
  * (redis/start.lua claims a job, redis/finish.lua records it and
- * acknowledges its entry). A supervisor that crashes fails its job with
- * reason internal; the runner keeps serving.
+ * acknowledges its entry). A slot's supervisor is forked for its first job
+ * and kept: it gets each next job over a pipe (struct job_order) and keeps
+ * its Redis connection, so a job costs no fork of the runner, no connect
+ * and no AUTH. A supervisor that crashes fails the job it held with reason
+ * internal and is replaced at the slot's next job; the runner keeps serving.
  *
  * Runners die (kill -9, a host gone), so nothing of a job depends on its
  * runner staying alive (common/store.h has the keys):
@@ -52,6 +55,7 @@
 #include "signer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -74,7 +78,10 @@
 #define SESSION_WARM_ON_DEMAND_MS 60000 /* a sandbox started for waiting creates gives up after this unclaimed */
 
 struct slot {
-	pid_t supervisor;            /* 0 when free */
+	pid_t supervisor;            /* the slot's supervisor process; 0 when there is none (yet) */
+	int job_fd;                  /* the write end of its order pipe; -1 without a supervisor */
+	int busy;                    /* a job was handed to it and is not done */
+	int retire;                  /* replace the supervisor once it is done (it has a stale signer fd) */
 	char queue[128];             /* the stream its entry is in */
 	char job_id[64];
 	char entry_id[64];           /* its queue entry: renewed while it runs, acknowledged at the end */
@@ -97,8 +104,8 @@ struct runner {
 	                                is done with its job (see runner_reap) */
 	size_t done_len;             /* bytes mapped */
 	pid_t main_pid;              /* this process, whom a done supervisor tells (SIGUSR1) */
-	pid_t *ending;               /* supervisors done with their job and still exiting, reaped later */
-	int nending;                 /* at most 2 * nslots */
+	pid_t *ending;               /* supervisors retired (order pipe closed), still exiting, reaped later */
+	int nending;                 /* at most 2 * nslots + 4: a retirement per slot, and two more in one pass */
 	struct rconn redis;
 	const char *queues[QUEUES_MAX]; /* the streams it reads, its GPU's first */
 	int nqueues;
@@ -325,14 +332,80 @@ static int queue_next(struct runner *rn, long block_ms, struct queue_entry *got)
 	return n;
 }
 
-static pid_t supervisor_start(struct runner *rn, int i)
-{
-	pid_t pid = fork();
+/* What the main loop hands a slot's supervisor: one job (atomic in a pipe, < PIPE_BUF). */
+struct job_order {
+	char queue[128];
+	char entry_id[64];
+	char job_id[64];
+};
 
+/*
+ * The life of slot i's supervisor: read a job order, run it, tell the
+ * main loop (the done flag, then SIGUSR1), and again, until the pipe ends
+ * (the runner stops or retires it). A job whose result could not be
+ * recorded (Redis failed) ends the process with status 3: the main loop
+ * fails that job once Redis is back, and the slot gets a new supervisor.
+ */
+static void supervisor_main(struct runner *rn, int i, int order_fd)
+{
+	struct rconn redis;
+	struct job_order o;
+
+	rconn_init(&redis, rn->cfg->redis_address, rn->cfg->redis_runner_user, rn->cfg->redis_runner_password,
+		   rn->cfg->redis_timeout_ms);
+	rconn_allow_script_load(&redis, NULL);   /* the runner's user may EVAL a script Redis lost */
+	for (;;) {
+		ssize_t n;
+
+		while ((n = read(order_fd, &o, sizeof o)) < 0 && errno == EINTR)
+			;
+		if (n == 0)
+			break;                   /* the runner stops, or replaces this process */
+		if (n != (ssize_t)sizeof o)
+			_exit(4);
+		o.queue[sizeof o.queue - 1] = o.entry_id[sizeof o.entry_id - 1] = o.job_id[sizeof o.job_id - 1] = '\0';
+		if (job_run(&rn->jslots[i], &redis, o.job_id, o.queue, o.entry_id) != 0)
+			_exit(3);
+		/*
+		 * Done: the result is recorded (or the entry left for a takeover),
+		 * the sandbox and its cgroup are gone. Tell the main loop, which
+		 * gives the slot its next job. The check of the parent keeps the
+		 * signal from a reaper we were reparented to; PR_SET_PDEATHSIG has
+		 * killed us by then anyway.
+		 */
+		__atomic_store_n(&rn->done[i], 1, __ATOMIC_RELEASE);
+		if (getppid() == rn->main_pid)
+			kill(rn->main_pid, SIGUSR1);
+	}
+	rconn_close(&redis);
+	_exit(0);
+}
+
+/* The order pipes of the slots' supervisors are the main loop's alone: closed in every child it forks. */
+static void slot_order_fds_close(struct runner *rn)
+{
+	for (int k = 0; k < rn->nslots; k++)
+		if (rn->slots[k].job_fd >= 0) {
+			close(rn->slots[k].job_fd);
+			rn->slots[k].job_fd = -1;
+		}
+}
+
+/* Forks slot i's supervisor with its order pipe. 0, or -1 (errno). */
+static int supervisor_start(struct runner *rn, int i)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
 	if (pid == 0) {
 		struct sigaction dfl = { .sa_handler = SIG_DFL };
 		sigset_t none;
 
+		close(p[1]);
+		slot_order_fds_close(rn);
 		/* The child must not speak on the parent's Redis connection. */
 		if (rn->redis.ctx) {
 			redisFree(rn->redis.ctx);
@@ -346,28 +419,71 @@ static pid_t supervisor_start(struct runner *rn, int i)
 		sigaction(SIGTERM, &dfl, NULL);
 		sigaction(SIGINT, &dfl, NULL);
 		sigaction(SIGCHLD, &dfl, NULL);
+		signal(SIGPIPE, SIG_IGN);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		/* A supervisor never outlives its runner: its sandbox dies with it,
 		 * the lease lapses and another runner takes the job over. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != rn->main_pid)
+			_exit(1);
 		prctl(PR_SET_NAME, "sandrun-job");
-		if (job_run(&rn->jslots[i], rn->slots[i].job_id, rn->slots[i].queue, rn->slots[i].entry_id) != 0)
-			_exit(3);
-		/*
-		 * Done: the result is recorded (or the entry left for a takeover),
-		 * the sandbox and its cgroup are gone. Tell the main loop, which can
-		 * give the slot its next job while the kernel still tears this
-		 * process down (~0.2 ms, a few percent of a trivial job's cycle). The
-		 * check of the parent keeps the signal from a reaper we were
-		 * reparented to; PR_SET_PDEATHSIG has killed us by then anyway.
-		 */
-		__atomic_store_n(&rn->done[i], 1, __ATOMIC_RELEASE);
-		if (getppid() == rn->main_pid)
-			kill(rn->main_pid, SIGUSR1);
-		_exit(0);
+		supervisor_main(rn, i, p[0]);
 	}
-	return pid;
+	close(p[0]);
+	if (pid < 0) {
+		close(p[1]);
+		return -1;
+	}
+	rn->slots[i].supervisor = pid;
+	rn->slots[i].job_fd = p[1];
+	rn->slots[i].retire = 0;
+	return 0;
+}
+
+/* Slot i's supervisor goes: its pipe closed (it exits once its job, if any, is done), reaped later. */
+static void supervisor_retire(struct runner *rn, int i)
+{
+	struct slot *s = &rn->slots[i];
+
+	if (!s->supervisor)
+		return;
+	if (s->job_fd >= 0)
+		close(s->job_fd);
+	s->job_fd = -1;
+	if (!s->busy) {
+		rn->ending[rn->nending++] = s->supervisor;  /* at most nslots: one per slot at a time */
+		s->supervisor = 0;
+	}
+}
+
+/* Hands the slot's job to its supervisor, forking one first when it has none. 0, or -1 (logged). */
+static int supervisor_order(struct runner *rn, int i)
+{
+	struct slot *s = &rn->slots[i];
+	struct job_order o;
+
+	memset(&o, 0, sizeof o);
+	snprintf(o.queue, sizeof o.queue, "%s", s->queue);
+	snprintf(o.entry_id, sizeof o.entry_id, "%s", s->entry_id);
+	snprintf(o.job_id, sizeof o.job_id, "%s", s->job_id);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		ssize_t n;
+
+		if (!s->supervisor && supervisor_start(rn, i) < 0) {
+			log_error(s->job_id, "fork: %s", strerror(errno));
+			return -1;
+		}
+		while ((n = write(s->job_fd, &o, sizeof o)) < 0 && errno == EINTR)
+			;
+		if (n == (ssize_t)sizeof o)
+			return 0;
+		/* it died meanwhile (EPIPE): reaped later; a new one takes the job */
+		log_warn(s->job_id, "the slot's supervisor is gone (%s): starting another",
+			 n < 0 ? strerror(errno) : "short write");
+		supervisor_retire(rn, i);
+	}
+	return -1;
 }
 
 /*
@@ -385,18 +501,18 @@ static void slot_start(struct runner *rn, int i, const char *queue, const char *
 	snprintf(s->job_id, sizeof s->job_id, "%s", job_id);
 	__atomic_store_n(&rn->leases[i], lease_from, __ATOMIC_RELEASE);
 	__atomic_store_n(&rn->done[i], 0, __ATOMIC_RELEASE);
-	s->supervisor = supervisor_start(rn, i);
-	if (s->supervisor < 0) {
-		log_error(s->job_id, "fork: %s", strerror(errno));
-		s->supervisor = 0;
+	if (supervisor_order(rn, i) == 0) {
+		s->busy = 1;
+	} else {
 		/* Left pending in the group: its lease lapses and a runner takes it over. */
+		*s->entry_id = '\0';
 	}
 }
 
 static int slot_free(const struct runner *rn)
 {
 	for (int i = 0; i < rn->nslots; i++)
-		if (!rn->slots[i].supervisor)
+		if (!rn->slots[i].busy)
 			return i;
 	return -1;
 }
@@ -420,7 +536,7 @@ static int runner_renew_leases(struct runner *rn, int64_t sent)
 		argv[argc++] = rn->name;
 		argv[argc++] = "0";
 		for (int i = 0; i < rn->nslots; i++)
-			if (rn->slots[i].supervisor && *rn->slots[i].entry_id && strcmp(rn->slots[i].queue, rn->queues[q]) == 0)
+			if (rn->slots[i].busy && *rn->slots[i].entry_id && strcmp(rn->slots[i].queue, rn->queues[q]) == 0)
 				argv[argc++] = rn->slots[i].entry_id;
 		for (int h = 0; h < rn->nheld; h++)
 			if (strcmp(rn->held[h].queue, rn->queues[q]) == 0)
@@ -443,7 +559,7 @@ static int runner_renew_leases(struct runner *rn, int64_t sent)
 			if (reply->element[k]->type != REDIS_REPLY_STRING)
 				continue;
 			for (int i = 0; i < rn->nslots; i++)
-				if (rn->slots[i].supervisor && strcmp(rn->slots[i].entry_id, reply->element[k]->str) == 0 &&
+				if (rn->slots[i].busy && strcmp(rn->slots[i].entry_id, reply->element[k]->str) == 0 &&
 				    strcmp(rn->slots[i].queue, rn->queues[q]) == 0)
 					__atomic_store_n(&rn->leases[i], sent, __ATOMIC_RELEASE);
 			for (int h = 0; h < rn->nheld; h++)
@@ -486,7 +602,7 @@ static int runner_heartbeat(struct runner *rn)
 	int nbusy = 0;
 
 	for (int i = 0; i < rn->nslots; i++)
-		nbusy += rn->slots[i].supervisor != 0;
+		nbusy += rn->slots[i].busy;
 	if (runner_renew_leases(rn, sent) < 0)
 		return -1;
 	store_key_runner(key, sizeof key, rn->name);
@@ -595,7 +711,7 @@ static void runner_reclaim_queue(struct runner *rn, int q, int nfree)
 		 * lapsed lease and is ending), or we hold it for a free slot: the
 		 * next pass takes it. */
 		for (i = 0; i < rn->nslots; i++)
-			busy_here |= rn->slots[i].supervisor && strcmp(rn->slots[i].entry_id, entry_id) == 0 &&
+			busy_here |= rn->slots[i].busy && strcmp(rn->slots[i].entry_id, entry_id) == 0 &&
 				     strcmp(rn->slots[i].queue, rn->queues[q]) == 0;
 		for (i = 0; i < rn->nheld; i++)
 			busy_here |= strcmp(rn->held[i].entry_id, entry_id) == 0 &&
@@ -638,7 +754,7 @@ static void runner_reclaim(struct runner *rn)
 		int nfree = 0;
 
 		for (int i = 0; i < rn->nslots; i++)
-			nfree += !rn->slots[i].supervisor;
+			nfree += !rn->slots[i].busy;
 		if (nfree == 0)
 			break;
 		runner_reclaim_queue(rn, q, nfree);
@@ -662,8 +778,13 @@ static void runner_signer_ended(struct runner *rn, int status)
 		log_error(NULL, "signer: %s: results are recorded unsigned until the runner restarts", err);
 	else
 		log_info(NULL, "signer restarted (pid %d)", (int)rn->signer.pid);
-	for (int i = 0; i < rn->nslots; i++)
+	for (int i = 0; i < rn->nslots; i++) {
 		rn->jslots[i].signer_fd = rn->signer.fd;
+		/* a supervisor has the old fd in its copy: replaced once done */
+		rn->slots[i].retire = 1;
+		if (!rn->slots[i].busy)
+			supervisor_retire(rn, i);
+	}
 }
 
 /* ---- session sandboxes (docs/sessions.md; runner/session.c) */
@@ -689,6 +810,7 @@ static void session_sup_start(struct runner *rn, int i, size_t env)
 		};
 		sigset_t none;
 
+		slot_order_fds_close(rn);
 		if (rn->redis.ctx) {
 			redisFree(rn->redis.ctx);
 			rn->redis.ctx = NULL;
@@ -867,8 +989,8 @@ static int session_pool_init(struct runner *rn)
 
 /*
  * Frees the slots whose supervisor is done with its job (rn->done): they can
- * take their next job now; the process goes on the ending list, reaped once
- * it has exited. Then reaps ended supervisors; one that ended abnormally
+ * take their next job now, from the same supervisor (unless it is to be
+ * replaced). Then reaps ended supervisors; one that ended abnormally
  * before it was done fails its job (if it still holds it).
  */
 static void runner_reap(struct runner *rn)
@@ -879,11 +1001,12 @@ static void runner_reap(struct runner *rn)
 	for (int i = 0; i < rn->nslots; i++) {
 		struct slot *s = &rn->slots[i];
 
-		if (!s->supervisor || !__atomic_load_n(&rn->done[i], __ATOMIC_ACQUIRE) || rn->nending == 2 * rn->nslots)
+		if (!s->busy || !__atomic_load_n(&rn->done[i], __ATOMIC_ACQUIRE))
 			continue;
-		rn->ending[rn->nending++] = s->supervisor;
-		s->supervisor = 0;
+		s->busy = 0;
 		*s->entry_id = '\0';
+		if (s->retire || s->job_fd < 0)
+			supervisor_retire(rn, i);
 	}
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		int k;
@@ -907,20 +1030,29 @@ static void runner_reap(struct runner *rn)
 		}
 		for (int i = 0; i < rn->nslots; i++) {
 			struct slot *s = &rn->slots[i];
+			int abnormal = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 
 			if (s->supervisor != pid)
 				continue;
-			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			if (s->busy && !__atomic_load_n(&rn->done[i], __ATOMIC_ACQUIRE) && abnormal) {
 				log_error(s->job_id, "supervisor ended abnormally (%s %d): failing the job",
 					  WIFSIGNALED(status) ? "signal" : "status",
 					  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 				/* finish.lua acknowledges the entry, unless the job was taken over */
 				job_fail_internal(&rn->redis, &rn->jslots[i], s->job_id, s->queue, s->entry_id,
 						  "the runner lost this job's supervisor");
+			} else if (abnormal) {
+				log_warn(NULL, "slot %d: its supervisor ended abnormally between jobs (%s %d)", i,
+					 WIFSIGNALED(status) ? "signal" : "status",
+					 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 			}
 			/* else the supervisor's scripts acknowledged the entry, or it left it
 			 * for a takeover (a lapsed lease) */
+			if (s->job_fd >= 0)
+				close(s->job_fd);
+			s->job_fd = -1;
 			s->supervisor = 0;
+			s->busy = 0;
 			*s->entry_id = '\0';
 		}
 	}
@@ -1105,12 +1237,14 @@ static int runner_slots_init(struct runner *rn, struct runner_resources *res)
 	rn->leases = mmap(NULL, rn->leases_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	rn->done_len = (size_t)rn->nslots * sizeof *rn->done;
 	rn->done = mmap(NULL, rn->done_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	rn->ending = calloc(2 * (size_t)rn->nslots, sizeof *rn->ending);
+	rn->ending = calloc(2 * (size_t)rn->nslots + 4, sizeof *rn->ending);
 	if (rn->leases == MAP_FAILED || rn->done == MAP_FAILED || !rn->ending) {
 		log_error(NULL, "mmap: %s", strerror(errno));
 		return -1;
 	}
 	rn->main_pid = getpid();
+	for (int i = 0; i < rn->nslots; i++)
+		rn->slots[i].job_fd = -1;
 	for (int i = 0; i < rn->nslots; i++) {
 		snprintf(rn->slots[i].mount_point, sizeof rn->slots[i].mount_point, "%s/slot-%d",
 			 cfg->runner_state_dir, i);
@@ -1330,8 +1464,12 @@ static int runner_step(struct runner *rn, const sigset_t *wake)
 	int64_t now, until_heartbeat;
 
 	runner_reap(rn);
-	for (int i = 0; i < rn->nslots; i++)
-		busy += rn->slots[i].supervisor != 0;
+	for (int i = 0; i < rn->nslots; i++) {
+		/* stopping: each supervisor ends once its job is done (its pipe closed) */
+		if (stop_requested && rn->slots[i].job_fd >= 0)
+			supervisor_retire(rn, i);
+		busy += rn->slots[i].busy || rn->slots[i].supervisor != 0;
+	}
 	free_slot = slot_free(rn);
 	now = runner_heartbeat_if_due(rn, time_mono_ms());
 	session_pool_step(rn);
