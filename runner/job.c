@@ -621,7 +621,7 @@ static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t 
 			if (fds[i].fd >= 0 && fds[i].revents && !job_read_output(st, fds[i].fd, i, chunk))
 				fds[i].fd = -1;
 		if (fds[2].fd >= 0 && fds[2].revents) {
-			/* init wrote its report or died: the job is over; sandbox_wait() reads it. */
+			/* init wrote its report or died: the job is over; sandbox_wait_result() reads it. */
 			fds[2].fd = -1;
 			if (!ended)
 				ended = time_mono_ms();
@@ -811,13 +811,13 @@ int job_run(const struct job_slot *slot, struct rconn *redis, const char *id, co
 	log_info(id, "running in slot %u as uid %u (pid %d, attempt %lld)", slot->index,
 		 cfg->job_uid_base + slot->index, (int)sb.pid, (long long)claim.attempt);
 	job_supervise(&st, &sb, m->timeout, &res, &timed_out);
-	sandbox_wait(&sb, &res.sb);
+	/* the result, as soon as init reports it; init's exit (its namespaces
+	 * torn down) and the cgroup's removal wait until it is recorded (out:) */
+	sandbox_wait_result(&sb, &res.sb);
 	close(sb.stdout_fd);
 	close(sb.stderr_fd);
 	if (sb.outputs_fd >= 0)
 		close(sb.outputs_fd);
-	if (cgroup_job_destroy(&cg, err, sizeof err) < 0)
-		log_warn(id, "cgroup: %s", err);
 
 	switch (res.sb.outcome) {
 	case SANDBOX_INTERNAL_ERROR:
@@ -869,7 +869,8 @@ record:
 	if (rc > 0)
 		rc = 0;
 out:
-	if (cgroup_job_destroy(&cg, err, sizeof err) < 0)  /* a sandbox that never started */
+	sandbox_reap(&sb);                      /* before its cgroup goes; a no-op if never started */
+	if (cgroup_job_destroy(&cg, err, sizeof err) < 0)
 		log_warn(id, "cgroup: %s", err);
 	store_claim_free(&claim);
 	job_command_envp_free(envp);
