@@ -452,7 +452,11 @@ static void supervisor_retire(struct runner *rn, int i)
 		close(s->job_fd);
 	s->job_fd = -1;
 	if (!s->busy) {
-		rn->ending[rn->nending++] = s->supervisor;  /* at most nslots: one per slot at a time */
+		if (rn->nending < 2 * rn->nslots + 4)
+			rn->ending[rn->nending++] = s->supervisor;  /* reaped by runner_reap */
+		else    /* cannot happen (two retirements per slot between reaps at most); never overflow */
+			while (waitpid(s->supervisor, NULL, 0) < 0 && errno == EINTR)
+				;
 		s->supervisor = 0;
 	}
 }
