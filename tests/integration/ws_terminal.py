@@ -64,33 +64,30 @@ class Term:
             m = re.search(pattern, self.screen[start:])
             if m:
                 return m
-            left = deadline - time.monotonic()
-            if left <= 0:
+            if not await self._receive(deadline):
                 return None
-            try:
-                msg = await asyncio.wait_for(self.ws.recv(), left)
-            except (asyncio.TimeoutError, websockets.ConnectionClosed):
-                return None
-            if isinstance(msg, bytes):
-                self.screen += msg
-            else:
-                self.events.append(json.loads(msg))
+
+    async def _receive(self, deadline):
+        """One message before deadline: bytes onto the screen, JSON into events. False on timeout or close."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            msg = await asyncio.wait_for(self.ws.recv(), left)
+        except (asyncio.TimeoutError, websockets.ConnectionClosed):
+            return False
+        if isinstance(msg, bytes):
+            self.screen += msg
+        else:
+            self.events.append(json.loads(msg))
+        return True
 
     async def event(self, timeout=15):
         """The next JSON message (screen bytes meanwhile kept)."""
         deadline = time.monotonic() + timeout
         while not self.events:
-            left = deadline - time.monotonic()
-            if left <= 0:
+            if not await self._receive(deadline):
                 return None
-            try:
-                msg = await asyncio.wait_for(self.ws.recv(), left)
-            except (asyncio.TimeoutError, websockets.ConnectionClosed):
-                return None
-            if isinstance(msg, bytes):
-                self.screen += msg
-            else:
-                self.events.append(json.loads(msg))
         return self.events.pop(0)
 
     async def type(self, text):
