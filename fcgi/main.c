@@ -14,7 +14,10 @@
  * streams: up to an hour) while doing nothing but wait on Redis. A thread
  * owns its FCGX_Request and its Redis connection (struct responder); one
  * thread of a process at a time is in accept (accept_lock), the others
- * wait for their turn. At most fcgi_hold_max threads per process, counted
+ * wait for their turn; a thread whose connection nginx keeps (FCGI_KEEP_CONN)
+ * waits on it instead, and gives it up for a connection waiting to be
+ * accepted when no other thread is accepting (fcgi/keepalive.c). At most
+ * fcgi_hold_max threads per process, counted
  * over the pool (fcgi/request.h), may hold a request, so quick requests
  * always find one.
  *
@@ -25,6 +28,7 @@
  * consistent, so one of them always sees the other's change.
  */
 #include "config.h"
+#include "keepalive.h"
 #include "log.h"
 #include "rconn.h"
 #include "request.h"
@@ -40,6 +44,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,10 +127,23 @@ static void *worker_thread_run(void *arg)
 	}
 	while (!responder_stopping()) {
 		struct request req;
+		bool locked = false;
 		int rc;
 
-		pthread_mutex_lock(&accept_lock);
-		if (responder_stopping()) {
+		/* A connection nginx keeps (fcgi/keepalive.c): its next request
+		 * is read without the accept lock, unless it is given up. */
+		if (fcgx.ipcFd >= 0) {
+			enum keepalive_wait kw = keepalive_wait(&fcgx, w->listen_fd, &accept_lock);
+
+			if (kw == KEEPALIVE_CLOSED)
+				break;
+			locked = kw == KEEPALIVE_YIELDED;
+		}
+		if (fcgx.ipcFd < 0 && !locked) {
+			pthread_mutex_lock(&accept_lock);
+			locked = true;
+		}
+		if (locked && responder_stopping()) {
 			pthread_mutex_unlock(&accept_lock);
 			break;
 		}
@@ -134,7 +152,8 @@ static void *worker_thread_run(void *arg)
 		rc = FCGX_Accept_r(&fcgx);
 		if (rc == 0)
 			atomic_fetch_add(&in_flight, 1);
-		pthread_mutex_unlock(&accept_lock);
+		if (locked)
+			pthread_mutex_unlock(&accept_lock);
 		if (rc < 0) {
 			log_warn(NULL, "accept: %s; trying again", strerror(errno));
 			sleep_ms(ACCEPT_RETRY_MS);
@@ -142,6 +161,7 @@ static void *worker_thread_run(void *arg)
 		}
 		request_init(&req, &fcgx, &w->srv);
 		routes_dispatch(&req);
+		keepalive_finish(&fcgx);
 		FCGX_Finish_r(&fcgx);
 		if (atomic_fetch_sub(&in_flight, 1) == 1 && responder_stopping())
 			_exit(0);
