@@ -479,6 +479,18 @@ static void test_isolation(void)
 	check(exited_with(job, 0) && strcmp(job->out, "/usr/share/zoneinfo/Etc/UTC\n") == 0, job,
 	      "the host's configuration and certificates under /usr, its /proc files, its time zone: hidden");
 
+	/* every mask is read-only, nosuid, nodev and noexec, the ones bound from
+	 * the first mask of their kind (struct sandbox_masks) as much as the first */
+	job = run_argv((const char *const[]){ "/bin/sh", "-c",
+		"awk '$5 ~ /^\\/(usr\\/etc|usr\\/local\\/etc|usr\\/local\\/share\\/ca-certificates|"
+		"usr\\/share\\/ca-certificates|proc\\/(acpi|bus|fs|irq|scsi|cmdline|config\\.gz|kallsyms|keys|"
+		"partitions|swaps|sys\\/kernel\\/random\\/boot_id))$/ {"
+		" n++; split($6, o, \",\"); f = \"\"; for (i in o) if (o[i] ~ /^(ro|nosuid|nodev|noexec)$/) f = f o[i] \" \";"
+		" if (length(f) != length(\"ro nosuid nodev noexec \")) print \"weak\", $5, $6 }"
+		" END { print (n >= 5 ? \"masks\" : \"too few masks: \" n) }' /proc/self/mountinfo", NULL });
+	check(exited_with(job, 0) && strcmp(job->out, "masks\n") == 0, job,
+	      "every mask over a hidden path is read-only, nosuid, nodev and noexec");
+
 	job = run_argv((const char *const[]){ "/usr/bin/stat", "-c", "%a %U %n", "/", "/tmp", "/work", "/dev",
 					      "/dev/shm", "/etc", "/etc/ssl", "/etc/passwd", "/etc/hosts", "/proc", NULL });
 	check(exited_with(job, 0) && strcmp(job->out, "755 root /\n1777 root /tmp\n700 sandrun /work\n"
