@@ -266,10 +266,46 @@ static size_t sandbox_root_len(const char *env_root)
 	return len;
 }
 
+/*
+ * The signals the process ignores, from /proc/self/status's SigIgn (a
+ * hexadecimal mask, bit n-1 for signal n); false if it cannot be read.
+ */
+static bool sandbox_ignored_signals(uint64_t *mask)
+{
+	char buf[4096], *line;
+	ssize_t n;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	line = strstr(buf, "\nSigIgn:\t");
+	return line != NULL && sscanf(line + strlen("\nSigIgn:\t"), "%" SCNx64, mask) == 1;
+}
+
+/*
+ * Every disposition back to the default, so the job inherits none of the
+ * supervisor's. After the exec into this fresh image only the ignored ones
+ * can differ (the kernel resets every handled one), so those are reset,
+ * as SigIgn lists them: one read instead of a call per signal (64 system
+ * calls, ~0.1 ms on a host where a system call is dear). Where the list
+ * cannot be read, every signal is reset.
+ */
 static void sandbox_reset_signal_dispositions(void)
 {
+	uint64_t ignored;
 	int sig;
 
+	if (sandbox_ignored_signals(&ignored)) {
+		for (sig = 1; sig < NSIG && sig <= 64; sig++)
+			if (ignored & (UINT64_C(1) << (sig - 1)))
+				signal(sig, SIG_DFL);
+		return;
+	}
 	/* SIGKILL, SIGSTOP and the C library's reserved signals refuse; fine */
 	for (sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);

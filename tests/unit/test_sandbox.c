@@ -649,6 +649,29 @@ static void test_uploads(void)
 	      && strcmp(job.out, "/work\n0022\n0\n1\n2\n3\nSigBlk:\t0000000000000000\n0\n") == 0,
 	      &job, "after unpacking, the job starts in /work, umask 022, fds 0-2, no signal blocked, "
 	      "no libarchive mapped");
+	/* what the supervisor ignores (the runner ignores SIGPIPE) does not reach
+	 * the job: init resets the dispositions SigIgn lists (sandbox.c, step 0) */
+	{
+		struct sigaction ign = { .sa_handler = SIG_IGN }, old[3];
+		const int sigs[3] = { SIGPIPE, SIGHUP, SIGUSR2 };
+
+		for (int i = 0; i < 3; i++)
+			sigaction(sigs[i], &ign, &old[i]);
+		base_spec(&spec, &up, (const char *const[]){ "/bin/grep", "^SigIgn", "/proc/self/status", NULL });
+		run_job(&spec, &job);
+		for (int i = 0; i < 3; i++)
+			sigaction(sigs[i], &old[i], NULL);
+		/* (the C library's reserved signals, 32 and 33, refuse any change,
+		 * as they always did: whatever ran the test may have ignored them) */
+		unsigned long long ignored = ~0ULL;
+
+		if (strncmp(job.out, "SigIgn:\t", 8) == 0)
+			ignored = strtoull(job.out + 8, NULL, 16);
+		check(exited_with(&job, 0) && (ignored & ((1ULL << (SIGPIPE - 1)) | (1ULL << (SIGHUP - 1))
+							  | (1ULL << (SIGUSR2 - 1)))) == 0
+		      && (ignored & ~(3ULL << 31)) == 0, &job,
+		      "signals the supervisor ignores are the default again in the job");
+	}
 	base_spec(&spec, &up, (const char *const[]){ "/bin/sh", "-c", "kill -SEGV $$", NULL });
 	run_job(&spec, &job);
 	check(job.start_rc == 0 && job.res.outcome == SANDBOX_EXITED && job.res.term_signal == SIGSEGV, &job,
