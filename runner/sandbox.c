@@ -1556,8 +1556,9 @@ static int sandbox_spec_load(int fd, struct sandbox_spec_decoded *d, char *err, 
  * Init's fresh image: main() of the sandrun-init program (runner/init_main.c),
  * exec'd by sandbox_exec_init with its descriptors at the numbers of enum
  * sandbox_init_fd, already in the job's cgroup. Reads the spec, sets the
- * locale libarchive converts names with (its files are the host's: they
- * are gone after step d), and goes on with the steps (sandbox_init_main).
+ * locale libarchive converts names with where it will (its files are the
+ * host's: they are gone after step d), and goes on with the steps
+ * (sandbox_init_main).
  * Anything but the clone of a supervisor -- pid 1 of a new PID namespace,
  * a spec and a report pipe at their numbers -- is told this is no command.
  */
@@ -1594,7 +1595,12 @@ _Noreturn void sandbox_init_exec_main(int argc, char **argv)
 		fds.upload = SANDBOX_INIT_FD_UPLOAD;
 	if (d.flags & SANDBOX_SPEC_NETNS)
 		d.spec.netns_fd = SANDBOX_INIT_FD_NETNS;
-	(void)locale_use_utf8_names();  /* the runner warned at start if this cannot work */
+	/* only where libarchive will convert names: the job process unpacking
+	 * an upload, a session's agent packing and unpacking files; loading the
+	 * locale (the alias file, LC_CTYPE, the gconv cache) is ~15 system calls
+	 * and their pages, for nothing in any other job */
+	if (d.spec.upload_len > 0 || d.spec.session)
+		(void)locale_use_utf8_names();  /* the runner warned at start if this cannot work */
 	sandbox_init_main(&d.spec, fds);
 }
 
