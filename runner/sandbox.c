@@ -89,10 +89,13 @@
 
 /* The namespaces every job gets: its own process tree (and a fresh /proc),
  * mount table, network stack (loopback left down: no network at all), SysV
- * IPC, host name and cgroup view. No user namespace: init is real root
- * until it drops privileges, which is what mounting needs. */
+ * IPC and host name, all made by the clone; and its cgroup view, which init
+ * makes itself once it is in the job's cgroup (sandbox_enter_cgroup_namespace:
+ * one made by the clone would be rooted at the supervisor's cgroup, and was
+ * replaced at once). No user namespace: init is real root until it drops
+ * privileges, which is what mounting needs. */
 #define SANDBOX_CLONE_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET \
-	| CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
+	| CLONE_NEWIPC | CLONE_NEWUTS)
 
 /* What `hostname` says inside: the same for every job, nothing of the host. */
 #define SANDBOX_HOSTNAME "sandrun"
@@ -263,10 +266,46 @@ static size_t sandbox_root_len(const char *env_root)
 	return len;
 }
 
+/*
+ * The signals the process ignores, from /proc/self/status's SigIgn (a
+ * hexadecimal mask, bit n-1 for signal n); false if it cannot be read.
+ */
+static bool sandbox_ignored_signals(uint64_t *mask)
+{
+	char buf[4096], *line;
+	ssize_t n;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	line = strstr(buf, "\nSigIgn:\t");
+	return line != NULL && sscanf(line + strlen("\nSigIgn:\t"), "%" SCNx64, mask) == 1;
+}
+
+/*
+ * Every disposition back to the default, so the job inherits none of the
+ * supervisor's. After the exec into this fresh image only the ignored ones
+ * can differ (the kernel resets every handled one), so those are reset,
+ * as SigIgn lists them: one read instead of a call per signal (64 system
+ * calls, ~0.1 ms on a host where a system call is dear). Where the list
+ * cannot be read, every signal is reset.
+ */
 static void sandbox_reset_signal_dispositions(void)
 {
+	uint64_t ignored;
 	int sig;
 
+	if (sandbox_ignored_signals(&ignored)) {
+		for (sig = 1; sig < NSIG && sig <= 64; sig++)
+			if (ignored & (UINT64_C(1) << (sig - 1)))
+				signal(sig, SIG_DFL);
+		return;
+	}
 	/* SIGKILL, SIGSTOP and the C library's reserved signals refuse; fine */
 	for (sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
@@ -373,9 +412,10 @@ static void sandbox_wait_for_start(struct sandbox_fds *fds)
 }
 
 /* Step 0, once placed: a cgroup namespace rooted at the job's own cgroup.
- * The one clone3 made is rooted where the supervisor was (the kernel takes
- * it before CLONE_INTO_CGROUP moves us, and v1 moved us later still), so
- * /proc/self/cgroup would show the runner's tree. */
+ * Not the clone's: one made there is rooted where the supervisor was (the
+ * kernel takes it before CLONE_INTO_CGROUP moves us, and v1 moves us later
+ * still), so /proc/self/cgroup would show the runner's tree. Until here init
+ * runs only its own steps, none of the job's. */
 static int sandbox_enter_cgroup_namespace(char *err, size_t errlen)
 {
 	if (unshare(CLONE_NEWCGROUP) < 0) {
@@ -531,29 +571,81 @@ static int sandbox_mirror_read_only(const char *src, const char *dst, char *err,
  * the start, so its size never matters (the smallest tmpfs there is). */
 #define SANDBOX_HIDE_TMPFS_OPTIONS "size=4k,nr_inodes=1,mode=0755"
 
+/* What a hidden file shows: /dev/null, read-only, nosuid, noexec, nodev. */
+#define SANDBOX_HIDE_FILE_ATTRS (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV)
+
+/*
+ * The two masks sandbox_hide puts over what it hides, each made once per
+ * sandbox (the first hidden directory's empty tmpfs, the first hidden
+ * file's /dev/null bind) and bound again over every further path: a bind
+ * copies its source mount's flags (read-only, nosuid, nodev, noexec), so
+ * each further mask is one mount(2), where it was a bind and a
+ * mount_setattr, or a new tmpfs superblock. The paths are relative to the
+ * root being built; "" until the first one is made.
+ */
+struct sandbox_masks {
+	char file[64];
+	char dir[64];
+};
+
+/* Puts the mask of its kind over path: a bind of the first one made, or
+ * the first one itself (kept in masks when its path fits). -1 with errno
+ * from the mount (the caller words the error). */
+static int sandbox_mask_dir(struct sandbox_masks *masks, const char *path)
+{
+	if (masks->dir[0] != '\0')
+		return mount(masks->dir, path, NULL, MS_BIND, NULL);
+	if (mount("sandrun-hidden", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  SANDBOX_HIDE_TMPFS_OPTIONS) < 0)
+		return -1;
+	if (strlen(path) < sizeof masks->dir)
+		strcpy(masks->dir, path);
+	return 0;
+}
+
+static int sandbox_mask_file(struct sandbox_masks *masks, const char *path)
+{
+	struct mount_attr attr = { .attr_set = SANDBOX_HIDE_FILE_ATTRS };
+
+	if (masks->file[0] != '\0')
+		return mount(masks->file, path, NULL, MS_BIND, NULL);
+	if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0)
+		return -1;
+	if (mount_setattr(AT_FDCWD, path, 0, &attr, sizeof attr) < 0) {
+		/* before Linux 5.12: the classic remount of the bind */
+		if (errno != ENOSYS || mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID
+					    | MS_NOEXEC | MS_NODEV, NULL) < 0) {
+			int saved = errno;
+
+			umount2(path, MNT_DETACH);      /* never leave it half masked */
+			errno = saved;
+			return -1;
+		}
+	}
+	if (strlen(path) < sizeof masks->file)
+		strcpy(masks->file, path);
+	return 0;
+}
+
 /*
  * Hides what lies at path (relative, inside the root being built): a
  * directory under an empty read-only tmpfs, a file under /dev/null bound
- * read-only. Nothing there: nothing to hide. A symlink is left alone: it
- * is resolved only inside the sandbox, where it reaches nothing of the
- * host (mounting on it would follow it, outside the root being built).
+ * read-only (struct sandbox_masks). Nothing there: nothing to hide. A
+ * symlink is left alone: it is resolved only inside the sandbox, where it
+ * reaches nothing of the host (mounting on it would follow it, outside
+ * the root being built).
  */
-static int sandbox_hide(const char *path, char *err, size_t errlen)
+static int sandbox_hide(struct sandbox_masks *masks, const char *path, char *err, size_t errlen)
 {
 	struct stat st;
 
 	if (lstat(path, &st) < 0 || S_ISLNK(st.st_mode))
 		return 0;
-	if (S_ISDIR(st.st_mode)) {
-		if (mount("sandrun-hidden", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			  SANDBOX_HIDE_TMPFS_OPTIONS) < 0) {
-			error_format(err, errlen, "cannot hide /%s: %s", path, strerror(errno));
-			return -1;
-		}
-		return 0;
+	if ((S_ISDIR(st.st_mode) ? sandbox_mask_dir(masks, path) : sandbox_mask_file(masks, path)) < 0) {
+		error_format(err, errlen, "cannot hide /%s: %s", path, strerror(errno));
+		return -1;
 	}
-	return sandbox_bind("/dev/null", path, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC
-			    | MOUNT_ATTR_NODEV, err, errlen);
+	return 0;
 }
 
 /*
@@ -579,7 +671,8 @@ static const char *const sandbox_usr_hidden[] = {
 
 /* Step c, /usr and the merged-/usr links: the environment's programs, read-only,
  * without the host's configuration and certificates (sandbox_usr_hidden). */
-static int sandbox_mount_usr(const struct sandbox_spec *spec, char *err, size_t errlen)
+static int sandbox_mount_usr(const struct sandbox_spec *spec, struct sandbox_masks *masks,
+			     char *err, size_t errlen)
 {
 	size_t root_len = sandbox_root_len(spec->env_root);
 	char src[PATH_MAX];
@@ -596,7 +689,7 @@ static int sandbox_mount_usr(const struct sandbox_spec *spec, char *err, size_t 
 			return -1;
 	}
 	for (i = 0; i < sizeof sandbox_usr_hidden / sizeof sandbox_usr_hidden[0]; i++)
-		if (sandbox_hide(sandbox_usr_hidden[i], err, errlen) < 0)
+		if (sandbox_hide(masks, sandbox_usr_hidden[i], err, errlen) < 0)
 			return -1;
 	return 0;
 }
@@ -789,39 +882,55 @@ static int sandbox_make_dev(const struct sandbox_spec *spec, char *err, size_t e
  * modules and driver/ (NVIDIA's libraries look for their driver there),
  * and version, which says no more than uname(2) does.
  */
-static const char *const sandbox_proc_hidden[] = {
-	"proc/cmdline",                 /* the host's boot arguments: root disk, console, sometimes secrets */
-	"proc/config.gz",               /* the host kernel's whole build configuration */
-	"proc/sys/kernel/random/boot_id", /* one per host boot: would tie every job on a host together */
-	"proc/kcore",                   /* kernel memory (root-only, but the cheapest mask there is) */
-	"proc/kallsyms",                /* kernel symbol addresses: a KASLR map for root */
-	"proc/kpagecount",              /* physical page state (root-only) */
-	"proc/kpageflags",
-	"proc/kpagecgroup",
-	"proc/keys",                    /* key names across the host's keyrings */
-	"proc/timer_list",              /* timers and the host processes that set them */
-	"proc/timer_stats",
-	"proc/sched_debug",             /* every task on the host, by name */
-	"proc/latency_stats",           /* latency per host call stack */
-	"proc/sysrq-trigger",           /* magic SysRq (root-only write) */
-	"proc/partitions",              /* the host's disks and their sizes */
-	"proc/diskstats",
-	"proc/swaps",                   /* the host's swap devices */
-	"proc/iomem",                   /* the host's physical memory and device maps */
-	"proc/ioports",
-	"proc/acpi",                    /* directories: firmware and hardware of the host */
-	"proc/asound",
-	"proc/bus",                     /* PCI and input devices */
-	"proc/fs",                      /* per-disk ext4/xfs/jbd2 state, nfsd's exports */
-	"proc/irq",
-	"proc/scsi",
+static const struct {
+	const char *path;
+	bool directory;         /* what the kernel has there: the mask to try first */
+} sandbox_proc_hidden[] = {
+	{ "proc/cmdline", false },      /* the host's boot arguments: root disk, console, sometimes secrets */
+	{ "proc/config.gz", false },    /* the host kernel's whole build configuration */
+	{ "proc/sys/kernel/random/boot_id", false }, /* one per host boot: would tie every job on a host together */
+	{ "proc/kcore", false },        /* kernel memory (root-only, but the cheapest mask there is) */
+	{ "proc/kallsyms", false },     /* kernel symbol addresses: a KASLR map for root */
+	{ "proc/kpagecount", false },   /* physical page state (root-only) */
+	{ "proc/kpageflags", false },
+	{ "proc/kpagecgroup", false },
+	{ "proc/keys", false },         /* key names across the host's keyrings */
+	{ "proc/timer_list", false },   /* timers and the host processes that set them */
+	{ "proc/timer_stats", false },
+	{ "proc/sched_debug", false },  /* every task on the host, by name */
+	{ "proc/latency_stats", false }, /* latency per host call stack */
+	{ "proc/sysrq-trigger", false }, /* magic SysRq (root-only write) */
+	{ "proc/partitions", false },   /* the host's disks and their sizes */
+	{ "proc/diskstats", false },
+	{ "proc/swaps", false },        /* the host's swap devices */
+	{ "proc/iomem", false },        /* the host's physical memory and device maps */
+	{ "proc/ioports", false },
+	{ "proc/acpi", true },          /* directories: firmware and hardware of the host */
+	{ "proc/asound", true },
+	{ "proc/bus", true },           /* PCI and input devices */
+	{ "proc/fs", true },            /* per-disk ext4/xfs/jbd2 state, nfsd's exports */
+	{ "proc/irq", true },
+	{ "proc/scsi", true },
 };
 
-static int sandbox_mask_proc(char *err, size_t errlen)
+/*
+ * The masks go on by the kind the table says, with no look first: the
+ * procfs is the one just mounted, its entries are the kernel's (no
+ * symlink among them), so a missing entry is ENOENT from the mount, and
+ * only an entry of another kind than expected (a mask refused) costs the
+ * look that sandbox_hide takes.
+ */
+static int sandbox_mask_proc(struct sandbox_masks *masks, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < sizeof sandbox_proc_hidden / sizeof sandbox_proc_hidden[0]; i++)
-		if (sandbox_hide(sandbox_proc_hidden[i], err, errlen) < 0)
+	for (size_t i = 0; i < sizeof sandbox_proc_hidden / sizeof sandbox_proc_hidden[0]; i++) {
+		const char *path = sandbox_proc_hidden[i].path;
+
+		if ((sandbox_proc_hidden[i].directory ? sandbox_mask_dir(masks, path)
+						      : sandbox_mask_file(masks, path)) == 0 || errno == ENOENT)
+			continue;
+		if (sandbox_hide(masks, path, err, errlen) < 0)
 			return -1;
+	}
 	/* read-only, its masks included (the bind is recursive) */
 	return sandbox_bind("proc/sys", "proc/sys", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
 			    | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV, err, errlen);
@@ -832,8 +941,10 @@ static int sandbox_mount_root(const struct sandbox_spec *spec, char *err, size_t
 {
 	/* the modes given below are the modes meant, with no chmod after each
 	 * mkdir; sandbox_drop_privileges sets the job's umask (022) */
+	struct sandbox_masks masks = { "", "" };
+
 	umask(0);
-	if (sandbox_mount_usr(spec, err, errlen) < 0
+	if (sandbox_mount_usr(spec, &masks, err, errlen) < 0
 	    || sandbox_make_etc(spec, err, errlen) < 0
 	    || sandbox_make_dev(spec, err, errlen) < 0
 	    || sandbox_mkdir("proc", 0555, err, errlen) < 0)
@@ -851,7 +962,7 @@ static int sandbox_mount_root(const struct sandbox_spec *spec, char *err, size_t
 		error_format(err, errlen, "cannot mount /proc: %s", strerror(errno));
 		return -1;
 	}
-	if (sandbox_mask_proc(err, errlen) < 0)
+	if (sandbox_mask_proc(&masks, err, errlen) < 0)
 		return -1;
 	if (sandbox_mkdir("tmp", 01777, err, errlen) < 0
 	    || sandbox_mkdir(SANDBOX_WORKDIR_NAME, 0700, err, errlen) < 0)
@@ -1445,8 +1556,9 @@ static int sandbox_spec_load(int fd, struct sandbox_spec_decoded *d, char *err, 
  * Init's fresh image: main() of the sandrun-init program (runner/init_main.c),
  * exec'd by sandbox_exec_init with its descriptors at the numbers of enum
  * sandbox_init_fd, already in the job's cgroup. Reads the spec, sets the
- * locale libarchive converts names with (its files are the host's: they
- * are gone after step d), and goes on with the steps (sandbox_init_main).
+ * locale libarchive converts names with where it will (its files are the
+ * host's: they are gone after step d), and goes on with the steps
+ * (sandbox_init_main).
  * Anything but the clone of a supervisor -- pid 1 of a new PID namespace,
  * a spec and a report pipe at their numbers -- is told this is no command.
  */
@@ -1483,7 +1595,12 @@ _Noreturn void sandbox_init_exec_main(int argc, char **argv)
 		fds.upload = SANDBOX_INIT_FD_UPLOAD;
 	if (d.flags & SANDBOX_SPEC_NETNS)
 		d.spec.netns_fd = SANDBOX_INIT_FD_NETNS;
-	(void)locale_use_utf8_names();  /* the runner warned at start if this cannot work */
+	/* only where libarchive will convert names: the job process unpacking
+	 * an upload, a session's agent packing and unpacking files; loading the
+	 * locale (the alias file, LC_CTYPE, the gconv cache) is ~15 system calls
+	 * and their pages, for nothing in any other job */
+	if (d.spec.upload_len > 0 || d.spec.session)
+		(void)locale_use_utf8_names();  /* the runner warned at start if this cannot work */
 	sandbox_init_main(&d.spec, fds);
 }
 
@@ -1610,23 +1727,34 @@ static int sandbox_clone_entry(void *arg)
 static pid_t __attribute__((unused)) sandbox_clone_vfork(const struct sandbox_spec *spec, const int plan[SANDBOX_INIT_FD_COUNT],
 				 char *err, size_t errlen)
 {
+	/*
+	 * The child's stack, mapped at the first start and kept for the next
+	 * ones: one child at a time runs on it (the caller is single-threaded
+	 * and waits, CLONE_VFORK, until the child has exec'd or died), and a
+	 * fresh mapping per start cost page faults on its first pages and a
+	 * TLB flush at its munmap, every start. What a child leaves on it is
+	 * of our own memory, which the child shared anyway.
+	 */
+	static void *stack;
 	struct sandbox_clone_context ctx = { spec, plan };
 	int flags = SANDBOX_CLONE_FLAGS | CLONE_VM | CLONE_VFORK | SIGCHLD;
-	void *stack;
 	pid_t pid;
 
 	if (spec->netns_fd > 0)
 		flags &= ~CLONE_NEWNET;         /* init joins the slot's namespace instead */
-	stack = mmap(NULL, SANDBOX_CLONE_STACK, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED) {
-		error_format(err, errlen, "cannot allocate a stack for the sandbox: %s", strerror(errno));
-		return -1;
+	if (stack == NULL) {
+		void *mapped = mmap(NULL, SANDBOX_CLONE_STACK, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+
+		if (mapped == MAP_FAILED) {
+			error_format(err, errlen, "cannot allocate a stack for the sandbox: %s", strerror(errno));
+			return -1;
+		}
+		stack = mapped;
 	}
 	pid = clone(sandbox_clone_entry, (char *)stack + SANDBOX_CLONE_STACK, flags, &ctx);
 	if (pid < 0)
 		error_format(err, errlen, "cannot create the sandbox (clone): %s", strerror(errno));
-	munmap(stack, SANDBOX_CLONE_STACK);     /* the child has exec'd (or died) by now */
 	return pid;
 }
 

@@ -479,6 +479,18 @@ static void test_isolation(void)
 	check(exited_with(job, 0) && strcmp(job->out, "/usr/share/zoneinfo/Etc/UTC\n") == 0, job,
 	      "the host's configuration and certificates under /usr, its /proc files, its time zone: hidden");
 
+	/* every mask is read-only, nosuid, nodev and noexec, the ones bound from
+	 * the first mask of their kind (struct sandbox_masks) as much as the first */
+	job = run_argv((const char *const[]){ "/bin/sh", "-c",
+		"awk '$5 ~ /^\\/(usr\\/etc|usr\\/local\\/etc|usr\\/local\\/share\\/ca-certificates|"
+		"usr\\/share\\/ca-certificates|proc\\/(acpi|bus|fs|irq|scsi|cmdline|config\\.gz|kallsyms|keys|"
+		"partitions|swaps|sys\\/kernel\\/random\\/boot_id))$/ {"
+		" n++; split($6, o, \",\"); f = \"\"; for (i in o) if (o[i] ~ /^(ro|nosuid|nodev|noexec)$/) f = f o[i] \" \";"
+		" if (length(f) != length(\"ro nosuid nodev noexec \")) print \"weak\", $5, $6 }"
+		" END { print (n >= 5 ? \"masks\" : \"too few masks: \" n) }' /proc/self/mountinfo", NULL });
+	check(exited_with(job, 0) && strcmp(job->out, "masks\n") == 0, job,
+	      "every mask over a hidden path is read-only, nosuid, nodev and noexec");
+
 	job = run_argv((const char *const[]){ "/usr/bin/stat", "-c", "%a %U %n", "/", "/tmp", "/work", "/dev",
 					      "/dev/shm", "/etc", "/etc/ssl", "/etc/passwd", "/etc/hosts", "/proc", NULL });
 	check(exited_with(job, 0) && strcmp(job->out, "755 root /\n1777 root /tmp\n700 sandrun /work\n"
@@ -637,6 +649,29 @@ static void test_uploads(void)
 	      && strcmp(job.out, "/work\n0022\n0\n1\n2\n3\nSigBlk:\t0000000000000000\n0\n") == 0,
 	      &job, "after unpacking, the job starts in /work, umask 022, fds 0-2, no signal blocked, "
 	      "no libarchive mapped");
+	/* what the supervisor ignores (the runner ignores SIGPIPE) does not reach
+	 * the job: init resets the dispositions SigIgn lists (sandbox.c, step 0) */
+	{
+		struct sigaction ign = { .sa_handler = SIG_IGN }, old[3];
+		const int sigs[3] = { SIGPIPE, SIGHUP, SIGUSR2 };
+
+		for (int i = 0; i < 3; i++)
+			sigaction(sigs[i], &ign, &old[i]);
+		base_spec(&spec, &up, (const char *const[]){ "/bin/grep", "^SigIgn", "/proc/self/status", NULL });
+		run_job(&spec, &job);
+		for (int i = 0; i < 3; i++)
+			sigaction(sigs[i], &old[i], NULL);
+		/* (the C library's reserved signals, 32 and 33, refuse any change,
+		 * as they always did: whatever ran the test may have ignored them) */
+		unsigned long long ignored = ~0ULL;
+
+		if (strncmp(job.out, "SigIgn:\t", 8) == 0)
+			ignored = strtoull(job.out + 8, NULL, 16);
+		check(exited_with(&job, 0) && (ignored & ((1ULL << (SIGPIPE - 1)) | (1ULL << (SIGHUP - 1))
+							  | (1ULL << (SIGUSR2 - 1)))) == 0
+		      && (ignored & ~(3ULL << 31)) == 0, &job,
+		      "signals the supervisor ignores are the default again in the job");
+	}
 	base_spec(&spec, &up, (const char *const[]){ "/bin/sh", "-c", "kill -SEGV $$", NULL });
 	run_job(&spec, &job);
 	check(job.start_rc == 0 && job.res.outcome == SANDBOX_EXITED && job.res.term_signal == SIGSEGV, &job,
