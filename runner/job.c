@@ -666,7 +666,7 @@ static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t 
 }
 
 int job_run(const struct job_slot *slot, struct rconn *redis, const char *id, const char *queue,
-	    const char *entry_id)
+	    const char *entry_id, const char *entry_client)
 {
 	const struct sandrun_config *cfg = slot->cfg;
 	struct job_run_state st = { .slot = slot, .redis = redis, .id = id, .queue = queue, .entry_id = entry_id };
@@ -693,6 +693,7 @@ int job_run(const struct job_slot *slot, struct rconn *redis, const char *id, co
 			.id = id, .queue = queue, .entry_id = entry_id, .runner = slot->runner_name,
 			.now_ms = st.started_ms, .failed_ttl_s = cfg->limits.failed_retention_seconds,
 			.running_max = cfg->limits.quota_running_max, .lease_ms = LEASE_MS, .retry_ms = REDIS_RETRY_MS,
+			.entry_client = entry_client,
 		};
 
 		switch (store_job_start(redis, &start, &claim)) {

@@ -43,6 +43,8 @@ struct job_slot {
 /*
  * Claims the queued job `id` (entry entry_id of stream queue), runs it in a sandbox and records the result,
  * speaking to Redis on `redis` (the supervisor's own connection, kept from job to job);
+ * entry_client is the client the queue entry named ("" or NULL: none), unchecked: the claim
+ * (start.lua) checks it against the record, and reads the record's when it differs;
  * the scripts that claim and record also acknowledge its queue entry.
  * While the job runs it is stopped (its whole cgroup killed) within
  * JOB_CHECK_MS of a cancel or a takeover, and, with nothing recorded, when
@@ -53,7 +55,7 @@ struct job_slot {
  * failed (the caller fails the job once Redis is back).
  */
 int job_run(const struct job_slot *slot, struct rconn *redis, const char *id, const char *queue,
-	    const char *entry_id);
+	    const char *entry_id, const char *entry_client);
 
 /*
  * Marks job `id` failed with reason internal and `why`, if this runner still
