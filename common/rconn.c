@@ -242,6 +242,32 @@ void rconn_script_sha(const char *script, char sha[41])
 		snprintf(sha + 2 * i, 3, "%02x", digest[i]);
 }
 
+/*
+ * The SHA1 of a script, computed once per script and thread: the scripts
+ * are the embedded ones (static, never changed), called by address, and a
+ * result's script with its libraries inlined is ~10 KB, hashed at every
+ * call until this (two per job in the runner, two per submit in a
+ * responder). A table full of other scripts hashes without keeping.
+ */
+#define RCONN_SHA_CACHE 32
+
+static void rconn_script_sha_cached(const char *script, char sha[41])
+{
+	static __thread struct { const char *script; char sha[41]; } cache[RCONN_SHA_CACHE];
+	static __thread int used;
+
+	for (int i = 0; i < used; i++)
+		if (cache[i].script == script) {
+			memcpy(sha, cache[i].sha, 41);
+			return;
+		}
+	rconn_script_sha(script, sha);
+	if (used < RCONN_SHA_CACHE) {
+		cache[used].script = script;
+		memcpy(cache[used++].sha, sha, 41);
+	}
+}
+
 redisReply *rconn_script(struct rconn *r, const char *script, int numkeys, int argc,
 			 const char **argv, const size_t *lens)
 {
@@ -250,7 +276,7 @@ redisReply *rconn_script(struct rconn *r, const char *script, int numkeys, int a
 	size_t *al = xmalloc((size_t)(argc + 3) * sizeof *al);
 	redisReply *reply;
 
-	rconn_script_sha(script, sha);
+	rconn_script_sha_cached(script, sha);
 	snprintf(nkeys, sizeof nkeys, "%d", numkeys);
 	av[0] = "EVALSHA";
 	av[1] = sha;

@@ -84,7 +84,9 @@ int rconn_defer_argv(struct rconn *r, int argc, const char **argv, const size_t 
 redisReply *rconn_deferred_take(struct rconn *r);
 
 /*
- * EVALSHA `script` with numkeys keys then args. Same contract as
+ * EVALSHA `script` with numkeys keys then args. `script` is one of the
+ * embedded scripts (static text that never changes: its SHA1 is computed
+ * once per address and thread). Same contract as
  * rconn_argv, and on NOSCRIPT: EVAL if the connection may load scripts;
  * else NULL with r->error saying so and rconn_scripts_missing() true
  * (the connection stays: Redis is up, only the scripts are not back yet).

@@ -45,10 +45,11 @@
  *   sr:{ID}:archive-lock   string  fcgi/outputs.c (SET NX): the one   ARCHIVE_LOCK_MS, deleted after the
  *                                  request building the job's archive build
  *   sr:queue               stream  submit.lua, fair-lib's unpark:     no TTL: an entry is acknowledged
- *                                  entries {id}; consumer group       and deleted (XACK, XDEL) when its
- *                                  "runners" (STORE_QUEUE_GROUP),     job starts (not runnable), ends or
- *                                  made by the runners (XGROUP        is failed; an entry stays pending
- *                                  CREATE ... MKSTREAM)               while its job runs (below)
+ *                                  entries {id, client} ({id} from    and deleted (XACK, XDEL) when its
+ *                                  unpark); consumer group "runners"  job starts (not runnable), ends or
+ *                                  (STORE_QUEUE_GROUP),               is failed; an entry stays pending
+ *                                  made by the runners (XGROUP        while its job runs (below)
+ *                                  CREATE ... MKSTREAM)
  *   sr:queue:gpu:P         stream  the same, for jobs that need a GPU: read only by the runners announcing
  *                                  GPU profile P ("24g-cuda12.2": memory, CUDA version); the responder
  *                                  picks the queue of the best-fitting live GPU (store_key_gpu_queue)
@@ -470,6 +471,11 @@ struct store_start {
 	int64_t running_max;         /* a client's share of the slots; 0: half the live fleet's */
 	int64_t lease_ms;            /* a heartbeat older than this is no live runner's */
 	int64_t retry_ms;            /* no answer: try again for this long (0: once) */
+	/* The client its queue entry named (submit.lua writes it), unchecked: the
+	 * claim uses it without reading the record first, and start.lua checks it
+	 * against the record (a mismatch: the record's is read, and the claim made
+	 * again). NULL or "": the record's is read first. */
+	const char *entry_client;
 };
 
 /* A claimed job: the strings point into reply (store_claim_free frees it). */

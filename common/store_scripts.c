@@ -517,6 +517,8 @@ int store_start_reply(const redisReply *r, struct store_claim *c, char *err, siz
 	memset(c, 0, sizeof *c);
 	if (r->type == REDIS_REPLY_NIL)
 		return 0;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && reply_is(r->element[0], "client"))
+		return 2;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 4)
 		return reply_unexpected(r, err, errlen);
 	for (size_t i = 0; i < 4; i++)
@@ -713,6 +715,21 @@ int store_job_start(struct rconn *r, const struct store_start *p, struct store_c
 	int built, rc = 0;
 
 	memset(c, 0, sizeof *c);
+	/* The client its queue entry named: one round trip, when it is the record's (start.lua checks). */
+	if (p->entry_client && *p->entry_client) {
+		built = store_start_args(&a, p, p->entry_client);
+		if (!(reply = store_run(r, &a, built, give_up - time_mono_ms(), &rc)))
+			return rc;
+		rc = store_start_reply(reply, c, err, sizeof err);
+		if (rc == 1) {
+			c->reply = reply;       /* the claim's strings point into it */
+			return 1;
+		}
+		freeReplyObject(reply);
+		if (rc != 2)
+			return rc == 0 ? 0 : store_bad_reply(r, "start", err);
+		memset(c, 0, sizeof *c);  /* not the record's: read it, as for an entry that names none */
+	}
 	/* The client first: it names the keys of the client's share of the slots. Without a
 	 * record, the script still drops the entry. */
 	while ((rc = store_job_client(r, p->id, client, sizeof client)) == STORE_UNREACHABLE &&
@@ -732,7 +749,8 @@ int store_job_start(struct rconn *r, const struct store_start *p, struct store_c
 		return 1;
 	}
 	freeReplyObject(reply);
-	return rc == 0 ? 0 : store_bad_reply(r, "start", err);
+	/* 2: the record's client changed since it was read just now (it never does) */
+	return rc == 0 ? 0 : store_bad_reply(r, "start", rc == 2 ? "the record's client changed meanwhile" : err);
 }
 
 void store_claim_free(struct store_claim *c)

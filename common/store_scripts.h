@@ -68,6 +68,8 @@ int store_quota_reply(const redisReply *r, struct store_quota_usage *u, char *er
 /* quota-lib.lua's quota_cpu over the reply of store_quota_cpu_args (member, score pairs, oldest first). */
 int store_quota_cpu_reply(const redisReply *r, int64_t now_ms, int64_t window_ms, double cpu_limit,
 			  struct store_quota_usage *u, char *err, size_t errlen);
+/* 1 a claim, 0 nothing to run, 2 the client given is not the record's (ask again with the record's),
+ * -1 not the script's answer. */
 int store_start_reply(const redisReply *r, struct store_claim *c, char *err, size_t errlen);
 int store_finish_reply(const redisReply *r, enum store_finish_outcome *out, char *err, size_t errlen);
 int store_reclaim_reply(const redisReply *r, enum store_reclaim_outcome *out, char *err, size_t errlen);

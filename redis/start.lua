@@ -21,24 +21,40 @@
 --       manifest string, client's running set, the queues' numbers (sr:queue-seq)
 -- ARGV: runner name, started_at (ms), queue entry id, failed retention (s),
 --       running max per client (0: half the fleet's slots), lease (ms), job id,
---       the client the caller read from the record
+--       the client: the one its queue entry named (submit.lua writes it
+--       there, so a claim needs no read of the record first), or the one
+--       the caller read from the record ("" for none, or one that names no
+--       quota key)
+-- The client is checked against the record before anything depends on it:
+-- when a non-empty one is not the record's (the entry named another, or
+-- none and the caller guessed), the reply is {"client"} and nothing has
+-- changed but the "taken" mark; the caller reads the record's client and
+-- calls again with it.
 --#include store-lib.lua
 --#include job-lib.lua
 --#include fair-lib.lua
 local now, id = tonumber(ARGV[2]), ARGV[7]
-local seq = tonumber(redis.call('HGET', KEYS[1], 'queue_seq'))
+-- one read of the record for what the claim needs of it
+local rec = redis.call('HMGET', KEYS[1], 'queue_seq', 'status', 'client')
+local seq = tonumber(rec[1])
 if seq and seq > (tonumber(redis.call('HGET', KEYS[11], KEYS[3] .. ' taken')) or 0) then
   redis.call('HSET', KEYS[11], KEYS[3] .. ' taken', seq)
   if redis.call('PTTL', KEYS[11]) < 0 then
     redis.call('PEXPIRE', KEYS[11], math.max(redis.call('PTTL', KEYS[1]), 1000))
   end
 end
-if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then
+if rec[2] ~= 'queued' then
   job_entry_drop(KEYS[3], ARGV[3])
   return nil
 end
-local mine = job_client_is(KEYS[1], ARGV[8])
+-- (the upload first: a caller that may not read it, a responder, is refused here whatever it says)
 local upload = redis.call('GET', KEYS[2])
+local client = rec[3] or ''
+if ARGV[8] ~= '' and client ~= ARGV[8] then
+  return {'client'}
+end
+-- the record is the client's whose keys KEYS holds (job-lib.lua's job_client_is)
+local mine = ARGV[8] ~= ''
 if not upload then
   -- The record outlived its upload (TTL): nothing to run. Readers waiting
   -- on the log stream learn of the end like of any other.
@@ -68,4 +84,4 @@ if mine then
 end
 -- (A record from before the manifest had a key of its own holds it.)
 return {redis.call('GET', KEYS[9]) or redis.call('HGET', KEYS[1], 'manifest') or '', upload,
-        redis.call('HGET', KEYS[1], 'client') or '', tostring(attempt)}
+        client, tostring(attempt)}

@@ -89,7 +89,8 @@ local seq = redis.call('HINCRBY', KEYS[9], KEYS[3], 1)
 if redis.call('PTTL', KEYS[9]) < tonumber(ARGV[6]) * 1000 then
   redis.call('EXPIRE', KEYS[9], ARGV[6])   -- it outlives every job it numbered
 end
-redis.call('XADD', KEYS[3], '*', 'id', ARGV[1])
+-- the entry names the client too: the runner's claim (start.lua) needs no read of the record first
+redis.call('XADD', KEYS[3], '*', 'id', ARGV[1], 'client', ARGV[3])
 redis.call('HSET', KEYS[1], 'queue', KEYS[3], 'queue_seq', seq)
 redis.call('ZADD', KEYS[4], now + tonumber(ARGV[6]) * 1000, digest)
 redis.call('PEXPIRE', KEYS[4], ARGV[10])

@@ -85,6 +85,7 @@ struct slot {
 	char queue[128];             /* the stream its entry is in */
 	char job_id[64];
 	char entry_id[64];           /* its queue entry: renewed while it runs, acknowledged at the end */
+	char client[STORE_CLIENT_MAX]; /* the client the entry named ("": none; start.lua checks it) */
 	char mount_point[512];
 };
 
@@ -114,7 +115,7 @@ struct runner {
 	 * were free: pending to this runner, renewed like running ones, and
 	 * started before anything new is read. */
 	struct queue_entry {
-		char queue[128], entry_id[64], job_id[64];
+		char queue[128], entry_id[64], job_id[64], client[STORE_CLIENT_MAX];
 		int64_t since;       /* when (monotonic ms) its idle time was last reset */
 	} held[QUEUES_MAX];
 	int nheld;
@@ -255,19 +256,25 @@ static void queue_ack(struct rconn *r, const char *queue, const char *entry_id)
 		freeReplyObject(reply);
 }
 
-/* The id field of a stream entry ([id, [field, value, ...]]) into job_id; "" without one. */
-static void queue_entry_job_id(const redisReply *entry, char *job_id, size_t jlen)
+/* A field of a stream entry ([id, [field, value, ...]]) into out; "" without one. */
+static void queue_entry_field(const redisReply *entry, const char *name, char *out, size_t outlen)
 {
 	const redisReply *fields;
 
-	*job_id = '\0';
+	*out = '\0';
 	if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 2)
 		return;
 	fields = entry->element[1];
 	for (size_t i = 0; fields->type == REDIS_REPLY_ARRAY && i + 1 < fields->elements; i += 2)
-		if (fields->element[i]->type == REDIS_REPLY_STRING && strcmp(fields->element[i]->str, "id") == 0 &&
+		if (fields->element[i]->type == REDIS_REPLY_STRING && strcmp(fields->element[i]->str, name) == 0 &&
 		    fields->element[i + 1]->type == REDIS_REPLY_STRING)
-			snprintf(job_id, jlen, "%s", fields->element[i + 1]->str);
+			snprintf(out, outlen, "%s", fields->element[i + 1]->str);
+}
+
+/* The id field of a stream entry into job_id; "" without one. */
+static void queue_entry_job_id(const redisReply *entry, char *job_id, size_t jlen)
+{
+	queue_entry_field(entry, "id", job_id, jlen);
 }
 
 /* An error reply from a queue command: NOGROUP means Redis restarted empty, so make the groups again. */
@@ -326,6 +333,9 @@ static int queue_next(struct runner *rn, long block_ms, struct queue_entry *got)
 		snprintf(got[n].queue, sizeof got[n].queue, "%s", rn->queues[q]);
 		snprintf(got[n].entry_id, sizeof got[n].entry_id, "%s", entry->element[0]->str);
 		queue_entry_job_id(entry, got[n].job_id, sizeof got[n].job_id);
+		/* the client (submit.lua): the claim then needs no read of the record first;
+		 * one too long for a key is none (the record's is read) */
+		queue_entry_field(entry, "client", got[n].client, sizeof got[n].client);
 		n++;
 	}
 	freeReplyObject(reply);
@@ -337,6 +347,7 @@ struct job_order {
 	char queue[128];
 	char entry_id[64];
 	char job_id[64];
+	char client[STORE_CLIENT_MAX];   /* what the entry named, unchecked ("": none) */
 };
 
 /*
@@ -350,6 +361,7 @@ static void supervisor_main(struct runner *rn, int i, int order_fd)
 {
 	struct rconn redis;
 	struct job_order o;
+	struct job_teardown td;
 
 	rconn_init(&redis, rn->cfg->redis_address, rn->cfg->redis_runner_user, rn->cfg->redis_runner_password,
 		   rn->cfg->redis_timeout_ms);
@@ -364,18 +376,24 @@ static void supervisor_main(struct runner *rn, int i, int order_fd)
 		if (n != (ssize_t)sizeof o)
 			_exit(4);
 		o.queue[sizeof o.queue - 1] = o.entry_id[sizeof o.entry_id - 1] = o.job_id[sizeof o.job_id - 1] = '\0';
-		if (job_run(&rn->jslots[i], &redis, o.job_id, o.queue, o.entry_id) != 0)
+		o.client[sizeof o.client - 1] = '\0';
+		if (job_run(&rn->jslots[i], &redis, o.job_id, o.queue, o.entry_id, o.client, &td) != 0) {
+			job_teardown(&td);
 			_exit(3);
+		}
 		/*
-		 * Done: the result is recorded (or the entry left for a takeover),
-		 * the sandbox and its cgroup are gone. Tell the main loop, which
-		 * gives the slot its next job. The check of the parent keeps the
-		 * signal from a reaper we were reparented to; PR_SET_PDEATHSIG has
-		 * killed us by then anyway.
+		 * Done: the result is recorded (or the entry left for a takeover).
+		 * Tell the main loop, which reads the slot's next job from the
+		 * queue while init exits and the cgroup goes (job_teardown, ~1 ms
+		 * of namespace teardown and rmdirs): the order waits in the pipe,
+		 * and this process starts it once they are gone. The check of the
+		 * parent keeps the signal from a reaper we were reparented to;
+		 * PR_SET_PDEATHSIG has killed us by then anyway.
 		 */
 		__atomic_store_n(&rn->done[i], 1, __ATOMIC_RELEASE);
 		if (getppid() == rn->main_pid)
 			kill(rn->main_pid, SIGUSR1);
+		job_teardown(&td);
 	}
 	rconn_close(&redis);
 	_exit(0);
@@ -471,6 +489,7 @@ static int supervisor_order(struct runner *rn, int i)
 	snprintf(o.queue, sizeof o.queue, "%s", s->queue);
 	snprintf(o.entry_id, sizeof o.entry_id, "%s", s->entry_id);
 	snprintf(o.job_id, sizeof o.job_id, "%s", s->job_id);
+	snprintf(o.client, sizeof o.client, "%s", s->client);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		ssize_t n;
 
@@ -496,10 +515,11 @@ static int supervisor_order(struct runner *rn, int i)
  * runner, which reset its idle time: the lease runs from then.
  */
 static void slot_start(struct runner *rn, int i, const char *queue, const char *entry_id, const char *job_id,
-		       int64_t lease_from)
+		       const char *client, int64_t lease_from)
 {
 	struct slot *s = &rn->slots[i];
 
+	snprintf(s->client, sizeof s->client, "%s", client);
 	snprintf(s->queue, sizeof s->queue, "%s", queue);
 	snprintf(s->entry_id, sizeof s->entry_id, "%s", entry_id);
 	snprintf(s->job_id, sizeof s->job_id, "%s", job_id);
@@ -728,7 +748,7 @@ static void runner_reclaim_queue(struct runner *rn, int q, int nfree)
 			if (i < 0)
 				break;  /* cannot happen: COUNT is the number of free slots */
 			log_info(job_id, "taken over from a lost runner (queue entry %s): running it again", entry_id);
-			slot_start(rn, i, rn->queues[q], entry_id, job_id, sent);
+			slot_start(rn, i, rn->queues[q], entry_id, job_id, "", sent);
 			nfree--;
 			break;
 		case JOB_RECLAIM_FAILED:
@@ -1408,7 +1428,8 @@ static int64_t runner_heartbeat_if_due(struct runner *rn, int64_t now)
 /* Starts, in free slot i, the first entry an earlier read handed over beyond the free slots. */
 static void runner_start_held(struct runner *rn, int i)
 {
-	slot_start(rn, i, rn->held[0].queue, rn->held[0].entry_id, rn->held[0].job_id, rn->held[0].since);
+	slot_start(rn, i, rn->held[0].queue, rn->held[0].entry_id, rn->held[0].job_id, rn->held[0].client,
+		   rn->held[0].since);
 	memmove(&rn->held[0], &rn->held[1], (size_t)(--rn->nheld) * sizeof rn->held[0]);
 }
 
@@ -1446,7 +1467,7 @@ static void runner_take_jobs(struct runner *rn, int64_t until_heartbeat)
 			continue;
 		}
 		if ((free_slot = slot_free(rn)) >= 0) {
-			slot_start(rn, free_slot, got[k].queue, got[k].entry_id, got[k].job_id, sent);
+			slot_start(rn, free_slot, got[k].queue, got[k].entry_id, got[k].job_id, got[k].client, sent);
 		} else {
 			got[k].since = sent;
 			rn->held[rn->nheld++] = got[k];

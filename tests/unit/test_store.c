@@ -374,6 +374,10 @@ static void test_args(void)
 	is_int(store_start_args(&a, &start, LONG_CLIENT), 0, "start with a client that is no quota key is built");
 	is_str(arg(&a, a.argc - 1), "", "... for nobody");
 	store_args_free(&a);
+	ok(strstr(redis_script_submit, "'id', ARGV[1], 'client', ARGV[3]") != NULL,
+	   "submit: the queue entry names the client (the claim's first guess)");
+	ok(strstr(redis_script_start, "if ARGV[8] ~= '' and client ~= ARGV[8] then\n  return {'client'}") != NULL,
+	   "start: a client that is not the record's is sent back before anything depends on it");
 
 	is_int(store_finish_args(&a, &fin), 0, "finish is built");
 	check_args(&a, "finish");
@@ -558,6 +562,14 @@ static void test_replies(void)
 	resp_add("$-1\r\n");
 	r = resp_reply();
 	is_int(store_start_reply(r, &c, err, sizeof err), 0, "start: nil is nothing to run");
+	freeReplyObject(r);
+	resp_array(1); resp_bulk("client");
+	r = resp_reply();
+	is_int(store_start_reply(r, &c, err, sizeof err), 2, "start: {client} is: not the record's client, ask again");
+	freeReplyObject(r);
+	resp_array(1); resp_bulk("other");
+	r = resp_reply();
+	ok(store_start_reply(r, &c, err, sizeof err) < 0, "start: another one-element reply is refused");
 	freeReplyObject(r);
 	resp_array(4); resp_bulk("{}"); resp_bulk("x"); resp_add(":7\r\n"); resp_bulk("1");
 	r = resp_reply();
