@@ -117,7 +117,9 @@ local function quota_cpu(cpu_key, now, window, limit)
       else
         local minus = quota_charges_us(gone, 1)
         redis.call('HINCRBY', sum_key, 'n', -#gone)
-        redis.call('HINCRBY', sum_key, 'us', string.format('%.0f', -minus))
+        if minus > 0 then   -- (never "-0": HINCRBY takes no such integer)
+          redis.call('HINCRBY', sum_key, 'us', string.format('%.0f', -minus))
+        end
         us = us - minus
       end
     end
