@@ -84,6 +84,10 @@
  *                                  "DIGEST:seconds", score = finish   quota-lib drops charges older
  *                                  time (ms); the CPU window is the   than the window
  *                                  last quota_window_seconds
+ *   sr:cpusum:{C}          hash    quota-lib.lua, beside sr:cpu:{C}:  the same TTL as sr:cpu:{C}, set
+ *                                  n = its charges, us = their        in the same step; counts only
+ *                                  seconds (integer micro-seconds),   while n is the zset's ZCARD
+ *                                  kept by every charge and prune     (else rebuilt by the next write)
  *   sr:store:{C}           hash    store-lib (every script that       that of the longest-lived job it
  *                                  changes what a job keeps): the     names; an entry past its expiry
  *                                  storage ledger, field = DIGEST,    counts nothing and is dropped on
@@ -447,19 +451,18 @@ int store_quota_usage(struct rconn *r, const char *client, int64_t now_ms, int64
 		      struct store_quota_usage *u);
 
 /*
- * The CPU part alone (cpu_used, reset_ms, retry_ms; the rest 0), for the
- * RateLimit headers every answer carries: one read-only ZRANGEBYSCORE of
- * the charges still in the window, no script, sent ahead of the route's
- * own first command (rconn_defer_argv) so that both share one round trip.
- * The figures are quota-lib.lua's quota_cpu, computed the same way over
- * the same charges (those scored after now - window: the ones quota_cpu
- * keeps), so they equal what quota.lua and submit.lua find.
+ * The CPU part alone (cpu_used, reset_ms; the rest 0), for the RateLimit
+ * headers every answer carries: quota_cpu_read.lua (no-writes; the running
+ * sum and the oldest charge, O(1) in the number of charges), sent ahead of
+ * the route's own first command (rconn_defer_argv) so that both share one
+ * round trip. The figures are quota-lib.lua's quota_cpu over the same
+ * charges (those scored after now - window: the ones quota_cpu keeps), so
+ * they equal what quota.lua and submit.lua find.
  * store_quota_cpu_send: 0, or STORE_UNREACHABLE / STORE_BAD_REPLY (a client
  * that makes no key). store_quota_cpu_take: the same, for the reply.
  */
 int store_quota_cpu_send(struct rconn *r, const char *client, int64_t now_ms, int64_t window_ms);
-int store_quota_cpu_take(struct rconn *r, int64_t now_ms, int64_t window_ms, double cpu_limit,
-			 struct store_quota_usage *u);
+int store_quota_cpu_take(struct rconn *r, struct store_quota_usage *u);
 
 /* start.lua: a runner claims a queued job (queued -> running, one attempt more),
  * or parks it while its client holds its share of the slots. */

@@ -11,7 +11,7 @@
 #include "store_scripts.h"
 #include "util.h"
 
-#include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,25 +151,32 @@ int store_quota_args(struct store_args *a, const char *client, int64_t now_ms, i
 	return 0;
 }
 
+/* quota_cpu_read.lua's SHA1, made once (the responders' threads share it). */
+static char quota_cpu_read_sha[41];
+static pthread_once_t quota_cpu_read_once = PTHREAD_ONCE_INIT;
+
+static void quota_cpu_read_sha_make(void)
+{
+	rconn_script_sha(redis_script_quota_cpu_read, quota_cpu_read_sha);
+}
+
 /*
- * ZRANGEBYSCORE cpu-zset (now-window +inf WITHSCORES: the charges quota_cpu
- * keeps (it drops those scored now - window or earlier). A plain command, by
- * the responder's own ACL (+zrangebyscore on sr:cpu:*): no script, no write.
+ * EVALSHA quota_cpu_read.lua 1 cpu-zset now window, whole (a->script NULL):
+ * rconn_defer_argv sends it as it is. A no-writes script: the responder's
+ * ACL lets it read the zset and the running sum, never write them here.
  */
 int store_quota_cpu_args(struct store_args *a, const char *client, int64_t now_ms, int64_t window_ms)
 {
-	char *from;
-
-	args_init(a, NULL, "quota-cpu", 5);
+	args_init(a, NULL, "quota-cpu", 6);
 	if (client_keys_make(client, &a->client) < 0)
 		return -1;
-	args_str(a, "ZRANGEBYSCORE");
+	pthread_once(&quota_cpu_read_once, quota_cpu_read_sha_make);
+	args_str(a, "EVALSHA");
+	args_str(a, quota_cpu_read_sha);
+	args_str(a, "1");
 	args_str(a, a->client.cpu);
-	from = args_number_slot(a);
-	snprintf(from, sizeof a->numbers[0], "(%lld", (long long)(now_ms - window_ms));
-	args_str(a, from);
-	args_str(a, "+inf");
-	args_str(a, "WITHSCORES");
+	args_int(a, now_ms);
+	args_int(a, window_ms);
 	return 0;
 }
 
@@ -450,62 +457,19 @@ int store_quota_reply(const redisReply *r, struct store_quota_usage *u, char *er
 	return 0;
 }
 
-/*
- * A charge's CPU-seconds as quota-lib.lua reads it: tonumber(string.match(
- * member, ':([^:]*)$')) or 0. Lua 5.1's tonumber is strtod over the whole
- * text (blanks around it allowed), so the same bytes give the same double.
- */
-static double quota_charge_seconds(const redisReply *m)
+int store_quota_cpu_reply(const redisReply *r, struct store_quota_usage *u, char *err, size_t errlen)
 {
-	const char *colon, *end, *p;
-	char text[64];
-	double v;
-	size_t n;
-
-	if (m->type != REDIS_REPLY_STRING || !(colon = memrchr(m->str, ':', m->len)))
-		return 0;
-	n = m->len - (size_t)(colon + 1 - m->str);
-	if (n == 0 || n >= sizeof text || memchr(colon + 1, '\0', n))
-		return 0;       /* nothing, or no number a charge is written as (finish.lua: %.3f) */
-	memcpy(text, colon + 1, n);
-	text[n] = '\0';
-	v = strtod(text, (char **)&end);
-	if (end == text)
-		return 0;
-	for (p = end; *p && isspace((unsigned char)*p); p++)
-		;
-	return *p ? 0 : v;
-}
-
-int store_quota_cpu_reply(const redisReply *r, int64_t now_ms, int64_t window_ms, double cpu_limit,
-			  struct store_quota_usage *u, char *err, size_t errlen)
-{
-	double used = 0, score;
+	double us, reset;
 
 	memset(u, 0, sizeof *u);
-	if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
 		return reply_unexpected(r, err, errlen);
-	for (size_t i = 0; i < r->elements; i += 2) {
-		if (r->element[i]->type != REDIS_REPLY_STRING || reply_number(r->element[i + 1], &score) < 0)
-			return error_format(err, errlen, "charge %zu is not a member and a score", i / 2 + 1);
-		used += quota_charge_seconds(r->element[i]);
-	}
-	/* quota_cpu: the oldest charge leaves the window at its score + window;
-	 * over the limit, a submit passes once enough of the oldest have left. */
-	if (r->elements > 0 && reply_number(r->element[1], &score) == 0)
-		u->reset_ms = (long long)(score + (double)window_ms - (double)now_ms);
-	if (used >= cpu_limit) {
-		double left = used;
-
-		for (size_t i = 0; i < r->elements; i += 2) {
-			left -= quota_charge_seconds(r->element[i]);
-			if (left < cpu_limit && reply_number(r->element[i + 1], &score) == 0) {
-				u->retry_ms = (long long)(score + (double)window_ms - (double)now_ms);
-				break;
-			}
-		}
-	}
-	u->cpu_used = used;
+	if (reply_number(r->element[0], &us) < 0 || reply_number(r->element[1], &reset) < 0 || us < 0 ||
+	    us > 9e15 || reset < -9e15 || reset > 9e15)
+		return error_format(err, errlen, "the figures are not two numbers");
+	/* quota-lib.lua: used = us / 1000000, the same double as quota.lua's. */
+	u->cpu_used = us / 1000000;
+	u->reset_ms = (long long)reset;
 	return 0;
 }
 
@@ -690,8 +654,7 @@ int store_quota_cpu_send(struct rconn *r, const char *client, int64_t now_ms, in
 	return rc;
 }
 
-int store_quota_cpu_take(struct rconn *r, int64_t now_ms, int64_t window_ms, double cpu_limit,
-			 struct store_quota_usage *u)
+int store_quota_cpu_take(struct rconn *r, struct store_quota_usage *u)
 {
 	redisReply *reply = rconn_deferred_take(r);
 	char err[200];
@@ -700,8 +663,7 @@ int store_quota_cpu_take(struct rconn *r, int64_t now_ms, int64_t window_ms, dou
 	memset(u, 0, sizeof *u);
 	if (!reply)
 		return STORE_UNREACHABLE;
-	rc = store_quota_cpu_reply(reply, now_ms, window_ms, cpu_limit, u, err, sizeof err) < 0 ?
-		store_bad_reply(r, "quota-cpu", err) : 0;
+	rc = store_quota_cpu_reply(reply, u, err, sizeof err) < 0 ? store_bad_reply(r, "quota-cpu", err) : 0;
 	freeReplyObject(reply);
 	return rc;
 }

@@ -21,6 +21,7 @@ extern const char redis_script_reclaim[];
 extern const char redis_script_downloaded[];
 extern const char redis_script_store_output[];
 extern const char redis_script_log_append[];
+extern const char redis_script_quota_cpu_read[];
 
 #define STORE_ARGS_NUMBERS 16   /* numbers one call carries at most (submit's 12) */
 
@@ -50,7 +51,7 @@ void store_args_free(struct store_args *a);
 int store_submit_args(struct store_args *a, const struct store_submit *p, bool check);
 int store_quota_args(struct store_args *a, const char *client, int64_t now_ms, int64_t window_ms,
 		     double cpu_limit);
-/* The plain command store_quota_cpu_send defers (a->script NULL): ZRANGEBYSCORE of the CPU zset. */
+/* The whole command store_quota_cpu_send defers (a->script NULL, argv from "EVALSHA"): quota_cpu_read.lua. */
 int store_quota_cpu_args(struct store_args *a, const char *client, int64_t now_ms, int64_t window_ms);
 int store_start_args(struct store_args *a, const struct store_start *p, const char *client);
 int store_finish_args(struct store_args *a, const struct store_finish *p);
@@ -65,9 +66,8 @@ int store_log_append_args(struct store_args *a, const char *id, int64_t ttl_s, c
  * (why into err). */
 int store_submit_reply(const redisReply *r, struct store_submit_result *res, char *err, size_t errlen);
 int store_quota_reply(const redisReply *r, struct store_quota_usage *u, char *err, size_t errlen);
-/* quota-lib.lua's quota_cpu over the reply of store_quota_cpu_args (member, score pairs, oldest first). */
-int store_quota_cpu_reply(const redisReply *r, int64_t now_ms, int64_t window_ms, double cpu_limit,
-			  struct store_quota_usage *u, char *err, size_t errlen);
+/* quota_cpu_read.lua's {micro-seconds used, reset ms}: cpu_used and reset_ms. */
+int store_quota_cpu_reply(const redisReply *r, struct store_quota_usage *u, char *err, size_t errlen);
 /* 1 a claim, 0 nothing to run, 2 the client given is not the record's (ask again with the record's),
  * -1 not the script's answer. */
 int store_start_reply(const redisReply *r, struct store_claim *c, char *err, size_t errlen);

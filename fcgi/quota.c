@@ -80,8 +80,7 @@ static void quota_headers_take(struct request *req)
 	if (!req->quota_pending)
 		return;
 	req->quota_pending = false;
-	if (store_quota_cpu_take(&req->srv->redis, req->quota_now_ms, l->quota_window_seconds * 1000,
-				 l->quota_cpu_seconds, &q) < 0)
+	if (store_quota_cpu_take(&req->srv->redis, &q) < 0)
 		return;
 	memset(&u, 0, sizeof u);
 	u.cpu_limit = l->quota_cpu_seconds;

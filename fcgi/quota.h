@@ -4,7 +4,7 @@
  * whole /64. The counting itself is atomic in Redis (redis/submit.lua,
  * redis/quota.lua, and redis/finish.lua charging CPU when a job ends), so
  * any number of responders agree; the RateLimit headers read the same
- * CPU window without a script (quota_headers_begin below).
+ * CPU window without a write (quota_cpu_read.lua: quota_headers_begin below).
  */
 #ifndef SANDRUN_QUOTA_H
 #define SANDRUN_QUOTA_H
@@ -41,7 +41,8 @@ int quota_usage_load(struct request *req, struct quota_usage *u);
 /*
  * The RateLimit headers of every answer, in one round trip with the route's
  * own first Redis command: quota_headers_begin sends the read of the
- * caller's CPU window ahead (store_quota_cpu_send, deferred); the request's
+ * caller's CPU window ahead (store_quota_cpu_send, deferred: the running
+ * sum and the oldest charge, O(1) in the number of charges); the request's
  * first answer takes its reply and writes the header lines into
  * req->headers (request.h's before_answer). Without Redis there are none
  * (the route answers 503 itself). quota_headers_end takes a reply no

@@ -18,7 +18,8 @@
 -- to the client: the member "DIGEST:seconds" (store-lib.lua's store_digest,
 -- not the id: responders read the charges, and must learn no job id from
 -- them) names the run's own figure, so a call retried after a lost reply
--- charges nothing twice.
+-- charges nothing twice; the client's running CPU sum (sr:cpusum:{C}, named
+-- from KEYS[6]: quota-lib.lua) takes it in the same step.
 -- The storage ledger (store-lib.lua) gets the job's real figures (the
 -- runner sends store_upload 0 and the log's cost with the record), and one
 -- of the client's parked jobs, if any, goes back to its queue (fair-lib.lua).
@@ -35,14 +36,14 @@
 --#include store-lib.lua
 --#include job-lib.lua
 --#include fair-lib.lua
+--#include quota-lib.lua
 local status = redis.call('HGET', KEYS[1], 'status')
 local mine = job_client_is(KEYS[1], ARGV[8])
 local ours = status == 'running' and redis.call('HGET', KEYS[1], 'runner') == ARGV[1]
 
 local cpu = tonumber(ARGV[5])
 if cpu and cpu > 0 then
-  redis.call('ZADD', KEYS[6], 'NX', ARGV[6], store_digest(ARGV[4]) .. ':' .. ARGV[5])
-  redis.call('PEXPIRE', KEYS[6], ARGV[7])
+  quota_charge_add(KEYS[6], ARGV[6], store_digest(ARGV[4]) .. ':' .. ARGV[5], ARGV[7])
 end
 if not ours and (status == 'queued' or status == 'running') then
   return 'lost'

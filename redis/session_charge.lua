@@ -2,7 +2,8 @@
 -- charges the CPU its cgroup used since the last charge to the client's
 -- CPU zset, so sessions and jobs share one CPU budget (quota-lib.lua:
 -- member "DIGEST:N:seconds", N the session's counter, so each charge is a
--- member of its own and a retried call charges nothing twice), writes the
+-- member of its own and a retried call charges nothing twice; the running
+-- sum sr:cpusum:{C}, named from KEYS[2], takes it too), writes the
 -- usage into the record, and may set the status (pause/resume). It answers
 -- what the supervisor needs to end the session: status, last_used_at,
 -- expires_at, idle_timeout_seconds.
@@ -13,10 +14,10 @@
 -- Returns {status, last_used_at, expires_at, idle_timeout_seconds}; status
 -- "gone" (no record) or "lost" (another runner's) ends the session too.
 --#include session-lib.lua
+--#include quota-lib.lua
 local cpu = tonumber(ARGV[4])
 if cpu and cpu > 0 then
-  redis.call('ZADD', KEYS[2], 'NX', ARGV[3], session_digest(ARGV[1]) .. ':' .. ARGV[5] .. ':' .. ARGV[4])
-  redis.call('PEXPIRE', KEYS[2], ARGV[6])
+  quota_charge_add(KEYS[2], ARGV[3], session_digest(ARGV[1]) .. ':' .. ARGV[5] .. ':' .. ARGV[4], ARGV[6])
 end
 local f = redis.call('HMGET', KEYS[1], 'status', 'runner', 'last_used_at', 'expires_at', 'idle_timeout_seconds')
 if not f[1] then

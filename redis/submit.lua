@@ -96,6 +96,7 @@ redis.call('ZADD', KEYS[4], now + tonumber(ARGV[6]) * 1000, digest)
 redis.call('PEXPIRE', KEYS[4], ARGV[10])
 if redis.call('EXISTS', KEYS[5]) == 1 then
   redis.call('PEXPIRE', KEYS[5], ARGV[10])
+  redis.call('PEXPIRE', key_cpusum(KEYS[5]), ARGV[10])   -- its running sum (quota-lib.lua) with it
 end
 store_job_update(KEYS[1], KEYS[6], ARGV[1], now)
 return {'ok', tostring(used), active + 1}

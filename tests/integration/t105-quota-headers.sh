@@ -50,4 +50,65 @@ check 12 0 "the session's charge aged out"
 rcli DEL "$key" >/dev/null
 check 0 10 "no charges"
 is "$(hdr Reset)" 0 "RateLimit-Reset 0 without charges"
+# The running sum beside the zset (quota-lib.lua): sr:cpusum:{C} = {n, us},
+# the charges' count and their seconds in integer micro-seconds. The header
+# read takes it and the oldest charge (O(1) in the charges) while n is the
+# zset's ZCARD and no charge has left the window unpruned; else it sums the
+# window's charges (a zset changed by hand, as above, or without a sum).
+sum='sr:cpusum:{127.0.0.1}'
+now=$(date +%s%3N)
+args=()
+for ((i = 0; i < 200; i++)); do args+=("$now" "h$i:0.013"); done
+rcli ZADD "$key" "${args[@]}" >/dev/null
+rcli PEXPIRE "$key" 600000 >/dev/null
+api "$SANDRUN_URL/health"
+is "$(hdr Remaining)" 7 "200 charges by hand, no sum: the header read sums them (2.6 s): RateLimit-Remaining 7"
+check 2.6 7 "200 charges by hand"
+is "$(rcli HGET "$sum" n) $(rcli HGET "$sum" us)" "200 2600000" "quota.lua rebuilt the sum: 200 charges, 2600000 us"
+ttl=$(rcli PTTL "$sum")
+ok "$([ "$ttl" -gt 590000 ] && [ "$ttl" -le 600000 ]; echo $?)" "... expiring with the zset (PTTL $ttl)"
+rcli HSET "$sum" us 5000000 >/dev/null
+api "$SANDRUN_URL/health"
+is "$(hdr Remaining)" 5 "the header read takes the sum while it counts the zset's members (set to 5 s: Remaining 5)"
+rcli DEL "$sum" >/dev/null
+api "$SANDRUN_URL/health"
+is "$(hdr Remaining)" 7 "sum key missing: the header read sums the charges (Remaining 7)"
+is "$(rcli ZCARD "$key") $(rcli EXISTS "$sum")" "200 0" "... and writes nothing"
+check 2.6 7 "sum key missing"
+is "$(rcli HGET "$sum" us)" 2600000 "quota.lua rebuilt it"
+
+# Charges through session_charge.lua, as the runner's Redis user (its ACL):
+# each adds to the sum in the same step (HINCRBY), exact after many.
+runner_pw=$(sed -n 's/^redis_runner_password *= *//p' "$STACK_DIR/sandrun.conf")
+runner_cli() {
+	REDISCLI_AUTH=$runner_pw redis-cli -h 127.0.0.1 -p "$SANDRUN_REDIS_PORT" --user sandrun-runner \
+		--no-auth-warning --raw "$@"
+}
+charge_sha=$(awk -v dir="$top_srcdir/redis" '/^--#include / { inc = dir "/" $2; while ((getline line < inc) > 0) print line; close(inc); next } { print }' \
+	"$top_srcdir/redis/session_charge.lua" | sha1sum | cut -d' ' -f1)
+rcli DEL "$key" "$sum" >/dev/null
+now=$(date +%s%3N)
+is "$(runner_cli EVALSHA "$charge_sha" 2 'sr:{ses-x}:ses' "$key" ses-x r1 "$now" 0.007 1 600000 0 0 0 "" | head -1)" gone \
+	"session_charge.lua runs as the runner (a session without a record: charged all the same)"
+# 150 more in one pipe (the window is 10 s), the last one twice (a retried call: charged once)
+for ((i = 2; i <= 151; i++)); do
+	printf 'EVALSHA %s 2 sr:{ses-x}:ses %s ses-x r1 %s 0.007 %s 600000 0 0 0 ""\n' "$charge_sha" "$key" "$now" "$i"
+done | runner_cli >/dev/null
+runner_cli EVALSHA "$charge_sha" 2 'sr:{ses-x}:ses' "$key" ses-x r1 "$now" 0.007 151 600000 0 0 0 "" >/dev/null
+is "$(rcli HGET "$sum" n) $(rcli HGET "$sum" us)" "151 1057000" \
+	"151 charges of 0.007 s (one retried: charged once): the sum is 151 charges, 1057000 us exactly"
+exact=$(rcli ZRANGE "$key" 0 -1 | awk -F: '{ split($NF, p, "."); us += p[1] * 1000000 + p[2] * 1000 } END { printf "%d", us }')
+is "$exact" 1057000 "... the members' own sum"
+ttl=$(rcli PTTL "$sum")
+ok "$([ "$ttl" -gt 590000 ] && [ "$ttl" -le 600000 ]; echo $?)" "... expiring with the zset (PTTL $ttl)"
+api "$SANDRUN_URL/health"
+is "$(hdr Remaining)" 8 "the header read: 1.057 s used, Remaining 8"
+check 1.057 8 "after 151 charges"
+
+# A sum without its zset (the zset expired or was deleted first): never counted.
+rcli DEL "$key" >/dev/null
+api "$SANDRUN_URL/health"
+is "$(hdr Remaining) $(hdr Reset)" "10 0" "a sum left without its zset counts nothing (Remaining 10, Reset 0)"
+check 0 10 "a sum without its zset"
+is "$(rcli EXISTS "$sum")" 0 "quota.lua dropped that sum"
 done_testing

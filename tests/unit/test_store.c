@@ -204,6 +204,8 @@ static void test_script_list(void)
 		{ "session_abandon", redis_script_session_abandon }, { "session_lost", redis_script_session_lost },
 		/* the WebSocket gateway's (ws/pty.c) */
 		{ "session_pty_input", redis_script_session_pty_input },
+		/* the responders' RateLimit headers' read (fcgi/quota.c) */
+		{ "quota_cpu_read", redis_script_quota_cpu_read },
 		/* the runners' session scripts (common/store_sessions_runner.h) */
 		{ "session_claim", redis_script_session_claim }, { "session_ready", redis_script_session_ready },
 		{ "session_charge", redis_script_session_charge }, { "session_end", redis_script_session_end },
@@ -348,16 +350,31 @@ static void test_args(void)
 	is_str(arg(&a, 2), "sr:store:{192.0.2.7}", "quota: KEYS[3] is the ledger");
 	store_args_free(&a);
 
-	/* The RateLimit headers' read: a plain command, no script (fcgi/quota.c). */
+	/* The RateLimit headers' read: quota_cpu_read.lua, a whole EVALSHA deferred as it is (fcgi/quota.c). */
 	is_int(store_quota_cpu_args(&a, "192.0.2.7", 100000, 60000), 0, "quota-cpu is built");
-	ok(a.script == NULL && a.argc == 5, "quota-cpu: a plain command of five words");
-	is_str(arg(&a, 0), "ZRANGEBYSCORE", "quota-cpu: ZRANGEBYSCORE (read-only, the responder's ACL allows it)");
-	is_str(arg(&a, 1), "sr:cpu:{192.0.2.7}", "quota-cpu: of the client's CPU zset");
-	is_str(arg(&a, 2), "(40000", "quota-cpu: from just after now - window (quota_cpu drops those at or before)");
-	is_str(arg(&a, 3), "+inf", "quota-cpu: to the newest");
-	is_str(arg(&a, 4), "WITHSCORES", "quota-cpu: with the times");
-	ok(strstr(redis_script_quota, "ZREMRANGEBYSCORE', cpu_key, '-inf', now - window") != NULL,
-	   "quota-cpu: the same window as quota-lib.lua's quota_cpu (which drops score <= now - window)");
+	ok(a.script == NULL && a.argc == 6, "quota-cpu: a whole command of six words");
+	is_str(arg(&a, 0), "EVALSHA", "quota-cpu: EVALSHA (the responder's ACL allows it on sr:*)");
+	{
+		char sha[41];
+
+		rconn_script_sha(redis_script_quota_cpu_read, sha);
+		is_str(arg(&a, 1), sha, "quota-cpu: of quota_cpu_read.lua");
+	}
+	is_str(arg(&a, 2), "1", "quota-cpu: one key");
+	is_str(arg(&a, 3), "sr:cpu:{192.0.2.7}", "quota-cpu: the client's CPU zset");
+	is_str(arg(&a, 4), "100000", "quota-cpu: now");
+	is_str(arg(&a, 5), "60000", "quota-cpu: the window");
+	ok(strncmp(redis_script_quota_cpu_read, "#!lua flags=no-writes\n", 22) == 0,
+	   "quota-cpu: a no-writes script (it prunes nothing)");
+	ok(strstr(redis_script_quota_cpu_read, "quota_cpu_peek(KEYS[1]") != NULL &&
+	   strstr(redis_script_quota_cpu_read, "local function quota_cpu_peek(") != NULL,
+	   "quota-cpu: quota-lib.lua's quota_cpu_peek, inlined");
+	ok(strstr(redis_script_quota, "ZREMRANGEBYSCORE', cpu_key, '-inf', string.format('%.0f', from)") != NULL &&
+	   strstr(redis_script_quota_cpu_read, "'(' .. string.format('%.0f', from), '+inf'") != NULL,
+	   "quota-cpu: the same window as quota_cpu's (which drops score <= now - window)");
+	ok(strstr(redis_script_finish, "quota_charge_add(KEYS[6]") != NULL &&
+	   strstr(redis_script_session_charge, "quota_charge_add(KEYS[2]") != NULL,
+	   "finish.lua and session_charge.lua charge through quota_charge_add (the running sum with the zset)");
 	store_args_free(&a);
 	ok(store_quota_cpu_args(&a, LONG_CLIENT, 100000, 60000) < 0, "quota-cpu: a client too long for a key is refused");
 	store_args_free(&a);
@@ -513,43 +530,42 @@ static void test_replies(void)
 	ok(store_quota_reply(r, &u, err, sizeof err) < 0, "quota: three figures are too few");
 	freeReplyObject(r);
 
-	/* quota_cpu over the window's charges (member, score; oldest first), now 100000, window 60000. */
-	resp_array(6); resp_bulk("d1:1.500"); resp_bulk("50000"); resp_bulk("d2:2.250"); resp_bulk("70000");
-	resp_bulk("s1:7:0.500"); resp_bulk("80000");
+	/* quota_cpu_read.lua: {micro-seconds used, reset ms}. */
+	resp_array(2); resp_bulk("4250000"); resp_add(":10000\r\n");
 	r = resp_reply();
-	ok(store_quota_cpu_reply(r, 100000, 60000, 10, &u, err, sizeof err) == 0 && u.cpu_used == 4.25 &&
-	   u.reset_ms == 10000 && u.retry_ms == 0 && u.active == 0 && u.storage_used == 0,
-	   "quota-cpu: used is the sum (a session's DIGEST:N:seconds too), reset when the oldest leaves");
-	ok(store_quota_cpu_reply(r, 100000, 60000, 3, &u, err, sizeof err) == 0 && u.cpu_used == 4.25 &&
-	   u.retry_ms == 10000, "quota-cpu: over the limit, a submit passes once the oldest has left");
-	ok(store_quota_cpu_reply(r, 100000, 60000, 1, &u, err, sizeof err) == 0 && u.retry_ms == 30000,
-	   "quota-cpu: ... or once as many of the oldest as it takes have left");
-	ok(store_quota_cpu_reply(r, 100000, 60000, 4.25, &u, err, sizeof err) == 0 && u.retry_ms == 10000,
-	   "quota-cpu: used equal to the limit is over it (used >= limit, as quota_cpu)");
+	ok(store_quota_cpu_reply(r, &u, err, sizeof err) == 0 && u.cpu_used == 4.25 && u.reset_ms == 10000 &&
+	   u.retry_ms == 0 && u.active == 0 && u.storage_used == 0,
+	   "quota-cpu: used is the micro-seconds / 1000000, reset as answered");
 	freeReplyObject(r);
-	resp_array(10); resp_bulk("nocolon"); resp_bulk("1"); resp_bulk("d:"); resp_bulk("2"); resp_bulk("d:abc");
-	resp_bulk("3"); resp_bulk("d: 2 "); resp_bulk("4"); resp_bulk("d:1:0x10"); resp_bulk("5");
+	resp_array(2); resp_bulk("1057000"); resp_add(":0\r\n");
 	r = resp_reply();
-	ok(store_quota_cpu_reply(r, 100000, 60000, 100, &u, err, sizeof err) == 0 && u.cpu_used == 18 &&
-	   u.reset_ms == 60000 - 100000 + 1,
-	   "quota-cpu: a member read as Lua's tonumber(match(m, ':([^:]*)$')) or 0 reads it (blanks, hex)");
+	ok(store_quota_cpu_reply(r, &u, err, sizeof err) == 0 && u.cpu_used == 1057000 / 1000000.0 && u.reset_ms == 0,
+	   "quota-cpu: the same double as quota.lua's us / 1000000");
 	freeReplyObject(r);
-	resp_array(0);
+	resp_array(2); resp_bulk("0"); resp_add(":0\r\n");
 	r = resp_reply();
-	ok(store_quota_cpu_reply(r, 100000, 60000, 10, &u, err, sizeof err) == 0 && u.cpu_used == 0 &&
-	   u.reset_ms == 0 && u.retry_ms == 0, "quota-cpu: no charges, no figures");
+	ok(store_quota_cpu_reply(r, &u, err, sizeof err) == 0 && u.cpu_used == 0 && u.reset_ms == 0,
+	   "quota-cpu: no charges, no figures");
 	freeReplyObject(r);
-	resp_array(3); resp_bulk("d:1"); resp_bulk("5"); resp_bulk("d:2");
+	resp_array(2); resp_bulk("-5"); resp_add(":0\r\n");
 	r = resp_reply();
-	ok(store_quota_cpu_reply(r, 100000, 60000, 10, &u, err, sizeof err) < 0, "quota-cpu: an odd count is refused");
+	ok(store_quota_cpu_reply(r, &u, err, sizeof err) < 0, "quota-cpu: a negative sum is refused");
 	freeReplyObject(r);
-	resp_array(2); resp_bulk("d:1"); resp_bulk("soon");
+	resp_array(2); resp_bulk("abc"); resp_add(":0\r\n");
 	r = resp_reply();
-	ok(store_quota_cpu_reply(r, 100000, 60000, 10, &u, err, sizeof err) < 0, "quota-cpu: a score that is no number is refused");
+	ok(store_quota_cpu_reply(r, &u, err, sizeof err) < 0, "quota-cpu: a sum that is no number is refused");
+	freeReplyObject(r);
+	resp_array(3); resp_bulk("1"); resp_add(":2\r\n"); resp_add(":3\r\n");
+	r = resp_reply();
+	ok(store_quota_cpu_reply(r, &u, err, sizeof err) < 0, "quota-cpu: three figures are refused");
+	freeReplyObject(r);
+	resp_add("-NOSCRIPT No matching script.\r\n");
+	r = resp_reply();
+	ok(store_quota_cpu_reply(r, &u, err, sizeof err) < 0, "quota-cpu: an error (NOSCRIPT) is refused: no headers");
 	freeReplyObject(r);
 	resp_add("-NOPERM this user has no permissions to access the key\r\n");
 	r = resp_reply();
-	ok(store_quota_cpu_reply(r, 100000, 60000, 10, &u, err, sizeof err) < 0 && strstr(err, "NOPERM"),
+	ok(store_quota_cpu_reply(r, &u, err, sizeof err) < 0 && strstr(err, "NOPERM"),
 	   "quota-cpu: an error reply says what");
 	freeReplyObject(r);
 
