@@ -19,6 +19,7 @@ check() {
 	is "$(hdr Remaining)" "$2" "$3: RateLimit-Remaining is floor(10 - $1) = $2, in the same answer"
 }
 key='sr:cpu:{127.0.0.1}'
+sum='sr:cpusum:{127.0.0.1}'   # its running sum (quota-lib.lua), below
 t0=$(date +%s%3N)
 # Three charges in the 10 s window, leaving it at t0+2 s, t0+6 s and t0+10 s; the
 # session's member format (DIGEST:N:seconds) beside the jobs' (DIGEST:seconds).
@@ -41,6 +42,7 @@ is "$(rcli ZCARD "$key")" 2 "quota.lua dropped it"
 
 until (($(date +%s%3N) > t0 + 6500)); do sleep 0.1; done
 check 0.5 9 "the second aged out"
+is "$(rcli HGET "$sum" n) $(rcli HGET "$sum" us)" "1 500000" "... quota.lua took it off the running sum (1 charge, 500000 us)"
 # Over the limit: a charge of 12 s: Remaining 0.
 rcli ZADD "$key" "$(date +%s%3N)" "d3:12.000" >/dev/null
 check 12.5 0 "over the limit"
@@ -55,7 +57,6 @@ is "$(hdr Reset)" 0 "RateLimit-Reset 0 without charges"
 # read takes it and the oldest charge (O(1) in the charges) while n is the
 # zset's ZCARD and no charge has left the window unpruned; else it sums the
 # window's charges (a zset changed by hand, as above, or without a sum).
-sum='sr:cpusum:{127.0.0.1}'
 now=$(date +%s%3N)
 args=()
 for ((i = 0; i < 200; i++)); do args+=("$now" "h$i:0.013"); done
