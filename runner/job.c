@@ -666,7 +666,7 @@ static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t 
 }
 
 int job_run(const struct job_slot *slot, struct rconn *redis, const char *id, const char *queue,
-	    const char *entry_id, const char *entry_client, struct job_teardown *td)
+	    const char *entry_id, const char *entry_client)
 {
 	const struct sandrun_config *cfg = slot->cfg;
 	struct job_run_state st = { .slot = slot, .redis = redis, .id = id, .queue = queue, .entry_id = entry_id };
@@ -870,11 +870,9 @@ record:
 	if (rc > 0)
 		rc = 0;
 out:
-	/* init's exit and the cgroup's removal: the caller's, once it has said the slot is free */
-	td->id = id;
-	td->sb = sb;
-	td->cg = cg;
-	td->sb.cgroup = &td->cg;
+	sandbox_reap(&sb);                      /* before its cgroup goes; a no-op if never started */
+	if (cgroup_job_destroy(&cg, err, sizeof err) < 0)
+		log_warn(id, "cgroup: %s", err);
 	store_claim_free(&claim);
 	job_command_envp_free(envp);
 	free(job_av);
@@ -886,15 +884,6 @@ out:
 	EVP_MD_CTX_free(st.log_sha[1]);
 	manifest_free(m);
 	return rc;
-}
-
-void job_teardown(struct job_teardown *td)
-{
-	char err[256];
-
-	sandbox_reap(&td->sb);                  /* before its cgroup goes; a no-op if never started */
-	if (cgroup_job_destroy(&td->cg, err, sizeof err) < 0)
-		log_warn(td->id, "cgroup: %s", err);
 }
 
 void job_fail_internal(struct rconn *r, const struct job_slot *slot, const char *id, const char *queue,

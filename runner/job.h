@@ -9,10 +9,8 @@
 #ifndef SANDRUN_JOB_H
 #define SANDRUN_JOB_H
 
-#include "cgroup.h"
 #include "config.h"
 #include "rconn.h"
-#include "sandbox.h"
 
 struct cgroup_runner;
 struct seccomp_program;
@@ -43,22 +41,6 @@ struct job_slot {
 };
 
 /*
- * What is left of a job once its result is recorded: init's exit (its
- * namespaces torn down) and the job's cgroup. job_run() leaves them in
- * *td, so that its caller can tell the main loop the slot is free (and be
- * handed the slot's next job meanwhile) before job_teardown() waits for
- * them; the next job starts only after it, in the same process.
- */
-struct job_teardown {
-	const char *id;              /* the job's, for the log (job_run's argument: lives as long) */
-	struct sandbox sb;           /* pid -1: none */
-	struct cgroup_job cg;        /* CGROUP_NONE: none */
-};
-
-/* Waits for init's exit, then removes the job's cgroup; a no-op for what is not there. */
-void job_teardown(struct job_teardown *td);
-
-/*
  * Claims the queued job `id` (entry entry_id of stream queue), runs it in a sandbox and records the result,
  * speaking to Redis on `redis` (the supervisor's own connection, kept from job to job);
  * entry_client is the client the queue entry named ("" or NULL: none), unchecked: the claim
@@ -70,12 +52,10 @@ void job_teardown(struct job_teardown *td);
  * then left for another runner to take over.
  * Returns 0 when a result was recorded, dropped or left for a takeover, or
  * the job was not runnable (cancelled, expired, taken), -1 when Redis
- * failed (the caller fails the job once Redis is back). Either way init's
- * exit and the cgroup's removal are left in *td for job_teardown().
+ * failed (the caller fails the job once Redis is back).
  */
 int job_run(const struct job_slot *slot, struct rconn *redis, const char *id, const char *queue,
-	    const char *entry_id, const char *entry_client, struct job_teardown *td);
-
+	    const char *entry_id, const char *entry_client);
 
 /*
  * Marks job `id` failed with reason internal and `why`, if this runner still

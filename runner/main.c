@@ -361,7 +361,6 @@ static void supervisor_main(struct runner *rn, int i, int order_fd)
 {
 	struct rconn redis;
 	struct job_order o;
-	struct job_teardown td;
 
 	rconn_init(&redis, rn->cfg->redis_address, rn->cfg->redis_runner_user, rn->cfg->redis_runner_password,
 		   rn->cfg->redis_timeout_ms);
@@ -377,23 +376,18 @@ static void supervisor_main(struct runner *rn, int i, int order_fd)
 			_exit(4);
 		o.queue[sizeof o.queue - 1] = o.entry_id[sizeof o.entry_id - 1] = o.job_id[sizeof o.job_id - 1] = '\0';
 		o.client[sizeof o.client - 1] = '\0';
-		if (job_run(&rn->jslots[i], &redis, o.job_id, o.queue, o.entry_id, o.client, &td) != 0) {
-			job_teardown(&td);
+		if (job_run(&rn->jslots[i], &redis, o.job_id, o.queue, o.entry_id, o.client) != 0)
 			_exit(3);
-		}
 		/*
-		 * Done: the result is recorded (or the entry left for a takeover).
-		 * Tell the main loop, which reads the slot's next job from the
-		 * queue while init exits and the cgroup goes (job_teardown, ~1 ms
-		 * of namespace teardown and rmdirs): the order waits in the pipe,
-		 * and this process starts it once they are gone. The check of the
-		 * parent keeps the signal from a reaper we were reparented to;
-		 * PR_SET_PDEATHSIG has killed us by then anyway.
+		 * Done: the result is recorded (or the entry left for a takeover),
+		 * the sandbox and its cgroup are gone. Tell the main loop, which
+		 * gives the slot its next job. The check of the parent keeps the
+		 * signal from a reaper we were reparented to; PR_SET_PDEATHSIG has
+		 * killed us by then anyway.
 		 */
 		__atomic_store_n(&rn->done[i], 1, __ATOMIC_RELEASE);
 		if (getppid() == rn->main_pid)
 			kill(rn->main_pid, SIGUSR1);
-		job_teardown(&td);
 	}
 	rconn_close(&redis);
 	_exit(0);
