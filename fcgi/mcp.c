@@ -12,6 +12,7 @@
  * isError (the LLM sees why and can try again), never a transport error.
  */
 #include "mcp.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,10 +298,18 @@ json_t *mcp_tool_error(json_t *error)
 
 /* --- JSON-RPC ------------------------------------------------------------- */
 
+/* The message may quote the client's bytes (a method or tool name, a parse
+ * error's "near" text, cut at a buffer's end): made valid UTF-8 first, or
+ * json_pack would refuse it and the answer would be lost (found by fuzz_mcp). */
 static json_t *rpc_error(const json_t *id, int code, const char *message)
 {
-	return json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error", "code",
-			 code, "message", message);
+	size_t len;
+	char *clean = utf8_sanitize(message, strlen(message), &len);
+	json_t *e = json_pack("{s:s, s:O, s:{s:i, s:s%}}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error",
+			      "code", code, "message", clean ? clean : "(out of memory)", clean ? len : strlen("(out of memory)"));
+
+	free(clean);
+	return e;
 }
 
 static json_t *rpc_result(const json_t *id, json_t *result)
@@ -405,8 +414,13 @@ static json_t *process_one(struct mcp_exchange *x, json_t *msg, bool in_batch, b
 	else
 		json_incref(args);
 	if (mcp_args_check(tool, args, field, sizeof field, reason, sizeof reason) < 0) {
-		json_t *err = json_pack("{s:s, s:s, s:i}", "error", "Bad request", "reason", reason, "http_status", 400);
+		/* The reason may quote the client's names, cut at the buffer's end: valid UTF-8 first. */
+		size_t rlen;
+		char *clean = utf8_sanitize(reason, strlen(reason), &rlen);
+		json_t *err = json_pack("{s:s, s:s%, s:i}", "error", "Bad request", "reason", clean ? clean : "",
+					clean ? rlen : 0, "http_status", 400);
 
+		free(clean);
 		if (*field)
 			json_object_set_new(err, "field", json_string(field));
 		json_decref(args);
