@@ -668,29 +668,45 @@ int store_quota_cpu_take(struct rconn *r, struct store_quota_usage *u)
 	return rc;
 }
 
-int store_job_start(struct rconn *r, const struct store_start *p, struct store_claim *c)
+/*
+ * One start.lua call naming `client`: 1 a claim (c holds the reply), 0
+ * nothing to run, 2 the client is not the record's; else a store error,
+ * already reported (STORE_UNREACHABLE: Redis did not answer by give_up).
+ */
+static int store_start_call(struct rconn *r, const struct store_start *p, const char *client, int64_t give_up,
+			    struct store_claim *c, char *err, size_t errlen)
 {
-	int64_t give_up = time_mono_ms() + p->retry_ms;
-	char client[STORE_CLIENT_MAX], err[200];
 	struct store_args a;
 	redisReply *reply;
 	int built, rc = 0;
 
 	memset(c, 0, sizeof *c);
+	built = store_start_args(&a, p, client);
+	if (!(reply = store_run(r, &a, built, give_up - time_mono_ms(), &rc)))
+		return rc;
+	rc = store_start_reply(reply, c, err, errlen);
+	if (rc == 1) {
+		c->reply = reply;       /* the claim's strings point into it */
+		return 1;
+	}
+	freeReplyObject(reply);
+	memset(c, 0, sizeof *c);
+	return rc < 0 ? store_bad_reply(r, "start", err) : rc;
+}
+
+int store_job_start(struct rconn *r, const struct store_start *p, struct store_claim *c)
+{
+	int64_t give_up = time_mono_ms() + p->retry_ms;
+	char client[STORE_CLIENT_MAX], err[200];
+	int rc;
+
+	memset(c, 0, sizeof *c);
 	/* The client its queue entry named: one round trip, when it is the record's (start.lua checks). */
 	if (p->entry_client && *p->entry_client) {
-		built = store_start_args(&a, p, p->entry_client);
-		if (!(reply = store_run(r, &a, built, give_up - time_mono_ms(), &rc)))
-			return rc;
-		rc = store_start_reply(reply, c, err, sizeof err);
-		if (rc == 1) {
-			c->reply = reply;       /* the claim's strings point into it */
-			return 1;
-		}
-		freeReplyObject(reply);
+		rc = store_start_call(r, p, p->entry_client, give_up, c, err, sizeof err);
 		if (rc != 2)
-			return rc == 0 ? 0 : store_bad_reply(r, "start", err);
-		memset(c, 0, sizeof *c);  /* not the record's: read it, as for an entry that names none */
+			return rc;
+		/* not the record's: read it, as for an entry that names none */
 	}
 	/* The client first: it names the keys of the client's share of the slots. Without a
 	 * record, the script still drops the entry. */
@@ -701,18 +717,9 @@ int store_job_start(struct rconn *r, const struct store_start *p, struct store_c
 	}
 	if (rc == STORE_UNREACHABLE)
 		return rc;
-	built = store_start_args(&a, p, client);
-	rc = 0;
-	if (!(reply = store_run(r, &a, built, give_up - time_mono_ms(), &rc)))
-		return rc;
-	rc = store_start_reply(reply, c, err, sizeof err);
-	if (rc == 1) {
-		c->reply = reply;       /* the claim's strings point into it */
-		return 1;
-	}
-	freeReplyObject(reply);
+	rc = store_start_call(r, p, client, give_up, c, err, sizeof err);
 	/* 2: the record's client changed since it was read just now (it never does) */
-	return rc == 0 ? 0 : store_bad_reply(r, "start", rc == 2 ? "the record's client changed meanwhile" : err);
+	return rc == 2 ? store_bad_reply(r, "start", "the record's client changed meanwhile") : rc;
 }
 
 void store_claim_free(struct store_claim *c)
