@@ -1,14 +1,18 @@
 /*
  * Redis connections for both daemons: timeouts always set, reconnect on
- * the next call after any I/O error, scripts by SHA; loading them (EVAL
- * fallback, SCRIPT LOAD at connect) only where the connection allows it.
+ * the next call after any I/O error or when Redis closed the connection
+ * while it was idle (a restart: rconn_connect looks before each command),
+ * scripts by SHA; loading them (EVAL fallback, SCRIPT LOAD at connect)
+ * only where the connection allows it.
  */
 #include "config.h"
 #include "rconn.h"
 #include "util.h"
 
 #include <openssl/sha.h>
+#include <poll.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,11 +117,31 @@ static struct timeval ms_to_tv(int ms)
 	return tv;
 }
 
+/*
+ * Whether Redis closed an idle connection (it restarted, or dropped the
+ * client): then it is readable (EOF or an error), since Redis sends
+ * nothing unasked here. Found before a command is written, the command
+ * goes on a new connection; found after, it would fail (a 503 to a
+ * client after every Redis restart, once per responder thread), and it
+ * could not be sent again, not knowing whether Redis ran it. Not while
+ * a deferred command's reply may be waiting to be read.
+ */
+static bool rconn_closed_by_server(const struct rconn *r)
+{
+	struct pollfd p = { .fd = r->ctx->fd, .events = POLLIN | POLLRDHUP };
+
+	if (r->deferred || r->ctx->fd < 0)
+		return false;
+	return poll(&p, 1, 0) > 0;
+}
+
 int rconn_connect(struct rconn *r)
 {
 	struct timeval tv = ms_to_tv(r->timeout_ms);
 	redisReply *reply;
 
+	if (r->ctx && rconn_closed_by_server(r))
+		rconn_drop(r);
 	if (r->ctx)
 		return 0;
 	if (strncmp(r->address, "unix:", 5) == 0) {
