@@ -146,6 +146,9 @@
  * files take, which the memory cgroup does not fully count. */
 #define SANDBOX_NOFILE 1024
 
+/* What sandbox_go sends a prepared sandbox: its spec, upload, stdin, outputs. */
+#define SANDBOX_GO_FDS 4
+
 /* The heap the job process faults in at once before it unpacks
  * (sandbox_heap_prefault): what libarchive's reader and writer take for
  * a small upload (128 kB left ~8 faults more a start). */
@@ -173,7 +176,8 @@ struct sandbox_fds {
 	int stdin_data;              /* the sealed memfd with stdin_data, or -1 for /dev/null */
 	int stdout_w;
 	int stderr_w;
-	int start;                   /* read end of the start pipe: init waits on it first */
+	int start;                   /* init's end of the start channel: init waits on it first, and a
+	                                prepared sandbox's init again for its job (sandbox_wait_for_job) */
 	int outputs;                 /* write end of the outputs stream, or -1 (no outputs) */
 	int upload;                  /* the sealed memfd with the upload, or -1 (none): the job process's */
 	int pty;                     /* a session's end of the terminal channel, or -1: the agent's */
@@ -187,7 +191,7 @@ struct sandbox_fds {
 enum sandbox_init_fd {
 	SANDBOX_INIT_FD_SPEC = 3,    /* sealed memfd: the encoded spec (runner/sandbox_spec.h) */
 	SANDBOX_INIT_FD_REPORT,      /* write end of the report pipe */
-	SANDBOX_INIT_FD_START,       /* read end of the start pipe */
+	SANDBOX_INIT_FD_START,       /* init's end of the start channel (a socket: sandbox_go's descriptors) */
 	SANDBOX_INIT_FD_STDOUT,      /* write ends of the job's output pipes */
 	SANDBOX_INIT_FD_STDERR,
 	SANDBOX_INIT_FD_STDIN,       /* sealed memfd with stdin_data (stdin_len > 0) */
@@ -347,10 +351,10 @@ static void sandbox_report_send(int fd, enum sandbox_outcome outcome, int wait_s
 static int sandbox_isolate_fds(struct sandbox_fds *fds, char *err, size_t errlen)
 {
 	int *keep[] = { &fds->report, &fds->stdin_data, &fds->stdout_w, &fds->stderr_w, &fds->outputs,
-			&fds->upload, &fds->pty };
-	int sorted[7], n = 0, i, j, next, null_fd;
+			&fds->upload, &fds->pty, &fds->start };
+	int sorted[8], n = 0, i, j, next, null_fd;
 
-	for (i = 0; i < 7; i++) {
+	for (i = 0; i < 8; i++) {
 		int fd = *keep[i];
 
 		if (fd < 0)
@@ -366,7 +370,7 @@ static int sandbox_isolate_fds(struct sandbox_fds *fds, char *err, size_t errlen
 			*keep[i] = moved;
 		}
 	}
-	for (i = 0; i < 7; i++) {
+	for (i = 0; i < 8; i++) {
 		if (*keep[i] < 0)
 			continue;
 		for (j = n; j > 0 && sorted[j - 1] > *keep[i]; j--)
@@ -403,7 +407,7 @@ fail:
  * instead of the byte means the supervisor gave up or died: end quietly,
  * nothing was done.
  */
-static void sandbox_wait_for_start(struct sandbox_fds *fds)
+static void sandbox_wait_for_start(struct sandbox_fds *fds, bool prepared)
 {
 	ssize_t n;
 	char go;
@@ -413,6 +417,8 @@ static void sandbox_wait_for_start(struct sandbox_fds *fds)
 		;
 	if (n != 1)
 		_exit(1);
+	if (prepared)
+		return;         /* its job comes on it later (sandbox_wait_for_job) */
 	close(fds->start);
 	fds->start = -1;
 }
@@ -1440,6 +1446,81 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 	_exit(SANDBOX_EXEC_FAILED);
 }
 
+static int sandbox_spec_load(int fd, struct sandbox_spec_decoded *d, char *err, size_t errlen);
+
+/*
+ * A prepared sandbox's init, built and unprivileged (steps a-h done from
+ * the shape): its job, in one message on the start channel (sandbox_go).
+ * The message carries, as descriptors, the job's whole spec in a sealed
+ * memfd, then its upload, its stdin and the outputs stream's write end,
+ * each only when the spec has one. The spec must be of the shape the
+ * sandbox was built for (the supervisor checked; init checks again).
+ * EOF instead: the sandbox was discarded, init ends quietly. Returns the
+ * job's spec (in *d), or NULL with err.
+ */
+static const struct sandbox_spec *sandbox_wait_for_job(const struct sandbox_spec *shape, struct sandbox_fds *fds,
+							struct sandbox_spec_decoded *d, char *err, size_t errlen)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(SANDBOX_GO_FDS * sizeof(int))];
+	} ctl;
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
+	struct cmsghdr *c;
+	int got[SANDBOX_GO_FDS], n = 0, want, k = 1;
+	const char *differs;
+	ssize_t r;
+
+	memset(&ctl, 0, sizeof ctl);
+	(void)send(fds->start, "r", 1, MSG_NOSIGNAL);    /* ready (sandbox_prepared_ready) */
+	while ((r = recvmsg(fds->start, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (r == 0)
+		_exit(1);       /* discarded (sandbox_discard): nothing was done for anyone */
+	c = r == 1 ? CMSG_FIRSTHDR(&m) : NULL;
+	if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(0)) {
+		n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		memcpy(got, CMSG_DATA(c), (size_t)n * sizeof(int));
+	}
+	close(fds->start);
+	fds->start = -1;
+	if (r < 0) {
+		error_format(err, errlen, "cannot receive the job: %s", strerror(errno));
+		return NULL;
+	}
+	if (n < 1 || (m.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) || byte != 'j') {
+		error_format(err, errlen, "the job's message is malformed");
+		return NULL;
+	}
+	if (sandbox_spec_load(got[0], d, err, errlen) < 0)
+		return NULL;
+	close(got[0]);
+	if (d->flags & SANDBOX_SPEC_NETNS)
+		d->spec.netns_fd = SANDBOX_INIT_FD_NETNS;      /* joined already, at step e */
+	if (d->spec.prepared || d->spec.session) {
+		error_format(err, errlen, "the job's spec is not a job's");
+		return NULL;
+	}
+	if ((differs = sandbox_spec_shape_differs(shape, &d->spec)) != NULL) {
+		error_format(err, errlen, "the job's spec is not of the prepared sandbox's shape (%s)", differs);
+		return NULL;
+	}
+	want = 1 + (d->spec.upload_len > 0) + (d->spec.stdin_len > 0) + (d->spec.noutputs > 0);
+	if (n != want) {
+		error_format(err, errlen, "the job came with %d descriptors, not %d", n, want);
+		return NULL;
+	}
+	if (d->spec.upload_len > 0)
+		fds->upload = got[k++];
+	if (d->spec.stdin_len > 0)
+		fds->stdin_data = got[k++];
+	if (d->spec.noutputs > 0)
+		fds->outputs = got[k++];
+	return &d->spec;
+}
+
 /*
  * The job's init, pid 1 of its namespaces, in its fresh image
  * (sandbox_init_exec_main: in the job's cgroup already, the spec decoded).
@@ -1472,11 +1553,12 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 	char msg[sizeof(((struct sandbox_report *)0)->message)] = "";
 	struct sandbox_reaper reaper = { .signals = -1 };
 	struct sandbox_job_state *state = NULL;    /* shared with the job process: with an upload only */
+	struct sandbox_spec_decoded job_spec;       /* a prepared sandbox's job (never freed: init execs or exits) */
 	int job_status = 0;
 	pid_t job;
 
 	/* 0 */
-	sandbox_wait_for_start(&fds);
+	sandbox_wait_for_start(&fds, spec->prepared);
 	/* e, early: the slot's own network namespace (made by the runner, loopback
 	 * down, nothing else in it), joined before its fd is closed with the rest */
 	if (spec->netns_fd > 0 && setns(spec->netns_fd, CLONE_NEWNET) < 0) {
@@ -1512,6 +1594,9 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 		goto fail;
 	/* h */
 	if (sandbox_set_limits(spec, msg, sizeof msg) < 0)
+		goto fail;
+	/* a prepared sandbox: built, it waits here for its job (sandbox_go), whose spec serves from now on */
+	if (spec->prepared && (spec = sandbox_wait_for_job(spec, &fds, &job_spec, msg, sizeof msg)) == NULL)
 		goto fail;
 	/* g, i: the job process, which unpacks the upload first (sandbox_exec_job) */
 	if (spec->upload_len > 0) {
@@ -1634,7 +1719,7 @@ _Noreturn void sandbox_init_exec_main(int argc, char **argv)
 	 * an upload, a session's agent packing and unpacking files; loading the
 	 * locale (the alias file, LC_CTYPE, the gconv cache) is ~15 system calls
 	 * and their pages, for nothing in any other job */
-	if (d.spec.upload_len > 0 || d.spec.session)
+	if (d.spec.upload_len > 0 || d.spec.session || d.spec.prepared)
 		(void)locale_use_utf8_names();  /* the runner warned at start if this cannot work */
 	sandbox_init_main(&d.spec, fds);
 }
@@ -1944,7 +2029,7 @@ static const char *sandbox_spec_problem(const struct sandbox_spec *spec)
 		return "the environment root must be an absolute path";
 	if (spec->tmpfs_bytes <= 0 || spec->unpacked_max_bytes < 0 || spec->files_max < 0)
 		return "the sandbox sizes must be positive";
-	if (spec->session) {
+	if (spec->session || spec->prepared) {
 		if (spec->argv == NULL || spec->argv[0] != NULL)
 			return "a session runs no program: argv must be empty";
 		if (spec->upload_len > 0 || spec->stdin_len > 0 || spec->noutputs > 0)
@@ -1990,7 +2075,7 @@ static void sandbox_close(int *fd)
  *   4. close the child's ends, fill *sb
  * Init does the rest (sandbox_init_exec_main, sandbox_init_main).
  */
-int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err, size_t errlen)
+static int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox *sb, char *err, size_t errlen)
 {
 	int report[2] = { -1, -1 }, out[2] = { -1, -1 }, errs[2] = { -1, -1 }, start[2] = { -1, -1 };
 	int outputs[2] = { -1, -1 }, requests[2] = { -1, -1 }, pty[2] = { -1, -1 };
@@ -2009,8 +2094,9 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 		error_format(err, errlen, "%s", problem);
 		goto fail;
 	}
+	/* the start channel is a socket: a prepared sandbox gets its job's descriptors on it */
 	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errs, O_CLOEXEC) < 0
-	    || pipe2(start, O_CLOEXEC) < 0) {
+	    || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, start) < 0) {
 		error_format(err, errlen, "cannot create the sandbox's pipes: %s", strerror(errno));
 		goto fail;
 	}
@@ -2074,6 +2160,11 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 	}
 
 	sandbox_close(&start[0]);
+	sb->go_fd = -1;
+	if (spec->prepared) {
+		sb->go_fd = start[1];
+		start[1] = -1;
+	}
 	sandbox_close(&start[1]);
 	sandbox_close(&report[1]);
 	sandbox_close(&out[1]);
@@ -2116,6 +2207,120 @@ fail:
 	sandbox_close(&pty[0]);
 	sandbox_close(&pty[1]);
 	return -1;
+}
+
+int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err, size_t errlen)
+{
+	if (spec != NULL && spec->prepared)
+		return error_format(err, errlen, "a spec marked prepared is sandbox_prepare's own");
+	return sandbox_spawn(spec, sb, err, errlen);
+}
+
+int sandbox_prepare(const struct sandbox_spec *shape, struct sandbox *sb, char *err, size_t errlen)
+{
+	static const char *const none[] = { NULL };
+	struct sandbox_spec s;
+
+	if (shape == NULL || shape->session)
+		return error_format(err, errlen, "a session's sandbox is never prepared");
+	s = *shape;
+	s.prepared = true;
+	s.argv = none;
+	s.envp = none;
+	s.upload = NULL;
+	s.upload_len = 0;
+	s.stdin_data = NULL;
+	s.stdin_len = 0;
+	s.outputs = NULL;
+	s.noutputs = 0;
+	return sandbox_spawn(&s, sb, err, errlen);
+}
+
+int sandbox_go(struct sandbox *sb, const struct sandbox_spec *spec, char *err, size_t errlen)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(SANDBOX_GO_FDS * sizeof(int))];
+	} ctl;
+	int fds[SANDBOX_GO_FDS], n = 0, outputs[2] = { -1, -1 }, rc = -1;
+	struct iovec iov = { .iov_base = "j", .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf };
+	struct cmsghdr *c;
+	const char *problem;
+	ssize_t w;
+
+	if (sb->go_fd < 0)
+		return error_format(err, errlen, "the sandbox was not prepared, or has its job already");
+	if (spec->prepared || spec->session)
+		return error_format(err, errlen, "a prepared sandbox takes a job's spec");
+	if ((problem = sandbox_spec_problem(spec)) != NULL)
+		return error_format(err, errlen, "%s", problem);
+	if ((fds[n++] = sandbox_spec_memfd(spec, err, errlen)) < 0)
+		goto out;
+	if (spec->upload_len > 0
+	    && (fds[n++] = sandbox_sealed_memfd("sandrun-upload", spec->upload, spec->upload_len, err, errlen)) < 0)
+		goto out;
+	if (spec->stdin_len > 0
+	    && (fds[n++] = sandbox_sealed_memfd("sandrun-stdin", spec->stdin_data, spec->stdin_len, err, errlen)) < 0)
+		goto out;
+	if (spec->noutputs > 0) {
+		if (pipe2(outputs, O_CLOEXEC) < 0 || fcntl(outputs[0], F_SETFL, O_NONBLOCK) < 0) {
+			error_format(err, errlen, "cannot create the outputs pipe: %s", strerror(errno));
+			goto out;
+		}
+		(void)fcntl(outputs[1], F_SETPIPE_SZ, 1 << 20);        /* fewer wake-ups; best effort */
+		fds[n++] = outputs[1];
+	}
+	memset(&ctl, 0, sizeof ctl);
+	m.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
+	c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
+	while ((w = sendmsg(sb->go_fd, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	if (w != 1) {
+		error_format(err, errlen, "the prepared sandbox is gone: %s", w < 0 ? strerror(errno) : "short send");
+		goto out;
+	}
+	sandbox_close(&sb->go_fd);
+	sb->outputs_fd = outputs[0];
+	outputs[0] = -1;
+	rc = 0;
+out:
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0 && fds[i] != outputs[1])
+			close(fds[i]);
+	sandbox_close(&outputs[0]);
+	sandbox_close(&outputs[1]);
+	return rc;
+}
+
+int sandbox_prepared_ready(struct sandbox *sb, int timeout_ms)
+{
+	struct pollfd p = { .fd = sb->go_fd, .events = POLLIN };
+	char byte;
+	int n;
+
+	if (sb->go_fd < 0)
+		return -1;
+	while ((n = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+		;
+	if (n == 0)
+		return 0;
+	return n > 0 && recv(sb->go_fd, &byte, 1, MSG_DONTWAIT) == 1 && byte == 'r' ? 1 : -1;
+}
+
+void sandbox_discard(struct sandbox *sb)
+{
+	sandbox_close(&sb->go_fd);       /* init reads EOF and ends; the kill makes sure */
+	sandbox_kill(sb);
+	sandbox_reap(sb);
+	sandbox_close(&sb->report_fd);
+	sandbox_close(&sb->stdout_fd);
+	sandbox_close(&sb->stderr_fd);
+	sandbox_close(&sb->outputs_fd);
 }
 
 /*

@@ -86,6 +86,8 @@ struct sandbox_spec {
 	uid_t agent_uid;
 	bool loopback_up;            /* a fresh network namespace (netns_fd 0) whose lo init brings UP
 	                                before it drops CAP_NET_ADMIN: 127.0.0.1 works, nothing else */
+	bool prepared;               /* internal (sandbox_prepare sets it on its copy): a sandbox built
+	                                ahead of its job, whose part comes later (sandbox_go) */
 };
 
 struct sandbox {
@@ -99,6 +101,8 @@ struct sandbox {
 	int pty_fd;                  /* session mode: root's end of the terminal channel, a SOCK_SEQPACKET
 	                                socket (runner/pty_proto.h), blocking, O_CLOEXEC; else -1 */
 	const struct cgroup_job *cgroup; /* internal: spec->cgroup, for the kill and the figures */
+	int go_fd;                   /* internal: a prepared sandbox's start channel, until
+	                                sandbox_go sends it its job; else -1 */
 };
 
 enum sandbox_outcome {
@@ -144,6 +148,35 @@ int sandbox_init_program_find(const char *installed, char *path, size_t pathlen,
 /* Returns 0 and fills *sb, or -1 with a sentence in err (the job fails with reason internal). */
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err, size_t errlen);
 
+/*
+ * A sandbox built ahead of its job (runner/job.c keeps one per slot, so
+ * that a job on an idle slot does not wait for it): sandbox_prepare()
+ * does all that sandbox_start() does up to the job process -- init's
+ * exec, its namespaces, mounts, /etc and /dev, its privileges dropped and
+ * its limits set -- from a spec of the slot's shape: the job's fields
+ * (argv, envp, upload, stdin, outputs) are left out and ignored. Init
+ * then waits. sandbox_go() hands it the job: the whole spec, whose shape
+ * (sandbox_spec_shape_differs) must be the one prepared, its upload and
+ * stdin, over a socket with the descriptors, and init goes on as a
+ * started sandbox does; from then on *sb is a started sandbox's. The
+ * cgroup was made before sandbox_prepare, with the job's limits: the
+ * caller prepares only for a job whose limits it knows (the slot's
+ * defaults) and starts any other cold. Not for sessions. A prepared
+ * sandbox that gets no job is ended with sandbox_discard().
+ */
+int sandbox_prepare(const struct sandbox_spec *shape, struct sandbox *sb, char *err, size_t errlen);
+/* 0, or -1 with err: the sandbox is then of no use (its init died, or
+ * the spec is not of its shape), and the caller discards it. */
+int sandbox_go(struct sandbox *sb, const struct sandbox_spec *spec, char *err, size_t errlen);
+/* Waits up to timeout_ms for a prepared sandbox's init to be built and
+ * waiting (once: the sign is consumed): 1, 0 (not yet), -1 (it is gone). */
+int sandbox_prepared_ready(struct sandbox *sb, int timeout_ms);
+/* Ends a prepared sandbox that got no job: its init killed and reaped,
+ * its descriptors closed. The caller then removes its cgroup. */
+void sandbox_discard(struct sandbox *sb);
+/* NULL when a job of spec `job` may run in a sandbox prepared from
+ * `shape`, else the name of the first field where they differ. */
+const char *sandbox_spec_shape_differs(const struct sandbox_spec *shape, const struct sandbox_spec *job);
 /* Kills every process of the sandbox, through its cgroup (the deadline, a
  * cancel): orphans that escaped init die too. Safe to call twice. */
 void sandbox_kill(struct sandbox *sb);

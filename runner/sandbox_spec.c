@@ -68,7 +68,7 @@ static void sandbox_spec_write(struct spec_writer *w, const struct sandbox_spec 
 {
 	uint32_t flags = (spec->netns_fd > 0 ? SANDBOX_SPEC_NETNS : 0) | (spec->mirror_dir ? SANDBOX_SPEC_MIRROR : 0)
 		| (spec->seccomp ? SANDBOX_SPEC_SECCOMP : 0) | (spec->session ? SANDBOX_SPEC_SESSION : 0)
-		| (spec->loopback_up ? SANDBOX_SPEC_LOOPBACK : 0);
+		| (spec->loopback_up ? SANDBOX_SPEC_LOOPBACK : 0) | (spec->prepared ? SANDBOX_SPEC_PREPARED : 0);
 
 	put(w, sandbox_spec_magic, sizeof sandbox_spec_magic);
 	put_u32(w, spec->uid);
@@ -255,13 +255,14 @@ static void sandbox_spec_read(struct spec_reader *r, struct sandbox_spec_decoded
 	spec->stdin_len = (size_t)get_u64(r, "stdin_len");
 	d->flags = get_u32(r, "flags");
 	if (d->flags & ~(unsigned)(SANDBOX_SPEC_NETNS | SANDBOX_SPEC_MIRROR | SANDBOX_SPEC_SECCOMP
-				   | SANDBOX_SPEC_SESSION | SANDBOX_SPEC_LOOPBACK))
+				   | SANDBOX_SPEC_SESSION | SANDBOX_SPEC_LOOPBACK | SANDBOX_SPEC_PREPARED))
 		fail(r, "unknown flags");
 	/* a slot's shared namespace is never brought up: only a fresh one of a session's */
 	if ((d->flags & SANDBOX_SPEC_LOOPBACK) && (d->flags & SANDBOX_SPEC_NETNS))
 		fail(r, "loopback_up with a shared network namespace");
 	spec->session = (d->flags & SANDBOX_SPEC_SESSION) != 0;
 	spec->loopback_up = (d->flags & SANDBOX_SPEC_LOOPBACK) != 0;
+	spec->prepared = (d->flags & SANDBOX_SPEC_PREPARED) != 0;
 	spec->job_id = get_str(r, "job_id");
 	spec->mount_point = get_str(r, "mount_point");
 	spec->env_root = get_str(r, "env_root");
@@ -301,7 +302,10 @@ static void sandbox_spec_read(struct spec_reader *r, struct sandbox_spec_decoded
 	else if (!absolute(spec->mount_point) || !absolute(spec->env_root)
 		 || (spec->mirror_dir != NULL && !absolute(spec->mirror_dir)))
 		fail(r, "a path is not absolute");
-	else if (!spec->session && (spec->argv[0] == NULL || !absolute(spec->argv[0])))
+	else if (spec->prepared && (spec->session || spec->argv[0] != NULL || spec->envp[0] != NULL
+				    || spec->upload_len != 0 || spec->stdin_len != 0 || spec->noutputs != 0))
+		fail(r, "a prepared sandbox's shape carries no part of a job");
+	else if (!spec->session && !spec->prepared && (spec->argv[0] == NULL || !absolute(spec->argv[0])))
 		fail(r, "the job's program is not an absolute path");
 	else if (spec->session && (spec->argv[0] != NULL || spec->upload_len != 0 || spec->stdin_len != 0
 				   || spec->noutputs != 0))
@@ -340,4 +344,40 @@ void sandbox_spec_decoded_free(struct sandbox_spec_decoded *d)
 {
 	free(d->arena);
 	memset(d, 0, sizeof *d);
+}
+
+static bool shape_str_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+const char *sandbox_spec_shape_differs(const struct sandbox_spec *shape, const struct sandbox_spec *job)
+{
+	if (job->session || shape->session)
+		return "session";
+	if (shape->uid != job->uid || shape->gid != job->gid || shape->agent_uid != job->agent_uid)
+		return "uid";
+	if (shape->tmpfs_bytes != job->tmpfs_bytes)
+		return "tmpfs_bytes";
+	if (shape->pids_max != job->pids_max)
+		return "pids_max";
+	if (shape_str_differs(shape->mount_point, job->mount_point))
+		return "mount_point";
+	if (shape_str_differs(shape->env_root, job->env_root))
+		return "env_root";
+	if (shape_str_differs(shape->mirror_dir, job->mirror_dir))
+		return "mirror_dir";
+	if (shape->ndevices != job->ndevices)
+		return "devices";
+	for (size_t i = 0; i < job->ndevices; i++)
+		if (shape_str_differs(shape->devices[i], job->devices[i]))
+			return "devices";
+	if ((shape->netns_fd > 0) != (job->netns_fd > 0) || shape->loopback_up != job->loopback_up)
+		return "network";
+	if ((shape->seccomp == NULL) != (job->seccomp == NULL)
+	    || (shape->seccomp != NULL && (shape->seccomp->len != job->seccomp->len
+					   || memcmp(shape->seccomp->filter, job->seccomp->filter,
+						     shape->seccomp->len * sizeof *shape->seccomp->filter) != 0)))
+		return "seccomp";
+	return NULL;
 }

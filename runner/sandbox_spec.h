@@ -20,7 +20,7 @@
  *   i64 tmpfs_bytes, unpacked_max_bytes, files_max, pids_max, outputs_max_bytes
  *   u64 upload_len, stdin_len    the contents come as memfds
  *   u32 flags    SANDBOX_SPEC_NETNS, SANDBOX_SPEC_MIRROR, SANDBOX_SPEC_SECCOMP,
- *                SANDBOX_SPEC_SESSION, SANDBOX_SPEC_LOOPBACK
+ *                SANDBOX_SPEC_SESSION, SANDBOX_SPEC_LOOPBACK, SANDBOX_SPEC_PREPARED
  *   str job_id, mount_point, env_root, [mirror_dir: with SANDBOX_SPEC_MIRROR]
  *   strv argv, envp, devices, outputs
  *   [blob seccomp: with SANDBOX_SPEC_SECCOMP, whole struct sock_filter instructions]
@@ -47,6 +47,9 @@ enum {
 	SANDBOX_SPEC_SESSION = 8,    /* session mode: the job process serves the agent, argv is empty,
 	                                no upload, stdin nor outputs (sandbox.h, spec.session) */
 	SANDBOX_SPEC_LOOPBACK = 16,  /* init brings lo up in its fresh network namespace (not with NETNS) */
+	SANDBOX_SPEC_PREPARED = 32,  /* a prepared sandbox's shape (sandbox.h, sandbox_prepare): argv,
+	                                envp, outputs empty, no upload nor stdin; the job's whole spec
+	                                comes later over the start channel, without this flag */
 };
 
 /* A decoded spec: spec's strings, arrays and filter all live in arena. */
