@@ -665,15 +665,96 @@ static void job_supervise(struct job_run_state *st, struct sandbox *sb, int64_t 
 	free(chunk);
 }
 
+/* The cgroup limits of a job of memory_mb. */
+static void job_cgroup_limits(const struct sandrun_config *cfg, int64_t memory_mb, struct cgroup_limits *l)
+{
+	*l = (struct cgroup_limits){
+		.memory_bytes = memory_mb * 1024 * 1024,
+		.cpu_quota_us = JOB_CPU_QUOTA_US,
+		.cpu_period_us = JOB_CPU_PERIOD_US,
+		.pids_max = cfg->limits.pids_max,
+	};
+}
+
+/* The sandbox spec's fields that are the slot's and the job's shape (sandbox.h,
+ * sandbox_prepare): the same for a prepared sandbox and the job that takes it. */
+static void job_spec_shape(const struct job_slot *slot, const struct runner_environment *env, int64_t memory_mb,
+			   const char *const *devices, size_t ndevices, struct sandbox_spec *spec)
+{
+	const struct sandrun_config *cfg = slot->cfg;
+
+	*spec = (struct sandbox_spec){
+		.uid = cfg->job_uid_base + slot->index,
+		.gid = cfg->job_uid_base + slot->index,
+		.mount_point = slot->mount_point,
+		.env_root = env->root,
+		/* The job's files live in RAM: its tmpfs is part of its memory budget. */
+		.tmpfs_bytes = memory_mb * 1024 * 1024 - memory_mb * 1024 * 1024 / JOB_TMPFS_RESERVE_DIVISOR,
+		.unpacked_max_bytes = cfg->limits.unpacked_max_bytes,
+		.files_max = cfg->limits.files_max,
+		.pids_max = cfg->limits.pids_max,
+		.seccomp = slot->seccomp,
+		.init_fd = slot->init_fd,
+		.mirror_dir = access(cfg->requirements_mirror_dir, R_OK | X_OK) == 0 ? cfg->requirements_mirror_dir : NULL,
+		.netns_fd = slot->netns_fd,
+		.devices = devices,
+		.ndevices = ndevices,
+		.outputs_max_bytes = cfg->limits.outputs_max_bytes,
+	};
+}
+
+void job_prepare(const struct job_slot *slot, struct job_prepared *p, const void *last_env)
+{
+	const struct sandrun_config *cfg = slot->cfg;
+	const struct runner_environment *env = last_env ? last_env
+		: runner_environment_find(slot->environments, "default");
+	struct cgroup_limits limits;
+	char name[CGROUP_NAME_MAX], err[256];
+
+	if (p->ready || env == NULL)
+		return;
+	job_cgroup_limits(cfg, cfg->limits.memory_mb_default, &limits);
+	snprintf(name, sizeof name, "next-%u", slot->index);
+	p->cg = (struct cgroup_job){ .version = CGROUP_NONE, .fd = -1 };
+	if (cgroup_job_create(slot->cgroup, name, &limits, &p->cg, err, sizeof err) < 0) {
+		log_warn(NULL, "slot %u: no sandbox built ahead: cgroup: %s", slot->index, err);
+		return;
+	}
+	job_spec_shape(slot, env, cfg->limits.memory_mb_default, NULL, 0, &p->shape);
+	p->shape.job_id = "next";
+	p->shape.cgroup = &p->cg;
+	p->sb = (struct sandbox){ .pid = -1, .go_fd = -1 };
+	if (sandbox_prepare(&p->shape, &p->sb, err, sizeof err) < 0) {
+		log_warn(NULL, "slot %u: no sandbox built ahead: %s", slot->index, err);
+		if (cgroup_job_destroy(&p->cg, err, sizeof err) < 0)
+			log_warn(NULL, "slot %u: cgroup: %s", slot->index, err);
+		return;
+	}
+	p->env = env;
+	p->ready = true;
+}
+
+void job_prepared_discard(struct job_prepared *p)
+{
+	char err[256];
+
+	if (!p->ready)
+		return;
+	p->ready = false;
+	sandbox_discard(&p->sb);
+	if (cgroup_job_destroy(&p->cg, err, sizeof err) < 0)
+		log_warn(NULL, "the prepared sandbox's cgroup: %s", err);
+}
+
 int job_run(const struct job_slot *slot, struct rconn *redis, const char *id, const char *queue,
-	    const char *entry_id, const char *entry_client)
+	    const char *entry_id, const char *entry_client, struct job_prepared *prep)
 {
 	const struct sandrun_config *cfg = slot->cfg;
 	struct job_run_state st = { .slot = slot, .redis = redis, .id = id, .queue = queue, .entry_id = entry_id };
 	struct job_result res = { .status = JOB_STATUS_FAILED, .reason = "internal" };
 	struct manifest *m = NULL;
 	struct manifest_error merr;
-	struct sandbox sb = { .pid = -1 };
+	struct sandbox sb = { .pid = -1, .go_fd = -1 };
 	struct cgroup_job cg = { .version = CGROUP_NONE, .fd = -1 };
 	char interp[64], exe[PATH_MAX], err[256];
 	const char *interp_path = NULL, **job_av = NULL;
@@ -753,64 +834,66 @@ int job_run(const struct job_slot *slot, struct rconn *redis, const char *id, co
 	job_av = job_command_argv(m, interp_path, exe, sizeof exe);
 	envp = job_command_envp(m);
 	{
-		/* the cgroup first, its limits set: the sandbox's init is born in it */
-		const struct cgroup_limits limits = {
-			.memory_bytes = m->memory_mb * 1024 * 1024,
-			.cpu_quota_us = JOB_CPU_QUOTA_US,
-			.cpu_period_us = JOB_CPU_PERIOD_US,
-			.pids_max = cfg->limits.pids_max,
-		};
+		struct sandbox_spec spec;
+		bool started = false;
 
-		if (cgroup_job_create(slot->cgroup, id, &limits, &cg, err, sizeof err) < 0) {
-			log_error(id, "cgroup: %s", err);
-			snprintf(res.error, sizeof res.error, "the job's limits could not be set: %s", err);
-			goto record;
-		}
-	}
-	{
-		struct sandbox_spec spec = {
-			.job_id = id,
-			.uid = cfg->job_uid_base + slot->index,
-			.gid = cfg->job_uid_base + slot->index,
-			.mount_point = slot->mount_point,
-			.env_root = env->root,
-			/* The job's files live in RAM: its tmpfs is part of its memory budget. */
-			.tmpfs_bytes = m->memory_mb * 1024 * 1024
-				- m->memory_mb * 1024 * 1024 / JOB_TMPFS_RESERVE_DIVISOR,
-			.upload = claim.upload,
-			.upload_len = claim.upload_len,
-			.unpacked_max_bytes = cfg->limits.unpacked_max_bytes,
-			.files_max = cfg->limits.files_max,
-			.argv = job_av,
-			.envp = (const char *const *)envp,
-			.stdin_data = m->stdin_data,
-			.stdin_len = m->stdin_len,
-			.cgroup = &cg,
-			.pids_max = cfg->limits.pids_max,
-			.seccomp = slot->seccomp,
-			.init_fd = slot->init_fd,
-			.mirror_dir = access(cfg->requirements_mirror_dir, R_OK | X_OK) == 0 ?
-				      cfg->requirements_mirror_dir : NULL,
-			.netns_fd = slot->netns_fd,
-			.devices = devices,
-			.ndevices = ndevices,
-			.outputs = (const char *const *)m->outputs,
-			.noutputs = m->noutputs,
-			.outputs_max_bytes = cfg->limits.outputs_max_bytes,
-		};
-
+		job_spec_shape(slot, env, m->memory_mb, devices, ndevices, &spec);
+		spec.job_id = id;
+		spec.upload = claim.upload;
+		spec.upload_len = claim.upload_len;
+		spec.argv = job_av;
+		spec.envp = (const char *const *)envp;
+		spec.stdin_data = m->stdin_data;
+		spec.stdin_len = m->stdin_len;
+		spec.outputs = (const char *const *)m->outputs;
+		spec.noutputs = m->noutputs;
 		/* init bounds the stream; this bounds what we keep should it not */
 		st.outputs_cap = (size_t)cfg->limits.outputs_max_bytes
 			+ ((size_t)cfg->limits.files_max + 2) * (sizeof(struct sandbox_out_header) + 4096);
 
-		if (sandbox_start(&spec, &sb, err, sizeof err) < 0) {
-			log_error(id, "sandbox: %s", err);
-			snprintf(res.error, sizeof res.error, "the sandbox could not be built: %s", err);
-			goto record;
+		if (prep != NULL) {
+			prep->env = env;        /* the next one is built for this job's environment */
+			if (prep->ready && sandbox_spec_shape_differs(&prep->shape, &spec) == NULL) {
+				/* the slot's prepared sandbox, of this job's shape: its cgroup and init are the job's */
+				cg = prep->cg;
+				sb = prep->sb;
+				sb.cgroup = &cg;
+				prep->ready = false;
+				spec.cgroup = &cg;
+				if (sandbox_go(&sb, &spec, err, sizeof err) == 0) {
+					started = true;
+				} else {
+					log_warn(id, "the slot's prepared sandbox failed (%s): building one anew", err);
+					sandbox_discard(&sb);
+					if (cgroup_job_destroy(&cg, err, sizeof err) < 0)
+						log_warn(id, "cgroup: %s", err);
+					sb = (struct sandbox){ .pid = -1, .go_fd = -1 };
+				}
+			} else {
+				job_prepared_discard(prep);     /* of another shape: it never runs two at once */
+			}
 		}
+		if (!started) {
+			/* the cgroup first, its limits set: the sandbox's init is born in it */
+			struct cgroup_limits limits;
+
+			job_cgroup_limits(cfg, m->memory_mb, &limits);
+			if (cgroup_job_create(slot->cgroup, id, &limits, &cg, err, sizeof err) < 0) {
+				log_error(id, "cgroup: %s", err);
+				snprintf(res.error, sizeof res.error, "the job's limits could not be set: %s", err);
+				goto record;
+			}
+			spec.cgroup = &cg;
+			if (sandbox_start(&spec, &sb, err, sizeof err) < 0) {
+				log_error(id, "sandbox: %s", err);
+				snprintf(res.error, sizeof res.error, "the sandbox could not be built: %s", err);
+				goto record;
+			}
+		}
+		log_info(id, "running in slot %u as uid %u (pid %d, attempt %lld, %s sandbox)", slot->index,
+			 cfg->job_uid_base + slot->index, (int)sb.pid, (long long)claim.attempt,
+			 started ? "prepared" : "new");
 	}
-	log_info(id, "running in slot %u as uid %u (pid %d, attempt %lld)", slot->index,
-		 cfg->job_uid_base + slot->index, (int)sb.pid, (long long)claim.attempt);
 	job_supervise(&st, &sb, m->timeout, &res, &timed_out);
 	/* the result, as soon as init reports it; init's exit (its namespaces
 	 * torn down) and the cgroup's removal wait until it is recorded (out:) */

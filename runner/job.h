@@ -9,8 +9,12 @@
 #ifndef SANDRUN_JOB_H
 #define SANDRUN_JOB_H
 
+#include <stdbool.h>
+
+#include "cgroup.h"
 #include "config.h"
 #include "rconn.h"
+#include "sandbox.h"
 
 struct cgroup_runner;
 struct seccomp_program;
@@ -41,6 +45,27 @@ struct job_slot {
 };
 
 /*
+ * The slot's next sandbox, built ahead of its job (sandbox_prepare) by the
+ * slot's supervisor once the slot is free, so that a job on an idle slot
+ * does not wait for its init, namespaces and mounts. It is built for the
+ * environment of the slot's last job (default first), the default memory
+ * limit, no GPU: a job of another shape discards it and starts cold. Its
+ * cgroup is fresh (named next-<slot>), with that job's limits: nothing
+ * is reused from one job to the next.
+ */
+struct job_prepared {
+	bool ready;                  /* sb is built (or being built) and unused */
+	struct sandbox sb;
+	struct cgroup_job cg;
+	struct sandbox_spec shape;   /* what it was built for; strings are the slot's and config's */
+	const void *env;             /* the runner_environment it was built for */
+};
+/* Builds it; on failure logs why and leaves it not ready (the next job starts cold). */
+void job_prepare(const struct job_slot *slot, struct job_prepared *p, const void *env);
+/* Ends it unused: init killed and reaped, its cgroup removed. A no-op when not ready. */
+void job_prepared_discard(struct job_prepared *p);
+
+/*
  * Claims the queued job `id` (entry entry_id of stream queue), runs it in a sandbox and records the result,
  * speaking to Redis on `redis` (the supervisor's own connection, kept from job to job);
  * entry_client is the client the queue entry named ("" or NULL: none), unchecked: the claim
@@ -50,12 +75,15 @@ struct job_slot {
  * JOB_CHECK_MS of a cancel or a takeover, and, with nothing recorded, when
  * its lease has not been renewed for LEASE_MS minus a margin: the entry is
  * then left for another runner to take over.
+ * prep (or NULL): the slot's prepared sandbox, used when the job is of its
+ * shape, else discarded; either way not ready afterwards, and *prep->env
+ * is set to the job's environment (for the next job_prepare).
  * Returns 0 when a result was recorded, dropped or left for a takeover, or
  * the job was not runnable (cancelled, expired, taken), -1 when Redis
  * failed (the caller fails the job once Redis is back).
  */
 int job_run(const struct job_slot *slot, struct rconn *redis, const char *id, const char *queue,
-	    const char *entry_id, const char *entry_client);
+	    const char *entry_id, const char *entry_client, struct job_prepared *prep);
 
 /*
  * Marks job `id` failed with reason internal and `why`, if this runner still

@@ -361,6 +361,7 @@ static void supervisor_main(struct runner *rn, int i, int order_fd)
 {
 	struct rconn redis;
 	struct job_order o;
+	struct job_prepared prep = { .ready = false };
 
 	rconn_init(&redis, rn->cfg->redis_address, rn->cfg->redis_runner_user, rn->cfg->redis_runner_password,
 		   rn->cfg->redis_timeout_ms);
@@ -368,6 +369,8 @@ static void supervisor_main(struct runner *rn, int i, int order_fd)
 	for (;;) {
 		ssize_t n;
 
+		/* the slot's next sandbox, built while it waits for its job (runner/job.h) */
+		job_prepare(&rn->jslots[i], &prep, prep.env);
 		while ((n = read(order_fd, &o, sizeof o)) < 0 && errno == EINTR)
 			;
 		if (n == 0)
@@ -376,7 +379,7 @@ static void supervisor_main(struct runner *rn, int i, int order_fd)
 			_exit(4);
 		o.queue[sizeof o.queue - 1] = o.entry_id[sizeof o.entry_id - 1] = o.job_id[sizeof o.job_id - 1] = '\0';
 		o.client[sizeof o.client - 1] = '\0';
-		if (job_run(&rn->jslots[i], &redis, o.job_id, o.queue, o.entry_id, o.client) != 0)
+		if (job_run(&rn->jslots[i], &redis, o.job_id, o.queue, o.entry_id, o.client, &prep) != 0)
 			_exit(3);
 		/*
 		 * Done: the result is recorded (or the entry left for a takeover),
@@ -389,6 +392,7 @@ static void supervisor_main(struct runner *rn, int i, int order_fd)
 		if (getppid() == rn->main_pid)
 			kill(rn->main_pid, SIGUSR1);
 	}
+	job_prepared_discard(&prep);
 	rconn_close(&redis);
 	_exit(0);
 }

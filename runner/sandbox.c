@@ -146,6 +146,10 @@
  * files take, which the memory cgroup does not fully count. */
 #define SANDBOX_NOFILE 1024
 
+/* How long sandbox_go waits for a prepared init still building (it is
+ * done in milliseconds; one stuck longer is left, and the job fails). */
+#define SANDBOX_READY_TIMEOUT_MS 10000
+
 /* What sandbox_go sends a prepared sandbox: its spec, upload, stdin, outputs. */
 #define SANDBOX_GO_FDS 4
 
@@ -1449,8 +1453,8 @@ static _Noreturn void sandbox_exec_job(const struct sandbox_spec *spec, const st
 static int sandbox_spec_load(int fd, struct sandbox_spec_decoded *d, char *err, size_t errlen);
 
 /*
- * A prepared sandbox's init, built and unprivileged (steps a-h done from
- * the shape): its job, in one message on the start channel (sandbox_go).
+ * A prepared sandbox's init, built (steps a-e done from the shape), still
+ * root in its namespaces: its job, in one message on the start channel (sandbox_go).
  * The message carries, as descriptors, the job's whole spec in a sealed
  * memfd, then its upload, its stdin and the outputs stream's write end,
  * each only when the spec has one. The spec must be of the shape the
@@ -1589,14 +1593,16 @@ static _Noreturn void sandbox_init_main(const struct sandbox_spec *spec, struct 
 	 * but for a session's, whose lo comes up (a fresh namespace of its own: never the slot's) */
 	if (spec->loopback_up && sandbox_loopback_up(msg, sizeof msg) < 0)
 		goto fail;
+	/* a prepared sandbox: built, it waits here for its job (sandbox_go), whose spec serves from
+	 * now on; still root in its namespaces, so that no process of the job's uid exists before
+	 * the job does (the slot's uid is the next job's alone) */
+	if (spec->prepared && (spec = sandbox_wait_for_job(spec, &fds, &job_spec, msg, sizeof msg)) == NULL)
+		goto fail;
 	/* f */
 	if (sandbox_drop_privileges(spec, msg, sizeof msg) < 0)
 		goto fail;
 	/* h */
 	if (sandbox_set_limits(spec, msg, sizeof msg) < 0)
-		goto fail;
-	/* a prepared sandbox: built, it waits here for its job (sandbox_go), whose spec serves from now on */
-	if (spec->prepared && (spec = sandbox_wait_for_job(spec, &fds, &job_spec, msg, sizeof msg)) == NULL)
 		goto fail;
 	/* g, i: the job process, which unpacks the upload first (sandbox_exec_job) */
 	if (spec->upload_len > 0) {
@@ -2161,6 +2167,7 @@ static int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox *sb, ch
 
 	sandbox_close(&start[0]);
 	sb->go_fd = -1;
+	sb->go_ready = false;
 	if (spec->prepared) {
 		sb->go_fd = start[1];
 		start[1] = -1;
@@ -2284,6 +2291,16 @@ int sandbox_go(struct sandbox *sb, const struct sandbox_spec *spec, char *err, s
 		error_format(err, errlen, "the prepared sandbox is gone: %s", w < 0 ? strerror(errno) : "short send");
 		goto out;
 	}
+	/*
+	 * Its ready sign must be read before the channel is closed: a unix
+	 * socket closed with a message unread resets its peer, whose next
+	 * receive then fails (ECONNRESET) even with the job queued before it.
+	 * Init sends the sign before it waits for the job, so this waits only
+	 * while init still builds (the job could not start before that), and
+	 * ends at once if init is gone (the job then fails on its report).
+	 */
+	if (!sb->go_ready)
+		(void)sandbox_prepared_ready(sb, SANDBOX_READY_TIMEOUT_MS);
 	sandbox_close(&sb->go_fd);
 	sb->outputs_fd = outputs[0];
 	outputs[0] = -1;
@@ -2309,7 +2326,11 @@ int sandbox_prepared_ready(struct sandbox *sb, int timeout_ms)
 		;
 	if (n == 0)
 		return 0;
-	return n > 0 && recv(sb->go_fd, &byte, 1, MSG_DONTWAIT) == 1 && byte == 'r' ? 1 : -1;
+	if (n > 0 && recv(sb->go_fd, &byte, 1, MSG_DONTWAIT) == 1 && byte == 'r') {
+		sb->go_ready = true;
+		return 1;
+	}
+	return -1;
 }
 
 void sandbox_discard(struct sandbox *sb)

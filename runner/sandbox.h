@@ -103,6 +103,7 @@ struct sandbox {
 	const struct cgroup_job *cgroup; /* internal: spec->cgroup, for the kill and the figures */
 	int go_fd;                   /* internal: a prepared sandbox's start channel, until
 	                                sandbox_go sends it its job; else -1 */
+	bool go_ready;               /* internal: its init's ready sign was read */
 };
 
 enum sandbox_outcome {
@@ -151,9 +152,9 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, char *err
 /*
  * A sandbox built ahead of its job (runner/job.c keeps one per slot, so
  * that a job on an idle slot does not wait for it): sandbox_prepare()
- * does all that sandbox_start() does up to the job process -- init's
- * exec, its namespaces, mounts, /etc and /dev, its privileges dropped and
- * its limits set -- from a spec of the slot's shape: the job's fields
+ * does all that sandbox_start() does up to dropping init's privileges --
+ * init's exec, its namespaces, mounts, /etc and /dev -- from a spec of the
+ * slot's shape: the job's fields
  * (argv, envp, upload, stdin, outputs) are left out and ignored. Init
  * then waits. sandbox_go() hands it the job: the whole spec, whose shape
  * (sandbox_spec_shape_differs) must be the one prepared, its upload and
