@@ -33,6 +33,7 @@
 #include "manifest.h"
 #include "outputs.h"
 #include "sandbox.h"
+#include "sandbox_spec.h"
 #include "sign.h"
 #include "signer.h"
 #include "store.h"

@@ -175,9 +175,6 @@ int sandbox_prepared_ready(struct sandbox *sb, int timeout_ms);
 /* Ends a prepared sandbox that got no job: its init killed and reaped,
  * its descriptors closed. The caller then removes its cgroup. */
 void sandbox_discard(struct sandbox *sb);
-/* NULL when a job of spec `job` may run in a sandbox prepared from
- * `shape`, else the name of the first field where they differ. */
-const char *sandbox_spec_shape_differs(const struct sandbox_spec *shape, const struct sandbox_spec *job);
 /* Kills every process of the sandbox, through its cgroup (the deadline, a
  * cancel): orphans that escaped init die too. Safe to call twice. */
 void sandbox_kill(struct sandbox *sb);

@@ -69,4 +69,10 @@ int sandbox_spec_decode(const void *buf, size_t len, struct sandbox_spec_decoded
 
 void sandbox_spec_decoded_free(struct sandbox_spec_decoded *d);
 
+/* NULL when a job of spec `job` may run in a sandbox prepared from
+ * `shape` (sandbox.h, sandbox_prepare): the same uids, tmpfs, process
+ * limit, paths, devices, network and filter; else the name of the first
+ * field where they differ. The job's own fields are not looked at. */
+const char *sandbox_spec_shape_differs(const struct sandbox_spec *shape, const struct sandbox_spec *job);
+
 #endif

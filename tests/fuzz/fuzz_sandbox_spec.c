@@ -2,7 +2,8 @@
  * libFuzzer target: sandbox_spec_decode() (runner/sandbox_spec.c), which
  * the job's init runs over the spec its supervisor encoded. The input is
  * the encoding. Checked: a spec that decodes is whole (a job's uid and
- * gid, absolute paths, argv[0] absolute, NULL-terminated arrays of the
+ * gid, absolute paths, argv[0] absolute (none for a session or a
+ * prepared sandbox's shape, which carry no job), NULL-terminated arrays of the
  * counts it says, a filter of whole instructions, the flags it came
  * with), and encoding it again gives back the very same bytes. The input
  * is copied into a heap block of its exact size, so ASan catches a read
@@ -42,7 +43,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	if (s->uid == 0 || s->gid == 0 || s->mount_point[0] != '/' || s->env_root[0] != '/'
-	    || (s->mirror_dir != NULL && s->mirror_dir[0] != '/') || s->argv[0] == NULL || s->argv[0][0] != '/'
+	    || (s->mirror_dir != NULL && s->mirror_dir[0] != '/')
+	    || (!s->session && !s->prepared && (s->argv[0] == NULL || s->argv[0][0] != '/'))
+	    || ((s->session || s->prepared) && (s->argv[0] != NULL || s->upload_len != 0 || s->noutputs != 0))
+	    || (s->prepared && (s->session || s->envp[0] != NULL || s->stdin_len != 0))
 	    || s->tmpfs_bytes <= 0 || s->pids_max <= 0 || s->cgroup != NULL || s->upload != NULL)
 		abort();
 	for (n = 0; s->argv[n]; n++)

@@ -291,11 +291,76 @@ static void test_session(void)
 	expect_refused(&spec, "agent needs a uid", "a job with an agent uid does not decode");
 }
 
+/* A prepared sandbox's shape (sandbox_prepare) and the check of a job against it. */
+static void test_prepared(void)
+{
+	static const char *const none[] = { NULL };
+	struct sandbox_spec shape, job, other;
+	struct sandbox_spec_decoded d;
+	char *bytes, err[256];
+	size_t len;
+
+	full_spec(&shape);
+	shape.prepared = true;
+	shape.argv = shape.envp = none;
+	shape.upload = shape.stdin_data = NULL;
+	shape.upload_len = shape.stdin_len = 0;
+	shape.noutputs = 0;
+	ok(sandbox_spec_encode(&shape, &bytes, &len, err, sizeof err) == 0 &&
+	   sandbox_spec_decode(bytes, len, &d, err, sizeof err) == 0 && d.spec.prepared &&
+	   (d.flags & SANDBOX_SPEC_PREPARED) && d.spec.argv[0] == NULL, "a prepared sandbox's shape round-trips");
+	sandbox_spec_decoded_free(&d);
+	free(bytes);
+	other = shape;
+	other.argv = argv_;
+	ok(sandbox_spec_encode(&other, &bytes, &len, err, sizeof err) == 0 &&
+	   sandbox_spec_decode(bytes, len, &d, err, sizeof err) < 0 && strstr(err, "carries no part of a job"),
+	   "a shape with a program does not decode (%s)", err);
+	free(bytes);
+	other = shape;
+	other.upload = "abc";
+	other.upload_len = 3;
+	ok(sandbox_spec_encode(&other, &bytes, &len, err, sizeof err) == 0 &&
+	   sandbox_spec_decode(bytes, len, &d, err, sizeof err) < 0, "nor one with an upload");
+	free(bytes);
+
+	full_spec(&job);
+	ok(sandbox_spec_shape_differs(&shape, &job) == NULL, "a job of the shape fits it (its own fields aside)");
+	other = job;
+	other.tmpfs_bytes += 4096;
+	is_str(sandbox_spec_shape_differs(&shape, &other), "tmpfs_bytes", "another memory limit does not");
+	other = job;
+	other.env_root = "/var/lib/sandrun/environments/node/root";
+	is_str(sandbox_spec_shape_differs(&shape, &other), "env_root", "another environment does not");
+	other = job;
+	other.mirror_dir = NULL;
+	is_str(sandbox_spec_shape_differs(&shape, &other), "mirror_dir", "nor one without the mirror");
+	other = job;
+	other.ndevices = 1;
+	is_str(sandbox_spec_shape_differs(&shape, &other), "devices", "nor other devices");
+	other = job;
+	other.seccomp = NULL;
+	is_str(sandbox_spec_shape_differs(&shape, &other), "seccomp", "nor another filter");
+	other = job;
+	other.netns_fd = 0;
+	is_str(sandbox_spec_shape_differs(&shape, &other), "network", "nor another network");
+	other = job;
+	other.uid = other.gid = 1900004;
+	is_str(sandbox_spec_shape_differs(&shape, &other), "uid", "nor another slot's uid");
+	other = job;
+	other.pids_max = 65;
+	is_str(sandbox_spec_shape_differs(&shape, &other), "pids_max", "nor another process limit");
+	other = job;
+	other.session = true;
+	is_str(sandbox_spec_shape_differs(&shape, &other), "session", "and a session never");
+}
+
 int main(void)
 {
 	test_session();
 	test_round_trip();
 	test_damage();
 	test_refused();
+	test_prepared();
 	return done_testing();
 }
