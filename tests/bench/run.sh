@@ -146,9 +146,11 @@ startup() { # startup LABEL ITERATIONS EXTRA-MODE... -- COMMAND...
 		-w "$WARMUP" -t "$STARTUP_BUDGET_S" "${modes[@]}" "$@" >>"$RESULTS" ||
 		note "the driver failed for $label (see above); its rows are missing"
 }
-startup true "$ITERATIONS" sandbox-empty -- /bin/true
+# sandbox-prepared: built ahead and waiting, as the runner keeps each idle
+# slot's next sandbox (runner/job.h); the time runs from the job's arrival
+startup true "$ITERATIONS" sandbox-empty sandbox-prepared -- /bin/true
 # informational rows (no target): half as many runs, for the time
-startup python $(((ITERATIONS + 1) / 2)) -- /usr/bin/python3 -S -c pass
+startup python $(((ITERATIONS + 1) / 2)) sandbox-prepared -- /usr/bin/python3 -S -c pass
 
 # ------------------------------------------------------ 2, 3. throughput
 
