@@ -147,7 +147,7 @@
 #define SANDBOX_NOFILE 1024
 
 /* How long sandbox_go waits for a prepared init still building (it is
- * done in milliseconds; one stuck longer is left, and the job fails). */
+ * done in milliseconds; one stuck longer is discarded by the caller). */
 #define SANDBOX_READY_TIMEOUT_MS 10000
 
 /* What sandbox_go sends a prepared sandbox: its spec, upload, stdin, outputs. */
@@ -2296,11 +2296,14 @@ int sandbox_go(struct sandbox *sb, const struct sandbox_spec *spec, char *err, s
 	 * socket closed with a message unread resets its peer, whose next
 	 * receive then fails (ECONNRESET) even with the job queued before it.
 	 * Init sends the sign before it waits for the job, so this waits only
-	 * while init still builds (the job could not start before that), and
-	 * ends at once if init is gone (the job then fails on its report).
+	 * while init still builds (the job could not start before that). An
+	 * init that died building, or is stuck, ran nothing of the job: the
+	 * caller discards it and starts the job in a new sandbox.
 	 */
-	if (!sb->go_ready)
-		(void)sandbox_prepared_ready(sb, SANDBOX_READY_TIMEOUT_MS);
+	if (!sb->go_ready && sandbox_prepared_ready(sb, SANDBOX_READY_TIMEOUT_MS) != 1) {
+		error_format(err, errlen, "the prepared sandbox's init did not get ready");
+		goto out;
+	}
 	sandbox_close(&sb->go_fd);
 	sb->outputs_fd = outputs[0];
 	outputs[0] = -1;
