@@ -2067,6 +2067,16 @@ static void sandbox_close(int *fd)
 	*fd = -1;
 }
 
+/* The outputs stream (sandbox_outputs.h): read end non-blocking, a large
+ * buffer. 0, or -1 with err. */
+static int sandbox_outputs_pipe(int p[2], char *err, size_t errlen)
+{
+	if (pipe2(p, O_CLOEXEC) < 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) < 0)
+		return error_format(err, errlen, "cannot create the outputs pipe: %s", strerror(errno));
+	(void)fcntl(p[1], F_SETPIPE_SZ, 1 << 20);       /* fewer wake-ups; best effort */
+	return 0;
+}
+
 /*
  * In the supervisor:
  *   1. check the spec; make the stdout, stderr and report pipes (ours
@@ -2135,13 +2145,8 @@ static int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox *sb, ch
 		goto fail;
 	if ((spec_fd = sandbox_spec_memfd(spec, err, errlen)) < 0)
 		goto fail;
-	if (spec->noutputs > 0) {
-		if (pipe2(outputs, O_CLOEXEC) < 0 || fcntl(outputs[0], F_SETFL, O_NONBLOCK) < 0) {
-			error_format(err, errlen, "cannot create the outputs pipe: %s", strerror(errno));
-			goto fail;
-		}
-		(void)fcntl(outputs[1], F_SETPIPE_SZ, 1 << 20);        /* fewer wake-ups; best effort */
-	}
+	if (spec->noutputs > 0 && sandbox_outputs_pipe(outputs, err, errlen) < 0)
+		goto fail;
 
 	plan[SANDBOX_INIT_FD_SPEC] = spec_fd;
 	plan[SANDBOX_INIT_FD_REPORT] = report[1];
@@ -2271,11 +2276,8 @@ int sandbox_go(struct sandbox *sb, const struct sandbox_spec *spec, char *err, s
 	    && (fds[n++] = sandbox_sealed_memfd("sandrun-stdin", spec->stdin_data, spec->stdin_len, err, errlen)) < 0)
 		goto out;
 	if (spec->noutputs > 0) {
-		if (pipe2(outputs, O_CLOEXEC) < 0 || fcntl(outputs[0], F_SETFL, O_NONBLOCK) < 0) {
-			error_format(err, errlen, "cannot create the outputs pipe: %s", strerror(errno));
+		if (sandbox_outputs_pipe(outputs, err, errlen) < 0)
 			goto out;
-		}
-		(void)fcntl(outputs[1], F_SETPIPE_SZ, 1 << 20);        /* fewer wake-ups; best effort */
 		fds[n++] = outputs[1];
 	}
 	memset(&ctl, 0, sizeof ctl);
