@@ -64,6 +64,11 @@ is "$(json .reason "$STATUS_JSON")" memory_limit "... at its own limit (memory_l
 is "$(how "$JOB_ID")" new "... in a sandbox built for it"
 peak=$(json .execution_metadata.memory_peak_bytes "$STATUS_JSON")
 ok "$(awk -v p="$peak" 'BEGIN{print !(p > 0 && p <= 34 * 1048576)}')" "... its peak within its 32 MB ($peak bytes)"
+# a larger limit than the default: a new sandbox too, not one cut at the default's 512 MB
+wait_prepared
+run_job quick '{"entrypoint":"main.sh","interpreter":"sh","memory_mb":768}'
+is "$(json .status "$STATUS_JSON")" completed "a job with memory_mb 768 completes"
+is "$(how "$JOB_ID")" new "... in a sandbox built for it, not the default-sized one"
 wait_prepared
 ok $? "the slot builds its next sandbox again"
 run_job quick '{"entrypoint":"main.sh","interpreter":"sh"}'
