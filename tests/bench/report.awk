@@ -144,6 +144,38 @@ END {
 		reason["status_p99_vs_static"] = reason["status_vs_static"]
 	}
 
+	# ---------------------------------------------- the floor under /status
+	if (wn["floor_fastcgi"] > 0 || wn["floor_redis"] > 0) {
+		printf "\n%-44s %10s %10s %s\n", "the floor under /status (median of rounds)", "req/s", "p99 us", "  rounds (req/s)"
+		split("floor_fastcgi floor_redis static_floor", fk, " ")
+		wname["floor_fastcgi"] = "FastCGI responder doing nothing"
+		wname["floor_redis"] = "... after one Redis round trip"
+		wname["static_floor"] = "static file, same rounds"
+		for (i = 1; i <= 3; i++) {
+			k = fk[i]; delete wa; delete wb; rl = ""
+			if (!(wn[k] > 0)) continue
+			for (c = 1; c <= wn[k]; c++) { wa[c] = wrps[k, c]; wb[c] = wp99[k, c]; rl = rl " " wrps[k, c] }
+			wmed[k] = median(wa, wn[k]); wp[k] = median(wb, wn[k])
+			printf "%-44s %10.0f %10.0f   %s\n", wname[k], wmed[k], wp[k], rl
+			if (k in wbad) printf "    FAILED %s:%s\n", k, wbad[k]
+		}
+		split("fastcgi redis", fm, " ")
+		for (i = 1; i <= 2; i++) {
+			k = "floor_" fm[i]
+			if ((k in wbad) || ("static_floor" in wbad)) {
+				reason["status_" k "_vs_static"] = reason["status_p99_" k "_vs_static"] = "wrk got errors or non-2xx answers (see FAILED above)"
+				continue
+			}
+			ratio("status_" k "_vs_static", wmed[k], wmed["static_floor"], "no req/s from wrk")
+			ratio("status_p99_" k "_vs_static", wp[k], wp["static_floor"], "no p99 from wrk")
+		}
+	} else if (!("status_floor_fastcgi_vs_static" in reason)) {
+		reason["status_floor_fastcgi_vs_static"] = ("status_floor" in reason) ? reason["status_floor"] : "the floor rows did not run"
+	}
+	split("status_p99_floor_fastcgi_vs_static status_floor_redis_vs_static status_p99_floor_redis_vs_static", fr, " ")
+	for (i = 1; i <= 3; i++)
+		if (!(fr[i] in r) && !(fr[i] in reason)) reason[fr[i]] = reason["status_floor_fastcgi_vs_static"]
+
 	# ---------------------------------------------------------- sessions
 	shb = med["shtrue", "bare"]
 	have_sessions = length(smed) > 0
@@ -173,12 +205,16 @@ END {
 	target("e2e_vs_bare", "ge", t_e2e, "end-to-end jobs/s / bare xargs jobs/s")
 	target("status_vs_static", "ge", t_status, "GET /status req/s / static file req/s")
 	target("status_p99_vs_static", "le", t_p99, "GET /status p99 / static file p99")
+	if ("status_floor_fastcgi_vs_static" in r && "status_floor_redis_vs_static" in r)
+		printf "       the floor under them: a FastCGI responder doing nothing %.2f (p99 %.2f); after one Redis round trip %.2f (p99 %.2f)\n",
+			r["status_floor_fastcgi_vs_static"], r["status_p99_floor_fastcgi_vs_static"],
+			r["status_floor_redis_vs_static"], r["status_p99_floor_redis_vs_static"]
 	target("session_exec_vs_bare", "le", 3, "session exec p50 / bare sh -c true p50")
 	target("session_create_warm_vs_exec", "le", 2, "session create (warm pool) p50 / exec p50")
 
 	printf "\n# make bench took %d s\n", seconds
 	# ------------------------------------------------- machine-readable
-	nr = split("start_true_vs_bare start_true_cold_vs_bare start_true_vs_bwrap start_python_vs_bare start_python_vs_bwrap throughput_vs_bare throughput_vs_bwrap e2e_vs_bare status_vs_static status_p99_vs_static session_exec_vs_bare session_create_warm_vs_exec", rn, " ")
+	nr = split("start_true_vs_bare start_true_cold_vs_bare start_true_vs_bwrap start_python_vs_bare start_python_vs_bwrap throughput_vs_bare throughput_vs_bwrap e2e_vs_bare status_vs_static status_p99_vs_static status_floor_fastcgi_vs_static status_p99_floor_fastcgi_vs_static status_floor_redis_vs_static status_p99_floor_redis_vs_static session_exec_vs_bare session_create_warm_vs_exec", rn, " ")
 	for (i = 1; i <= nr; i++)
 		if (!(rn[i] in r)) printf "# %s not measured: %s\n", rn[i], (rn[i] in reason ? reason[rn[i]] : "unknown")
 	for (i = 1; i <= nr; i++)

@@ -442,6 +442,46 @@ status_vs_static() {
 	done
 }
 
+# The floor under the /status row: the pool's responders replaced, on their
+# port, by bench_fcgi_floor (tests/bench/bench_fcgi_floor.c), which answers
+# the same body with no work (kind floor_fastcgi: the FastCGI hop alone) or
+# after one round trip reading what /status reads from Redis (floor_redis),
+# alternating with the static file (static_floor) WRK_ROUNDS times. Run
+# last: the pool does not come back.
+status_floor() {
+	local id base=https://127.0.0.1:$SANDRUN_HTTPS_PORT conf=$STACK_DIR/sandrun-1.conf listen redis user pass r m pid
+	id=$(head -n 1 "$WORK/queue-ids" 2>/dev/null)
+	if ! command -v wrk >/dev/null || [[ -z $id || ! -s $WORK/static/status.json || ! -f $conf ]]; then
+		echo "reason status_floor: the /status row did not run, or no pool config at $conf" >>"$RESULTS"
+		return 0
+	fi
+	cfg() { sed -n "s/^$1 *= *//p" "$conf" | head -n 1; }
+	listen=$(cfg fcgi_listen) redis=$(cfg redis_address) user=$(cfg redis_responder_user) pass=$(cfg redis_responder_password)
+	if [[ $listen == unix:* || $redis == unix:* || -z $listen || -z $redis ]]; then
+		echo "reason status_floor: the pool listens on ${listen:-nothing} and reaches Redis at ${redis:-nothing}; the floor takes TCP ports" >>"$RESULTS"
+		return 0
+	fi
+	note "the floor under /status: the pool replaced on $listen by bench_fcgi_floor (fastcgi: no work; redis: one round trip), wrk $WRK_ROUNDS rounds alternating with the static file"
+	"$STACK" kill fcgi "$STACK_DIR" >/dev/null 2>&1
+	for r in 1 2 3 4 5 6 7 8 9 10; do
+		ss -Hltn "sport = :${listen##*:}" | grep -q . || break
+		sleep 0.2
+	done
+	for m in fastcgi redis; do
+		BENCH_REDIS_PASSWORD=$pass "$top_builddir/tests/bench/bench_fcgi_floor" -l "$listen" -b "$WORK/static/status.json" \
+			-m "$m" -r "$redis" -u "$user" -j "sr:{$id}:job" -c "sr:cpu:{127.0.0.1}" 2>>"$WORK/floor.err" &
+		pid=$!
+		sleep 0.3
+		for ((r = 1; r <= WRK_ROUNDS; r++)); do
+			wrk_row "floor_$m" "$r" "$base/status/$id"
+			wrk_row static_floor "$r" "$base/bench-static.json"
+		done
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	[[ ! -s $WORK/floor.err ]] || note "bench_fcgi_floor said: $(head -n 1 "$WORK/floor.err")"
+}
+
 # the sessions' baseline: a bare fork+exec of sh -c true (what a session's
 # exec is compared with), timed right before the session rows, on the same
 # machine as they see
@@ -478,6 +518,7 @@ if [[ -n $PY ]] && stack_up; then
 	note "sessions: exec of true and creates, $SESSION_N each, through nginx on one kept-alive connection"
 	timeout -k 5 120 "$PY" "$top_srcdir/tests/bench/session_bench.py" "$SANDRUN_URL" "$SANDRUN_CACERT" \
 		"$SESSION_N" >>"$RESULTS" || note "the session rows failed"
+	status_floor
 	errors=$(grep -c -i -E 'error|abnormal' "$STACK_DIR/runner.log" 2>/dev/null || true)
 	[[ ${errors:-0} == 0 ]] || note "the runner logged $errors error lines ($STACK_DIR/runner.log)"
 	note "stopping the stack"
