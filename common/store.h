@@ -92,6 +92,15 @@
  *                                  changes what a job keeps): the     names; an entry past its expiry
  *                                  storage ledger, field = DIGEST,    counts nothing and is dropped on
  *                                  value = "BYTES EXPIRY_MS"          the next look
+ *   sr:storesum:{C}        hash    store-lib, beside sr:store:{C}:    the ledger's TTL, set in the
+ *                                  n = its entries, bytes = their     same step; counts only while n
+ *                                  sum, kept by every entry written   is the ledger's HLEN and the
+ *                                  or deleted (store_entry_set/_del)  index's ZCARD (else rebuilt)
+ *   sr:storeexp:{C}        zset    store-lib: the ledger's expiry     the ledger's TTL
+ *                                  index, member = an entry's field,
+ *                                  score = its expiry (ms): expired
+ *                                  entries are found here, not by a
+ *                                  read of every entry
  *   sr:parked:{C}          list    start.lua parks a job id while its that of the longest-lived job it
  *                                  client holds its share of the      names
  *                                  runner slots; fair-lib's unpark

@@ -318,12 +318,12 @@ int store_cancel_args(struct store_args *a, const struct store_cancel *p)
 
 /*
  * KEYS: job hash, upload string, log stream, outputs hash, downloads set, storage ledger, manifest string
- * ARGV: path ("" for the archive), id, client
+ * ARGV: path ("" for the archive), id, client, now (ms)
  */
 int store_downloaded_args(struct store_args *a, const char *id, const char *client, const char *path)
 {
 	client = client_or_nobody(client);
-	args_init(a, redis_script_downloaded, "downloaded", 10);
+	args_init(a, redis_script_downloaded, "downloaded", 11);
 	if (job_keys_make(id, &a->job) < 0 || client_keys_make(client, &a->client) < 0)
 		return -1;
 	args_key(a, a->job.job);
@@ -336,6 +336,7 @@ int store_downloaded_args(struct store_args *a, const char *id, const char *clie
 	args_str(a, path);
 	args_str(a, id);
 	args_str(a, client);
+	args_int(a, time_now_ms());
 	return 0;
 }
 

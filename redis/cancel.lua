@@ -35,7 +35,7 @@ if st == 'queued' or st == 'running' then
            'store_upload', 0, 'store_log', 0, 'store_out', 0})
 else
   if mine then
-    store_job_drop(KEYS[7], ARGV[1])
+    store_job_drop(KEYS[7], ARGV[1], tonumber(ARGV[2]))
   end
   redis.call('DEL', KEYS[1])
 end

@@ -8,7 +8,7 @@
 -- allow-oom: it deletes; it must work when Redis is full.
 -- KEYS: job hash, upload string, log stream, outputs hash, downloads set, client's storage ledger,
 --       manifest string
--- ARGV: the downloaded path ("" for the archive), id, the client the caller read from the record
+-- ARGV: the downloaded path ("" for the archive), id, the client the caller read from the record, now (ms)
 -- Returns 1 when the job was deleted, 0 when outputs are left, -1 when it was gone.
 --#include store-lib.lua
 --#include job-lib.lua
@@ -17,7 +17,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 local function delete_all()
   if job_client_is(KEYS[1], ARGV[3]) then
-    store_job_drop(KEYS[6], ARGV[2])
+    store_job_drop(KEYS[6], ARGV[2], tonumber(ARGV[4]))
   end
   -- The upload and the manifest went when the job ended (job_end): named
   -- for completeness, in a DEL of their own (job_inputs_drop says why).

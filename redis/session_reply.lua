@@ -19,17 +19,14 @@ if not f[1] or f[1] ~= ARGV[7] or f[2] == 'ended' then
 end
 local now, life, quota = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local need = #ARGV[1] + #ARGV[2] + tonumber(ARGV[8])
-local used, live = store_used(KEYS[2], now)
+local used = store_used(KEYS[2], now)
 if used + need > quota then
-  return {'quota', store_retry(live, used, need, quota, now)}
+  return {'quota', store_retry(KEYS[2], used, need, quota, now)}
 end
 if store_memory_over(need, tonumber(ARGV[6])) then
   return {'full', 0}
 end
 redis.call('RPUSH', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], life)
-redis.call('HSET', KEYS[2], store_digest(ARGV[9]), string.format('%.0f %.0f', need, now + life))
-if redis.call('PTTL', KEYS[2]) < life then
-  redis.call('PEXPIRE', KEYS[2], life)
-end
+store_entry_set(KEYS[2], store_digest(ARGV[9]), need, now + life, now)
 return {'ok', 0}

@@ -50,9 +50,9 @@ if op == 'exec' or op == 'pty' then   -- a terminal runs commands too
 end
 if op == 'write' or op == 'unpack' then   -- the ops that carry bytes (an empty file too)
   local need = #ARGV[5] + tonumber(ARGV[11])
-  local stored, live = store_used(KEYS[5], now)
+  local stored = store_used(KEYS[5], now)
   if stored + need > tonumber(ARGV[8]) then
-    return {'storage', tostring(stored), store_retry(live, stored, need, tonumber(ARGV[8]), now)}
+    return {'storage', tostring(stored), store_retry(KEYS[5], stored, need, tonumber(ARGV[8]), now)}
   end
   local over, mem_used, mem_max = store_memory_over(need, tonumber(ARGV[9]))
   if over then
@@ -60,11 +60,7 @@ if op == 'write' or op == 'unpack' then   -- the ops that carry bytes (an empty 
   end
   local life = tonumber(ARGV[10])
   redis.call('SET', KEYS[3], ARGV[5], 'PX', life)
-  redis.call('HSET', KEYS[5], redis.sha1hex(ARGV[12] .. ':' .. ARGV[1]),
-             string.format('%.0f %.0f', need, now + life))
-  if redis.call('PTTL', KEYS[5]) < life then
-    redis.call('PEXPIRE', KEYS[5], life)
-  end
+  store_entry_set(KEYS[5], redis.sha1hex(ARGV[12] .. ':' .. ARGV[1]), need, now + life, now)
 end
 redis.call('HSET', KEYS[1], 'last_used_at', ARGV[3])
 if op == 'end' then

@@ -27,8 +27,5 @@ if store_memory_over(need, tonumber(ARGV[6])) then
 end
 local expires = now + ttl * 1000
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl)
-redis.call('HSET', KEYS[2], store_digest(ARGV[1]), string.format('%.0f %.0f', need, expires))
-if redis.call('PTTL', KEYS[2]) < ttl * 1000 then
-  redis.call('PEXPIRE', KEYS[2], ttl * 1000)
-end
+store_entry_set(KEYS[2], store_digest(ARGV[1]), need, expires, now)
 return {'ok', string.format('%.0f', expires)}

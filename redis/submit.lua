@@ -50,9 +50,9 @@ if active >= tonumber(ARGV[7]) then
 end
 local upload_bytes, log_bytes, base_bytes = tonumber(ARGV[15]), tonumber(ARGV[11]), tonumber(ARGV[12])
 local need = upload_bytes + log_bytes + base_bytes
-local stored, live = store_used(KEYS[6], now)
+local stored = store_used(KEYS[6], now)
 if stored + need > tonumber(ARGV[13]) then
-  return {'storage', tostring(stored), store_retry(live, stored, need, tonumber(ARGV[13]), now)}
+  return {'storage', tostring(stored), store_retry(KEYS[6], stored, need, tonumber(ARGV[13]), now)}
 end
 -- Redis's memory, at the submit's peak: asked before the upload is sent
 -- (check), three copies of it, and those of the uploads admitted but not
@@ -60,7 +60,7 @@ end
 -- like it keyed by digest: reading it names no job; a responder that dies
 -- in between frees its entry in 30 s); when it is recorded, the upload's
 -- first two copies are in used_memory already.
-local inflight = store_used(KEYS[7], now)
+local inflight = store_used_scan(KEYS[7], now)
 local peak = check and (3 * upload_bytes + log_bytes + base_bytes + inflight) or need
 local over, mem_used, mem_max = store_memory_over(peak, tonumber(ARGV[14]))
 if over then
