@@ -10,7 +10,7 @@
  * heartbeats, fcgi/fleet.c). When Redis cannot be read, sandrun_up is 0 and the
  * other families are left out rather than reported as zeros.
  *
- * nginx lets only loopback reach this route (nginx/sandrun.conf.in).
+ * nginx lets only loopback reach this route (nginx/sandrun-server.conf.in).
  */
 #include "config.h"
 #include "jobs.h"

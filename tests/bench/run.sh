@@ -302,11 +302,11 @@ stack_up() {
 	# (nginx opens the file at each request).
 	mkdir -p "$WORK/static" && chmod 0711 "$WORK" && chmod 0755 "$WORK/static"
 	sed -i 's/rate=20r\/s/rate=100000r\/s/; s/limit_conn sandrun_conn 64;/limit_conn sandrun_conn 4096;/g; s/limit_conn sandrun_bodies 4;/limit_conn sandrun_bodies 4096;/g' \
-		"$STACK_DIR/nginx.conf"
-	sed -i "/^ *location \/status\/ /i\\        location = /bench-static.json { alias $WORK/static/status.json; default_type application/json; }" \
-		"$STACK_DIR/nginx.conf"
-	grep -q 'location = /bench-static.json' "$STACK_DIR/nginx.conf" ||
-		note "could not add the static file's location to nginx.conf: no /status row"
+		"$STACK_DIR"/nginx*.conf
+	sed -i "/^ *location \/status\/ /i\\location = /bench-static.json { alias $WORK/static/status.json; default_type application/json; }" \
+		"$STACK_DIR/nginx-sandrun-server.conf"
+	grep -q 'location = /bench-static.json' "$STACK_DIR/nginx-sandrun-server.conf" ||
+		note "could not add the static file's location to nginx-sandrun-server.conf: no /status row"
 	kill -HUP "$(cat "$STACK_DIR/nginx-master.pid")" && sleep 0.5
 }
 

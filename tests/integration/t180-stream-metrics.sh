@@ -170,7 +170,7 @@ if /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null; then
 from prometheus_client.parser import text_string_to_metric_families as parse
 print(sum(1 for f in parse(sys.stdin.read()) for s in f.samples))')" 7 "prometheus_client parses its 7 samples"
 fi
-conf=$(sed -n '/location = \/metrics {/,/}/p' "$STACK_DIR/nginx.conf")
+conf=$(cat "$STACK_DIR"/nginx*.conf | sed -n '/location = \/metrics {/,/}/p')
 like "$(printf '%s' "$conf" | tr -s ' \n' ' ')" 'allow 127\.0\.0\.1; allow ::1; deny all;' \
 	"nginx lets only loopback reach /metrics (the stack listens on loopback only, so a remote client cannot be tried)"
 

@@ -54,8 +54,8 @@ wait_conns() {
 body_temp=$STACK_DIR/bodies
 is "$(stat -f -c %T "$body_temp" 2>/dev/null)" tmpfs "request bodies are buffered on a tmpfs ($body_temp)"
 like "$(df -k --output=size "$body_temp" | tail -1 | tr -d ' ')" '^6[0-9]{4}$' "its size is the configured 64m"
-like "$(grep -E '^\s*client_body_temp_path' "$STACK_DIR/nginx.conf")" "$body_temp;" "nginx writes bodies there"
-like "$(grep -E '^\s*fastcgi_request_buffering' "$STACK_DIR/nginx.conf")" 'on;' "bodies are buffered whole before a responder sees them"
+like "$(cat "$STACK_DIR"/nginx*.conf | grep -E '^\s*client_body_temp_path')" "$body_temp;" "nginx writes bodies there"
+like "$(cat "$STACK_DIR"/nginx*.conf | grep -E '^\s*fastcgi_request_buffering')" 'on;' "bodies are buffered whole before a responder sees them"
 
 # --- five slow uploads (100 kB/s, 1.5 MB) from five addresses; a sixth is served at once
 for i in 1 2 3 4 5; do

@@ -3,7 +3,7 @@
 # uploads, archive builds) count a client as the responders' quotas do: an
 # IPv4 address, or an IPv6 /64. With per-/128 keys, one host's /64 would be
 # 2^64 clients to nginx. The map that makes the key ($sandrun_client, in
-# nginx/sandrun.conf.in between its BEGIN and END lines) is run here on an
+# nginx/sandrun-http.conf.in between its BEGIN and END lines) is run here on an
 # nginx of its own that takes the client's address from a test header
 # (realip), so any IPv6 address can be tried from loopback.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -24,7 +24,7 @@ mkdir -p "$D/tmp"
 	echo "http {"
 	echo "  access_log off; client_body_temp_path $D/tmp; fastcgi_temp_path $D/tmp; proxy_temp_path $D/tmp;"
 	echo "  scgi_temp_path $D/tmp; uwsgi_temp_path $D/tmp;"
-	sed -n '/# BEGIN sandrun_client/,/# END sandrun_client/p' "$top_srcdir/nginx/sandrun.conf.in"
+	sed -n '/# BEGIN sandrun_client/,/# END sandrun_client/p' "$top_srcdir/nginx/sandrun-http.conf.in"
 	echo "  server { listen 127.0.0.1:$PORT; set_real_ip_from 127.0.0.1; real_ip_header X-Test-Client;"
 	echo "    location / { default_type text/plain; return 200 \"\$remote_addr \$sandrun_client\\n\"; } }"
 	echo "}"
