@@ -111,6 +111,10 @@
  *                                  admitted but not yet recorded,
  *                                  field = DIGEST, value = "BYTES
  *                                  EXPIRY_MS" (3 x the upload)
+ *   sr:metrics             hash    the counters of GET /metrics       none (counters; a few dozen
+ *                                  (redis/metrics-lib.lua): the job   fields, every name from a
+ *                                  scripts count in the step they     fixed set)
+ *                                  count; responders their 4xx
  *
  * SESSIONS (SPEC §7; the conversation between responder, runner and the
  * agent in the sandbox: docs/sessions.md). SID: "ses-" + 26 base32, WID:
@@ -225,6 +229,7 @@
 #define STORE_KEY_RUNNERS   "sr:runners"   /* the live runners' heartbeats */
 #define STORE_KEY_UPLOADING "sr:uploading" /* uploads admitted by a submit's check, not yet recorded */
 #define STORE_KEY_QUEUE_SEQ "sr:queue-seq" /* the queues' numbers (queue_position) */
+#define STORE_KEY_METRICS "sr:metrics"     /* the service's counters (redis/metrics-lib.lua, GET /metrics) */
 #define STORE_QUEUE_SEQ_TAKEN " taken"     /* QUEUE + this: sr:queue-seq's field of the number last taken
                                               off QUEUE (start.lua builds it the same way) */
 #define STORE_QUEUE_GROUP   "runners"      /* the runners' consumer group on every queue */
@@ -350,6 +355,7 @@ bool job_status_ended(enum job_status st);
 #define JOB_F_STORE_OUT       "store_out"       /* outputs kept */
 #define JOB_F_STORE_BASE      "store_base"      /* the record */
 #define JOB_F_LOG_ENTRIES     "log_entries"     /* stream entries the runner wrote */
+#define JOB_F_SANDBOX_START   "sandbox_start_ms" /* its spec ready to its sandbox started (metrics-lib.lua) */
 #define JOB_F_PARKED          "parked"          /* set while the job waits for its client's fair share (ms) */
 
 /* ---- log entries (sr:{ID}:log) */

@@ -94,14 +94,14 @@ static const char *client_or_nobody(const char *client)
 
 /*
  * KEYS: job hash, upload string, queue stream, in-flight zset, cpu zset, storage ledger, uploads in flight,
- *       manifest string, the queues' numbers
+ *       manifest string, the queues' numbers, the counters
  * ARGV: id, manifest, client, now, upload ("" to check), ttl, jobs max, cpu limit, window, quota idle,
  *       log reservation, record reservation, storage quota, high-water percent, upload size, "check"|"record",
  *       timeout
  */
 int store_submit_args(struct store_args *a, const struct store_submit *p, bool check)
 {
-	args_init(a, redis_script_submit, "submit", 26);
+	args_init(a, redis_script_submit, "submit", 27);
 	if (job_keys_make(p->id, &a->job) < 0 || client_keys_make(p->client, &a->client) < 0)
 		return -1;
 	args_key(a, a->job.job);
@@ -113,6 +113,7 @@ int store_submit_args(struct store_args *a, const struct store_submit *p, bool c
 	args_key(a, STORE_KEY_UPLOADING);
 	args_key(a, a->job.manifest);
 	args_key(a, STORE_KEY_QUEUE_SEQ);
+	args_key(a, STORE_KEY_METRICS);
 	args_str(a, p->id);
 	args_str(a, p->manifest);
 	args_str(a, p->client);
@@ -182,13 +183,13 @@ int store_quota_cpu_args(struct store_args *a, const char *client, int64_t now_m
 
 /*
  * KEYS: job hash, upload string, queue stream, log stream, in-flight zset, parked list, storage ledger,
- *       the runners' heartbeats, manifest string, running set, the queues' numbers
+ *       the runners' heartbeats, manifest string, running set, the queues' numbers, the counters
  * ARGV: runner, now, queue entry, failed ttl, running max, lease, id, client
  */
 int store_start_args(struct store_args *a, const struct store_start *p, const char *client)
 {
 	client = client_or_nobody(client);
-	args_init(a, redis_script_start, "start", 19);
+	args_init(a, redis_script_start, "start", 20);
 	if (job_keys_make(p->id, &a->job) < 0 || client_keys_make(client, &a->client) < 0)
 		return -1;
 	args_key(a, a->job.job);
@@ -202,6 +203,7 @@ int store_start_args(struct store_args *a, const struct store_start *p, const ch
 	args_key(a, a->job.manifest);
 	args_key(a, a->client.running);
 	args_key(a, STORE_KEY_QUEUE_SEQ);
+	args_key(a, STORE_KEY_METRICS);
 	args_str(a, p->runner);
 	args_int(a, p->now_ms);
 	args_str(a, p->entry_id);
@@ -215,7 +217,7 @@ int store_start_args(struct store_args *a, const struct store_start *p, const ch
 
 /*
  * KEYS: job hash, upload string, log stream, queue stream, in-flight zset, cpu zset, outputs hash,
- *       parked list, storage ledger, manifest string, running set, the queues' numbers
+ *       parked list, storage ledger, manifest string, running set, the queues' numbers, the counters
  * ARGV: runner, ttl, queue entry, id, cpu seconds, now, quota idle, client, then field, value pairs
  */
 int store_finish_args(struct store_args *a, const struct store_finish *p)
@@ -223,7 +225,7 @@ int store_finish_args(struct store_args *a, const struct store_finish *p)
 	const char *client = p->client ? p->client : "";
 	double cpu = p->cpu_seconds;
 
-	args_init(a, redis_script_finish, "finish", 20 + p->nfields);
+	args_init(a, redis_script_finish, "finish", 21 + p->nfields);
 	/* From Redis, so untrusted: a client that is no quota key is charged nothing. */
 	if (!*client || strlen(client) >= STORE_CLIENT_MAX) {
 		client = "";
@@ -243,6 +245,7 @@ int store_finish_args(struct store_args *a, const struct store_finish *p)
 	args_key(a, a->job.manifest);
 	args_key(a, a->client.running);
 	args_key(a, STORE_KEY_QUEUE_SEQ);
+	args_key(a, STORE_KEY_METRICS);
 	args_str(a, p->runner);
 	args_int(a, p->ttl_s);
 	args_str(a, p->entry_id);
@@ -260,14 +263,14 @@ int store_finish_args(struct store_args *a, const struct store_finish *p)
 
 /*
  * KEYS: job hash, queue stream, log stream, upload string, in-flight zset, parked list, storage ledger,
- *       manifest string, running set, the queues' numbers
+ *       manifest string, running set, the queues' numbers, the counters
  * ARGV: id, now, queue entry, attempts max, failed ttl, client
  */
 int store_reclaim_args(struct store_args *a, const struct store_reclaim *p)
 {
 	const char *client = client_or_nobody(p->client);
 
-	args_init(a, redis_script_reclaim, "reclaim", 16);
+	args_init(a, redis_script_reclaim, "reclaim", 17);
 	if (job_keys_make(p->id, &a->job) < 0 || client_keys_make(client, &a->client) < 0)
 		return -1;
 	args_key(a, a->job.job);
@@ -280,6 +283,7 @@ int store_reclaim_args(struct store_args *a, const struct store_reclaim *p)
 	args_key(a, a->job.manifest);
 	args_key(a, a->client.running);
 	args_key(a, STORE_KEY_QUEUE_SEQ);
+	args_key(a, STORE_KEY_METRICS);
 	args_str(a, p->id);
 	args_int(a, p->now_ms);
 	args_str(a, p->entry_id);
@@ -291,14 +295,14 @@ int store_reclaim_args(struct store_args *a, const struct store_reclaim *p)
 
 /*
  * KEYS: job hash, upload string, log stream, in-flight zset, outputs hash, downloads set, storage ledger,
- *       manifest string
+ *       manifest string, the counters
  * ARGV: id, now, ttl, client
  */
 int store_cancel_args(struct store_args *a, const struct store_cancel *p)
 {
 	const char *client = client_or_nobody(p->client);
 
-	args_init(a, redis_script_cancel, "cancel", 12);
+	args_init(a, redis_script_cancel, "cancel", 13);
 	if (job_keys_make(p->id, &a->job) < 0 || client_keys_make(client, &a->client) < 0)
 		return -1;
 	args_key(a, a->job.job);
@@ -309,6 +313,7 @@ int store_cancel_args(struct store_args *a, const struct store_cancel *p)
 	args_key(a, a->job.dl);
 	args_key(a, a->client.store);
 	args_key(a, a->job.manifest);
+	args_key(a, STORE_KEY_METRICS);
 	args_str(a, p->id);
 	args_int(a, p->now_ms);
 	args_int(a, p->ttl_s);

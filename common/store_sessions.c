@@ -27,7 +27,7 @@ static int session_args_keys(struct session_args *a, const char *sid, const char
 }
 
 /*
- * KEYS: record, pool list, client's sessions zset, [workspace string]
+ * KEYS: record, pool list, client's sessions zset, the counters, [workspace string]
  * ARGV: sid, client, now, ttl, idle, environment, memory, entry, sessions max, high-water percent,
  *       record cost, quota idle, pool entry lifetime, workspace id
  */
@@ -35,7 +35,7 @@ int store_session_create_args(struct session_args *a, const struct store_session
 {
 	const char *wid = p->workspace_id ? p->workspace_id : "";
 
-	store_args_begin(&a->a, redis_script_session_create, "session_create", 18);
+	store_args_begin(&a->a, redis_script_session_create, "session_create", 19);
 	if (session_args_keys(a, p->sid, p->client) < 0 ||
 	    store_key_session_pool(a->extra[0], sizeof a->extra[0], p->environment) < 0 ||
 	    (*wid && store_key_workspace(a->extra[1], sizeof a->extra[1], wid) < 0))
@@ -43,6 +43,7 @@ int store_session_create_args(struct session_args *a, const struct store_session
 	store_args_key(&a->a, a->s.ses);
 	store_args_key(&a->a, a->extra[0]);
 	store_args_key(&a->a, a->client.sessions);
+	store_args_key(&a->a, STORE_KEY_METRICS);
 	if (*wid)
 		store_args_key(&a->a, a->extra[1]);
 	store_args_str(&a->a, p->sid);
@@ -97,13 +98,13 @@ int store_session_create_reply(const redisReply *r, struct store_session_create_
 
 /*
  * KEYS: record, request list, data string, client's cpu zset, client's storage ledger,
- *       client's sessions zset
+ *       client's sessions zset, the counters
  * ARGV: rid, request, now, op, bytes, cpu limit, window, storage quota, high-water percent,
  *       data lifetime, per-payload cost, sid
  */
 int store_session_request_args(struct session_args *a, const struct store_session_request *p)
 {
-	store_args_begin(&a->a, redis_script_session_request, "session_request", 18);
+	store_args_begin(&a->a, redis_script_session_request, "session_request", 19);
 	if (session_args_keys(a, p->sid, p->client) < 0 ||
 	    store_key_session_data(a->extra[0], sizeof a->extra[0], p->sid, p->rid) < 0)
 		return -1;
@@ -113,6 +114,7 @@ int store_session_request_args(struct session_args *a, const struct store_sessio
 	store_args_key(&a->a, a->client.cpu);
 	store_args_key(&a->a, a->client.store);
 	store_args_key(&a->a, a->client.sessions);
+	store_args_key(&a->a, STORE_KEY_METRICS);
 	store_args_str(&a->a, p->rid);
 	store_args_str(&a->a, p->request);
 	store_args_int(&a->a, p->now_ms);
@@ -173,16 +175,17 @@ int store_session_request_reply(const redisReply *r, struct store_session_reques
 	return error_format(err, errlen, "unknown verdict");
 }
 
-/* KEYS: record, client's sessions zset, request list. ARGV: now, sid, sentence */
+/* KEYS: record, client's sessions zset, request list, the counters. ARGV: now, sid, sentence */
 int store_session_abandon_args(struct session_args *a, const char *sid, const char *client, int64_t now_ms,
 			       const char *sentence)
 {
-	store_args_begin(&a->a, redis_script_session_abandon, "session_abandon", 6);
+	store_args_begin(&a->a, redis_script_session_abandon, "session_abandon", 7);
 	if (session_args_keys(a, sid, client) < 0)
 		return -1;
 	store_args_key(&a->a, a->s.ses);
 	store_args_key(&a->a, a->client.sessions);
 	store_args_key(&a->a, a->s.req);
+	store_args_key(&a->a, STORE_KEY_METRICS);
 	store_args_int(&a->a, now_ms);
 	store_args_str(&a->a, sid);
 	store_args_str(&a->a, sentence);
@@ -207,17 +210,18 @@ int store_session_abandon_reply(const redisReply *r, enum store_session_abandon_
 	return 0;
 }
 
-/* KEYS: record, sr:runners, client's sessions zset, request list. ARGV: now, lease, sid, sentence */
+/* KEYS: record, sr:runners, client's sessions zset, request list, the counters. ARGV: now, lease, sid, sentence */
 int store_session_lost_args(struct session_args *a, const char *sid, const char *client, int64_t now_ms,
 			    int64_t lease_ms, const char *sentence)
 {
-	store_args_begin(&a->a, redis_script_session_lost, "session_lost", 8);
+	store_args_begin(&a->a, redis_script_session_lost, "session_lost", 9);
 	if (session_args_keys(a, sid, client) < 0)
 		return -1;
 	store_args_key(&a->a, a->s.ses);
 	store_args_key(&a->a, STORE_KEY_RUNNERS);
 	store_args_key(&a->a, a->client.sessions);
 	store_args_key(&a->a, a->s.req);
+	store_args_key(&a->a, STORE_KEY_METRICS);
 	store_args_int(&a->a, now_ms);
 	store_args_int(&a->a, lease_ms);
 	store_args_str(&a->a, sid);

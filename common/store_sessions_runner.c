@@ -138,15 +138,15 @@ int store_session_end(struct rconn *r, const char *sid, const char *client, cons
 	struct session_keys k;
 	struct client_keys c;
 	char now[24];
-	const char *argv[9];
+	const char *argv[10];
 	redisReply *reply;
 
 	if (session_keys_make(sid, &k) < 0 || client_keys_make(client, &c) < 0)
 		return STORE_BAD_REPLY;
 	snprintf(now, sizeof now, "%" PRId64, now_ms);
-	argv[0] = k.ses; argv[1] = c.sessions; argv[2] = k.req; argv[3] = k.pty; argv[4] = k.pty_in; argv[5] = sid;
-	argv[6] = reason; argv[7] = now; argv[8] = error ? error : "";
-	reply = ses_call(r, redis_script_session_end, "session_end", 5, 9, argv, NULL);
+	argv[0] = k.ses; argv[1] = c.sessions; argv[2] = k.req; argv[3] = k.pty; argv[4] = k.pty_in;
+	argv[5] = STORE_KEY_METRICS; argv[6] = sid; argv[7] = reason; argv[8] = now; argv[9] = error ? error : "";
+	reply = ses_call(r, redis_script_session_end, "session_end", 6, 10, argv, NULL);
 	if (!reply || !ses_is_str(reply))
 		return ses_fail(r, reply, "session_end");
 	if (reason_out)

@@ -216,6 +216,7 @@ void respond_bytes(struct request *req, int status, const char *content_type,
 	if (req->answered)
 		return;
 	req->answered = true;
+	req->status = status;
 	request_before_answer(req);
 	if (req->capture) {
 		req->capture->status = status;
@@ -246,6 +247,7 @@ int respond_stream_start(struct request *req, int status, const char *content_ty
 	if (req->answered)
 		return -1;
 	req->answered = true;
+	req->status = status;
 	request_before_answer(req);
 	if (req->capture) {
 		req->capture->status = status;

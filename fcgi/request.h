@@ -52,6 +52,8 @@ struct request {
 	char headers[512];           /* sent with every answer: the caller's RateLimit-* */
 	char cors[512];              /* sent with every answer: CORS headers for an allowed origin (fcgi/cors.c) */
 	bool answered;
+	int status;                  /* the answer's status, once answered */
+	const char *route;           /* the route's pattern (routes.c), or NULL: none matched */
 	bool holding;                /* counted among the process's held requests */
 	/* Called once, before the first answer's head is written (fcgi/quota.c
 	 * completes req->headers there); NULL: nothing to do. */

@@ -163,6 +163,7 @@ static void routes_dispatch_route(struct request *req)
 			path_match = r;
 			continue;
 		}
+		req->route = r->pattern;
 		/* Before the id: the answer is the same for any id, well formed or not. */
 		if (!route_query_ok(r, req))
 			return;
@@ -184,6 +185,7 @@ static void routes_dispatch_route(struct request *req)
 		return;
 	}
 	if (path_match) {
+		req->route = path_match->pattern;
 		respond_error(req, 405, NULL, NULL, "%s %s is not allowed; use %s", req->method, req->path,
 			      path_match->method);
 		return;
@@ -200,4 +202,11 @@ void routes_dispatch(struct request *req)
 	quota_headers_begin(req);
 	routes_dispatch_route(req);
 	quota_headers_end(req);
+	/* A client's error (4xx, 429 included) counts in /metrics by route and
+	 * status, in Redis: every responder reports the same totals. Only the
+	 * client's own request (an MCP tool's subrequest is part of its answer),
+	 * after the answer is written; the route is a pattern from the table
+	 * above, so the counters stay few whatever paths clients send. */
+	if (req->fcgx && req->status >= 400 && req->status < 500)
+		metrics_count_error(req);
 }

@@ -28,6 +28,8 @@ void handle_workers(struct request *req, const char *id);
 void logs_stream(struct request *req, const char *id);
 /* fcgi/metrics.c: GET /metrics */
 void handle_metrics(struct request *req, const char *id);
+/* fcgi/metrics.c: counts a client error (4xx) answered to `req` by route and status, in Redis. */
+void metrics_count_error(struct request *req);
 /* fcgi/mcp_route.c: POST /mcp, the Model Context Protocol (Streamable HTTP, JSON answers) */
 void handle_mcp(struct request *req, const char *id);
 /* After a job was accepted: 200 at once, or with ?wait=N 200 with the status once it ends or N passes (fcgi/jobs.c). */

@@ -11,10 +11,11 @@
 -- runner's finish.lua: a responder may not touch that set.
 -- allow-oom: a cancel frees memory; it must work when Redis is full.
 -- KEYS: job hash, upload string, log stream, client's in-flight zset, outputs hash, downloads set,
---       client's storage ledger, manifest string
+--       client's storage ledger, manifest string, the counters (sr:metrics: metrics-lib.lua)
 -- ARGV: id, now (ms), ttl of the cancelled record (s), the client the caller read from the record
 -- Returns the status the job had, or nil when there is no such job.
 --#include store-lib.lua
+--#include metrics-lib.lua
 --#include job-lib.lua
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then
@@ -28,7 +29,7 @@ redis.call('DEL', KEYS[3], KEYS[5], KEYS[6])
 redis.call('ZREM', KEYS[4], store_digest(ARGV[1]))
 if st == 'queued' or st == 'running' then
   job_end({job = KEYS[1], upload = KEYS[2], manifest = KEYS[8], log = KEYS[3], inflight = KEYS[4],
-           store = KEYS[7]},
+           store = KEYS[7], metrics = KEYS[9]},
           ARGV[1], mine, tonumber(ARGV[2]), ARGV[3],
           {'status', 'cancelled', 'reason', 'cancelled', 'finished_at', ARGV[2],
            'error', 'cancelled by its submitter (DELETE /jobs)',

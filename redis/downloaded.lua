@@ -11,6 +11,7 @@
 -- ARGV: the downloaded path ("" for the archive), id, the client the caller read from the record, now (ms)
 -- Returns 1 when the job was deleted, 0 when outputs are left, -1 when it was gone.
 --#include store-lib.lua
+--#include metrics-lib.lua
 --#include job-lib.lua
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return -1

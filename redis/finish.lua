@@ -29,11 +29,12 @@
 -- KEYS: job hash, upload string, log stream, queue stream, client's in-flight zset, client's cpu zset,
 --       outputs hash (stored by the runner before this call, with a provisional TTL),
 --       client's parked list, client's storage ledger, manifest string, client's running set,
---       the queues' numbers (sr:queue-seq)
+--       the queues' numbers (sr:queue-seq), the counters (sr:metrics: metrics-lib.lua)
 -- ARGV: runner name, ttl (s), queue entry id ("" for none), job id,
 --       cpu seconds ("0" for none), now (ms), quota idle (ms), the client (from the claim),
 --       then field, value pairs for the job record
 --#include store-lib.lua
+--#include metrics-lib.lua
 --#include job-lib.lua
 --#include fair-lib.lua
 --#include quota-lib.lua
@@ -61,7 +62,7 @@ if ours then
     fields[#fields + 1] = ARGV[i]
   end
   job_end({job = KEYS[1], upload = KEYS[2], manifest = KEYS[10], log = KEYS[3], inflight = KEYS[5],
-           store = KEYS[9]},
+           store = KEYS[9], metrics = KEYS[13]},
           ARGV[4], mine, tonumber(ARGV[6]), ARGV[2], fields)
   redis.call('EXPIRE', KEYS[7], ARGV[2])
   if mine then

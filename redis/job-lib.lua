@@ -69,10 +69,15 @@ end
 -- job leaves the client's in-flight zset and its storage ledger is updated.
 -- (Its place in the client's running set, a runners' key, is the runner
 -- scripts' to drop: fair-lib.lua's fair_stopped.)
--- k: {job, upload, manifest, log, inflight, store}
+-- The end is counted in the service's counters (metrics-lib.lua) when k
+-- names them.
+-- k: {job, upload, manifest, log, inflight, store[, metrics]}
 local function job_end(k, id, ours, now, ttl, fields)
   if #fields > 0 then
     redis.call('HSET', k.job, unpack(fields))
+  end
+  if k.metrics then
+    metrics_job_ended(k.metrics, fields)
   end
   job_inputs_drop(k.upload, k.manifest)
   redis.call('EXPIRE', k.job, ttl)

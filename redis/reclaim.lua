@@ -19,10 +19,11 @@
 -- allow-oom: what becomes of a lost runner's job must always be recorded.
 -- KEYS: job hash, queue stream, log stream, upload string, client's in-flight zset,
 --       client's parked list, client's storage ledger, manifest string, client's running set,
---       the queues' numbers (sr:queue-seq)
+--       the queues' numbers (sr:queue-seq), the counters (sr:metrics: metrics-lib.lua)
 -- ARGV: job id, now (ms), queue entry id, attempts max, failed retention (s),
 --       the client the caller read from the record
 --#include store-lib.lua
+--#include metrics-lib.lua
 --#include job-lib.lua
 --#include fair-lib.lua
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -43,7 +44,7 @@ if attempts < tonumber(ARGV[4]) then
 end
 local mine = job_client_is(KEYS[1], ARGV[6])
 job_end({job = KEYS[1], upload = KEYS[4], manifest = KEYS[8], log = KEYS[3], inflight = KEYS[5],
-         store = KEYS[7]},
+         store = KEYS[7], metrics = KEYS[11]},
         ARGV[1], mine, tonumber(ARGV[2]), ARGV[5],
         {'status', 'failed', 'reason', 'internal', 'finished_at', ARGV[2],
          'error', 'the runner running this job was lost (attempted ' .. attempts .. ' times)',

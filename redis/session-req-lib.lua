@@ -10,8 +10,10 @@ local SESSION_ENDED_TTL = 300
 
 -- A session's name in the client's zset: the SHA1 of its id (store-lib's
 -- store_digest), as a job's: what a responder reads per client names none.
-local function session_end_record(record, sessions_zset, req_list, sid, reason, sentence, now)
+-- The end is counted in `metrics` (sr:metrics: metrics-lib.lua).
+local function session_end_record(record, sessions_zset, req_list, sid, reason, sentence, now, metrics)
   redis.call('HSET', record, 'status', 'ended', 'reason', reason, 'error', sentence, 'ended_at', now)
+  metrics_count(metrics, 'sessions_ended|' .. metrics_label(reason))
   redis.call('EXPIRE', record, SESSION_ENDED_TTL)
   redis.call('ZREM', sessions_zset, redis.sha1hex(sid))
   redis.call('DEL', req_list)

@@ -9,13 +9,15 @@
 -- write that list, never read it: the entry holds the env values).
 -- No allow-oom: a client's new session is refused whole, before it runs,
 -- while Redis is over its maxmemory (as submit.lua).
--- KEYS: record, pool list (sr:sespool:ENV), client's sessions zset, [workspace string]
+-- KEYS: record, pool list (sr:sespool:ENV), client's sessions zset, the counters (sr:metrics:
+--       metrics-lib.lua), [workspace string]
 -- ARGV: session id, client, now (ms), ttl (s), idle timeout (s), environment, memory (MB),
 --       create entry (JSON), sessions per client, high-water percent, record cost (bytes),
 --       quota idle (ms), pool entry lifetime (ms), workspace id ("" for none)
 -- Returns {"ok", live sessions} or {"sessions", live sessions, ms until the first may end}
 --   or {"memory", used_memory, maxmemory} or {"workspace", 0, 0}
 --#include store-lib.lua
+--#include metrics-lib.lua
 local now, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 local live = redis.call('ZCARD', KEYS[3])
@@ -28,13 +30,14 @@ local over, mem_used, mem_max = store_memory_over(tonumber(ARGV[11]), tonumber(A
 if over then
   return {'memory', tostring(mem_used), mem_max}
 end
-if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 0 then
+if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 0 then
   return {'workspace', 0, 0}
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('ERR session id collision')
 end
 local expires = now + ttl * 1000
+metrics_count(KEYS[4], 'sessions_created')
 redis.call('HSET', KEYS[1], 'status', 'starting', 'client', ARGV[2], 'environment', ARGV[6],
            'memory_mb', ARGV[7], 'ttl_seconds', ARGV[4], 'idle_timeout_seconds', ARGV[5],
            'created_at', ARGV[3], 'last_used_at', ARGV[3], 'expires_at', string.format('%.0f', expires),

@@ -7,10 +7,12 @@
 -- output stream, when there is one, gets a last entry t=e d=REASON (the
 -- reason the record holds) and expires with the ended record.
 -- KEYS: the record, the client's live sessions (sr:sessions:{C}), the request list,
---       the terminal's output stream (sr:{SID}:pty), its input list (sr:{SID}:pty:in)
+--       the terminal's output stream (sr:{SID}:pty), its input list (sr:{SID}:pty:in),
+--       the counters (sr:metrics: metrics-lib.lua)
 -- ARGV: session id, reason, now (ms), error ("" for none)
 -- Returns the reason the record holds, or "gone" when there was no record.
 --#include session-lib.lua
+--#include metrics-lib.lua
 redis.call('ZREM', KEYS[2], session_digest(ARGV[1]))
 redis.call('DEL', KEYS[3], KEYS[5])
 local function pty_end(reason)
@@ -29,6 +31,7 @@ if f[1] == 'ended' then
   return f[2] or ''
 end
 redis.call('HSET', KEYS[1], 'status', 'ended', 'reason', ARGV[2], 'ended_at', ARGV[3])
+metrics_count(KEYS[6], 'sessions_ended|' .. metrics_label(ARGV[2]))
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[1], 'error', ARGV[4])
 end

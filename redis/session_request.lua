@@ -18,7 +18,7 @@
 -- charge, within a second, and kills the sandbox; an idle one takes the end
 -- request and confirms. Either way nothing waits for the exec to finish.
 -- KEYS: record, request list, data string, client's cpu zset, client's storage ledger,
---       client's sessions zset
+--       client's sessions zset, the counters (sr:metrics: metrics-lib.lua)
 -- ARGV: request id, request (JSON), now (ms), op, bytes ("" for none), cpu limit (s), window (ms),
 --       storage quota (bytes), high-water percent, data lifetime (ms), per-payload cost (bytes),
 --       session id
@@ -26,6 +26,7 @@
 --   or {"cpu", used, retry ms} or {"storage", used, retry ms (-1: never)} or {"memory", used, max}
 --#include store-lib.lua
 --#include quota-lib.lua
+--#include metrics-lib.lua
 local now, op = tonumber(ARGV[3]), ARGV[4]
 local rec = redis.call('HMGET', KEYS[1], 'status', 'reason')
 local status = rec[1]
@@ -67,6 +68,7 @@ if op == 'end' then
   redis.call('HSET', KEYS[1], 'status', 'ended', 'reason', 'deleted',
              'error', 'ended by DELETE /sessions/{id}', 'ended_at', ARGV[3])
   redis.call('ZREM', KEYS[6], redis.sha1hex(ARGV[12]))
+  metrics_count(KEYS[7], 'sessions_ended|deleted')
 end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 local pttl = redis.call('PTTL', KEYS[1])

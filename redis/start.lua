@@ -18,7 +18,7 @@
 -- here, as there is nothing to run.
 -- KEYS: job hash, upload string, queue stream, log stream, client's in-flight zset,
 --       client's parked list, client's storage ledger, the runners' heartbeats (sr:runners),
---       manifest string, client's running set, the queues' numbers (sr:queue-seq)
+--       manifest string, client's running set, the queues' numbers (sr:queue-seq), the counters (sr:metrics: metrics-lib.lua)
 -- ARGV: runner name, started_at (ms), queue entry id, failed retention (s),
 --       running max per client (0: half the fleet's slots), lease (ms), job id,
 --       the client: the one its queue entry named (submit.lua writes it
@@ -31,6 +31,7 @@
 -- changed but the "taken" mark; the caller reads the record's client and
 -- calls again with it.
 --#include store-lib.lua
+--#include metrics-lib.lua
 --#include job-lib.lua
 --#include fair-lib.lua
 local now, id = tonumber(ARGV[2]), ARGV[7]
@@ -59,7 +60,7 @@ if not upload then
   -- The record outlived its upload (TTL): nothing to run. Readers waiting
   -- on the log stream learn of the end like of any other.
   job_end({job = KEYS[1], upload = KEYS[2], manifest = KEYS[9], log = KEYS[4], inflight = KEYS[5],
-           store = KEYS[7]},
+           store = KEYS[7], metrics = KEYS[12]},
           id, mine, now, ARGV[4],
           {'status', 'failed', 'reason', 'internal',
            'error', 'the upload expired before a runner took the job',
@@ -79,6 +80,7 @@ if mine and fair_running(KEYS[10]) >= fair_cap(tonumber(ARGV[5]) or 0, KEYS[8], 
 end
 local attempt = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[2], 'runner', ARGV[1])
+metrics_count(KEYS[12], 'jobs_started')
 if mine then
   fair_started(KEYS[10], id, redis.call('PTTL', KEYS[1]))
 end

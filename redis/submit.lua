@@ -14,7 +14,7 @@
 -- submits are the first thing refused under memory pressure.
 -- KEYS: job hash, upload string, queue stream (sr:queue, or a GPU runner's), client's in-flight zset,
 --       client's cpu zset, client's storage ledger, the uploads in flight (sr:uploading),
---       manifest string, the queues' numbers (sr:queue-seq)
+--       manifest string, the queues' numbers (sr:queue-seq), the counters (sr:metrics: metrics-lib.lua)
 -- ARGV: id, canonical manifest, client, submitted_at (ms), upload bytes, ttl (s),
 --       jobs max, cpu limit (s), window (ms), quota idle (ms),
 --       log reservation (bytes), record reservation (bytes), storage quota (bytes),
@@ -34,6 +34,7 @@
 --   or {"storage", bytes used, retry ms (-1: never)} or {"memory", used_memory, maxmemory}
 --#include store-lib.lua
 --#include quota-lib.lua
+--#include metrics-lib.lua
 local now, limit, window = tonumber(ARGV[4]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local check = ARGV[16] == 'check'
 local digest = store_digest(ARGV[1])
@@ -99,4 +100,5 @@ if redis.call('EXISTS', KEYS[5]) == 1 then
   redis.call('PEXPIRE', key_cpusum(KEYS[5]), ARGV[10])   -- its running sum (quota-lib.lua) with it
 end
 store_job_update(KEYS[1], KEYS[6], ARGV[1], now)
+metrics_count(KEYS[10], 'jobs_submitted')
 return {'ok', tostring(used), active + 1}

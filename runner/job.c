@@ -238,6 +238,7 @@ struct job_result {
 	char *outputs_skipped;
 	struct sandbox_result sb;
 	double wall_seconds;
+	int64_t sandbox_start_ms;    /* the job's spec ready to its sandbox started (go, or built); -1: none */
 };
 
 /*
@@ -445,8 +446,8 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 	fields[nfields++] = JOB_F_WALL;      fields[nfields++] = wall;
 	{
 		int n = 0;
-		const char *names[12];
-		long long values[12];
+		const char *names[14];
+		long long values[14];
 
 		names[n] = JOB_F_FINISHED;     values[n++] = finished;
 		names[n] = JOB_F_MEMORY;       values[n++] = res->sb.memory_peak_bytes;
@@ -466,6 +467,9 @@ static int job_record_result(struct job_run_state *st, const struct job_result *
 		}
 		if (res->sb.outcome == SANDBOX_EXITED && res->sb.term_signal > 0) {
 			names[n] = JOB_F_SIGNAL; values[n++] = res->sb.term_signal;
+		}
+		if (res->sandbox_start_ms >= 0) {
+			names[n] = JOB_F_SANDBOX_START; values[n++] = res->sandbox_start_ms;
 		}
 		for (int i = 0; i < n; i++) {
 			snprintf(nums[i], sizeof nums[i], "%lld", values[i]);
@@ -752,7 +756,7 @@ int job_run(const struct job_slot *slot, struct rconn *redis, const char *id, co
 {
 	const struct sandrun_config *cfg = slot->cfg;
 	struct job_run_state st = { .slot = slot, .redis = redis, .id = id, .queue = queue, .entry_id = entry_id };
-	struct job_result res = { .status = JOB_STATUS_FAILED, .reason = "internal" };
+	struct job_result res = { .status = JOB_STATUS_FAILED, .reason = "internal", .sandbox_start_ms = -1 };
 	struct manifest *m = NULL;
 	struct manifest_error merr;
 	struct sandbox sb = { .pid = -1, .go_fd = -1 };
@@ -837,6 +841,7 @@ int job_run(const struct job_slot *slot, struct rconn *redis, const char *id, co
 	{
 		struct sandbox_spec spec;
 		bool started = false;
+		int64_t t_start = time_mono_ms();
 
 		job_spec_shape(slot, env, m->memory_mb, devices, ndevices, &spec);
 		spec.job_id = id;
@@ -891,6 +896,7 @@ int job_run(const struct job_slot *slot, struct rconn *redis, const char *id, co
 				goto record;
 			}
 		}
+		res.sandbox_start_ms = time_mono_ms() - t_start;
 		log_info(id, "running in slot %u as uid %u (pid %d, attempt %lld, %s sandbox)", slot->index,
 			 cfg->job_uid_base + slot->index, (int)sb.pid, (long long)claim.attempt,
 			 started ? "prepared" : "new");

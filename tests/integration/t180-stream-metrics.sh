@@ -158,7 +158,9 @@ is "$(metrics_value sandrun_queue_length)" 0 "nothing queued when idle"
 is "$(metrics_value sandrun_jobs_active)" 0 "nothing running when idle"
 bad=$(printf '%s\n' "$BODY" | grep -vE '^(# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+|[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")*\})? -?[0-9][0-9.eE+-]*)$')
 is "$bad" "" "every line is a HELP, a TYPE or a sample"
-missing=$(printf '%s\n' "$BODY" | awk '/^# HELP /{h[$3]=1} /^# TYPE /{t[$3]=1} !/^#/{n=$1; sub(/\{.*/, "", n); if (!h[n] || !t[n]) print n}')
+# (a histogram's samples are its name with _bucket, _sum and _count)
+missing=$(printf '%s\n' "$BODY" | awk '/^# HELP /{h[$3]=1} /^# TYPE /{t[$3]=$4} !/^#/{n=$1; sub(/\{.*/, "", n)
+	b=n; sub(/_(bucket|sum|count)$/, "", b); if (!(h[n] && t[n]) && !(h[b] && t[b] == "histogram")) print n}')
 is "$missing" "" "every sample follows the HELP and TYPE of its family"
 # Parsers of the format, where installed (Debian: prometheus, python3-prometheus-client).
 if command -v promtool >/dev/null 2>&1; then
@@ -168,7 +170,8 @@ fi
 if /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null; then
 	is "$(printf '%s\n' "$BODY" | /usr/bin/python3 -c 'import sys
 from prometheus_client.parser import text_string_to_metric_families as parse
-print(sum(1 for f in parse(sys.stdin.read()) for s in f.samples))')" 7 "prometheus_client parses its 7 samples"
+print(sum(1 for f in parse(sys.stdin.read()) for s in f.samples))')" "$(printf '%s\n' "$BODY" | grep -vc '^#')" \
+		"prometheus_client parses every sample"
 fi
 conf=$(cat "$STACK_DIR"/nginx*.conf | sed -n '/location = \/metrics {/,/}/p')
 like "$(printf '%s' "$conf" | tr -s ' \n' ' ')" 'allow 127\.0\.0\.1; allow ::1; deny all;' \

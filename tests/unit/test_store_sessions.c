@@ -81,23 +81,24 @@ static void test_create(void)
 	redisReply *r;
 
 	is_int(store_session_create_args(&a, &p), 0, "create is built");
-	check_args(&a.a, 3, "create without a workspace");
+	check_args(&a.a, 4, "create without a workspace");
 	is_str(arg(&a.a, 0), "sr:{" SID "}:ses", "create: KEYS[1] is the record");
 	is_str(arg(&a.a, 1), "sr:sespool:default", "create: KEYS[2] is the environment's pool list");
 	is_str(arg(&a.a, 2), "sr:sessions:{192.0.2.7}", "create: KEYS[3] is the client's sessions");
-	is_str(arg(&a.a, 3), SID, "create: ARGV[1] is the session id");
-	is_str(arg(&a.a, 4), "192.0.2.7", "create: ARGV[2] is the client");
-	is_str(arg(&a.a, 6), "1800", "create: ARGV[4] is the ttl");
-	is_str(arg(&a.a, 10), "{\"session_id\":\"x\"}", "create: ARGV[8] is the create entry");
-	is_str(arg(&a.a, 11), "2", "create: ARGV[9] is the sessions per client");
-	is_str(arg(&a.a, 16), "", "create: ARGV[14] is empty without a workspace");
+	is_str(arg(&a.a, 4), SID, "create: ARGV[1] is the session id");
+	is_str(arg(&a.a, 5), "192.0.2.7", "create: ARGV[2] is the client");
+	is_str(arg(&a.a, 7), "1800", "create: ARGV[4] is the ttl");
+	is_str(arg(&a.a, 11), "{\"session_id\":\"x\"}", "create: ARGV[8] is the create entry");
+	is_str(arg(&a.a, 12), "2", "create: ARGV[9] is the sessions per client");
+	is_str(arg(&a.a, 17), "", "create: ARGV[14] is empty without a workspace");
 	store_args_free(&a.a);
 
 	p.workspace_id = WID;
 	is_int(store_session_create_args(&a, &p), 0, "create from a workspace is built");
-	check_args(&a.a, 4, "create from a workspace");
-	is_str(arg(&a.a, 3), "sr:{" WID "}:wsp", "create: KEYS[4] is the workspace");
-	is_str(arg(&a.a, 17), WID, "create: ARGV[14] is the workspace id");
+	check_args(&a.a, 5, "create from a workspace");
+	is_str(arg(&a.a, 3), "sr:metrics", "create: KEYS[4] is the counters");
+	is_str(arg(&a.a, 4), "sr:{" WID "}:wsp", "create: KEYS[5] is the workspace");
+	is_str(arg(&a.a, 18), WID, "create: ARGV[14] is the workspace id");
 	store_args_free(&a.a);
 
 	p.client = LONG_CLIENT;
@@ -154,19 +155,19 @@ static void test_request(void)
 	redisReply *r;
 
 	is_int(store_session_request_args(&a, &p), 0, "request is built");
-	check_args(&a.a, 6, "request");
+	check_args(&a.a, 7, "request");
 	is_str(arg(&a.a, 1), "sr:{" SID "}:req", "request: KEYS[2] is the request list");
 	is_str(arg(&a.a, 2), "sr:{" SID "}:data:0123456789abcdef", "request: KEYS[3] is the data key");
 	is_str(arg(&a.a, 3), "sr:cpu:{2001:db8::/64}", "request: KEYS[4] is the client's cpu zset");
 	is_str(arg(&a.a, 4), "sr:store:{2001:db8::/64}", "request: KEYS[5] is the client's storage ledger");
 	is_str(arg(&a.a, 5), "sr:sessions:{2001:db8::/64}", "request: KEYS[6] is the client's sessions zset");
-	is_str(arg(&a.a, 9), "write", "request: ARGV[4] is the op");
-	ok(a.a.lens[10] == 5 && memcmp(a.a.argv[10], data, 5) == 0, "request: ARGV[5] is the bytes, NUL and all");
-	is_str(arg(&a.a, 17), SID, "request: ARGV[12] is the session id");
+	is_str(arg(&a.a, 10), "write", "request: ARGV[4] is the op");
+	ok(a.a.lens[11] == 5 && memcmp(a.a.argv[11], data, 5) == 0, "request: ARGV[5] is the bytes, NUL and all");
+	is_str(arg(&a.a, 18), SID, "request: ARGV[12] is the session id");
 	store_args_free(&a.a);
 	p.data = NULL;
 	store_session_request_args(&a, &p);
-	ok(a.a.lens[10] == 0, "request: no bytes is an empty ARGV[5]");
+	ok(a.a.lens[11] == 0, "request: no bytes is an empty ARGV[5]");
 	store_args_free(&a.a);
 
 	r = reply_of("*1\r\n$2\r\nok\r\n");
@@ -219,14 +220,14 @@ static void test_abandon_lost(void)
 	redisReply *r;
 
 	is_int(store_session_abandon_args(&a, SID, "192.0.2.7", 5, "no sandbox"), 0, "abandon is built");
-	check_args(&a.a, 3, "abandon");
+	check_args(&a.a, 4, "abandon");
 	is_str(arg(&a.a, 1), "sr:sessions:{192.0.2.7}", "abandon: KEYS[2] is the client's sessions");
 	is_str(arg(&a.a, 2), "sr:{" SID "}:req", "abandon: KEYS[3] is the request list");
 	store_args_free(&a.a);
 	is_int(store_session_lost_args(&a, SID, "192.0.2.7", 5, 15000, "lost"), 0, "lost is built");
-	check_args(&a.a, 4, "lost");
+	check_args(&a.a, 5, "lost");
 	is_str(arg(&a.a, 1), "sr:runners", "lost: KEYS[2] is the runners' heartbeats");
-	is_str(arg(&a.a, 5), "15000", "lost: ARGV[2] is the lease");
+	is_str(arg(&a.a, 6), "15000", "lost: ARGV[2] is the lease");
 	store_args_free(&a.a);
 
 	r = reply_of("$9\r\nabandoned\r\n");
