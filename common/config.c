@@ -80,6 +80,7 @@ static const struct config_key config_keys[] = {
 	CFG_STR(gpu_cuda_version),
 	CFG_STR(gpu_devices),
 	CFG_STR(cors_origins),
+	CFG_STR(api_keys_file),
 	CFG_LIMIT(upload_max_bytes, 1 * KIB, 4 * GIB),
 	CFG_LIMIT(unpacked_max_bytes, 1 * KIB, 64 * GIB),
 	CFG_LIMIT(files_max, 1, 10000000),
@@ -167,6 +168,7 @@ void config_defaults(struct sandrun_config *c)
 	config_set_string(&c->gpu_cuda_version, "");
 	config_set_string(&c->gpu_devices, "");
 	config_set_string(&c->cors_origins, "");
+	config_set_string(&c->api_keys_file, "");
 
 	/* docs/api.md §4 and §5 defaults. */
 	c->limits.upload_max_bytes = 100 * 1000 * 1000;
@@ -429,6 +431,7 @@ void config_free(struct sandrun_config *c)
 	free(c->gpu_cuda_version);
 	free(c->gpu_devices);
 	free(c->cors_origins);
+	free(c->api_keys_file);
 	free(c->requirements_mirror_dir);
 	memset(c, 0, sizeof *c);
 }

@@ -112,6 +112,10 @@ struct sandrun_config {
 	 * from a browser (CORS); a POST/PUT/DELETE from any other foreign origin is refused
 	 * (fcgi/compat.c). "" = none. */
 	char *cors_origins;
+	/* Optional API keys (common/api_keys.h): "" = anonymous, quotas per
+	 * address; else every request needs a key of this file, and quotas
+	 * count per key. Read again when it changes (fcgi/auth.c). */
+	char *api_keys_file;
 
 	struct sandrun_limits limits;
 };

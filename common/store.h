@@ -221,7 +221,7 @@
 
 #define STORE_KEY_MAX     128   /* "sr:{" + an id + "}:archive-lock", "sr:inflight:{" + an IPv6 /64 + "}" fit */
 #define STORE_ID_MAX      64    /* longer than any job id (common/jobid.h), with its NUL */
-#define STORE_CLIENT_MAX  64    /* a quota key: "ffff:ffff:ffff:ffff::/64" and dotted quads fit, NUL too */
+#define STORE_CLIENT_MAX  80    /* a quota key: "ffff:ffff:ffff:ffff::/64", dotted quads, "key:" + a key's name, NUL too */
 #define STORE_RUNNER_NAME_MAX 200 /* a runner name, without its NUL (runner/main.c) */
 #define STORE_RUNNER_KEY_MAX  (sizeof "sr:runner:" + STORE_RUNNER_NAME_MAX)
 

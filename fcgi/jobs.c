@@ -332,7 +332,7 @@ static redisReply *job_record_wait(struct request *req, const char *id, int64_t 
 /* ?wait=N: 0 when absent; -1 after answering 400. */
 static int64_t request_wait_ms(struct request *req)
 {
-	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	const struct sandrun_limits *l = request_limits(req);
 	char text[24];
 	int64_t seconds = 0;
 	int got = request_query(req, "wait", text, sizeof text);
@@ -400,7 +400,7 @@ void job_answer_after_submit(struct request *req, const char *id, const char *he
 
 void handle_cancel(struct request *req, const char *id)
 {
-	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	const struct sandrun_limits *l = request_limits(req);
 	char client[STORE_CLIENT_MAX];
 	struct store_cancel c = { .id = id, .client = client, .now_ms = time_now_ms(),
 				  .ttl_s = l->failed_retention_seconds };
@@ -643,7 +643,7 @@ static int health_redis_memory(struct request *req, long long *used, long long *
  */
 void handle_health(struct request *req, const char *unused)
 {
-	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	const struct sandrun_limits *l = request_limits(req);
 	long long used, max;
 	int up = health_redis_memory(req, &used, &max) == 0;
 	/* Near the mark: a submit of the largest upload would be refused now
@@ -702,7 +702,7 @@ void handle_health(struct request *req, const char *unused)
 
 void handle_root(struct request *req, const char *unused)
 {
-	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	const struct sandrun_limits *l = request_limits(req);
 	json_t *limits = json_object();
 
 	(void)unused;

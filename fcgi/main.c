@@ -27,6 +27,7 @@
  * meet on two atomics (stop_requested, in_flight), sequentially
  * consistent, so one of them always sees the other's change.
  */
+#include "api_keys.h"
 #include "config.h"
 #include "keepalive.h"
 #include "log.h"
@@ -40,6 +41,9 @@
 #include <getopt.h>
 #include <grp.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -80,12 +84,58 @@ bool responder_stopping(void)
 	return atomic_load(&stop_requested) != 0;
 }
 
+/*
+ * A new API key for api_keys_file (fcgi/auth.c): 32 random bytes, printed
+ * once on the first line (the key is kept nowhere), and on the second the
+ * line for the file, which holds its SHA-256 only.
+ */
+static int api_key_generate(const char *name)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[32], digest[32];
+	char key[3 + 2 * sizeof raw + 1], line[API_KEY_NAME_MAX + 8 + 2 * sizeof digest + 1];
+	struct api_keys check;
+	char err[200];
+
+	if (RAND_bytes(raw, sizeof raw) != 1) {
+		fprintf(stderr, "sandrun-fcgi: no random bytes for a key\n");
+		return 1;
+	}
+	memcpy(key, "sr_", 3);
+	for (size_t i = 0; i < sizeof raw; i++) {
+		key[3 + 2 * i] = hex[raw[i] >> 4];
+		key[4 + 2 * i] = hex[raw[i] & 15];
+	}
+	key[sizeof key - 1] = '\0';
+	SHA256((const unsigned char *)key, strlen(key), digest);
+	snprintf(line, sizeof line, "%.*s sha256:", API_KEY_NAME_MAX, name);
+	for (size_t i = 0, n = strlen(line); i < sizeof digest; i++, n += 2) {
+		line[n] = hex[digest[i] >> 4];
+		line[n + 1] = hex[digest[i] & 15];
+		line[n + 2] = '\0';
+	}
+	/* the name as the file would take it */
+	if (strlen(name) > API_KEY_NAME_MAX || api_keys_parse(line, strlen(line), &check, err, sizeof err) < 0) {
+		fprintf(stderr, "sandrun-fcgi: '%s': a key's name is 1 to %d of [A-Za-z0-9._-]\n", name,
+			API_KEY_NAME_MAX);
+		OPENSSL_cleanse(key, sizeof key);
+		return 2;
+	}
+	api_keys_free(&check);
+	printf("%s\n%s\n", key, line);
+	OPENSSL_cleanse(key, sizeof key);
+	OPENSSL_cleanse(raw, sizeof raw);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: sandrun-fcgi [-c CONFIG] [-t] [-v]\n"
+		   "       sandrun-fcgi --generate-api-key NAME\n"
 		   "  -c CONFIG  configuration file (default " SANDRUN_DEFAULT_CONFIG ")\n"
 		   "  -t         check the configuration and exit\n"
-		   "  -v         log debug lines\n");
+		   "  -v         log debug lines\n"
+		   "  --generate-api-key NAME  print a new API key, then its line for api_keys_file\n");
 }
 
 static void worker_on_term(int sig)
@@ -314,8 +364,14 @@ int main(int argc, char **argv)
 	int opt, check_only = 0, listen_fd, nworkers;
 	enum log_level level = LOG_LEVEL_INFO;
 
-	while ((opt = getopt(argc, argv, "c:tvh")) != -1) {
+	static const struct option longopts[] = {
+		{ "generate-api-key", required_argument, NULL, 'K' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((opt = getopt_long(argc, argv, "c:tvh", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'K': return api_key_generate(optarg);
 		case 'c': config_path = optarg; break;
 		case 't': check_only = 1; break;
 		case 'v': level = LOG_LEVEL_DEBUG; break;

@@ -151,7 +151,7 @@ static const char *code_file_name(const char *language)
 
 static json_t *run_code(struct request *req, json_t *args)
 {
-	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	const struct sandrun_limits *l = request_limits(req);
 	const char *language = language_canonical(arg_str(args, "language", "python3"));
 	const char *file = code_file_name(language);
 	const char *copied[] = { "stdin", "timeout", "environment", "env", "args", "memory_mb", "outputs" };

@@ -40,16 +40,17 @@ int quota_client_key(const char *addr, char *out, size_t outlen)
 	return snprintf(out, outlen, "%s/64", text) < (int)outlen ? 0 : -1;
 }
 
-/* The client's key, "unknown" for an address that makes none . */
-static void quota_client_of(const struct request *req, char *client, size_t len)
+void request_client(const struct request *req, char *client, size_t len)
 {
-	if (quota_client_key(req->remote_addr, client, len) < 0)
+	if (req->client_key)
+		snprintf(client, len, "%s", req->client_key);
+	else if (quota_client_key(req->remote_addr, client, len) < 0)
 		snprintf(client, len, "unknown");
 }
 
 int quota_usage_load(struct request *req, struct quota_usage *u)
 {
-	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	const struct sandrun_limits *l = request_limits(req);
 	char client[QUOTA_KEY_MAX];
 	struct store_quota_usage q;
 
@@ -58,7 +59,7 @@ int quota_usage_load(struct request *req, struct quota_usage *u)
 	u->active_limit = (long)l->quota_jobs_max;
 	u->window_seconds = (long)l->quota_window_seconds;
 	u->storage_limit = l->quota_storage_bytes;
-	quota_client_of(req, client, sizeof client);
+	request_client(req, client, sizeof client);
 	if (store_quota_usage(&req->srv->redis, client, time_now_ms(), l->quota_window_seconds * 1000,
 			      l->quota_cpu_seconds, &q) < 0)
 		return -1;
@@ -73,7 +74,7 @@ int quota_usage_load(struct request *req, struct quota_usage *u)
 /* Takes the deferred reply (request.h's before_answer, and quota_headers_end) and writes the headers. */
 static void quota_headers_take(struct request *req)
 {
-	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	const struct sandrun_limits *l = request_limits(req);
 	struct store_quota_usage q;
 	struct quota_usage u;
 
@@ -92,13 +93,13 @@ static void quota_headers_take(struct request *req)
 
 void quota_headers_begin(struct request *req)
 {
-	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	const struct sandrun_limits *l = request_limits(req);
 	char client[QUOTA_KEY_MAX];
 
 	/* A subrequest's answer is captured without them (request.c). */
 	if (req->capture)
 		return;
-	quota_client_of(req, client, sizeof client);
+	request_client(req, client, sizeof client);
 	req->quota_now_ms = time_now_ms();
 	if (store_quota_cpu_send(&req->srv->redis, client, req->quota_now_ms, l->quota_window_seconds * 1000) < 0)
 		return;

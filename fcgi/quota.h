@@ -14,7 +14,7 @@
 
 #include "request.h"
 
-#define QUOTA_KEY_MAX 64 /* "ffff:ffff:ffff:ffff::/64" and dotted quads fit */
+#define QUOTA_KEY_MAX 80 /* "ffff:ffff:ffff:ffff::/64", dotted quads and "key:" + a key's name fit */
 
 /*
  * The quota key of an address: "192.0.2.7" for IPv4 (an IPv4-mapped IPv6

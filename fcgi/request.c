@@ -59,6 +59,8 @@ void request_sub_init(struct request *sub, const struct request *parent, const c
 	sub->query = query;
 	sub->content_type = content_type;
 	sub->remote_addr = parent->remote_addr;
+	sub->client_key = parent->client_key;   /* the parent outlives it */
+	sub->limits = parent->limits;
 	sub->accept = "application/json";
 	sub->user_agent = "";
 	sub->origin = "";        /* the parent's passed cors_admit (routes_dispatch) */

@@ -54,6 +54,12 @@ struct request {
 	bool answered;
 	int status;                  /* the answer's status, once answered */
 	const char *route;           /* the route's pattern (routes.c), or NULL: none matched */
+	/* With API keys (fcgi/auth.c): the quota identity "key:NAME" and the
+	 * limits with the key's own quotas; else NULL (the address, sandrun.conf's). */
+	const char *client_key;
+	const struct sandrun_limits *limits;
+	char client_key_buf[72];
+	struct sandrun_limits key_limits;
 	bool holding;                /* counted among the process's held requests */
 	/* Called once, before the first answer's head is written (fcgi/quota.c
 	 * completes req->headers there); NULL: nothing to do. */
@@ -70,6 +76,18 @@ struct request {
 };
 
 void request_init(struct request *req, FCGX_Request *fcgx, struct responder *srv);
+
+/* The limits of this request's client: its API key's quotas where it has
+ * any (fcgi/auth.c), else sandrun.conf's. */
+static inline const struct sandrun_limits *request_limits(const struct request *req)
+{
+	return req->limits ? req->limits : &req->srv->cfg->limits;
+}
+
+/* The client's quota identity: "key:NAME" with an API key, else its
+ * address's key (fcgi/quota.h: an IPv4 address or an IPv6 /64), else
+ * "unknown". */
+void request_client(const struct request *req, char *out, size_t outlen);
 
 /*
  * A subrequest of `parent`: `method` `path` (decoded, as nginx gives it)

@@ -11,6 +11,7 @@
  * are counted against the process's fcgi_hold_max here, once, before their
  * handler runs: over the cap they are answered 503 at once.
  */
+#include "auth.h"
 #include "config.h"
 #include "cors.h"
 #include "jobid.h"
@@ -199,6 +200,12 @@ void routes_dispatch(struct request *req)
 	 * headers), read in the same round trip as the route's first command
 	 * (fcgi/quota.h). Without Redis there is nothing to tell: the route
 	 * answers 503. */
+	/* An API key first, when the service has them (fcgi/auth.c): the quota
+	 * headers are the key's. */
+	if (!auth_admit(req)) {
+		metrics_count_error(req);
+		return;
+	}
 	quota_headers_begin(req);
 	routes_dispatch_route(req);
 	quota_headers_end(req);

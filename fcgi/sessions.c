@@ -492,7 +492,7 @@ struct session_call {
 /* Refusals of session_request.lua, answered. */
 static void session_refused(struct request *req, const char *sid, const struct store_session_request_result *res)
 {
-	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	const struct sandrun_limits *l = request_limits(req);
 	char reason[256];
 
 	switch (res->verdict) {
@@ -536,7 +536,7 @@ static void session_refused(struct request *req, const char *sid, const struct s
  */
 static int session_call_run(struct request *req, struct session_call *c)
 {
-	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	const struct sandrun_limits *l = request_limits(req);
 	char rid[17], key[STORE_KEY_MAX], *text = NULL;
 	struct store_session_request_result res;
 	struct store_session_request p;
@@ -653,7 +653,7 @@ static void session_exec(struct request *req, const char *sid, const redisReply 
 	int status;
 
 	if ((status = session_body_read(req, SESSION_BODY_MAX_BYTES, &body)) != 0 ||
-	    (status = session_exec_parse(body.data ? body.data : "", body.len, &req->srv->cfg->limits, ss.wanted,
+	    (status = session_exec_parse(body.data ? body.data : "", body.len, request_limits(req), ss.wanted,
 					 &c.request, &c.timeout_s, &err)) != 0) {
 		session_body_fail(req, status, &err, SESSION_BODY_MAX_BYTES);
 		goto done;
@@ -784,7 +784,7 @@ static void session_file_read(struct request *req, const char *sid, const redisR
 
 static void session_file_write(struct request *req, const char *sid, const redisReply *h, const char *path)
 {
-	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	const struct sandrun_limits *l = request_limits(req);
 	struct session_call c = { .sid = sid, .rec = h, .op = "write", .timeout_s = SESSION_OP_TIMEOUT_S };
 	struct session_body_error err;
 	struct buf body = { 0 };
@@ -901,7 +901,7 @@ static int unpack_part_end(void *ctx)
 static void session_unpack(struct request *req, const char *sid, const redisReply *h)
 {
 	static const struct mp_callbacks callbacks = { unpack_part_begin, unpack_part_data, unpack_part_end };
-	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	const struct sandrun_limits *l = request_limits(req);
 	struct unpack_form f = { .max = l->session_file_max_bytes };
 	struct session_call c = { .sid = sid, .rec = h, .op = "unpack", .timeout_s = SESSION_OP_TIMEOUT_S };
 	struct session_body_error err;
@@ -1115,7 +1115,7 @@ static bool session_environment_ok(struct request *req, const char *env)
 /* 201 from the record of a session now ready. */
 static void session_created(struct request *req, const char *sid, const struct session_create_req *c)
 {
-	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	const struct sandrun_limits *l = request_limits(req);
 	char headers[128];
 	redisReply *h = NULL;
 	json_t *o, *limits;
@@ -1171,7 +1171,7 @@ static char *session_create_entry(const char *sid, const char *client, const str
 
 void handle_session_create(struct request *req, const char *unused)
 {
-	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	const struct sandrun_limits *l = request_limits(req);
 	struct session_create_req c = { 0 };
 	struct session_body_error err;
 	struct store_session_create_result res;
@@ -1193,8 +1193,7 @@ void handle_session_create(struct request *req, const char *unused)
 	free(body.data);
 	if (!session_environment_ok(req, c.environment))
 		goto done;
-	if (quota_client_key(req->remote_addr, client, sizeof client) < 0)
-		snprintf(client, sizeof client, "unknown");
+	request_client(req, client, sizeof client);
 	if (prefixed_id_generate(SESID_PREFIX, sid) < 0 || !(entry = session_create_entry(sid, client, &c)) ||
 	    store_key_session_reply(key, sizeof key, sid, STORE_SESSION_CREATE_RID) < 0) {
 		respond_error(req, 500, NULL, NULL, "cannot make a session id");

@@ -212,7 +212,7 @@ static const char *stream_finish(struct stream_state *ss)
  */
 static int64_t stream_deadline_ms(const struct request *req, const redisReply *h)
 {
-	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	const struct sandrun_limits *l = request_limits(req);
 	const char *text = job_record_field(h, JOB_F_TIMEOUT);
 	int64_t timeout;
 

@@ -397,7 +397,7 @@ static int submit_record(struct request *req, const char *id, const char *manife
 			 int64_t timeout, const struct buf *archive, struct submit_error *err,
 			 long *retry_after)
 {
-	const struct sandrun_limits *l = &req->srv->cfg->limits;
+	const struct sandrun_limits *l = request_limits(req);
 	char client[QUOTA_KEY_MAX];
 	struct store_submit_result res;
 	struct store_submit p = {
@@ -414,8 +414,7 @@ static int submit_record(struct request *req, const char *id, const char *manife
 	};
 	int rc;
 
-	if (quota_client_key(req->remote_addr, client, sizeof client) < 0)
-		snprintf(client, sizeof client, "unknown");
+	request_client(req, client, sizeof client);
 	/* First the verdict without the upload: an upload that would be refused
 	 * never passes through Redis's memory. Then the job, upload and all;
 	 * quotas are checked again there, in the same step as the write. */
@@ -527,7 +526,7 @@ out:
 
 void handle_submit(struct request *req, const char *unused)
 {
-	const struct sandrun_limits *limits = &req->srv->cfg->limits;
+	const struct sandrun_limits *limits = request_limits(req);
 	struct submit_error err = { 0 };
 	struct form form = { .limits = limits, .err = &err };
 	struct manifest *m = NULL;

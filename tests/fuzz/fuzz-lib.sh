@@ -9,7 +9,7 @@
 
 # The targets, in the order they are built and run.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-FUZZ_TARGETS="multipart manifest path upload outputs sandbox_spec session_proto session_path session_control session_request mcp pseudo_tar ws_parse pty_input pty_relay"
+FUZZ_TARGETS="multipart manifest path upload outputs sandbox_spec session_proto session_path session_control session_request mcp pseudo_tar ws_parse pty_input pty_relay api_keys"
 
 # The source tree: $top_srcdir under make, else two levels above this file.
 fuzz_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -38,6 +38,7 @@ fuzz_sources()
 	ws_parse)  echo "tests/fuzz/fuzz_ws_parse.c ws/parse.c common/jobid.c common/util.c" ;;
 	pty_input) echo "tests/fuzz/fuzz_pty_input.c runner/pty_proto.c" ;;
 	pty_relay) echo "tests/fuzz/fuzz_pty_relay.c runner/pty_proto.c" ;;
+	api_keys)  echo "tests/fuzz/fuzz_api_keys.c common/api_keys.c common/util.c" ;;
 	*)         return 1 ;;
 	esac
 }
@@ -48,6 +49,7 @@ fuzz_libs()
 	case $1 in
 	manifest|session_proto|session_control|session_request|mcp|ws_parse|pty_input|pty_relay) pkg-config --cflags --libs jansson ;;
 	upload)   pkg-config --cflags --libs jansson libarchive ;;
+	api_keys) pkg-config --cflags --libs libcrypto ;;
 	*)        echo "" ;;
 	esac
 }
