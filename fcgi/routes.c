@@ -196,16 +196,16 @@ static void routes_dispatch_route(struct request *req)
 
 void routes_dispatch(struct request *req)
 {
-	/* Every answer tells the caller where its quota stands (IETF RateLimit
-	 * headers), read in the same round trip as the route's first command
-	 * (fcgi/quota.h). Without Redis there is nothing to tell: the route
-	 * answers 503. */
 	/* An API key first, when the service has them (fcgi/auth.c): the quota
 	 * headers are the key's. */
 	if (!auth_admit(req)) {
 		metrics_count_error(req);
 		return;
 	}
+	/* Every answer tells the caller where its quota stands (IETF RateLimit
+	 * headers), read in the same round trip as the route's first command
+	 * (fcgi/quota.h). Without Redis there is nothing to tell: the route
+	 * answers 503. */
 	quota_headers_begin(req);
 	routes_dispatch_route(req);
 	quota_headers_end(req);
