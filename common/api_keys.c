@@ -29,24 +29,13 @@ static int fail(char *err, size_t errlen, unsigned line, const char *fmt, ...)
 	return -1;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "sha256:" and 64 hex digits. */
 static int parse_hash(const char *w, size_t len, unsigned char out[32])
 {
 	if (len != 7 + 64 || strncmp(w, "sha256:", 7) != 0)
 		return -1;
 	for (int i = 0; i < 32; i++) {
-		int hi = hex_value(w[7 + 2 * i]), lo = hex_value(w[8 + 2 * i]);
+		int hi = hex_digit_value(w[7 + 2 * i]), lo = hex_digit_value(w[8 + 2 * i]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

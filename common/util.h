@@ -18,6 +18,9 @@ int error_format(char *err, size_t errlen, const char *fmt, ...) __attribute__((
 /* Parses a base-10 integer that must use the whole string and lie in [min, max]. */
 int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/* The value of a hex digit (either case), or -1. */
+int hex_digit_value(int c);
+
 /* Compares dotted versions numerically ("12.10" > "12.9", "12" == "12.0"): <0, 0, >0. */
 int version_compare(const char *a, const char *b);
 

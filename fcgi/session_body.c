@@ -9,6 +9,7 @@
 #include "config.h"
 #include "manifest.h"
 #include "session_body.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -325,17 +326,6 @@ fail:
 	return rc;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Is `path` (len bytes) `root` or under it? */
 static bool path_under(const char *path, size_t len, const char *root)
 {
@@ -411,7 +401,7 @@ int session_path_from_uri(const char *raw, size_t rawlen, char *out, size_t outl
 		if (c == '%') {
 			int hi, lo;
 
-			if (i + 2 >= rawlen || (hi = hexval(raw[i + 1])) < 0 || (lo = hexval(raw[i + 2])) < 0) {
+			if (i + 2 >= rawlen || (hi = hex_digit_value(raw[i + 1])) < 0 || (lo = hex_digit_value(raw[i + 2])) < 0) {
 				if (outlen)
 					*out = '\0';
 				return body_fail(err, "path", "the path is badly percent-encoded");

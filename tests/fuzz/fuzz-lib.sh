@@ -32,7 +32,7 @@ fuzz_sources()
 	session_proto) echo "tests/fuzz/fuzz_session_proto.c runner/session_proto.c" ;;
 	session_path) echo "tests/fuzz/fuzz_session_path.c runner/session_path.c" ;;
 	session_control) echo "tests/fuzz/fuzz_session_control.c runner/session_control.c runner/session_proto.c common/jobid.c" ;;
-	session_request) echo "tests/fuzz/fuzz_session_request.c fcgi/session_body.c common/manifest.c common/path.c common/jobid.c" ;;
+	session_request) echo "tests/fuzz/fuzz_session_request.c fcgi/session_body.c common/manifest.c common/path.c common/jobid.c common/util.c" ;;
 	mcp)       echo "tests/fuzz/fuzz_mcp.c fcgi/mcp.c common/util.c" ;;
 	pseudo_tar) echo "tests/fuzz/fuzz_pseudo_tar.c common/pseudo_tar.c" ;;
 	ws_parse)  echo "tests/fuzz/fuzz_ws_parse.c ws/parse.c common/jobid.c common/util.c" ;;
