@@ -18,8 +18,8 @@
 #include <string.h>
 
 #define ID "job-abcdefghijklmnopqrstuvwxyz"
-/* 65 characters: longer than any quota key */
-#define LONG_CLIENT "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff/64"
+/* 84 characters: longer than any quota key (an address, or "key:" and a 64-byte key name) */
+#define LONG_CLIENT "key:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
 
 /* ---- replies from protocol text */
 

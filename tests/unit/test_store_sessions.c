@@ -16,7 +16,7 @@
 
 #define SID "ses-abcdefghijklmnopqrstuvwxyz"
 #define WID "wsp-abcdefghijklmnopqrstuvwxyz"
-#define LONG_CLIENT "0123456789012345678901234567890123456789012345678901234567890123456789"
+#define LONG_CLIENT "012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
 
 /* A reply parsed from RESP text, as hiredis would hand it over. */
 static redisReply *reply_of(const char *resp)
