@@ -65,14 +65,14 @@ local function store_used_scan(key, now)
 end
 
 -- Writes the sum and the index anew from the ledger's live entries, with
--- the ledger's TTL; the bytes held.
+-- the ledger's TTL; the bytes held and the entries.
 local function store_sum_rebuild(key, now)
   local sum_key, exp_key = key_storesum(key), key_storeexp(key)
   local used, live = store_used_scan(key, now)
   redis.call('DEL', sum_key, exp_key)
   if #live == 0 then
     redis.call('DEL', key)
-    return 0
+    return 0, 0
   end
   for _, en in ipairs(live) do
     redis.call('ZADD', exp_key, en[1], en[3])
@@ -83,11 +83,12 @@ local function store_sum_rebuild(key, now)
     redis.call('PEXPIRE', sum_key, pttl)
     redis.call('PEXPIRE', exp_key, pttl)
   end
-  return used
+  return used, #live
 end
 
--- The ledger's bytes held now, its expired entries dropped. O(1) but for
--- the entries that expired since the last look (each dropped once).
+-- The ledger's bytes held now, and its entries, its expired entries
+-- dropped. O(1) but for the entries that expired since the last look (each
+-- dropped once).
 local function store_used(key, now)
   local sum_key, exp_key = key_storesum(key), key_storeexp(key)
   local f = redis.call('HMGET', sum_key, 'n', 'bytes')
@@ -97,7 +98,7 @@ local function store_used(key, now)
   end
   local gone = redis.call('ZRANGEBYSCORE', exp_key, '-inf', now)
   if #gone == 0 then
-    return used
+    return used, n
   end
   for _, field in ipairs(gone) do
     local b = store_entry_parse(redis.call('HGET', key, field))
@@ -108,17 +109,16 @@ local function store_used(key, now)
   n = n - #gone
   if n <= 0 then
     redis.call('DEL', key, sum_key, exp_key)
-    return 0
+    return 0, 0
   end
   redis.call('HSET', sum_key, 'n', n, 'bytes', string.format('%.0f', used))
-  return used
+  return used, n
 end
 
 -- Deletes the entries `...` from the ledger `key`, its sum and its index.
 local function store_entry_del(key, now, ...)
   local sum_key, exp_key = key_storesum(key), key_storeexp(key)
-  local used = store_used(key, now)
-  local n = tonumber(redis.call('HGET', sum_key, 'n')) or 0
+  local used, n = store_used(key, now)
   for _, field in ipairs({...}) do
     local v = redis.call('HGET', key, field)
     if v then
@@ -144,8 +144,7 @@ local function store_entry_set(key, field, bytes, expiry, now)
     return
   end
   local sum_key, exp_key = key_storesum(key), key_storeexp(key)
-  local used = store_used(key, now)
-  local n = tonumber(redis.call('HGET', sum_key, 'n')) or 0
+  local used, n = store_used(key, now)
   local v = redis.call('HGET', key, field)
   if v then
     used = used - (store_entry_parse(v) or 0)
