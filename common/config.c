@@ -146,7 +146,7 @@ void config_defaults(struct sandrun_config *c)
 	config_set_string(&c->redis_ws_user, "sandrun-ws");
 	config_set_string(&c->redis_ws_password, "");
 	c->redis_timeout_ms = 2000;
-	config_set_string(&c->fcgi_listen, "unix:/run/sandrun/fcgi.sock");
+	config_set_string(&c->fcgi_listen, "unix:/run/sandrun-fcgi/fcgi.sock");
 	config_set_string(&c->fcgi_user, "sandrun");
 	config_set_string(&c->fcgi_socket_group, "www-data");
 	c->fcgi_workers = 4;

@@ -78,7 +78,7 @@ struct sandrun_config {
 	int redis_timeout_ms;          /* connect and command timeout: 2000 */
 
 	/* Responder (sandrun-fcgi). */
-	char *fcgi_listen;             /* "unix:/run/sandrun/fcgi.sock" or "127.0.0.1:9000" */
+	char *fcgi_listen;             /* "unix:/run/sandrun-fcgi/fcgi.sock" or "127.0.0.1:9000" */
 	char *fcgi_user;               /* unprivileged user it drops to: "sandrun" */
 	char *fcgi_socket_group;       /* group that may connect to a unix socket (nginx's) */
 	int fcgi_workers;              /* preforked responders: 4 */

@@ -6,7 +6,7 @@
 # it, and no key that does not exist.
 . "$top_srcdir/tests/integration/lib.sh"
 MAN=$top_srcdir/man
-pages=(sandrun-verify.1 sandrun.conf.5 sandrun-env.8 sandrun-fcgi.8 sandrun-mirror.8 sandrun-runner.8)
+pages=(sandrun-verify.1 sandrun.conf.5 sandrun-env.8 sandrun-fcgi.8 sandrun-mirror.8 sandrun-runner.8 sandrun-ws.8)
 
 # --- lint
 if command -v mandoc >/dev/null; then
@@ -35,7 +35,7 @@ rm -f "$dest.log"
 usage_options() { # the long and short options a usage text names
 	grep -oE '(^|[ [])--?[a-z][a-z-]*' | sed 's/^[ [ ]*//' | sort -u
 }
-for prog in sandrun-runner:sandrun-runner.8 sandrun-fcgi:sandrun-fcgi.8 sandrun-verify:sandrun-verify.1; do
+for prog in sandrun-runner:sandrun-runner.8 sandrun-fcgi:sandrun-fcgi.8 sandrun-ws:sandrun-ws.8 sandrun-verify:sandrun-verify.1; do
 	bin=$top_builddir/${prog%%:*} page=$MAN/${prog#*:}
 	missing=
 	for o in $("$bin" -h 2>&1 | usage_options); do
