@@ -75,6 +75,8 @@
 #define RUNNER_NAME_MAX  STORE_RUNNER_NAME_MAX /* its key (store_key_runner) must fit */
 #define QUEUES_MAX       2     /* the main queue, and the GPU profile's queue on a GPU runner */
 #define SESSION_DEMAND_MS 250  /* how often the pools of environments without a warm sandbox are looked at */
+#define SESSION_RETRY_MIN_MS 500     /* a warm sandbox that died: the first wait before the next */
+#define SESSION_RETRY_MAX_MS 30000   /* ... doubling up to this */
 #define SESSION_WARM_ON_DEMAND_MS 60000 /* a sandbox started for waiting creates gives up after this unclaimed */
 
 struct slot {
@@ -134,6 +136,15 @@ struct runner {
 		size_t env;          /* index in environments */
 		char mount_point[512];
 	} *sessions;
+	/* Per environment: sandboxes of it that died before they served a
+	 * session, one after the other, and when the next may start. A
+	 * sandbox that cannot be built here (a missing capability, a broken
+	 * tree) is retried after 0.5 s, 1 s, 2 s ... up to 30 s, not at once
+	 * and forever. */
+	struct session_backoff {
+		int failures;
+		int64_t retry_at;    /* monotonic ms */
+	} *session_backoff;
 	int32_t *session_state;      /* shared with the supervisors: enum session_sup_state per index */
 	size_t session_state_len;
 	struct session_claim *session_claims; /* shared with the supervisors: the session each serves */
@@ -888,10 +899,31 @@ static int session_sup_reaped(struct runner *rn, pid_t pid, int status)
 	for (int i = 0; i < rn->nsessions; i++) {
 		if (rn->sessions[i].pid != pid)
 			continue;
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		struct session_backoff *b = &rn->session_backoff[rn->sessions[i].env];
+		bool served = __atomic_load_n(&rn->session_state[i], __ATOMIC_ACQUIRE) == SESSION_SUP_BUSY;
+
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 			log_warn(NULL, "session sandbox %d (%s) ended abnormally (%s %d)", i,
 				 rn->environments.v[rn->sessions[i].env].name, WIFSIGNALED(status) ? "signal" : "status",
 				 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+			if (!served && !stop_requested) {
+				int64_t wait = SESSION_RETRY_MIN_MS;
+
+				for (int k = 0; k < b->failures && wait < SESSION_RETRY_MAX_MS; k++)
+					wait *= 2;
+				if (wait > SESSION_RETRY_MAX_MS)
+					wait = SESSION_RETRY_MAX_MS;
+				b->failures++;
+				b->retry_at = time_mono_ms() + wait;
+				if (b->failures > 1)
+					log_warn(NULL, "session sandboxes of %s: %d died unused in a row, the next in %lld ms",
+						 rn->environments.v[rn->sessions[i].env].name, b->failures, (long long)wait);
+			}
+		} else {
+			b->failures = 0;
+		}
+		if (served)
+			b->failures = 0;
 		session_sup_orphan(rn, i);
 		rn->sessions[i].pid = 0;
 		return 1;
@@ -967,6 +999,8 @@ static void session_pool_step(struct runner *rn)
 				&& __atomic_load_n(&rn->session_state[i], __ATOMIC_ACQUIRE) != SESSION_SUP_BUSY;
 		if (demand && (waiting = session_pool_waiting(rn, e)) > warm)
 			target = warm + 1 > target ? warm + 1 : target;
+		if (now < rn->session_backoff[e].retry_at)
+			continue;       /* its last sandbox died unused: not yet */
 		while (warm < target) {
 			while (free_i < rn->nsessions && rn->sessions[free_i].pid != 0)
 				free_i++;
@@ -985,13 +1019,14 @@ static int session_pool_init(struct runner *rn)
 	if (rn->nsessions == 0)
 		return 0;
 	rn->sessions = calloc((size_t)rn->nsessions, sizeof *rn->sessions);
+	rn->session_backoff = calloc(rn->environments.n ? rn->environments.n : 1, sizeof *rn->session_backoff);
 	rn->session_state_len = (size_t)rn->nsessions * sizeof *rn->session_state;
 	rn->session_state = mmap(NULL, rn->session_state_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 				 -1, 0);
 	rn->session_claims_len = (size_t)rn->nsessions * sizeof *rn->session_claims;
 	rn->session_claims = mmap(NULL, rn->session_claims_len, PROT_READ | PROT_WRITE,
 				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (!rn->sessions || rn->session_state == MAP_FAILED || rn->session_claims == MAP_FAILED) {
+	if (!rn->sessions || !rn->session_backoff || rn->session_state == MAP_FAILED || rn->session_claims == MAP_FAILED) {
 		log_error(NULL, "session pool: out of memory");
 		return -1;
 	}
@@ -1539,6 +1574,7 @@ static void runner_shutdown(struct runner *rn, struct runner_resources *res)
 	if (rn->session_claims && rn->session_claims != MAP_FAILED)
 		munmap(rn->session_claims, rn->session_claims_len);
 	free(rn->sessions);
+	free(rn->session_backoff);
 	free(rn->ending);
 	free(rn->slots);
 	free(rn->jslots);

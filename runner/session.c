@@ -76,6 +76,7 @@ struct ses {
 	struct rconn redis;
 	struct cgroup_job cg;
 	struct sandbox sb;
+	struct sandbox_result last;      /* the sandbox's end, as the teardown read it */
 	bool sandbox_up;
 	char pool_key[STORE_KEY_MAX];
 	char label[STORE_ID_MAX];        /* the session id once claimed, for log lines */
@@ -916,7 +917,7 @@ static bool ses_request(struct ses *s, const char *body, size_t len, char *end_r
 
 static void ses_teardown(struct ses *s)
 {
-	struct sandbox_result res;
+	struct sandbox_result res = { 0 };
 	char err[512];
 
 	if (!s->sandbox_up)
@@ -929,6 +930,7 @@ static void ses_teardown(struct ses *s)
 		ses_charge(s, "", &st);       /* what the cgroup counted up to the kill */
 	}
 	sandbox_wait(&s->sb, &res);
+	s->last = res;
 	close(s->sb.stdin_fd);
 	close(s->sb.stdout_fd);
 	close(s->sb.stderr_fd);
@@ -989,8 +991,11 @@ static int ses_init(struct ses *s)
 
 	if (cgroup_job_set_memory(&s->cg, s->c.memory_mb * 1024 * 1024, err, sizeof err) < 0)
 		goto fail;
-	if (s->c.nenv > 0) {
-		frame = session_ctl_init_frame(++s->next_id, s->c.env_json, &flen);
+	/* always a round trip with the agent (an empty env when none is
+	 * asked): "ready" is said only of a sandbox that answers, never of
+	 * one that died building or was not built yet */
+	{
+		frame = session_ctl_init_frame(++s->next_id, s->c.nenv > 0 ? s->c.env_json : "{}", &flen);
 		if (!frame || ses_agent_setup(s, frame, flen, NULL, 0, err, sizeof err) < 0) {
 			free(frame);
 			goto fail;
@@ -1049,6 +1054,20 @@ fail:
 
 /* ---- warm: wait for a create entry */
 
+/* Puts a create entry taken from the pool list back at its end. */
+static void ses_requeue(struct ses *s, const char *entry, size_t len)
+{
+	const char *argv[3] = { "RPUSH", s->pool_key, entry };
+	size_t lens[3] = { 5, strlen(s->pool_key), len };
+	redisReply *reply = rconn_argv(&s->redis, 0, 3, argv, lens);
+
+	if (!reply || reply->type == REDIS_REPLY_ERROR)
+		log_warn(NULL, "session pool %s: a create entry could not go back: %s", s->pool_key,
+			 reply ? reply->str : s->redis.error);
+	if (reply)
+		freeReplyObject(reply);
+}
+
 /* 1 claimed (s->c filled), 0 asked to stop or gave up, -1 the sandbox died. */
 static int ses_warm(struct ses *s)
 {
@@ -1067,10 +1086,8 @@ static int ses_warm(struct ses *s)
 
 		if (give_up && time_mono_ms() >= give_up)
 			return 0;
-		if (!ses_sandbox_alive(s)) {
-			log_error(NULL, "session sandbox %u ended while warm", s->slot->index);
-			return -1;
-		}
+		if (!ses_sandbox_alive(s))
+			return -1;     /* session_run logs why, after the teardown reads it */
 		ses_drain_stderr(s);
 		got = ses_blpop(s, s->pool_key, &entry, &len);
 		if (got < 0) {
@@ -1080,6 +1097,13 @@ static int ses_warm(struct ses *s)
 		}
 		if (got == 0)
 			continue;
+		if (!ses_sandbox_alive(s)) {
+			/* it died while this waited: the entry goes back for another
+			 * warm sandbox, never to a session that would end at once */
+			ses_requeue(s, entry, len);
+			free(entry);
+			return -1;
+		}
 		if (session_create_parse(entry, len, &lim, &s->c, err, sizeof err) < 0) {
 			log_warn(s->c.session_id[0] ? s->c.session_id : NULL, "a create entry in %s dropped: %s",
 				 s->pool_key, err);
@@ -1130,6 +1154,9 @@ int session_run(const struct session_slot *slot)
 	w = ses_warm(&s);
 	if (w <= 0) {
 		ses_teardown(&s);
+		if (w < 0)      /* what init reported: why the sandbox could not be built or live */
+			log_error(NULL, "session sandbox %u ended while warm: %s", slot->index,
+				  s.last.message[0] ? s.last.message : "no reason reported");
 		rconn_close(&s.redis);
 		return w < 0 ? 1 : 0;
 	}
